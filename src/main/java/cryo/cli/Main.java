@@ -1,0 +1,163 @@
+package cryo.cli;
+
+import cryo.checkpoint.Checkpoint;
+import cryo.checkpoint.Output;
+import cryo.image.Image;
+import cryo.image.ImageException;
+import cryo.image.ImageReader;
+import cryo.image.Refusal;
+import cryo.restart.Restart;
+import cryo.sys.SysException;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The command line: parses arguments, runs one command, turns every failure into one line and exit 1. */
+public final class Main {
+    static final String USAGE = """
+            usage: cryo <command> [options]
+
+            commands:
+              checkpoint PID -o FILE [--leave-running]   freeze PID and write its image (FILE '-' = stdout);
+                                                          the process is killed after, or resumes with --leave-running
+              restart FILE [-d]                           bring the process back with its pid (FILE '-' = stdin);
+                                                          cryo stays its parent and exits with its status, -d detaches
+                                                          and prints the pid
+              show FILE [--json]                          print the image record by record
+              check                                       test that this kernel and user have what cryo needs
+
+            environment: CRYO_TIMING=1 prints timings on stderr.
+            """;
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        PrintStream err = System.err;
+        int status;
+        try {
+            status = run(args);
+        } catch (Usage u) {
+            err.println("cryo: " + u.getMessage() + " (see cryo --help)");
+            status = 2;
+        } catch (Refusal | ImageException | SysException e) {
+            err.println("cryo: " + e.getMessage());
+            if (System.getenv("CRYO_DEBUG") != null) e.printStackTrace();
+            status = 1;
+        } catch (IOException e) {
+            err.println("cryo: I/O error: " + e.getMessage());
+            status = 1;
+        } catch (Throwable t) {
+            err.println("cryo: internal error: " + t);
+            if (System.getenv("CRYO_DEBUG") != null) t.printStackTrace();
+            status = 70;
+        }
+        System.out.flush();
+        System.exit(status);
+    }
+
+    static final class Usage extends Exception {
+        Usage(String m) {
+            super(m);
+        }
+    }
+
+    static int run(String[] args) throws Exception {
+        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
+            System.out.print(USAGE);
+            return args.length == 0 ? 2 : 0;
+        }
+        List<String> rest = new ArrayList<>(List.of(args).subList(1, args.length));
+        if (rest.contains("--help") || rest.contains("-h")) {
+            System.out.print(USAGE);
+            return 0;
+        }
+        return switch (args[0]) {
+            case "checkpoint", "dump" -> checkpoint(rest);
+            case "restart", "restore" -> restart(rest);
+            case "show" -> show(rest);
+            case "check" -> cryo.restart.KernelCheck.run(System.out);
+            default -> throw new Usage("unknown command '" + args[0] + "'");
+        };
+    }
+
+    private static boolean flag(List<String> args, String... names) {
+        boolean found = false;
+        for (String n : names) found |= args.remove(n);
+        return found;
+    }
+
+    private static String option(List<String> args, String name) throws Usage {
+        int i = args.indexOf(name);
+        if (i < 0) return null;
+        if (i + 1 >= args.size()) throw new Usage(name + " needs a value");
+        String v = args.get(i + 1);
+        args.remove(i + 1);
+        args.remove(i);
+        return v;
+    }
+
+    private static String single(List<String> args, String what) throws Usage {
+        for (String a : args) if (a.startsWith("-") && !a.equals("-")) throw new Usage("unknown option '" + a + "'");
+        if (args.size() != 1) throw new Usage(args.isEmpty() ? "missing " + what : "too many arguments: " + args);
+        return args.getFirst();
+    }
+
+    private static void log(String line) {
+        System.err.println("cryo: " + line);
+    }
+
+    private static void timing(String name, long nanos) {
+        if (System.getenv("CRYO_TIMING") != null) log("timing " + name + " " + String.format("%.1f", nanos / 1e6) + " ms");
+    }
+
+    private static int checkpoint(List<String> args) throws Exception {
+        long t0 = System.nanoTime();
+        boolean leave = flag(args, "--leave-running", "-R");
+        String out = option(args, "-o");
+        if (out == null) out = option(args, "--output");
+        if (out == null) throw new Usage("checkpoint needs -o FILE");
+        String pidArg = single(args, "PID");
+        int pid;
+        try {
+            pid = Integer.parseInt(pidArg);
+        } catch (NumberFormatException e) {
+            throw new Usage("'" + pidArg + "' is not a pid");
+        }
+        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, System.getenv("CRYO_FAULT"), Main::log), Output.of(out));
+        timing("frozen", r.frozenNanos());
+        timing("total", System.nanoTime() - t0);
+        if (System.getenv("CRYO_TIMING") != null) log("image " + r.bytes() + " bytes, " + r.pageBytes() + " bytes of pages");
+        return 0;
+    }
+
+    private static int restart(List<String> args) throws Exception {
+        long t0 = System.nanoTime();
+        boolean detach = flag(args, "-d", "--detach");
+        String file = single(args, "FILE");
+        int pid;
+        try (Arena arena = Arena.ofShared()) {
+            Image image = Image.of(ImageReader.read(ImageReader.map(file, arena)));
+            timing("read", System.nanoTime() - t0);
+            pid = Restart.run(image, new Restart.Options(Main::log));
+        }
+        timing("total", System.nanoTime() - t0);
+        if (detach) {
+            System.out.println(pid);
+            return 0;
+        }
+        return Restart.waitForExit(pid);
+    }
+
+    private static int show(List<String> args) throws Exception {
+        boolean json = flag(args, "--json");
+        String file = single(args, "FILE");
+        try (Arena arena = Arena.ofShared()) {
+            Show.print(ImageReader.read(ImageReader.map(file, arena)), json, System.out);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,210 @@
+package cryo.cli;
+
+import cryo.files.FdRecord;
+import cryo.files.FileRecord;
+import cryo.files.OpenFileRecord;
+import cryo.image.Head;
+import cryo.image.ImageRecord;
+import cryo.image.Tail;
+import cryo.image.Tree;
+import cryo.memory.MmRecord;
+import cryo.memory.PagesRecord;
+import cryo.memory.VmaRecord;
+import cryo.sys.Regs;
+import cryo.task.TaskRecord;
+import cryo.task.ThreadRecord;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** `cryo show`: every record as one line of key=value, or as JSON (like CRIU's crit). */
+final class Show {
+    private Show() {
+    }
+
+    static void print(List<ImageRecord> records, boolean json, PrintStream out) {
+        if (json) out.println("[");
+        for (int i = 0; i < records.size(); i++) {
+            ImageRecord r = records.get(i);
+            Map<String, Object> f = fields(r);
+            if (json) {
+                out.print("  {\"type\": \"" + r.type() + "\"");
+                for (var e : f.entrySet()) out.print(", " + quote(e.getKey()) + ": " + jsonValue(e.getValue()));
+                out.println(i + 1 < records.size() ? "}," : "}");
+            } else {
+                StringBuilder sb = new StringBuilder(String.format("%-9s", r.type()));
+                for (var e : f.entrySet()) sb.append(' ').append(e.getKey()).append('=').append(text(e.getValue()));
+                out.println(sb);
+            }
+        }
+        if (json) out.println("]");
+    }
+
+    private static String hex(long v) {
+        return "0x" + Long.toHexString(v);
+    }
+
+    static Map<String, Object> fields(ImageRecord r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        switch (r) {
+            case Head h -> {
+                m.put("version", h.version());
+                m.put("arch", h.arch());
+                m.put("kernel", h.kernelRelease());
+                m.put("page_size", h.pageSize());
+                m.put("xstate_size", h.xstateSize());
+                m.put("xfeatures", hex(h.xfeatures()));
+                m.put("time", java.time.Instant.ofEpochMilli(h.timeMillis()).toString());
+            }
+            case Tree t -> {
+                List<Object> ps = new ArrayList<>();
+                for (Tree.Process p : t.processes()) {
+                    Map<String, Object> pm = new LinkedHashMap<>();
+                    pm.put("pid", p.pid());
+                    pm.put("ppid", p.ppid());
+                    pm.put("pgid", p.pgid());
+                    pm.put("sid", p.sid());
+                    pm.put("exit_signal", p.exitSignal());
+                    if (p.zombie()) pm.put("zombie_status", p.waitStatus());
+                    pm.put("threads", Arrays.stream(p.tids()).boxed().toList());
+                    ps.add(pm);
+                }
+                m.put("processes", ps);
+            }
+            case TaskRecord t -> {
+                m.put("pid", t.pid());
+                m.put("comm", t.comm());
+                m.put("cwd", t.cwd());
+                m.put("umask", "0" + Integer.toOctalString(t.umask()));
+                m.put("uids", Arrays.stream(t.uids()).boxed().toList());
+                m.put("gids", Arrays.stream(t.gids()).boxed().toList());
+                List<Object> handlers = new ArrayList<>();
+                long[] sa = t.sigactions();
+                for (int s = 1; s <= TaskRecord.NSIG; s++) {
+                    long h = sa[4 * (s - 1)];
+                    if (h != 0) handlers.add(s + ":" + (h == 1 ? "SIG_IGN" : hex(h)));
+                }
+                m.put("handlers", handlers);
+                m.put("shared_pending", t.sharedPending().size());
+            }
+            case ThreadRecord t -> {
+                m.put("pid", t.pid());
+                m.put("tid", t.tid());
+                m.put("rip", hex(t.regs()[Regs.RIP]));
+                m.put("rsp", hex(t.regs()[Regs.RSP]));
+                m.put("rax", hex(t.regs()[Regs.RAX]));
+                m.put("orig_rax", t.regs()[Regs.ORIG_RAX]);
+                m.put("fs_base", hex(t.regs()[Regs.FS_BASE]));
+                m.put("sigmask", hex(t.sigmask()));
+                m.put("pending", t.pending().size());
+                m.put("xstate_bytes", t.xstate().length);
+                if (t.rseqPointer() != 0) m.put("rseq", hex(t.rseqPointer()));
+            }
+            case MmRecord mm -> {
+                m.put("pid", mm.pid());
+                String[] names = {"start_code", "end_code", "start_data", "end_data", "start_brk", "brk", "start_stack",
+                        "arg_start", "arg_end", "env_start", "env_end"};
+                for (int i = 0; i < names.length; i++) m.put(names[i], hex(mm.fields()[i]));
+                m.put("auxv_words", mm.auxv().length);
+                m.put("exe_file", mm.exeFile());
+            }
+            case VmaRecord v -> {
+                m.put("pid", v.pid());
+                m.put("range", hex(v.start()) + "-" + hex(v.end()));
+                m.put("prot", ((v.prot() & 1) != 0 ? "r" : "-") + ((v.prot() & 2) != 0 ? "w" : "-") + ((v.prot() & 4) != 0 ? "x" : "-"));
+                m.put("flags", (v.shared() ? "shared" : "private") + ((v.flags() & VmaRecord.MAP_GROWSDOWN) != 0 ? ",growsdown" : ""));
+                m.put("kind", v.kind().toString());
+                if (v.file() != 0) {
+                    m.put("file", v.file());
+                    m.put("pgoff", v.pgoff());
+                }
+                if (v.shmem() != 0) m.put("shmem", v.shmem());
+            }
+            case PagesRecord p -> {
+                m.put("pid", p.pid());
+                m.put("addr", hex(p.addr()));
+                m.put("pages", p.pages());
+            }
+            case FileRecord f -> {
+                m.put("objref", f.objref());
+                m.put("path", f.path());
+                m.put("mode", "0" + Integer.toOctalString(f.mode()));
+                m.put("dev", f.dev());
+                m.put("ino", f.ino());
+                m.put("size", f.size());
+            }
+            case OpenFileRecord o -> {
+                m.put("objref", o.objref());
+                m.put("kind", o.kind().toString());
+                if (o.file() != 0) m.put("file", o.file());
+                if (o.kind() == OpenFileRecord.Kind.INHERITED) m.put("inherit_fd", o.inheritFd());
+                m.put("flags", "0" + Integer.toOctalString(o.flags()));
+                m.put("pos", o.pos());
+                m.put("what", o.description());
+            }
+            case FdRecord f -> {
+                m.put("pid", f.pid());
+                m.put("fd", f.fd());
+                m.put("open_file", f.openFile());
+                m.put("cloexec", f.cloexec());
+            }
+            case Tail t -> {
+                m.put("length", t.length());
+                m.put("crc32c", hex(Integer.toUnsignedLong(t.crc32c())));
+            }
+        }
+        return m;
+    }
+
+    private static String text(Object v) {
+        if (v instanceof String s) return s.contains(" ") || s.isEmpty() ? quote(s) : s;
+        if (v instanceof List<?> l) {
+            StringBuilder sb = new StringBuilder("[");
+            for (int i = 0; i < l.size(); i++) sb.append(i > 0 ? "," : "").append(text(l.get(i)));
+            return sb.append(']').toString();
+        }
+        if (v instanceof Map<?, ?> mp) {
+            StringBuilder sb = new StringBuilder("{");
+            int i = 0;
+            for (var e : mp.entrySet()) sb.append(i++ > 0 ? " " : "").append(e.getKey()).append('=').append(text(e.getValue()));
+            return sb.append('}').toString();
+        }
+        return String.valueOf(v);
+    }
+
+    private static String jsonValue(Object v) {
+        if (v instanceof String s) return quote(s);
+        if (v instanceof List<?> l) {
+            StringBuilder sb = new StringBuilder("[");
+            for (int i = 0; i < l.size(); i++) sb.append(i > 0 ? ", " : "").append(jsonValue(l.get(i)));
+            return sb.append(']').toString();
+        }
+        if (v instanceof Map<?, ?> mp) {
+            StringBuilder sb = new StringBuilder("{");
+            int i = 0;
+            for (var e : mp.entrySet()) sb.append(i++ > 0 ? ", " : "").append(quote(e.getKey().toString())).append(": ").append(jsonValue(e.getValue()));
+            return sb.append('}').toString();
+        }
+        return String.valueOf(v);
+    }
+
+    private static String quote(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                default -> {
+                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
+                    else sb.append(c);
+                }
+            }
+        }
+        return sb.append('"').toString();
+    }
+}

@@ -1,0 +1,40 @@
+package cryo.files;
+
+import cryo.image.Decoder;
+import cryo.image.Encoder;
+import cryo.image.ImageException;
+import cryo.image.ImageRecord;
+import cryo.image.RecordType;
+
+/**
+ * OPEN_FILE: one open file description (struct file), named by objref so that every fd sharing it gets the
+ * same description back. PATH descriptions are reopened from their FILE record with flags and position;
+ * INHERITED ones are connected at restart to cryo's own fd `inheritFd` (a terminal or a pipe outside the
+ * tree, CRIU's --shell-job).
+ */
+public record OpenFileRecord(int objref, Kind kind, int file, int flags, long pos, int inheritFd, String description)
+        implements ImageRecord {
+    public enum Kind {PATH, INHERITED}
+
+    public RecordType type() {
+        return RecordType.OPEN_FILE;
+    }
+
+    public void encode(Encoder e) {
+        e.u32(objref).u32(kind.ordinal()).u32(file).u32(flags).u64(pos).u32(inheritFd).u32(0).str(description);
+    }
+
+    public static OpenFileRecord decode(Decoder d) throws ImageException {
+        int objref = d.u32("objref", 1, Integer.MAX_VALUE);
+        Kind kind = Kind.values()[d.u32("kind", 0, Kind.values().length - 1)];
+        int file = d.u32("file");
+        int flags = d.u32("flags");
+        long pos = d.u64("pos");
+        int inherit = d.u32("inherit_fd", 0, 2);
+        d.u32("pad");
+        String desc = d.str("description");
+        if (pos < 0) throw d.error("pos", "is negative");
+        if ((kind == Kind.PATH) != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
+        return new OpenFileRecord(objref, kind, file, flags, pos, inherit, desc);
+    }
+}

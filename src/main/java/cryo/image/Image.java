@@ -1,0 +1,159 @@
+package cryo.image;
+
+import cryo.files.FdRecord;
+import cryo.files.FileRecord;
+import cryo.files.OpenFileRecord;
+import cryo.memory.MmRecord;
+import cryo.memory.PagesRecord;
+import cryo.memory.VmaRecord;
+import cryo.task.TaskRecord;
+import cryo.task.ThreadRecord;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A whole image, grouped per process and checked across records before anything is restored: the tree is
+ * consistent, every record belongs to a process of the tree, every objref resolves, VMAs do not overlap
+ * and every page lies inside one of its task's VMAs.
+ */
+public final class Image {
+    public final Head head;
+    public final Tree tree;
+    public final Map<Integer, FileRecord> files = new HashMap<>();
+    public final Map<Integer, OpenFileRecord> openFiles = new HashMap<>();
+    public final Map<Integer, ProcessImage> processes = new LinkedHashMap<>();
+
+    /** Everything about one live process. */
+    public static final class ProcessImage {
+        public final Tree.Process entry;
+        public TaskRecord task;
+        public MmRecord mm;
+        public final List<ThreadRecord> threads = new ArrayList<>();
+        public final List<VmaRecord> vmas = new ArrayList<>();
+        public final List<PagesRecord> pages = new ArrayList<>();
+        public final List<FdRecord> fds = new ArrayList<>();
+
+        ProcessImage(Tree.Process entry) {
+            this.entry = entry;
+        }
+
+        public long pageBytes() {
+            long n = 0;
+            for (PagesRecord p : pages) n += p.data().byteSize();
+            return n;
+        }
+    }
+
+    private Image(Head head, Tree tree) {
+        this.head = head;
+        this.tree = tree;
+    }
+
+    public static Image of(List<ImageRecord> records) throws ImageException {
+        if (records.size() < 2 || !(records.get(0) instanceof Head head)) throw new ImageException("image does not start with a HEAD record");
+        if (!(records.get(1) instanceof Tree tree)) throw new ImageException("image has no TREE record after HEAD");
+        Image img = new Image(head, tree);
+        img.checkTree();
+        int[] n = new int[128];
+        for (ImageRecord r : records.subList(2, records.size())) {
+            String name = r.type() + " #" + n[r.type().code]++;
+            switch (r) {
+                case Head h -> throw new ImageException("record " + name + ": a second HEAD");
+                case Tree t -> throw new ImageException("record " + name + ": a second TREE");
+                case Tail t -> throw new ImageException("record " + name + ": TAIL before the end");
+                case FileRecord f -> {
+                    if (img.files.put(f.objref(), f) != null || img.openFiles.containsKey(f.objref())) throw new ImageException("record " + name + ": objref " + f.objref() + " is used twice");
+                }
+                case OpenFileRecord o -> {
+                    if (img.openFiles.put(o.objref(), o) != null || img.files.containsKey(o.objref())) throw new ImageException("record " + name + ": objref " + o.objref() + " is used twice");
+                    if (o.kind() == OpenFileRecord.Kind.PATH && !img.files.containsKey(o.file())) throw new ImageException("record " + name + ": field 'file' names objref " + o.file() + ", which no FILE record before it has");
+                }
+                case TaskRecord t -> {
+                    ProcessImage p = img.live(t.pid(), name);
+                    if (p.task != null) throw new ImageException("record " + name + ": a second TASK for pid " + t.pid());
+                    p.task = t;
+                }
+                case ThreadRecord t -> {
+                    ProcessImage p = img.live(t.pid(), name);
+                    if (p.entry.tids().length <= p.threads.size() || p.entry.tids()[p.threads.size()] != t.tid()) {
+                        throw new ImageException("record " + name + ": thread " + t.tid() + " is not the next thread of pid " + t.pid() + " in the TREE");
+                    }
+                    if (t.xstate().length != img.head.xstateSize()) throw new ImageException("record " + name + ": field 'xstate' is " + t.xstate().length + " bytes, HEAD says " + img.head.xstateSize());
+                    p.threads.add(t);
+                }
+                case MmRecord m -> {
+                    ProcessImage p = img.live(m.pid(), name);
+                    if (p.mm != null) throw new ImageException("record " + name + ": a second MM for pid " + m.pid());
+                    if (!img.files.containsKey(m.exeFile())) throw new ImageException("record " + name + ": field 'exe_file' names objref " + m.exeFile() + ", which no FILE record before it has");
+                    p.mm = m;
+                }
+                case VmaRecord v -> {
+                    ProcessImage p = img.live(v.pid(), name);
+                    if (!p.vmas.isEmpty() && p.vmas.getLast().end() > v.start()) throw new ImageException("record " + name + ": field 'start' 0x" + Long.toHexString(v.start()) + " overlaps or precedes the VMA before it");
+                    if (v.file() != 0 && !img.files.containsKey(v.file())) throw new ImageException("record " + name + ": field 'file' names objref " + v.file() + ", which no FILE record before it has");
+                    p.vmas.add(v);
+                }
+                case PagesRecord pg -> {
+                    ProcessImage p = img.live(pg.pid(), name);
+                    if (!covered(p.vmas, pg.addr(), pg.addr() + pg.data().byteSize())) {
+                        throw new ImageException("record " + name + ": pages at 0x" + Long.toHexString(pg.addr()) + " (" + pg.pages() + ") lie outside the VMAs of pid " + pg.pid());
+                    }
+                    p.pages.add(pg);
+                }
+                case FdRecord f -> {
+                    ProcessImage p = img.live(f.pid(), name);
+                    if (!img.openFiles.containsKey(f.openFile())) throw new ImageException("record " + name + ": field 'open_file' names objref " + f.openFile() + ", which no OPEN_FILE record before it has");
+                    if (p.fds.stream().anyMatch(o -> o.fd() == f.fd())) throw new ImageException("record " + name + ": fd " + f.fd() + " of pid " + f.pid() + " appears twice");
+                    p.fds.add(f);
+                }
+            }
+        }
+        for (ProcessImage p : img.processes.values()) {
+            if (p.entry.zombie()) continue;
+            int pid = p.entry.pid();
+            if (p.task == null) throw new ImageException("pid " + pid + " has no TASK record");
+            if (p.mm == null) throw new ImageException("pid " + pid + " has no MM record");
+            if (p.threads.size() != p.entry.tids().length) throw new ImageException("pid " + pid + " has " + p.threads.size() + " THREAD records, the TREE lists " + p.entry.tids().length + " threads");
+        }
+        return img;
+    }
+
+    private void checkTree() throws ImageException {
+        Set<Integer> pids = new HashSet<>();
+        Set<Integer> tids = new HashSet<>();
+        for (Tree.Process p : tree.processes()) {
+            if (!pids.add(p.pid())) throw new ImageException("record TREE: pid " + p.pid() + " appears twice");
+            for (int t : p.tids()) if (!tids.add(t)) throw new ImageException("record TREE: thread id " + t + " appears twice");
+            if (p != tree.root() && !pids.contains(p.ppid())) {
+                throw new ImageException("record TREE: pid " + p.pid() + " has parent " + p.ppid() + ", which is not before it in the tree");
+            }
+            processes.put(p.pid(), new ProcessImage(p));
+        }
+        if (tree.root().zombie()) throw new ImageException("record TREE: the root " + tree.root().pid() + " is a zombie");
+    }
+
+    private ProcessImage live(int pid, String record) throws ImageException {
+        ProcessImage p = processes.get(pid);
+        if (p == null) throw new ImageException("record " + record + ": pid " + pid + " is not in the TREE");
+        if (p.entry.zombie()) throw new ImageException("record " + record + ": pid " + pid + " is a zombie in the TREE");
+        return p;
+    }
+
+    /** True when [s, e) lies inside the union of the sorted VMAs. */
+    private static boolean covered(List<VmaRecord> vmas, long s, long e) {
+        long at = s;
+        for (VmaRecord v : vmas) {
+            if (v.end() <= at) continue;
+            if (v.start() > at) return false;
+            at = v.end();
+            if (at >= e) return true;
+        }
+        return at >= e;
+    }
+}

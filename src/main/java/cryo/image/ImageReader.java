@@ -1,0 +1,108 @@
+package cryo.image;
+
+import cryo.sys.Fd;
+import cryo.sys.SysException;
+
+import java.io.FileInputStream;
+import java.io.FileDescriptor;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+
+/**
+ * Reads a whole image and checks it before anything is restored: magic, TAIL length and CRC32C, then every
+ * record field by field. The image is mapped, not copied: page data stays in the mapping and goes to the
+ * restored task from there. A stream on stdin is first spooled into a memfd.
+ */
+public final class ImageReader {
+    private static final int TAIL_BYTES = 8 + 16;
+
+    private ImageReader() {
+    }
+
+    /** Maps the image at path ("-" for stdin) for the life of arena. */
+    public static MemorySegment map(String path, Arena arena) throws ImageException, IOException, SysException {
+        if (path.equals("-")) {
+            int memfd = Fd.memfd("cryo-image");
+            try (FileChannel spool = FileChannel.open(Path.of("/proc/self/fd/" + memfd), StandardOpenOption.READ, StandardOpenOption.WRITE);
+                 ReadableByteChannel in = new FileInputStream(FileDescriptor.in).getChannel()) {
+                long pos = 0, n;
+                while ((n = spool.transferFrom(in, pos, 1L << 30)) > 0) pos += n;
+                return pos == 0 ? MemorySegment.NULL : spool.map(FileChannel.MapMode.READ_ONLY, 0, pos, arena);
+            } finally {
+                Fd.close(memfd);
+            }
+        }
+        Path p = Path.of(path);
+        if (!Files.isRegularFile(p)) {
+            if (!Files.exists(p)) throw new ImageException("image " + path + ": no such file");
+            throw new ImageException("image " + path + ": not a regular file");
+        }
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            long size = ch.size();
+            return size == 0 ? MemorySegment.NULL : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+        } catch (NoSuchFileException e) {
+            throw new ImageException("image " + path + ": no such file");
+        }
+    }
+
+    /** Checks magic and TAIL, then decodes every record in order. */
+    public static List<ImageRecord> read(MemorySegment image) throws ImageException {
+        long size = image.byteSize();
+        if (size < Head.MAGIC.length || image.asSlice(0, Head.MAGIC.length).mismatch(MemorySegment.ofArray(Head.MAGIC)) != -1) {
+            throw new ImageException("not a cryo image: bad magic (expected CRYOIMG1)");
+        }
+        if (size < Head.MAGIC.length + TAIL_BYTES || image.get(JAVA_INT_UNALIGNED, size - TAIL_BYTES) != RecordType.TAIL.code
+                || image.get(JAVA_INT_UNALIGNED, size - TAIL_BYTES + 4) != 16) {
+            throw new ImageException("image is truncated: it does not end with a TAIL record (" + size + " bytes)");
+        }
+        long length = image.get(JAVA_LONG_UNALIGNED, size - 16);
+        int expected = image.get(JAVA_INT_UNALIGNED, size - 8);
+        if (length != size - TAIL_BYTES) {
+            throw new ImageException("record TAIL: field 'length' says " + length + " bytes precede it, the image has " + (size - TAIL_BYTES));
+        }
+        int actual = crc32c(image.asSlice(0, length));
+        if (actual != expected) {
+            throw new ImageException("image is corrupted: CRC32C is 0x" + Integer.toHexString(actual) + ", TAIL says 0x" + Integer.toHexString(expected));
+        }
+        List<ImageRecord> records = new ArrayList<>();
+        int[] counts = new int[128];
+        long pos = Head.MAGIC.length;
+        while (pos < length) {
+            if (length - pos < 8) throw new ImageException("record header at offset " + pos + " is truncated");
+            int code = image.get(JAVA_INT_UNALIGNED, pos);
+            long len = Integer.toUnsignedLong(image.get(JAVA_INT_UNALIGNED, pos + 4));
+            RecordType type = RecordType.of(code);
+            if (type == null || type == RecordType.TAIL) throw new ImageException("record at offset " + pos + ": unknown type " + code);
+            if (pos + 8 + len > length) throw new ImageException("record " + type + " at offset " + pos + ": length " + len + " runs past the end of the image");
+            String name = type + " #" + counts[type.code]++;
+            Decoder d = new Decoder(image.asSlice(pos + 8, len), name);
+            ImageRecord r = type.decoder.decode(d);
+            d.end();
+            records.add(r);
+            pos += 8 + ((len + 7) & ~7L);
+        }
+        return records;
+    }
+
+    private static int crc32c(MemorySegment s) {
+        CRC32C crc = new CRC32C();
+        long chunk = 1L << 30;
+        for (long off = 0; off < s.byteSize(); off += chunk) {
+            crc.update(s.asSlice(off, Math.min(chunk, s.byteSize() - off)).asByteBuffer());
+        }
+        return (int) crc.getValue();
+    }
+}

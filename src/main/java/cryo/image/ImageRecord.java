@@ -1,0 +1,23 @@
+package cryo.image;
+
+import cryo.files.FdRecord;
+import cryo.files.FileRecord;
+import cryo.files.OpenFileRecord;
+import cryo.memory.MmRecord;
+import cryo.memory.PagesRecord;
+import cryo.memory.VmaRecord;
+import cryo.task.TaskRecord;
+import cryo.task.ThreadRecord;
+
+/**
+ * One record of the image stream: {u32 type; u32 len} then the body, padded to 8 bytes, as the kernel
+ * series' ckpt_hdr. Each kind of state keeps its record beside the code that saves and restores it.
+ */
+public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord, MmRecord, VmaRecord,
+        PagesRecord, FileRecord, OpenFileRecord, FdRecord, Tail {
+
+    RecordType type();
+
+    /** Writes the body (for PAGES: the fields before the page data, which the writer streams itself). */
+    void encode(Encoder e);
+}

@@ -1,0 +1,43 @@
+package cryo.image;
+
+import cryo.files.FdRecord;
+import cryo.files.FileRecord;
+import cryo.files.OpenFileRecord;
+import cryo.memory.MmRecord;
+import cryo.memory.PagesRecord;
+import cryo.memory.VmaRecord;
+import cryo.task.TaskRecord;
+import cryo.task.ThreadRecord;
+
+/** Record type codes, and the decoder of each (the kernel series' CKPT_HDR_* constants). */
+public enum RecordType {
+    HEAD(1, Head::decode),
+    TREE(2, Tree::decode),
+    TASK(3, TaskRecord::decode),
+    THREAD(4, ThreadRecord::decode),
+    MM(5, MmRecord::decode),
+    FILE(6, FileRecord::decode),
+    VMA(7, VmaRecord::decode),
+    PAGES(8, PagesRecord::decode),
+    OPEN_FILE(9, OpenFileRecord::decode),
+    FD(10, FdRecord::decode),
+    TAIL(99, Tail::decode);
+
+    /** Reads a record body. */
+    public interface Decode {
+        ImageRecord decode(Decoder d) throws ImageException;
+    }
+
+    public final int code;
+    final Decode decoder;
+
+    RecordType(int code, Decode decoder) {
+        this.code = code;
+        this.decoder = decoder;
+    }
+
+    static RecordType of(int code) {
+        for (RecordType t : values()) if (t.code == code) return t;
+        return null;
+    }
+}

@@ -1,0 +1,61 @@
+package cryo.image;
+
+import java.util.List;
+
+/**
+ * TREE: every process of the checkpointed tree, parents before children, so restart can create each one
+ * from its real parent.
+ */
+public record Tree(List<Process> processes) implements ImageRecord {
+    public static final int PID_MAX_LIMIT = 4 * 1024 * 1024;
+
+    /**
+     * One process: ids, the signal its parent gets when it dies, and for a zombie its wait status.
+     * tids lists every thread, the leader (tid == pid) first.
+     */
+    public record Process(int pid, int ppid, int pgid, int sid, int exitSignal, boolean zombie, int waitStatus,
+                          int[] tids) {
+    }
+
+    public Tree {
+        processes = List.copyOf(processes);
+    }
+
+    public Process root() {
+        return processes.getFirst();
+    }
+
+    public RecordType type() {
+        return RecordType.TREE;
+    }
+
+    public void encode(Encoder e) {
+        e.u32(processes.size());
+        for (Process p : processes) {
+            e.u32(p.pid).u32(p.ppid).u32(p.pgid).u32(p.sid).u32(p.exitSignal).u32(p.zombie ? 1 : 0).u32(p.waitStatus)
+                    .u32(p.tids.length);
+            for (int t : p.tids) e.u32(t);
+        }
+    }
+
+    static Tree decode(Decoder d) throws ImageException {
+        int n = d.u32("count", 1, 32768);
+        Process[] ps = new Process[n];
+        for (int i = 0; i < n; i++) {
+            String f = "processes[" + i + "].";
+            int pid = d.u32(f + "pid", 1, PID_MAX_LIMIT);
+            int ppid = d.u32(f + "ppid", 0, PID_MAX_LIMIT);
+            int pgid = d.u32(f + "pgid", 0, PID_MAX_LIMIT);
+            int sid = d.u32(f + "sid", 0, PID_MAX_LIMIT);
+            int exitSignal = d.u32(f + "exit_signal", 0, 64);
+            boolean zombie = d.u32(f + "zombie", 0, 1) == 1;
+            int status = d.u32(f + "wait_status");
+            int nt = d.u32(f + "threads", zombie ? 0 : 1, 32768);
+            int[] tids = new int[nt];
+            for (int j = 0; j < nt; j++) tids[j] = d.u32(f + "tids[" + j + "]", 1, PID_MAX_LIMIT);
+            if (nt > 0 && tids[0] != pid) throw d.error(f + "tids[0]", "is " + tids[0] + ", not the leader " + pid);
+            ps[i] = new Process(pid, ppid, pgid, sid, exitSignal, zombie, status, tids);
+        }
+        return new Tree(List.of(ps));
+    }
+}

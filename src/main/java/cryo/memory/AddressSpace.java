@@ -1,0 +1,167 @@
+package cryo.memory;
+
+import cryo.sys.ProcFile;
+import cryo.files.FileRecord;
+import cryo.files.FileTable;
+import cryo.image.Refusal;
+import cryo.remote.Tracee;
+import cryo.sys.Nr;
+import cryo.sys.SysException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The checkpoint half of a process's memory: its mm fields, one VMA record per mapping, and which pages to
+ * save. The restore half is MemoryRestore; the pages move through PageMover.
+ */
+public final class AddressSpace {
+    // /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst).
+    private static final long PM_PRESENT = 1L << 63, PM_SWAP = 1L << 62, PM_FILE = 1L << 61;
+
+    /** What a checkpoint of one address space found: records plus the runs of pages to save. */
+    public record Dump(MmRecord mm, List<VmaRecord> vmas, Runs pages, Runs unreadablePages) {
+        public long pageBytes() {
+            return pages.bytes + unreadablePages.bytes;
+        }
+    }
+
+    private AddressSpace() {
+    }
+
+    /** The syscall instruction (0f 05) of the task's vdso, for remote calls that need no code poked in. */
+    public static long findSyscallInsn(int pid, List<Mapping> maps) throws SysException, Refusal {
+        for (Mapping m : maps) {
+            if (!m.path().equals("[vdso]")) continue;
+            try (var arena = java.lang.foreign.Arena.ofConfined()) {
+                var seg = arena.allocate(m.end() - m.start());
+                cryo.sys.ProcessVm.read(pid, seg, m.start());
+                for (long i = 0; i + 1 < seg.byteSize(); i++) {
+                    if (seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) == 0x0f && seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i + 1) == 0x05) {
+                        return m.start() + i;
+                    }
+                }
+            }
+        }
+        throw new Refusal(pid, "has no vdso with a syscall instruction (vdso=0 boot option?): not supported");
+    }
+
+    /** Reads the mappings, mm fields and page plan of a stopped process (leader t, scratch set up). */
+    public static Dump checkpoint(Tracee t, List<Mapping> maps, long[] statMm, FileTable files) throws Refusal, IOException, SysException {
+        int pid = t.tid;
+        List<VmaRecord> vmas = new ArrayList<>();
+        Runs pages = new Runs(), unreadable = new Runs();
+        try (FileChannel pagemap = FileChannel.open(Path.of("/proc/" + pid + "/pagemap"), StandardOpenOption.READ)) {
+            for (Mapping m : maps) {
+                VmaRecord v = vma(pid, m, files);
+                if (v == null) continue;
+                vmas.add(v);
+                boolean privateFile = v.kind() == VmaRecord.Kind.FILE && !v.shared();
+                boolean anon = v.kind() == VmaRecord.Kind.ANON || v.kind() == VmaRecord.Kind.SHMEM;
+                if (privateFile || anon) {
+                    collectPages(pagemap, m, privateFile, m.readable() ? pages : unreadable);
+                }
+            }
+        }
+        long brk = t.syscall("brk(0)", Nr.BRK, 0);
+        long[] f = new long[MmRecord.NAMES.length];
+        f[MmRecord.START_CODE] = statMm[0];
+        f[MmRecord.END_CODE] = statMm[1];
+        f[MmRecord.START_STACK] = statMm[2];
+        f[MmRecord.START_DATA] = statMm[3];
+        f[MmRecord.END_DATA] = statMm[4];
+        f[MmRecord.START_BRK] = statMm[5];
+        f[MmRecord.BRK] = brk;
+        f[MmRecord.ARG_START] = statMm[6];
+        f[MmRecord.ARG_END] = statMm[7];
+        f[MmRecord.ENV_START] = statMm[8];
+        f[MmRecord.ENV_END] = statMm[9];
+        byte[] auxvBytes = ProcFile.bytes("/proc/" + pid + "/auxv");
+        long[] auxv = new long[auxvBytes.length / 8];
+        ByteBuffer.wrap(auxvBytes).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(auxv);
+        Path exeLink = Path.of("/proc/" + pid + "/exe");
+        FileRecord exe = files.ref(pid, exeLink, Files.readSymbolicLink(exeLink).toString());
+        return new Dump(new MmRecord(pid, f, auxv, exe.objref()), vmas, pages, unreadable);
+    }
+
+    private static VmaRecord vma(int pid, Mapping m, FileTable files) throws Refusal, IOException {
+        String path = m.path();
+        int flags = (m.shared() ? VmaRecord.MAP_SHARED : VmaRecord.MAP_PRIVATE) | (m.vmFlags().contains("gd") ? VmaRecord.MAP_GROWSDOWN : 0);
+        int advice = advice(m.vmFlags());
+        VmaRecord.Kind kind;
+        int file = 0;
+        long shmem = 0;
+        switch (path) {
+            case "[vsyscall]" -> {
+                return null;           // fixed by the kernel: can be neither unmapped nor mapped over
+            }
+            case "[vvar]" -> kind = VmaRecord.Kind.VVAR;
+            case "[vvar_vclock]" -> kind = VmaRecord.Kind.VVAR_VCLOCK;
+            case "[vdso]" -> kind = VmaRecord.Kind.VDSO;
+            default -> {
+                if (path.startsWith("/SYSV")) {
+                    throw new Refusal(pid, "SysV shared memory attached at " + m.range() + ": not supported yet");
+                } else if (path.equals("/dev/zero (deleted)") && m.shared()) {
+                    kind = VmaRecord.Kind.SHMEM;
+                    shmem = m.inode();
+                } else if (m.inode() == 0 || path.isEmpty() || path.startsWith("[")) {
+                    if (m.shared()) throw new Refusal(pid, "shared mapping " + m.range() + " " + path + ": not supported");
+                    kind = VmaRecord.Kind.ANON;
+                } else {
+                    if (m.vmFlags().contains("io") || m.vmFlags().contains("pf")) {
+                        throw new Refusal(pid, "device mapping " + m.range() + " of " + path + ": not supported");
+                    }
+                    kind = VmaRecord.Kind.FILE;
+                    file = files.ref(pid, Path.of("/proc/" + pid + "/map_files/" + m.range()), path).objref();
+                }
+            }
+        }
+        return new VmaRecord(pid, m.start(), m.end(), m.prot(), flags, m.offset() / Vmas.PAGE, kind, file, shmem, advice);
+    }
+
+    private static int advice(List<String> vmFlags) {
+        int a = 0;
+        for (String f : vmFlags) {
+            a |= switch (f) {
+                case "dc" -> VmaRecord.ADV_DONTFORK;
+                case "dd" -> VmaRecord.ADV_DONTDUMP;
+                case "hg" -> VmaRecord.ADV_HUGEPAGE;
+                case "nh" -> VmaRecord.ADV_NOHUGEPAGE;
+                case "mg" -> VmaRecord.ADV_MERGEABLE;
+                case "wf" -> VmaRecord.ADV_WIPEONFORK;
+                default -> 0;
+            };
+        }
+        return a;
+    }
+
+    /**
+     * Pages worth saving, from pagemap: present or swapped; in a private file mapping only those that are
+     * no longer the file's page (bit 61 clear: written, so now anonymous). Untouched pages are not saved.
+     */
+    private static void collectPages(FileChannel pagemap, Mapping m, boolean onlyAnon, Runs into) throws IOException {
+        long pages = (m.end() - m.start()) / Vmas.PAGE;
+        ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(pages, 1 << 16) * 8).order(ByteOrder.LITTLE_ENDIAN);
+        for (long done = 0; done < pages; ) {
+            long n = Math.min(pages - done, buf.capacity() / 8);
+            buf.clear().limit((int) n * 8);
+            long pos = (m.start() / Vmas.PAGE + done) * 8;
+            while (buf.hasRemaining()) {
+                if (pagemap.read(buf, pos + buf.position()) < 0) break;
+            }
+            for (int i = 0; i < n; i++) {
+                long e = buf.getLong(i * 8);
+                boolean keep = (e & (PM_PRESENT | PM_SWAP)) != 0 && !(onlyAnon && (e & PM_FILE) != 0 && (e & PM_SWAP) == 0);
+                if (keep) into.add(m.start() + (done + i) * Vmas.PAGE, Vmas.PAGE);
+            }
+            done += n;
+        }
+    }
+}

@@ -1,0 +1,42 @@
+package cryo.memory;
+
+import cryo.image.Decoder;
+import cryo.image.Encoder;
+import cryo.image.ImageException;
+import cryo.image.ImageRecord;
+import cryo.image.RecordType;
+import cryo.image.Tree;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * PAGES: the contents of a run of consecutive pages at addr in task pid. The data follows the 16-byte
+ * header directly, so a reader of a mapped image can hand it to process_vm_writev without copying.
+ */
+public record PagesRecord(int pid, long addr, MemorySegment data) implements ImageRecord {
+    public static final int PAGE = 4096;
+    public static final int HEADER = 16;
+
+    public long pages() {
+        return data.byteSize() / PAGE;
+    }
+
+    public RecordType type() {
+        return RecordType.PAGES;
+    }
+
+    public void encode(Encoder e) {
+        e.u32(pid).u32(0).u64(addr);
+    }
+
+    public static PagesRecord decode(Decoder d) throws ImageException {
+        int pid = d.u32("pid", 1, Tree.PID_MAX_LIMIT);
+        d.u32("pad");
+        long addr = d.u64("addr");
+        MemorySegment data = d.rest();
+        if ((addr & (PAGE - 1)) != 0) throw d.error("addr", "0x" + Long.toHexString(addr) + " is not page aligned");
+        if (data.byteSize() == 0 || data.byteSize() % PAGE != 0) throw d.error("data", "is " + data.byteSize() + " bytes, not a whole number of pages");
+        if (addr < 0 || addr + data.byteSize() > Vmas.TASK_SIZE) throw d.error("addr", "run 0x" + Long.toHexString(addr) + " ends outside user space");
+        return new PagesRecord(pid, addr, data);
+    }
+}

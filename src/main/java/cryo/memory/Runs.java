@@ -1,0 +1,46 @@
+package cryo.memory;
+
+import java.util.Arrays;
+
+/** Runs of consecutive pages to move: parallel arrays of start address and length in bytes. */
+final class Runs {
+    long[] addr = new long[64];
+    long[] len = new long[64];
+    int count;
+    long bytes;
+
+    /** Adds [a, a+n), merging with the last run when contiguous. */
+    void add(long a, long n) {
+        if (count > 0 && addr[count - 1] + len[count - 1] == a) {
+            len[count - 1] += n;
+        } else {
+            if (count == addr.length) {
+                addr = Arrays.copyOf(addr, count * 2);
+                len = Arrays.copyOf(len, count * 2);
+            }
+            addr[count] = a;
+            len[count] = n;
+            count++;
+        }
+        bytes += n;
+    }
+
+    /** The same runs cut so that none is longer than max bytes. */
+    Runs split(long max) {
+        Runs r = new Runs();
+        for (int i = 0; i < count; i++) {
+            for (long off = 0; off < len[i]; off += max) {
+                long n = Math.min(max, len[i] - off);
+                if (r.count == r.addr.length) {
+                    r.addr = Arrays.copyOf(r.addr, r.count * 2);
+                    r.len = Arrays.copyOf(r.len, r.count * 2);
+                }
+                r.addr[r.count] = addr[i] + off;
+                r.len[r.count] = n;
+                r.count++;
+                r.bytes += n;
+            }
+        }
+        return r;
+    }
+}

@@ -1,0 +1,38 @@
+package cryo.remote;
+
+import cryo.sys.Nr;
+import cryo.sys.Regs;
+
+/**
+ * What the kernel does to a task interrupted inside a syscall on its way back to user space
+ * (arch/x86/kernel/signal.c, arch_do_signal_or_restart), done by hand: cryo loads registers with
+ * orig_rax = -1, so the kernel itself no longer restarts anything.
+ */
+public final class SyscallRestart {
+    private static final long ERESTARTSYS = -512, ERESTARTNOINTR = -513, ERESTARTNOHAND = -514,
+            ERESTART_RESTARTBLOCK = -516, EINTR = -4;
+
+    private SyscallRestart() {
+    }
+
+    /**
+     * Registers to resume with. In the same task (after --leave-running) an interrupted sleep goes on through
+     * restart_syscall; a restored task has no restart_block, so it gets -EINTR there (as CRIU does).
+     */
+    public static Regs resume(Regs stopped, boolean sameTask) {
+        Regs r = stopped.copy();
+        if (r.get(Regs.ORIG_RAX) >= 0) {
+            long rax = r.rax();
+            if (rax == ERESTARTSYS || rax == ERESTARTNOINTR || rax == ERESTARTNOHAND) {
+                r.set(Regs.RAX, r.get(Regs.ORIG_RAX)).set(Regs.RIP, r.rip() - 2);
+            } else if (rax == ERESTART_RESTARTBLOCK) {
+                if (sameTask) {
+                    r.set(Regs.RAX, Nr.RESTART_SYSCALL).set(Regs.RIP, r.rip() - 2);
+                } else {
+                    r.set(Regs.RAX, EINTR);
+                }
+            }
+        }
+        return r.set(Regs.ORIG_RAX, -1);
+    }
+}

@@ -1,0 +1,175 @@
+package cryo.remote;
+
+import cryo.sys.Errno;
+import cryo.sys.ProcessVm;
+import cryo.sys.Ptrace;
+import cryo.sys.Regs;
+import cryo.sys.SysException;
+import cryo.sys.Wait;
+import cryo.sys.WaitStatus;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A stopped thread that cryo drives from outside. Remote syscalls borrow its registers: rip is pointed at a
+ * `syscall` instruction that already exists in the task (the vdso's at checkpoint, a gadget page at
+ * restart), the call runs between a PTRACE_SYSCALL entry and exit stop, and the registers the task had
+ * are put back before it is released. orig_rax is always -1 in the registers cryo loads, or the kernel would
+ * apply its own syscall-restart logic on the way back to user space (arch/x86/kernel/signal.c).
+ * All calls must come from the thread that seized the task.
+ */
+public final class Tracee {
+    public static final long WAIT_MS = 10_000;
+
+    public final int tid;
+    private final Regs stopped;
+    private long syscallInsn;
+    private long scratch, scratchSize;
+    private boolean regsBorrowed;
+    private long lastChild;
+
+    private Tracee(int tid, Regs stopped) {
+        this.tid = tid;
+        this.stopped = stopped;
+    }
+
+    /**
+     * Seizes a running thread and stops it with PTRACE_INTERRUPT. The first stop is the interrupt's event
+     * stop: a pending signal is not dequeued before it (get_signal() handles job-control traps first).
+     */
+    public static Tracee seize(int tid, int options) throws SysException {
+        Ptrace.seize(tid, options);
+        Ptrace.interrupt(tid);
+        return adopt(tid);
+    }
+
+    /** Waits for the first stop of a task that is already traced (seized, or auto-attached at clone). */
+    public static Tracee adopt(int tid) throws SysException {
+        while (true) {
+            WaitStatus st = Wait.waitFor(tid, WAIT_MS);
+            if (st.gone()) throw new SysException("task " + tid + " " + st + " while being frozen", Errno.ESRCH);
+            if (st.stopped() && st.event() == Ptrace.EVENT_STOP) break;
+            if (st.stopped() && st.event() == 0 && st.stopSignal() != WaitStatus.SIGTRAP) {
+                // A signal-delivery-stop raced the interrupt: let the signal through, the trap stop follows.
+                Ptrace.cont(tid, st.stopSignal());
+                continue;
+            }
+            Ptrace.cont(tid, 0);
+        }
+        return new Tracee(tid, Ptrace.getRegs(tid));
+    }
+
+    /** The registers the task had when it stopped. */
+    public Regs stoppedRegs() {
+        return stopped.copy();
+    }
+
+    public void useSyscallAt(long insn) {
+        this.syscallInsn = insn;
+    }
+
+    public void useScratch(long addr, long size) {
+        this.scratch = addr;
+        this.scratchSize = size;
+    }
+
+    public long scratch() {
+        return scratch;
+    }
+
+    public long scratchSize() {
+        return scratchSize;
+    }
+
+    /** The pid reported by the last PTRACE_EVENT_CLONE/FORK during a remote call. */
+    public long lastChild() {
+        return lastChild;
+    }
+
+    /** Runs syscall nr in the task; returns its result or throws naming the call and the task. */
+    public long syscall(String name, int nr, long... args) throws SysException {
+        long r = call(nr, null, args);
+        if (r < 0 && r > -4096) throw new SysException("remote " + name + " in task " + tid, (int) -r);
+        return r;
+    }
+
+    /** Runs syscall nr in the task; returns the raw result (-errno on failure). */
+    public long call(int nr, Regs atExit, long... args) throws SysException {
+        if (syscallInsn == 0) throw new IllegalStateException("no syscall instruction known in task " + tid);
+        Regs r = stopped.copy();
+        r.set(Regs.RIP, syscallInsn).set(Regs.RAX, nr).set(Regs.ORIG_RAX, -1);
+        int[] argRegs = {Regs.RDI, Regs.RSI, Regs.RDX, Regs.R10, Regs.R8, Regs.R9};
+        for (int i = 0; i < args.length; i++) r.set(argRegs[i], args[i]);
+        Ptrace.setRegs(tid, r);
+        regsBorrowed = true;
+        Ptrace.syscall(tid, 0);
+        boolean entered = false;
+        while (true) {
+            WaitStatus st = Wait.waitFor(tid, WAIT_MS);
+            if (st.gone()) throw new SysException("task " + tid + " " + st + " during remote syscall " + nr, Errno.ESRCH);
+            if (st.syscallStop()) {
+                if (entered) break;
+                entered = true;
+            } else if (st.stopped() && st.stopSignal() == WaitStatus.SIGTRAP && st.event() != 0) {
+                int ev = st.event();
+                if (ev == Ptrace.EVENT_CLONE || ev == Ptrace.EVENT_FORK || ev == Ptrace.EVENT_VFORK) {
+                    lastChild = Ptrace.eventMsg(tid);
+                }
+            } else if (st.stopped() && st.event() == 0) {
+                throw new SysException("task " + tid + " got signal " + st.stopSignal() + " during remote syscall " + nr
+                        + " at 0x" + Long.toHexString(syscallInsn), Errno.EFAULT);
+            }
+            Ptrace.syscall(tid, 0);
+        }
+        long result = Ptrace.getRegs(tid).rax();
+        if (atExit != null) {
+            Ptrace.setRegs(tid, atExit);
+        }
+        return result;
+    }
+
+    /** Puts the stopped registers back after remote calls. */
+    public void restoreRegs() throws SysException {
+        if (regsBorrowed) {
+            Ptrace.setRegs(tid, stopped);
+        }
+    }
+
+    /**
+     * Lets the task run on as it was: the blocked mask it had, and its registers. After a remote call the task
+     * sits in a syscall-exit stop where the kernel will not restart its interrupted syscall, so cryo does
+     * that itself (SyscallRestart); before any remote call it is still in its first stop and the kernel does.
+     */
+    public void resume(long sigmask) throws SysException {
+        if (regsBorrowed) Ptrace.setRegs(tid, SyscallRestart.resume(stopped, true));
+        Ptrace.setSigmask(tid, sigmask);
+        Ptrace.detach(tid, 0);
+    }
+
+    /** Copies bytes into the task's scratch area at offset; returns the remote address. */
+    public long put(long offset, MemorySegment data) throws SysException {
+        if (offset + data.byteSize() > scratchSize) throw new IllegalArgumentException("scratch overflow");
+        long addr = scratch + offset;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment local = data.isNative() ? data : a.allocate(data.byteSize(), 8).copyFrom(data);
+            if (ProcessVm.write(tid, local, addr) != data.byteSize()) {
+                throw new SysException("process_vm_writev to scratch of task " + tid, Errno.EFAULT);
+            }
+        }
+        return addr;
+    }
+
+    public long putString(long offset, String s) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            return put(offset, a.allocateFrom(s));
+        }
+    }
+
+    /** Reads len bytes of the task at addr into a new segment of arena. */
+    public MemorySegment get(long addr, long len, Arena arena) throws SysException {
+        MemorySegment s = arena.allocate(len, 8);
+        if (ProcessVm.read(tid, s, addr) != len) throw new SysException("process_vm_readv of task " + tid + " at 0x" + Long.toHexString(addr), Errno.EFAULT);
+        return s;
+    }
+}

@@ -1,0 +1,182 @@
+package cryo.restart;
+
+import cryo.sys.ProcFile;
+import cryo.files.FdBroker;
+import cryo.remote.Scratch;
+import cryo.remote.Tracee;
+import cryo.sys.Fd;
+import cryo.sys.Nr;
+import cryo.sys.Proc;
+import cryo.sys.ProcessVm;
+import cryo.sys.Ptrace;
+import cryo.sys.Spawn;
+import cryo.sys.SysException;
+import cryo.sys.SysvIpc;
+import cryo.sys.Wait;
+
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/** `cryo check`: tries, on a stub process of its own, every kernel interface cryo relies on. */
+public final class KernelCheck {
+    private interface Probe {
+        String run() throws Exception;
+    }
+
+    private int failures;
+    private final PrintStream out;
+
+    private KernelCheck(PrintStream out) {
+        this.out = out;
+    }
+
+    private void check(String what, Probe p) {
+        try {
+            String detail = p.run();
+            out.println("OK    " + what + (detail == null ? "" : " (" + detail + ")"));
+        } catch (Exception e) {
+            failures++;
+            out.println("FAIL  " + what + ": " + e.getMessage());
+        }
+    }
+
+    public static int run(PrintStream out) throws SysException {
+        return new KernelCheck(out).all();
+    }
+
+    private int all() throws SysException {
+        check("running as a user that may trace others", () -> {
+            String caps = java.util.Arrays.stream(ProcFile.read("/proc/self/status").split("\n")).filter(l -> l.startsWith("CapEff:")).findFirst().orElse("");
+            long eff = Long.parseUnsignedLong(caps.substring(7).trim(), 16);
+            if ((eff & (1L << 19)) == 0 || (eff & (1L << 21)) == 0) throw new Exception("CAP_SYS_PTRACE and CAP_SYS_ADMIN are needed (run as root)");
+            return "CapEff " + Long.toHexString(eff);
+        });
+        int pid = -1;
+        try (FdBroker broker = new FdBroker(3)) {
+            int memfd = Fd.memfd("cryo-stub");
+            try (Arena a = Arena.ofConfined()) {
+                Fd.writeFully(memfd, a.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE, Stub.elf()), "stub");
+                pid = Spawn.spawn("/proc/self/fd/" + memfd, new String[]{"cryo-stub"}, broker.taskEnd, broker.remoteFd);
+            } finally {
+                Fd.close(memfd);
+            }
+            int stubPid = pid;
+            Tracee[] t = new Tracee[1];
+            check("ptrace PTRACE_SEIZE + PTRACE_INTERRUPT", () -> {
+                t[0] = Tracee.seize(stubPid, Ptrace.O_TRACESYSGOOD | Ptrace.O_TRACECLONE | Ptrace.O_EXITKILL);
+                Ptrace.setSigmask(stubPid, ~0L);
+                t[0].useSyscallAt(Stub.SYSCALL_INSN);
+                return null;
+            });
+            if (t[0] == null) return finish();
+            Tracee stub = t[0];
+            check("remote syscalls (PTRACE_SYSCALL)", () -> {
+                long r = stub.syscall("getpid", Nr.GETPID);
+                if (r != stubPid) throw new Exception("getpid returned " + r);
+                long s = stub.syscall("mmap", Nr.MMAP, 0, Scratch.SIZE, 3, 0x22, -1, 0);
+                stub.useScratch(s, Scratch.SIZE);
+                return null;
+            });
+            check("process_vm_writev / process_vm_readv", () -> {
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment w = a.allocate(8).fill((byte) 0x5a);
+                    stub.put(0, w);
+                    MemorySegment r = stub.get(stub.scratch(), 8, a);
+                    if (r.mismatch(w) != -1) throw new Exception("read back differs");
+                }
+                return null;
+            });
+            check("PTRACE_GETREGSET NT_X86_XSTATE", () -> Ptrace.getXstate(stubPid).length + " bytes");
+            check("PTRACE_GET_RSEQ_CONFIGURATION", () -> {
+                Ptrace.rseqConfig(stubPid);
+                return null;
+            });
+            check("prctl PR_SET_MM_MAP", () -> {
+                stub.syscall("prctl(PR_SET_MM_MAP_SIZE)", Nr.PRCTL, 35, 15, stub.scratch(), 0, 0);
+                try (Arena a = Arena.ofConfined()) {
+                    int size = stub.get(stub.scratch(), 4, a).get(JAVA_INT, 0);
+                    if (size != 104) throw new Exception("struct prctl_mm_map is " + size + " bytes, cryo knows 104");
+                    return "struct of " + size + " bytes";
+                }
+            });
+            check("clone3 with set_tid", () -> {
+                int want = freePid();
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment args = a.allocate(88);
+                    args.set(JAVA_LONG, 0, 0x8000);
+                    args.set(JAVA_LONG, 64, stub.scratch() + 128);
+                    args.set(JAVA_LONG, 72, 1);
+                    stub.put(0, args);
+                    MemorySegment tid = a.allocate(8);
+                    tid.set(JAVA_INT, 0, want);
+                    stub.put(128, tid);
+                }
+                long child = stub.syscall("clone3", Nr.CLONE3, stub.scratch(), 88);
+                Tracee.adopt((int) child);
+                Proc.kill((int) child, Proc.SIGKILL);
+                while (!Wait.waitFor((int) child, Tracee.WAIT_MS).gone()) Ptrace.cont((int) child, 0);
+                if (child != want) throw new Exception("got pid " + child + ", asked for " + want);
+                return "pid " + want;
+            });
+            check("pidfd_open", () -> {
+                Fd.close(Proc.pidfdOpen(stubPid));
+                return null;
+            });
+            check("fd passing (SCM_RIGHTS to a remote recvmsg)", () -> {
+                int got = broker.pass(stub, 0);
+                stub.syscall("close", Nr.CLOSE, got);
+                return null;
+            });
+            check("kcmp(KCMP_FILE)", () -> {
+                int self = Proc.getpid();
+                if (!Proc.sameFile(self, 0, self, 0)) throw new Exception("fd 0 differs from itself");
+                return null;
+            });
+            check("/proc/PID/pagemap and map_files", () -> {
+                try (var ch = java.nio.channels.FileChannel.open(Path.of("/proc/self/pagemap"))) { ch.read(java.nio.ByteBuffer.allocate(8), 8L * 16); }
+                try (var s = Files.list(Path.of("/proc/self/map_files"))) {
+                    s.findFirst().orElseThrow();
+                }
+                return null;
+            });
+            check("msgrcv MSG_COPY", () -> {
+                int q = SysvIpc.msgget(SysvIpc.IPC_PRIVATE, 0600);
+                try {
+                    SysvIpc.msgsnd(q, 7, new byte[]{1, 2, 3});
+                    Object[] m = SysvIpc.msgcopy(q, 0, 16);
+                    if ((long) m[0] != 7) throw new Exception("copied type " + m[0]);
+                } finally {
+                    SysvIpc.msgrmid(q);
+                }
+                return null;
+            });
+        } finally {
+            if (pid > 0) {
+                Proc.kill(pid, Proc.SIGKILL);
+                try {
+                    while (!Wait.waitFor(pid, Tracee.WAIT_MS).gone()) Ptrace.cont(pid, 0);
+                } catch (SysException ignored) {
+                    // already reaped
+                }
+            }
+        }
+        return finish();
+    }
+
+    private int finish() {
+        out.println(failures == 0 ? "cryo can run here" : failures + " check(s) failed");
+        return failures == 0 ? 0 : 1;
+    }
+
+    private static int freePid() throws Exception {
+        int max = Integer.parseInt(ProcFile.read("/proc/sys/kernel/pid_max").trim());
+        for (int p = max - 1; p > 300; p--) if (!Files.exists(Path.of("/proc/" + p))) return p;
+        throw new Exception("no free pid");
+    }
+}

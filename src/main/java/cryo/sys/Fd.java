@@ -1,0 +1,92 @@
+package cryo.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/** File descriptors in cryo's own process: the fd broker opens files here and passes them on. */
+public final class Fd {
+    public static final int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_ACCMODE = 3, O_CREAT = 0100, O_EXCL = 0200,
+            O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_NONBLOCK = 04000, O_DIRECTORY = 0200000,
+            O_NOFOLLOW = 0400000, O_CLOEXEC = 02000000, O_PATH = 010000000;
+    public static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
+    private static final int AF_UNIX = 1, SOCK_DGRAM = 2, SOCK_CLOEXEC = O_CLOEXEC, SOL_SOCKET = 1, SCM_RIGHTS = 1;
+
+    private Fd() {
+    }
+
+    public static int open(String path, int flags) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            return (int) Native.check(Native.raw(Nr.OPEN, a.allocateFrom(path).address(), flags | O_CLOEXEC, 0),
+                    "open(" + path + ")");
+        }
+    }
+
+    public static void close(int fd) {
+        Native.raw(Nr.CLOSE, fd);
+    }
+
+    public static long lseek(int fd, long off, String what) throws SysException {
+        return Native.check(Native.raw(Nr.LSEEK, fd, off, 0), "lseek(" + what + ", " + off + ")");
+    }
+
+    public static int fcntl(int fd, int cmd, long arg) throws SysException {
+        return (int) Native.check(Native.raw(Nr.FCNTL, fd, cmd, arg), "fcntl(" + fd + ", " + cmd + ")");
+    }
+
+    /** A connected pair of Unix datagram sockets, close-on-exec. */
+    public static int[] socketpair() throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment sv = a.allocate(8);
+            Native.check(Native.raw(Nr.SOCKETPAIR, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv.address()), "socketpair(AF_UNIX)");
+            return new int[]{sv.get(JAVA_INT, 0), sv.get(JAVA_INT, 4)};
+        }
+    }
+
+    /** Sends one byte with fd attached as SCM_RIGHTS (unix(7)). */
+    public static void sendFd(int sock, int fd) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment data = a.allocate(8);
+            MemorySegment iov = a.allocate(16);
+            iov.set(JAVA_LONG, 0, data.address());
+            iov.set(JAVA_LONG, 8, 1);
+            MemorySegment cmsg = a.allocate(24);
+            cmsg.set(JAVA_LONG, 0, 20);         // cmsg_len = CMSG_LEN(sizeof(int))
+            cmsg.set(JAVA_INT, 8, SOL_SOCKET);
+            cmsg.set(JAVA_INT, 12, SCM_RIGHTS);
+            cmsg.set(JAVA_INT, 16, fd);
+            MemorySegment msg = a.allocate(56);
+            msg.set(JAVA_LONG, 16, iov.address());
+            msg.set(JAVA_LONG, 24, 1);
+            msg.set(JAVA_LONG, 32, cmsg.address());
+            msg.set(JAVA_LONG, 40, 24);
+            Native.check(Native.raw(Nr.SENDMSG, sock, msg.address(), 0), "sendmsg(SCM_RIGHTS, fd " + fd + ")");
+        }
+    }
+
+    /** pipe2(O_CLOEXEC): {read end, write end}. */
+    public static int[] pipe() throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(8);
+            Native.check(Native.raw(Nr.PIPE2, p.address(), O_CLOEXEC), "pipe2");
+            return new int[]{p.get(JAVA_INT, 0), p.get(JAVA_INT, 4)};
+        }
+    }
+
+    public static int memfd(String name) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            return (int) Native.check(Native.raw(Nr.MEMFD_CREATE, a.allocateFrom(name).address(), 1 /* MFD_CLOEXEC */), "memfd_create(" + name + ")");
+        }
+    }
+
+    public static void writeFully(int fd, MemorySegment data, String what) throws SysException {
+        long off = 0;
+        while (off < data.byteSize()) {
+            long r = Native.raw(Nr.WRITE, fd, data.address() + off, data.byteSize() - off);
+            if (r == -Errno.EINTR) continue;
+            off += Native.check(r, "write(" + what + ")");
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package cryo.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The one door to the kernel: libc's syscall(2) by arity, with errno captured per call.
+ * Typed wrappers (Ptrace, ProcessVm, ...) are built on it; nothing outside this package calls it.
+ */
+final class Native {
+    static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = STATE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+    private static final ThreadLocal<MemorySegment> STATE_SEG =
+            ThreadLocal.withInitial(() -> Arena.global().allocate(STATE));
+    private static final MethodHandle[] SYSCALL = new MethodHandle[7];
+
+    static {
+        MemorySegment sym = LINKER.defaultLookup().find("syscall").orElseThrow();
+        for (int n = 0; n <= 6; n++) {
+            ValueLayout[] args = new ValueLayout[n + 1];
+            java.util.Arrays.fill(args, JAVA_LONG);
+            SYSCALL[n] = LINKER.downcallHandle(sym, FunctionDescriptor.of(JAVA_LONG, args),
+                    Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
+        }
+    }
+
+    private Native() {
+    }
+
+    /** A libc function that sets errno, bound with errno capture. */
+    static MethodHandle libc(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), fd,
+                Linker.Option.captureCallState("errno"));
+    }
+
+    static MemorySegment state() {
+        return STATE_SEG.get();
+    }
+
+    static int errno() {
+        return (int) ERRNO.get(STATE_SEG.get(), 0L);
+    }
+
+    /** Raw syscall; returns the result, or -errno on failure. */
+    static long raw(long nr, long a, long b, long c, long d, long e, long f) {
+        try {
+            long r = (long) SYSCALL[6].invokeExact(STATE_SEG.get(), nr, a, b, c, d, e, f);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static long raw(long nr, long a, long b, long c, long d, long e) {
+        return raw(nr, a, b, c, d, e, 0);
+    }
+
+    static long raw(long nr, long a, long b, long c, long d) {
+        return raw(nr, a, b, c, d, 0, 0);
+    }
+
+    static long raw(long nr, long a, long b, long c) {
+        return raw(nr, a, b, c, 0, 0, 0);
+    }
+
+    static long raw(long nr, long a, long b) {
+        return raw(nr, a, b, 0, 0, 0, 0);
+    }
+
+    static long raw(long nr, long a) {
+        return raw(nr, a, 0, 0, 0, 0, 0);
+    }
+
+    /** Throws SysException naming {@code what} when r is a negative errno. */
+    static long check(long r, String what) throws SysException {
+        if (r < 0 && r > -4096) {
+            throw new SysException(what, (int) -r);
+        }
+        return r;
+    }
+}

@@ -1,0 +1,20 @@
+package cryo.sys;
+
+/** x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl). Public: remote syscalls need them too. */
+public final class Nr {
+    public static final int READ = 0, WRITE = 1, OPEN = 2, CLOSE = 3, LSEEK = 8, MMAP = 9, MPROTECT = 10,
+            MUNMAP = 11, BRK = 12, RT_SIGACTION = 13, RT_SIGPROCMASK = 14, IOCTL = 16, PREAD64 = 17,
+            MREMAP = 25, MADVISE = 28, PAUSE = 34, NANOSLEEP = 35, GETITIMER = 36, SETITIMER = 38,
+            GETPID = 39, SOCKETPAIR = 53, SENDMSG = 46, RECVMSG = 47, CLONE = 56, EXIT = 60, WAIT4 = 61,
+            KILL = 62, UNAME = 63, FCNTL = 72, CHDIR = 80, FCHDIR = 81, UMASK = 95, PTRACE = 101,
+            GETUID = 102, SETPGID = 109, GETPPID = 110, SETSID = 112, SETRESUID = 117, SETRESGID = 119,
+            SETGROUPS = 116, GETPGID = 121, GETSID = 124, RT_SIGTIMEDWAIT = 128, RT_SIGQUEUEINFO = 129,
+            SIGALTSTACK = 131, PERSONALITY = 135, PRCTL = 157, ARCH_PRCTL = 158, GETTID = 186,
+            TKILL = 200, SET_TID_ADDRESS = 218, RESTART_SYSCALL = 219, EXIT_GROUP = 231, TGKILL = 234,
+            OPENAT = 257, SET_ROBUST_LIST = 273, GET_ROBUST_LIST = 274, DUP3 = 292, PIPE2 = 293,
+            RT_TGSIGQUEUEINFO = 297, PRLIMIT64 = 302, PROCESS_VM_READV = 310, PROCESS_VM_WRITEV = 311,
+            KCMP = 312, MEMFD_CREATE = 319, RSEQ = 334, PIDFD_OPEN = 434, CLONE3 = 435;
+
+    private Nr() {
+    }
+}

@@ -1,0 +1,75 @@
+package cryo.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/** Process-directed calls cryo makes on its own behalf: signals, limits, robust lists, kcmp, pidfd. */
+public final class Proc {
+    public static final int SIGKILL = 9, SIGCHLD = 17, SIGSTOP = 19;
+    public static final int KCMP_FILE = 0;
+
+    private Proc() {
+    }
+
+    public static void kill(int pid, int sig) throws SysException {
+        Native.check(Native.raw(Nr.KILL, pid, sig), "kill(" + pid + ", " + sig + ")");
+    }
+
+    public static int getpid() {
+        return (int) Native.raw(Nr.GETPID, 0);
+    }
+
+    /** prlimit64(pid, resource): {soft, hard}. */
+    public static long[] getRlimit(int pid, int resource) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment old = a.allocate(16);
+            Native.check(Native.raw(Nr.PRLIMIT64, pid, resource, 0, old.address()), "prlimit64(" + pid + ", " + resource + ")");
+            return new long[]{old.get(JAVA_LONG, 0), old.get(JAVA_LONG, 8)};
+        }
+    }
+
+    public static void setRlimit(int pid, int resource, long soft, long hard) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment lim = a.allocate(16);
+            lim.set(JAVA_LONG, 0, soft);
+            lim.set(JAVA_LONG, 8, hard);
+            Native.check(Native.raw(Nr.PRLIMIT64, pid, resource, lim.address(), 0), "prlimit64(" + pid + ", " + resource + ", set)");
+        }
+    }
+
+    /** get_robust_list(tid): {head, len}. */
+    public static long[] getRobustList(int tid) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment head = a.allocate(8), len = a.allocate(8);
+            Native.check(Native.raw(Nr.GET_ROBUST_LIST, tid, head.address(), len.address()), "get_robust_list(" + tid + ")");
+            return new long[]{head.get(JAVA_LONG, 0), len.get(JAVA_LONG, 0)};
+        }
+    }
+
+    /** kcmp(KCMP_FILE): true when fd1 of pid1 and fd2 of pid2 are the same open file description. */
+    public static boolean sameFile(int pid1, int fd1, int pid2, int fd2) throws SysException {
+        long r = Native.check(Native.raw(Nr.KCMP, pid1, pid2, KCMP_FILE, fd1, fd2),
+                "kcmp(" + pid1 + ", " + pid2 + ", KCMP_FILE, " + fd1 + ", " + fd2 + ")");
+        return r == 0;
+    }
+
+    public static int pidfdOpen(int pid) throws SysException {
+        return (int) Native.check(Native.raw(Nr.PIDFD_OPEN, pid, 0), "pidfd_open(" + pid + ")");
+    }
+
+    /** uname(2) release string. */
+    public static String kernelRelease() throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment u = a.allocate(65 * 6);
+            Native.check(Native.raw(Nr.UNAME, u.address()), "uname");
+            return u.getString(65 * 2);
+        }
+    }
+
+    static int readInt(MemorySegment s) {
+        return s.get(JAVA_INT, 0);
+    }
+}

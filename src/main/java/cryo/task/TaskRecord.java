@@ -1,0 +1,85 @@
+package cryo.task;
+
+import cryo.image.Decoder;
+import cryo.image.Encoder;
+import cryo.image.ImageException;
+import cryo.image.ImageRecord;
+import cryo.image.RecordType;
+import cryo.image.Tree;
+
+import java.util.List;
+
+/**
+ * TASK: process-wide state of one live process (the kernel series' ckpt_hdr_task plus its signal and
+ * credential records). sigactions holds 64 entries of {handler, flags, restorer, mask}; rlimits 16 pairs of
+ * {soft, hard}; itimers ITIMER_REAL/VIRTUAL/PROF as {interval sec, usec, value sec, usec}.
+ */
+public record TaskRecord(int pid, String comm, int umask, int personality, int pdeathSignal, String cwd,
+                         int[] uids, int[] gids, int[] groups, long[] rlimits, long[] sigactions,
+                         List<byte[]> sharedPending, long[] itimers) implements ImageRecord {
+    public static final int NSIG = 64, RLIM_NLIMITS = 16;
+    static final long SIG_DFL = 0, SIG_IGN = 1;
+
+    public RecordType type() {
+        return RecordType.TASK;
+    }
+
+    public void encode(Encoder e) {
+        e.u32(pid).u32(umask).u32(personality).u32(pdeathSignal).str(comm).str(cwd);
+        for (int u : uids) e.u32(u);
+        for (int g : gids) e.u32(g);
+        e.u32(groups.length);
+        for (int g : groups) e.u32(g);
+        e.longs(rlimits).longs(sigactions).blobs(sharedPending).longs(itimers);
+    }
+
+    public static TaskRecord decode(Decoder d) throws ImageException {
+        int pid = d.u32("pid", 1, Tree.PID_MAX_LIMIT);
+        int umask = d.u32("umask", 0, 0777);
+        int personality = d.u32("personality");
+        int pdeath = d.u32("pdeath_signal", 0, NSIG);
+        String comm = d.str("comm");
+        if (comm.getBytes().length > 15) throw d.error("comm", "is longer than 15 bytes");
+        String cwd = d.str("cwd");
+        if (!cwd.startsWith("/")) throw d.error("cwd", "is not an absolute path: " + cwd);
+        int[] uids = new int[4], gids = new int[4];
+        for (int i = 0; i < 4; i++) uids[i] = d.u32("uids[" + i + "]");
+        for (int i = 0; i < 4; i++) gids[i] = d.u32("gids[" + i + "]");
+        int ng = d.u32("groups.length", 0, 65536);
+        int[] groups = new int[ng];
+        for (int i = 0; i < ng; i++) groups[i] = d.u32("groups[" + i + "]");
+        long[] rlimits = d.longs("rlimits", 2 * RLIM_NLIMITS);
+        if (rlimits.length != 2 * RLIM_NLIMITS) throw d.error("rlimits", "has " + rlimits.length / 2 + " limits, not " + RLIM_NLIMITS);
+        for (int i = 0; i < RLIM_NLIMITS; i++) {
+            if (Long.compareUnsigned(rlimits[2 * i], rlimits[2 * i + 1]) > 0) {
+                throw d.error("rlimits[" + i + "]", "has soft limit above hard limit");
+            }
+        }
+        long[] sigactions = d.longs("sigactions", 4 * NSIG);
+        if (sigactions.length != 4 * NSIG) throw d.error("sigactions", "has " + sigactions.length / 4 + " entries, not " + NSIG);
+        for (int i = 0; i < NSIG; i++) {
+            long h = sigactions[4 * i];
+            if (h != SIG_DFL && h != SIG_IGN && !userAddress(h)) {
+                throw d.error("sigactions[" + (i + 1) + "].handler", "0x" + Long.toHexString(h) + " is not a user-space address");
+            }
+        }
+        List<byte[]> pending = d.blobs("shared_pending", 4096, 128);
+        checkSiginfos(d, "shared_pending", pending);
+        long[] itimers = d.longs("itimers", 12);
+        if (itimers.length != 12) throw d.error("itimers", "has " + itimers.length + " words, not 12");
+        return new TaskRecord(pid, comm, umask, personality, pdeath, cwd, uids, gids, groups, rlimits, sigactions, pending, itimers);
+    }
+
+    static boolean userAddress(long a) {
+        return a > 0 && a < 0x7ffffffff000L;
+    }
+
+    static void checkSiginfos(Decoder d, String field, List<byte[]> infos) throws ImageException {
+        for (int i = 0; i < infos.size(); i++) {
+            byte[] si = infos.get(i);
+            if (si.length != 128) throw d.error(field + "[" + i + "]", "is " + si.length + " bytes, a siginfo is 128");
+            int signo = (si[0] & 0xff) | (si[1] & 0xff) << 8 | (si[2] & 0xff) << 16 | si[3] << 24;
+            if (signo < 1 || signo > NSIG) throw d.error(field + "[" + i + "].si_signo", "is " + signo + ", not a signal");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+package cryo.task;
+
+import cryo.sys.ProcFile;
+import cryo.remote.Tracee;
+import cryo.sys.Nr;
+import cryo.sys.Proc;
+import cryo.sys.Ptrace;
+import cryo.sys.Regs;
+import cryo.remote.SyscallRestart;
+import cryo.sys.SysException;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Process and thread state other than memory and files: both halves side by side. What /proc does not show
+ * (signal handlers, sigaltstack, clear_child_tid, itimers, pdeath signal) is read by remote syscalls.
+ */
+public final class TaskState {
+    private static final int PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_SET_NAME = 15, PR_GET_TID_ADDRESS = 40;
+    private static final int SIGKILL = 9, SIGSTOP = 19;
+    // Scratch layout while checkpointing: all results land here and come back in one process_vm_readv.
+    private static final int SC_SIGACTIONS = 0, SC_ALTSTACK = 2048, SC_TIDADDR = 2080, SC_PDEATH = 2088, SC_ITIMERS = 2096,
+            SC_END = 2192;
+
+    private TaskState() {
+    }
+
+    // ---------------------------------------------------------------- checkpoint
+
+    /** Process-wide state of a stopped process whose leader is t (scratch memory set up). */
+    public static TaskRecord checkpointTask(Tracee t, ProcStat stat) throws SysException, IOException {
+        int pid = t.tid;
+        for (int sig = 1; sig <= TaskRecord.NSIG; sig++) {
+            t.syscall("rt_sigaction(" + sig + ")", Nr.RT_SIGACTION, sig, 0, t.scratch() + SC_SIGACTIONS + 32L * (sig - 1), 8);
+        }
+        t.syscall("prctl(PR_GET_PDEATHSIG)", Nr.PRCTL, PR_GET_PDEATHSIG, t.scratch() + SC_PDEATH);
+        for (int which = 0; which < 3; which++) {
+            t.syscall("getitimer(" + which + ")", Nr.GETITIMER, which, t.scratch() + SC_ITIMERS + 32L * which);
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = t.get(t.scratch(), SC_END, a);
+            long[] sigactions = s.asSlice(SC_SIGACTIONS, 32L * TaskRecord.NSIG).toArray(JAVA_LONG);
+            long[] itimers = s.asSlice(SC_ITIMERS, 96).toArray(JAVA_LONG);
+            long[] rlimits = new long[2 * TaskRecord.RLIM_NLIMITS];
+            for (int r = 0; r < TaskRecord.RLIM_NLIMITS; r++) {
+                long[] lim = Proc.getRlimit(pid, r);
+                rlimits[2 * r] = lim[0];
+                rlimits[2 * r + 1] = lim[1];
+            }
+            String cwd = Files.readSymbolicLink(Path.of("/proc/" + pid + "/cwd")).toString();
+            String comm = ProcFile.read("/proc/" + pid + "/comm").strip();
+            int personality = (int) Long.parseLong(ProcFile.read("/proc/" + pid + "/personality").strip(), 16);
+            int[] groups = stat.statusInts("Groups");
+            return new TaskRecord(pid, comm, Integer.parseInt(stat.status("Umask"), 8), personality,
+                    s.get(JAVA_INT, SC_PDEATH), cwd, stat.statusInts("Uid"), stat.statusInts("Gid"), groups, rlimits,
+                    sigactions, Ptrace.peekSiginfo(pid, true), itimers);
+        }
+    }
+
+    /** One stopped thread's registers and signal state; sigmask is the mask it had before cryo blocked all. */
+    public static ThreadRecord checkpointThread(Tracee t, int pid, long sigmask) throws SysException {
+        int tid = t.tid;
+        t.syscall("sigaltstack", Nr.SIGALTSTACK, 0, t.scratch() + SC_ALTSTACK);
+        t.syscall("prctl(PR_GET_TID_ADDRESS)", Nr.PRCTL, PR_GET_TID_ADDRESS, t.scratch() + SC_TIDADDR);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = t.get(t.scratch() + SC_ALTSTACK, 40, a);
+            long[] robust = Proc.getRobustList(tid);
+            Ptrace.RseqConfig rseq = Ptrace.rseqConfig(tid);
+            return new ThreadRecord(pid, tid, t.stoppedRegs().words(), Ptrace.getXstate(tid), sigmask,
+                    Ptrace.peekSiginfo(tid, false), s.get(JAVA_LONG, 0), s.get(JAVA_INT, 8), s.get(JAVA_LONG, 16),
+                    s.get(JAVA_LONG, 32), robust[0], robust[1], rseq.pointer(), rseq.size(), rseq.signature());
+        }
+    }
+
+    // ---------------------------------------------------------------- restore
+
+    /**
+     * Process-wide state into a restored process whose memory is back. Credentials are not changed here:
+     * they must drop last (restoreCredentials).
+     */
+    public static void restoreTask(Tracee t, TaskRecord task) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            for (int sig = 1; sig <= TaskRecord.NSIG; sig++) {
+                if (sig == SIGKILL || sig == SIGSTOP) continue;
+                MemorySegment act = MemorySegment.ofArray(java.util.Arrays.copyOfRange(task.sigactions(), 4 * (sig - 1), 4 * sig));
+                if (act.get(JAVA_LONG, 0) == TaskRecord.SIG_DFL && act.get(JAVA_LONG, 8) == 0 && act.get(JAVA_LONG, 24) == 0) continue;
+                long addr = t.put(0, a.allocate(32).copyFrom(act));
+                t.syscall("rt_sigaction(" + sig + ")", Nr.RT_SIGACTION, sig, addr, 0, 8);
+            }
+            t.syscall("umask", Nr.UMASK, task.umask());
+            t.syscall("chdir(" + task.cwd() + ")", Nr.CHDIR, t.putString(0, task.cwd()));
+            if (task.personality() != 0) t.syscall("personality", Nr.PERSONALITY, task.personality());
+            t.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, PR_SET_NAME, t.putString(0, task.comm()));
+            if (task.pdeathSignal() != 0) t.syscall("prctl(PR_SET_PDEATHSIG)", Nr.PRCTL, PR_SET_PDEATHSIG, task.pdeathSignal());
+            long[] it = task.itimers();
+            for (int which = 0; which < 3; which++) {
+                if (it[4 * which + 2] == 0 && it[4 * which + 3] == 0) continue;
+                MemorySegment v = a.allocate(32);
+                MemorySegment.copy(it, 4 * which, v, JAVA_LONG, 0, 4);
+                t.syscall("setitimer(" + which + ")", Nr.SETITIMER, which, t.put(0, v), 0);
+            }
+            long[] rl = task.rlimits();
+            for (int r = 0; r < TaskRecord.RLIM_NLIMITS; r++) Proc.setRlimit(t.tid, r, rl[2 * r], rl[2 * r + 1]);
+            for (byte[] si : task.sharedPending()) {
+                t.syscall("rt_sigqueueinfo", Nr.RT_SIGQUEUEINFO, t.tid, signo(si), t.put(0, MemorySegment.ofArray(si)));
+            }
+        }
+    }
+
+    /** Per-thread state; the registers themselves are loaded by the caller's last remote call. */
+    public static void restoreThread(Tracee t, int tgid, ThreadRecord th) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            if (th.altstackSp() != 0 || th.altstackSize() != 0) {
+                MemorySegment ss = a.allocate(24);
+                ss.set(JAVA_LONG, 0, th.altstackSp());
+                ss.set(JAVA_INT, 8, th.altstackFlags() & ~1 /* SS_ONSTACK is a state, not a flag to set */);
+                ss.set(JAVA_LONG, 16, th.altstackSize());
+                t.syscall("sigaltstack", Nr.SIGALTSTACK, t.put(0, ss), 0);
+            }
+            t.syscall("set_tid_address", Nr.SET_TID_ADDRESS, th.clearChildTid());
+            if (th.robustHead() != 0) t.syscall("set_robust_list", Nr.SET_ROBUST_LIST, th.robustHead(), th.robustLen());
+            if (th.rseqPointer() != 0) {
+                t.syscall("rseq", Nr.RSEQ, th.rseqPointer(), th.rseqSize(), 0, th.rseqSignature());
+            }
+            for (byte[] si : th.pending()) {
+                t.syscall("rt_tgsigqueueinfo", Nr.RT_TGSIGQUEUEINFO, tgid, th.tid(), signo(si), t.put(0, MemorySegment.ofArray(si)));
+            }
+        }
+    }
+
+    /** setgroups/setresgid/setresuid: the last remote calls that need privilege. */
+    public static void restoreCredentials(Tracee t, TaskRecord task) throws SysException {
+        int[] u = task.uids(), g = task.gids();
+        boolean root = u[0] == 0 && u[1] == 0 && u[2] == 0 && g[0] == 0 && g[1] == 0 && g[2] == 0 && task.groups().length == 0;
+        if (root) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment groups = a.allocate(4L * Math.max(1, task.groups().length));
+            MemorySegment.copy(task.groups(), 0, groups, JAVA_INT, 0, task.groups().length);
+            t.syscall("setgroups", Nr.SETGROUPS, task.groups().length, t.put(0, groups));
+            t.syscall("setresgid", Nr.SETRESGID, g[0], g[1], g[2]);
+            t.syscall("setresuid", Nr.SETRESUID, u[0], u[1], u[2]);
+        }
+    }
+
+    /** Final CPU state: xstate now, general registers at the exit of the last remote call. */
+    public static Regs finalRegs(Tracee t, ThreadRecord th) throws SysException {
+        Ptrace.setXstate(t.tid, th.xstate());
+        return SyscallRestart.resume(new Regs(th.regs()), false);
+    }
+
+    static int signo(byte[] si) {
+        return (si[0] & 0xff) | (si[1] & 0xff) << 8;
+    }
+
+    static List<byte[]> none() {
+        return List.of();
+    }
+}
