@@ -56,6 +56,7 @@ public final class Checkpoint {
 
     public static Result run(int pid, Options opts, Output output) throws Refusal, SysException, IOException {
         ProcStat stat = validateTarget(pid);
+        Timings.mark("start");
         long t0 = System.nanoTime();
         Tracee t;
         try {
@@ -65,6 +66,7 @@ public final class Checkpoint {
             if (e.errno() == Errno.ESRCH) throw new Refusal(pid, "exited during checkpoint");
             throw e;
         }
+        Timings.mark("seize");
         long sigmask;
         try {
             sigmask = Ptrace.getSigmask(pid);
@@ -103,9 +105,12 @@ public final class Checkpoint {
         ThreadRecord thread;
         AddressSpace.Dump mem;
         try {
+            Timings.mark("maps");
             task = TaskState.checkpointTask(t, stat);
             thread = TaskState.checkpointThread(t, pid, sigmask);
+            Timings.mark("task state");
             mem = AddressSpace.checkpoint(t, maps, statMm(stat), files);
+            Timings.mark("pagemap");
         } finally {
             t.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);
         }
@@ -128,10 +133,13 @@ public final class Checkpoint {
         w.write(mem.mm());
         for (VmaRecord v : mem.vmas()) w.write(v);
         for (var fd : fds.fds()) w.write(fd);
+        Timings.mark("files and metadata");
         PageMover.dump(pid, mem.pages(), mem.unreadablePages(), w);
+        Timings.mark("pages");
         if ("after-pages".equals(opts.fault())) throw new IOException("test fault after-pages");
         w.finish();
         output.commit();
+        Timings.mark("commit");
         long frozen = System.nanoTime() - t0;
         if (opts.leaveRunning()) {
             t.resume(sigmask);

@@ -77,7 +77,7 @@ public final class OpenFiles {
 
     private static OpenFileRecord describe(int pid, int fd, String link, int flags, long pos, FileTable table) throws Refusal, IOException {
         Path proc = Path.of("/proc/" + pid + "/fd/" + fd);
-        boolean external = link.startsWith("pipe:") || link.startsWith("socket:") || isTty(link);
+        boolean external = link.startsWith("pipe:") || link.startsWith("socket:") || isTty(link) || isFifo(proc);
         if (external) {
             if (fd > 2) {
                 throw new Refusal(pid, "fd " + fd + " is " + link + ": only fds 0-2 may refer to a terminal, pipe or socket outside the process (not supported yet)");
@@ -90,6 +90,14 @@ public final class OpenFiles {
             throw new Refusal(pid, "fd " + fd + " is " + link + " (mode 0" + Integer.toOctalString(f.mode()) + "): not supported yet");
         }
         return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.PATH, f.objref(), flags, f.charDevice() ? 0 : pos, 0, link);
+    }
+
+    private static boolean isFifo(Path proc) throws IOException {
+        try {
+            return (FileTable.Stat.of(proc).mode() & FileRecord.S_IFMT) == 0010000;
+        } catch (NoSuchFileException e) {
+            return false;
+        }
     }
 
     private static boolean isTty(String link) {

@@ -1,5 +1,6 @@
 package cryo.restart;
 
+import cryo.checkpoint.Timings;
 import cryo.files.FdBroker;
 import cryo.files.FdRecord;
 import cryo.files.FileRecord;
@@ -71,6 +72,7 @@ public final class Restart {
 
     private int restore() throws ImageException, SysException, IOException {
         preflight();
+        Timings.mark("preflight");
         Image.ProcessImage root = image.processes.get(image.tree.root().pid());
         int brokerFd = 3;
         for (Image.ProcessImage p : image.processes.values()) for (FdRecord f : p.fds) brokerFd = Math.max(brokerFd, f.fd() + 1);
@@ -84,6 +86,7 @@ public final class Restart {
             task.useSyscallAt(hole);
             task.useScratch(scratch, Scratch.SIZE);
             killCreated(stub.tid);
+            Timings.mark("stub and clone");
             restoreProcess(task, root, broker, hole);
             ok = true;
             return task.tid;
@@ -216,7 +219,9 @@ public final class Restart {
     private void restoreProcess(Tracee t, Image.ProcessImage p, FdBroker broker, long hole) throws SysException, IOException, ImageException {
         closeInherited(t, broker.remoteFd);
         MemoryRestore.clearLayout(t, p.vmas, hole, hole + HOLE);
+        Timings.mark("clear layout");
         MemoryRestore.restore(t, p.mm, p.vmas, p.pages, image.files, broker);
+        Timings.mark("memory");
         Map<Integer, Integer> opened = new HashMap<>();
         try {
             OpenFiles.restore(t, broker, p.fds, image.openFiles, image.files, opened);
@@ -242,6 +247,7 @@ public final class Restart {
         if (r != 0) throw new SysException("remote munmap(gadget) in task " + t.tid, (int) -r);
         Ptrace.setSigmask(t.tid, th.sigmask());
         Ptrace.detach(t.tid, 0);
+        Timings.mark("files, task state, registers");
     }
 
     /** Closes what the stub inherited from cryo (the JVM's own fds) except 0-2 and the broker socket. */

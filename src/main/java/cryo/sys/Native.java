@@ -5,7 +5,6 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
@@ -21,17 +20,11 @@ final class Native {
     private static final VarHandle ERRNO = STATE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
     private static final ThreadLocal<MemorySegment> STATE_SEG =
             ThreadLocal.withInitial(() -> Arena.global().allocate(STATE));
-    private static final MethodHandle[] SYSCALL = new MethodHandle[7];
-
-    static {
-        MemorySegment sym = LINKER.defaultLookup().find("syscall").orElseThrow();
-        for (int n = 0; n <= 6; n++) {
-            ValueLayout[] args = new ValueLayout[n + 1];
-            java.util.Arrays.fill(args, JAVA_LONG);
-            SYSCALL[n] = LINKER.downcallHandle(sym, FunctionDescriptor.of(JAVA_LONG, args),
-                    Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
-        }
-    }
+    /** syscall(nr, a..f): one handle for every call, since each handle costs start-up time to link. */
+    private static final MethodHandle SYSCALL = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("syscall").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
 
     private Native() {
     }
@@ -53,7 +46,7 @@ final class Native {
     /** Raw syscall; returns the result, or -errno on failure. */
     static long raw(long nr, long a, long b, long c, long d, long e, long f) {
         try {
-            long r = (long) SYSCALL[6].invokeExact(STATE_SEG.get(), nr, a, b, c, d, e, f);
+            long r = (long) SYSCALL.invokeExact(STATE_SEG.get(), nr, a, b, c, d, e, f);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) {
             throw new AssertionError(t);
