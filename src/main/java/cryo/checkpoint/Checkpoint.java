@@ -3,6 +3,7 @@ package cryo.checkpoint;
 import cryo.sys.ProcFile;
 import cryo.files.FileRecord;
 import cryo.files.FileTable;
+import cryo.files.OpenFileRecord;
 import cryo.files.OpenFiles;
 import cryo.image.Head;
 import cryo.image.ImageWriter;
@@ -31,7 +32,12 @@ import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -42,14 +48,19 @@ import java.util.function.Consumer;
  */
 public final class Checkpoint {
     /** Options of one checkpoint. fault is a test hook: "after-pages" or "kill-target". */
-    public record Options(boolean leaveRunning, String fault, Consumer<String> log) {
+    public record Options(boolean leaveRunning, boolean allowLeaks, String fault, Consumer<String> log) {
     }
 
-    /** What was written and how long the target was frozen. */
-    public record Result(long bytes, long pageBytes, long frozenNanos) {
+    /** What was written and how long the tree was frozen. */
+    public record Result(long bytes, long pageBytes, long frozenNanos, int processes, int threads) {
     }
 
     private static final int PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
+
+    /** Everything read from one live process before anything is written. */
+    private record ProcessDump(TaskRecord task, List<ThreadRecord> threads, AddressSpace.Dump memory,
+                               OpenFiles.Table files) {
+    }
 
     private Checkpoint() {
     }
@@ -58,28 +69,12 @@ public final class Checkpoint {
         ProcStat stat = validateTarget(pid);
         Timings.mark("start");
         long t0 = System.nanoTime();
-        Tracee t;
-        try {
-            t = Tracee.seize(pid, Ptrace.O_TRACESYSGOOD);
-        } catch (SysException e) {
-            if (e.errno() == Errno.EPERM) throw new Refusal(pid, "cannot be traced by this user (ptrace: Operation not permitted)");
-            if (e.errno() == Errno.ESRCH) throw new Refusal(pid, "exited during checkpoint");
-            throw e;
-        }
-        Timings.mark("seize");
-        long sigmask;
-        try {
-            sigmask = Ptrace.getSigmask(pid);
-            // Every remote syscall would let the task dequeue a pending signal: block them all meanwhile.
-            Ptrace.setSigmask(pid, ~0L);
-        } catch (SysException e) {
-            releaseQuietly(t, 0, false, opts);
-            throw e;
-        }
+        FrozenTree tree = FrozenTree.freeze(pid, stat);
+        Timings.mark("freeze");
         boolean done = false;
         try {
             if ("kill-target".equals(opts.fault())) Proc.kill(pid, Proc.SIGKILL);
-            Result r = dump(t, pid, sigmask, opts, output, t0);
+            Result r = dump(tree, pid, opts, output, t0);
             done = true;
             return r;
         } catch (SysException e) {
@@ -87,54 +82,61 @@ public final class Checkpoint {
             throw e;
         } finally {
             output.abortUnlessCommitted();
-            if (!done) releaseQuietly(t, sigmask, false, opts);
+            if (!done) tree.release(opts.log());
         }
     }
 
-    private static Result dump(Tracee t, int pid, long sigmask, Options opts, Output output, long t0)
+    private static Result dump(FrozenTree tree, int root, Options opts, Output output, long t0)
             throws Refusal, SysException, IOException {
-        ProcStat stat = ProcStat.read(pid);
-        if (stat == null) throw new Refusal(pid, "exited during checkpoint");
-        checkAlone(pid);
-        List<Mapping> maps = Mapping.read(pid);
+        checkTree(tree, root);
         FileTable files = new FileTable();
-        t.useSyscallAt(AddressSpace.findSyscallInsn(pid, maps));
-        long scratch = t.syscall("mmap(scratch)", Nr.MMAP, 0, Scratch.SIZE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
-        t.useScratch(scratch, Scratch.SIZE);
-        TaskRecord task;
-        ThreadRecord thread;
-        AddressSpace.Dump mem;
-        try {
-            Timings.mark("maps");
-            task = TaskState.checkpointTask(t, stat);
-            thread = TaskState.checkpointThread(t, pid, sigmask);
-            Timings.mark("task state");
-            mem = AddressSpace.checkpoint(t, maps, statMm(stat), files);
-            Timings.mark("pagemap");
-        } finally {
-            t.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);
+        Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
+        int threads = 0;
+        for (FrozenTree.Process p : tree.live()) {
+            dumps.put(p.pid, dumpProcess(p, files));
+            threads += p.threads.size();
         }
-        t.restoreRegs();
-        OpenFiles.Table fds = OpenFiles.checkpoint(pid, files);
+        Timings.mark("task state and memory maps");
+        if (!opts.allowLeaks()) {
+            Set<Integer> pathDescriptions = new HashSet<>();
+            for (ProcessDump d : dumps.values()) {
+                for (var o : d.files().descriptions()) {
+                    // A shared offset is what a split description would lose: devices and directories have none.
+                    if (o.kind() == OpenFileRecord.Kind.PATH && files.file(o.file()).regular()) pathDescriptions.add(o.objref());
+                }
+            }
+            List<String> leaks = files.leaks(tree.processes.keySet(), pathDescriptions);
+            if (!leaks.isEmpty()) throw new Refusal(leaks.getFirst());
+            Timings.mark("leak check");
+        }
 
-        Tree tree = new Tree(List.of(new Tree.Process(pid, stat.ppid(), stat.pgid(), stat.sid(), stat.exitSignal(), false, 0, new int[]{pid})));
-        byte[] xstate = thread.xstate();
+        List<Tree.Process> entries = new ArrayList<>();
+        for (FrozenTree.Process p : tree.processes.values()) {
+            int[] tids = p.threads.stream().mapToInt(t -> t.tid).toArray();
+            entries.add(new Tree.Process(p.pid, p.stat.ppid(), p.stat.pgid(), p.stat.sid(), p.stat.exitSignal(),
+                    p.zombie, p.zombie ? p.stat.exitCode() : 0, tids, p.stat.comm));
+        }
+        byte[] xstate = dumps.get(root).threads().getFirst().xstate();
         Head head = new Head(Head.VERSION, "x86_64", Proc.kernelRelease(), 4096, xstate.length, xfeatures(xstate),
                 System.currentTimeMillis(), 0);
 
         WritableByteChannel ch = output.open();
         ImageWriter w = new ImageWriter(ch);
         w.write(head);
-        w.write(tree);
+        w.write(new Tree(entries));
         for (FileRecord f : files.files()) w.write(f);
-        for (var d : fds.descriptions()) w.write(d);
-        w.write(task);
-        w.write(thread);
-        w.write(mem.mm());
-        for (VmaRecord v : mem.vmas()) w.write(v);
-        for (var fd : fds.fds()) w.write(fd);
-        Timings.mark("files and metadata");
-        PageMover.dump(pid, mem.pages(), mem.unreadablePages(), w);
+        for (ProcessDump d : dumps.values()) for (var o : d.files().descriptions()) w.write(o);
+        long pageBytes = 0;
+        for (var e : dumps.entrySet()) {
+            ProcessDump d = e.getValue();
+            w.write(d.task());
+            for (ThreadRecord t : d.threads()) w.write(t);
+            w.write(d.memory().mm());
+            for (VmaRecord v : d.memory().vmas()) w.write(v);
+            for (var fd : d.files().fds()) w.write(fd);
+            PageMover.dump(e.getKey(), d.memory().pages(), d.memory().unreadablePages(), w);
+            pageBytes += d.memory().pageBytes();
+        }
         Timings.mark("pages");
         if ("after-pages".equals(opts.fault())) throw new IOException("test fault after-pages");
         w.finish();
@@ -142,11 +144,36 @@ public final class Checkpoint {
         Timings.mark("commit");
         long frozen = System.nanoTime() - t0;
         if (opts.leaveRunning()) {
-            t.resume(sigmask);
+            tree.release(opts.log());
         } else {
-            kill(pid);
+            kill(tree, opts.log());
         }
-        return new Result(w.written(), mem.pageBytes(), frozen);
+        return new Result(w.written(), pageBytes, frozen, tree.processes.size(), threads);
+    }
+
+    /** Reads one frozen process: remote calls in its threads, then maps, pagemap and fds. */
+    private static ProcessDump dumpProcess(FrozenTree.Process p, FileTable files) throws Refusal, SysException, IOException {
+        int pid = p.pid;
+        List<Mapping> maps = Mapping.read(pid);
+        long insn = AddressSpace.findSyscallInsn(pid, maps);
+        Tracee leader = p.leader();
+        for (Tracee t : p.threads) t.useSyscallAt(insn);
+        long scratch = leader.syscall("mmap(scratch)", Nr.MMAP, 0, Scratch.SIZE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
+        TaskRecord task;
+        List<ThreadRecord> threads = new ArrayList<>();
+        AddressSpace.Dump mem;
+        try {
+            for (Tracee t : p.threads) t.useScratch(scratch, Scratch.SIZE);
+            task = TaskState.checkpointTask(leader, p.stat);
+            for (int i = 0; i < p.threads.size(); i++) {
+                threads.add(TaskState.checkpointThread(p.threads.get(i), pid, p.masks.get(i)));
+            }
+            mem = AddressSpace.checkpoint(leader, maps, statMm(p.stat), files);
+        } finally {
+            leader.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);
+        }
+        for (Tracee t : p.threads) t.restoreRegs();
+        return new ProcessDump(task, threads, mem, OpenFiles.checkpoint(pid, files));
     }
 
     private static ProcStat validateTarget(int pid) throws Refusal, IOException {
@@ -162,14 +189,21 @@ public final class Checkpoint {
         return stat;
     }
 
-    /** Single-process checkpoint: more threads or children are refused (whole trees come later). */
-    private static void checkAlone(int pid) throws Refusal, IOException {
-        try (var s = Files.list(Path.of("/proc/" + pid + "/task"))) {
-            long n = s.count();
-            if (n > 1) throw new Refusal(pid, "has " + n + " threads: multi-threaded processes are not supported yet");
+    /**
+     * Sessions and process groups must be recreatable: their leader is in the tree, or they are the root's
+     * (which the restored root takes from cryo restart, like a shell job).
+     */
+    private static void checkTree(FrozenTree tree, int root) throws Refusal {
+        ProcStat r = tree.processes.get(root).stat;
+        for (FrozenTree.Process p : tree.processes.values()) {
+            int sid = p.stat.sid(), pgid = p.stat.pgid();
+            if (sid != r.sid() && !tree.processes.containsKey(sid)) {
+                throw new Refusal(p.pid, "is in session " + sid + ", whose leader is outside the tree: not supported");
+            }
+            if (pgid != r.pgid() && !tree.processes.containsKey(pgid)) {
+                throw new Refusal(p.pid, "is in process group " + pgid + ", whose leader is outside the tree: not supported");
+            }
         }
-        String children = ProcFile.read("/proc/" + pid + "/task/" + pid + "/children").trim();
-        if (!children.isEmpty()) throw new Refusal(pid, "has children (" + children + "): process trees are not supported yet");
     }
 
     /** start_code, end_code, start_stack, start_data, end_data, start_brk, arg_start, arg_end, env_start, env_end. */
@@ -178,26 +212,29 @@ public final class Checkpoint {
                 s.field(49), s.field(50), s.field(51)};
     }
 
-    /** XCR0 as saved in the XSAVE area's software-reserved bytes (fpu/signal.c: struct _fpx_sw_bytes). */
+    /** XSTATE_BV of the XSAVE header (byte 512): the state components the task had in use. */
     private static long xfeatures(byte[] xstate) {
-        ByteBuffer b = ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN);
-        return b.getLong(464 + 8);
+        return ByteBuffer.wrap(xstate).order(ByteOrder.LITTLE_ENDIAN).getLong(512);
     }
 
-    private static void kill(int pid) throws SysException {
-        Proc.kill(pid, Proc.SIGKILL);
-        while (true) {
-            var st = Wait.waitFor(pid, Tracee.WAIT_MS);
-            if (st.gone()) return;
-            Ptrace.cont(pid, 0);
+    /** SIGKILL every process of the tree and consume each thread's exit as its tracer. The image is safe already. */
+    private static void kill(FrozenTree tree, Consumer<String> log) {
+        for (FrozenTree.Process p : tree.live()) {
+            try {
+                Proc.kill(p.pid, Proc.SIGKILL);
+            } catch (SysException e) {
+                log.accept("warning: " + e.getMessage());
+            }
+        }
+        for (FrozenTree.Process p : tree.live()) {
+            for (Tracee t : p.threads) {
+                try {
+                    while (!Wait.waitFor(t.tid, Tracee.WAIT_MS).gone()) Ptrace.cont(t.tid, 0);
+                } catch (SysException e) {
+                    // ECHILD/ESRCH: already reaped
+                }
+            }
         }
     }
 
-    private static void releaseQuietly(Tracee t, long sigmask, boolean kill, Options opts) {
-        try {
-            t.resume(sigmask);
-        } catch (SysException e) {
-            opts.log().accept("warning: could not release task " + t.tid + ": " + e.getMessage());
-        }
-    }
 }

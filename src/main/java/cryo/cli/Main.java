@@ -21,11 +21,15 @@ public final class Main {
             usage: cryo <command> [options]
 
             commands:
-              checkpoint PID -o FILE [--leave-running]   freeze PID and write its image (FILE '-' = stdout);
-                                                          the process is killed after, or resumes with --leave-running
-              restart FILE [-d]                           bring the process back with its pid (FILE '-' = stdin);
-                                                          cryo stays its parent and exits with its status, -d detaches
-                                                          and prints the pid
+              checkpoint PID -o FILE [--leave-running] [--allow-leaks]
+                                                          freeze the tree under PID (every descendant and thread) and
+                                                          write its image (FILE '-' = stdout); the tree is killed
+                                                          after, or resumes with --leave-running. --allow-leaks accepts
+                                                          an open file shared with a process outside the tree (the
+                                                          restored tree gets its own copy of it)
+              restart FILE [-d]                           bring the tree back with its pids (FILE '-' = stdin); cryo
+                                                          stays the root's parent and exits with its status, -d
+                                                          detaches and prints the root pid
               show FILE [--json]                          print the image record by record
               check                                       test that this kernel and user have what cryo needs
 
@@ -80,6 +84,7 @@ public final class Main {
             case "restart", "restore" -> restart(rest);
             case "show" -> show(rest);
             case "check" -> cryo.restart.KernelCheck.run(System.out);
+            case "__train" -> Train.run(single(rest, "DIR"));
             default -> throw new Usage("unknown command '" + args[0] + "'");
         };
     }
@@ -117,6 +122,7 @@ public final class Main {
     private static int checkpoint(List<String> args) throws Exception {
         long t0 = System.nanoTime();
         boolean leave = flag(args, "--leave-running", "-R");
+        boolean allowLeaks = flag(args, "--allow-leaks");
         String out = option(args, "-o");
         if (out == null) out = option(args, "--output");
         if (out == null) throw new Usage("checkpoint needs -o FILE");
@@ -127,7 +133,7 @@ public final class Main {
         } catch (NumberFormatException e) {
             throw new Usage("'" + pidArg + "' is not a pid");
         }
-        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, System.getenv("CRYO_FAULT"), Main::log), Output.of(out));
+        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, System.getenv("CRYO_FAULT"), Main::log), Output.of(out));
         timing("frozen", r.frozenNanos());
         timing("total", System.nanoTime() - t0);
         if (System.getenv("CRYO_TIMING") != null) log("image " + r.bytes() + " bytes, " + r.pageBytes() + " bytes of pages");

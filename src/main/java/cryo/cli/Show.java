@@ -65,6 +65,7 @@ final class Show {
                 for (Tree.Process p : t.processes()) {
                     Map<String, Object> pm = new LinkedHashMap<>();
                     pm.put("pid", p.pid());
+                    pm.put("comm", p.comm());
                     pm.put("ppid", p.ppid());
                     pm.put("pgid", p.pgid());
                     pm.put("sid", p.sid());

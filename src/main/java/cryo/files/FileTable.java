@@ -20,7 +20,13 @@ import java.util.concurrent.TimeUnit;
 public final class FileTable {
     private final Map<String, FileRecord> byInode = new HashMap<>();
     private final List<FileRecord> files = new ArrayList<>();
+    /** Open file descriptions met so far, by the dev:ino of what they open. */
+    private final Map<String, List<Holder>> descriptions = new HashMap<>();
     private int next = 1;
+
+    /** An fd of a task of the tree that holds the description objref. */
+    public record Holder(int pid, int fd, int objref) {
+    }
 
     public int nextObjref() {
         return next++;
@@ -28,6 +34,10 @@ public final class FileTable {
 
     public List<FileRecord> files() {
         return files;
+    }
+
+    public FileRecord file(int objref) {
+        return files.stream().filter(f -> f.objref() == objref).findFirst().orElseThrow();
     }
 
     /**
@@ -49,6 +59,72 @@ public final class FileTable {
             files.add(f);
         }
         return f;
+    }
+
+    /**
+     * The objref of the description fd of pid refers to, when an fd met before holds the same one
+     * (kcmp(2) KCMP_FILE: dup'ed fds and fds inherited across fork); null for a new description.
+     */
+    public Integer sharedDescription(int pid, int fd, Stat st) throws IOException {
+        for (Holder h : descriptions.getOrDefault(st.dev + ":" + st.ino, List.of())) {
+            try {
+                if (cryo.sys.Proc.sameFile(h.pid, h.fd, pid, fd)) return h.objref;
+            } catch (cryo.sys.SysException e) {
+                throw new IOException(e.getMessage());
+            }
+        }
+        return null;
+    }
+
+    public void addHolder(Stat st, Holder h) {
+        descriptions.computeIfAbsent(st.dev + ":" + st.ino, k -> new ArrayList<>()).add(h);
+    }
+
+    /**
+     * Descriptions of the tree that a process outside it holds too (the kernel series' leak detection):
+     * restoring them would split one description in two. Only descriptions named in `check` are looked at;
+     * returns one message per leak naming both tasks and the fds.
+     */
+    public List<String> leaks(java.util.Set<Integer> tree, java.util.Set<Integer> check) throws IOException {
+        List<String> out = new ArrayList<>();
+        java.util.Set<Integer> reported = new java.util.HashSet<>();
+        int self = cryo.sys.Proc.getpid();
+        try (var procs = Files.list(Path.of("/proc"))) {
+            for (Path pd : (Iterable<Path>) procs::iterator) {
+                String name = pd.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit)) continue;
+                int pid = Integer.parseInt(name);
+                if (tree.contains(pid) || pid == self) continue;
+                List<Path> fds;
+                try (var s = Files.list(pd.resolve("fd"))) {
+                    fds = s.toList();
+                } catch (IOException e) {
+                    continue;                       // gone, or a kernel thread
+                }
+                for (Path fdPath : fds) {
+                    Stat st;
+                    try {
+                        st = Stat.of(fdPath);
+                    } catch (IOException e) {
+                        continue;
+                    }
+                    for (Holder h : descriptions.getOrDefault(st.dev + ":" + st.ino, List.of())) {
+                        if (!check.contains(h.objref) || reported.contains(h.objref)) continue;
+                        int fd = Integer.parseInt(fdPath.getFileName().toString());
+                        try {
+                            if (cryo.sys.Proc.sameFile(h.pid, h.fd, pid, fd)) {
+                                reported.add(h.objref);
+                                out.add("task " + h.pid + ": fd " + h.fd + " shares its open file with fd " + fd + " of task " + pid
+                                        + ", which is outside the tree (--allow-leaks accepts this: the restored tree gets a description of its own)");
+                            }
+                        } catch (cryo.sys.SysException e) {
+                            // the outside process went away
+                        }
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     /** stat(2) of a path, following links. */

@@ -44,40 +44,35 @@ public final class OpenFiles {
         Path dir = Path.of("/proc/" + pid + "/fd");
         try (var s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
-                try {
-                    links.put(Integer.parseInt(p.getFileName().toString()), Files.readSymbolicLink(p).toString());
-                } catch (NoSuchFileException e) {
-                    // closed while we listed: the task is frozen, so only a racing close of our own listing
-                }
+                links.put(Integer.parseInt(p.getFileName().toString()), Files.readSymbolicLink(p).toString());
             }
         }
         List<OpenFileRecord> descs = new ArrayList<>();
         List<FdRecord> fds = new ArrayList<>();
-        Map<Integer, Integer> descOfFd = new HashMap<>();
         for (var e : links.entrySet()) {
             int fd = e.getKey();
-            String link = e.getValue();
+            Path proc = dir.resolve(Integer.toString(fd));
             long[] info = fdinfo(pid, fd);
-            long pos = info[0];
             int flags = (int) info[1];
             boolean cloexec = (flags & Fd.O_CLOEXEC) != 0;
-            Integer shared = sameAs(pid, fd, descOfFd);
-            if (shared != null) {
-                fds.add(new FdRecord(pid, fd, shared, cloexec));
-                descOfFd.put(fd, shared);
-                continue;
+            FileTable.Stat st = FileTable.Stat.of(proc);
+            Integer shared = table.sharedDescription(pid, fd, st);
+            if (shared == null) {
+                OpenFileRecord d = describe(pid, fd, e.getValue(), st, flags & ~Fd.O_CLOEXEC, info[0], table);
+                descs.add(d);
+                shared = d.objref();
             }
-            OpenFileRecord d = describe(pid, fd, link, flags & ~Fd.O_CLOEXEC, pos, table);
-            descs.add(d);
-            descOfFd.put(fd, d.objref());
-            fds.add(new FdRecord(pid, fd, d.objref(), cloexec));
+            table.addHolder(st, new FileTable.Holder(pid, fd, shared));
+            fds.add(new FdRecord(pid, fd, shared, cloexec));
         }
         return new Table(descs, fds);
     }
 
-    private static OpenFileRecord describe(int pid, int fd, String link, int flags, long pos, FileTable table) throws Refusal, IOException {
+    private static OpenFileRecord describe(int pid, int fd, String link, FileTable.Stat st, int flags, long pos,
+                                           FileTable table) throws Refusal, IOException {
         Path proc = Path.of("/proc/" + pid + "/fd/" + fd);
-        boolean external = link.startsWith("pipe:") || link.startsWith("socket:") || isTty(link) || isFifo(proc);
+        boolean fifo = (st.mode() & FileRecord.S_IFMT) == 0010000;
+        boolean external = link.startsWith("pipe:") || link.startsWith("socket:") || isTty(link) || fifo;
         if (external) {
             if (fd > 2) {
                 throw new Refusal(pid, "fd " + fd + " is " + link + ": only fds 0-2 may refer to a terminal, pipe or socket outside the process (not supported yet)");
@@ -92,29 +87,8 @@ public final class OpenFiles {
         return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.PATH, f.objref(), flags, f.charDevice() ? 0 : pos, 0, link);
     }
 
-    private static boolean isFifo(Path proc) throws IOException {
-        try {
-            return (FileTable.Stat.of(proc).mode() & FileRecord.S_IFMT) == 0010000;
-        } catch (NoSuchFileException e) {
-            return false;
-        }
-    }
-
     private static boolean isTty(String link) {
         return link.startsWith("/dev/pts/") || link.startsWith("/dev/tty") || link.equals("/dev/console") || link.equals("/dev/ptmx");
-    }
-
-    /** The description objref an earlier fd of this task shares with fd, by kcmp(2). */
-    private static Integer sameAs(int pid, int fd, Map<Integer, Integer> descOfFd) throws IOException {
-        for (var e : descOfFd.entrySet()) {
-            try {
-                if (Proc.sameFile(pid, e.getKey(), pid, fd)) return e.getValue();
-            } catch (SysException x) {
-                if (x.errno() == Errno.ENOSYS) return null;
-                throw new IOException(x.getMessage());
-            }
-        }
-        return null;
     }
 
     /** {pos, flags} from /proc/PID/fdinfo/FD. */

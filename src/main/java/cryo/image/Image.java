@@ -133,6 +133,9 @@ public final class Image {
             if (p != tree.root() && !pids.contains(p.ppid())) {
                 throw new ImageException("record TREE: pid " + p.pid() + " has parent " + p.ppid() + ", which is not before it in the tree");
             }
+            if (p != tree.root() && processes.get(p.ppid()).entry.zombie()) {
+                throw new ImageException("record TREE: pid " + p.pid() + " has parent " + p.ppid() + ", which is a zombie");
+            }
             processes.put(p.pid(), new ProcessImage(p));
         }
         if (tree.root().zombie()) throw new ImageException("record TREE: the root " + tree.root().pid() + " is a zombie");

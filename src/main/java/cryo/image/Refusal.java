@@ -8,4 +8,9 @@ public final class Refusal extends Exception {
     public Refusal(int pid, String what) {
         super("task " + pid + ": " + what);
     }
+
+    /** A message that names its tasks itself. */
+    public Refusal(String message) {
+        super(message);
+    }
 }

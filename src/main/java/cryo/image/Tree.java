@@ -14,7 +14,7 @@ public record Tree(List<Process> processes) implements ImageRecord {
      * tids lists every thread, the leader (tid == pid) first.
      */
     public record Process(int pid, int ppid, int pgid, int sid, int exitSignal, boolean zombie, int waitStatus,
-                          int[] tids) {
+                          int[] tids, String comm) {
     }
 
     public Tree {
@@ -35,6 +35,20 @@ public record Tree(List<Process> processes) implements ImageRecord {
             e.u32(p.pid).u32(p.ppid).u32(p.pgid).u32(p.sid).u32(p.exitSignal).u32(p.zombie ? 1 : 0).u32(p.waitStatus)
                     .u32(p.tids.length);
             for (int t : p.tids) e.u32(t);
+            e.str(p.comm);
+        }
+    }
+
+    /**
+     * A zombie's status must be one a task can die with (the kernel series' valid_exit_code()): an exit
+     * code 0-255 in bits 8-15, or a signal 1-64 in bits 0-6 with perhaps the core-dump bit.
+     */
+    private static void checkWaitStatus(Decoder d, String field, int status) throws ImageException {
+        int sig = status & 0x7f;
+        if (sig == 0) {
+            if ((status & ~0xff00) != 0) throw d.error(field, "0x" + Integer.toHexString(status) + " is not an exit status (exit code " + (status >>> 8) + " above 255?)");
+        } else if (sig > 64 || (status & ~0xff) != 0) {
+            throw d.error(field, "0x" + Integer.toHexString(status) + " is not a death by signal (signal " + sig + ")");
         }
     }
 
@@ -50,11 +64,14 @@ public record Tree(List<Process> processes) implements ImageRecord {
             int exitSignal = d.u32(f + "exit_signal", 0, 64);
             boolean zombie = d.u32(f + "zombie", 0, 1) == 1;
             int status = d.u32(f + "wait_status");
+            if (zombie) checkWaitStatus(d, f + "wait_status", status);
             int nt = d.u32(f + "threads", zombie ? 0 : 1, 32768);
             int[] tids = new int[nt];
             for (int j = 0; j < nt; j++) tids[j] = d.u32(f + "tids[" + j + "]", 1, PID_MAX_LIMIT);
             if (nt > 0 && tids[0] != pid) throw d.error(f + "tids[0]", "is " + tids[0] + ", not the leader " + pid);
-            ps[i] = new Process(pid, ppid, pgid, sid, exitSignal, zombie, status, tids);
+            String comm = d.str(f + "comm");
+            if (comm.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 15) throw d.error(f + "comm", "is longer than 15 bytes");
+            ps[i] = new Process(pid, ppid, pgid, sid, exitSignal, zombie, status, tids, comm);
         }
         return new Tree(List.of(ps));
     }

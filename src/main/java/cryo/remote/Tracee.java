@@ -147,6 +147,29 @@ public final class Tracee {
         Ptrace.detach(tid, 0);
     }
 
+    /**
+     * Ends this (freshly created, still empty) task so that its parent will see wait status `status`: a
+     * normal exit through exit_group, or death by the signal, sent while cryo traces it and let through at
+     * its signal-delivery stop. No core is dumped (RLIMIT_CORE 0), so the core flag is not reproduced.
+     */
+    public void exitAs(int status) throws SysException {
+        if ((status & 0x7f) == 0) {
+            Regs r = stopped.copy();
+            r.set(Regs.RIP, syscallInsn).set(Regs.RAX, cryo.sys.Nr.EXIT_GROUP).set(Regs.RDI, (status >> 8) & 0xff).set(Regs.ORIG_RAX, -1);
+            Ptrace.setRegs(tid, r);
+        } else {
+            cryo.sys.Proc.setRlimit(tid, 4 /* RLIMIT_CORE */, 0, 0);
+            Ptrace.setSigmask(tid, 0);
+            cryo.sys.Proc.tgkill(tid, tid, status & 0x7f);
+        }
+        Ptrace.cont(tid, 0);
+        while (true) {
+            WaitStatus st = Wait.waitFor(tid, WAIT_MS);
+            if (st.gone()) return;
+            Ptrace.cont(tid, st.stopped() && st.event() == 0 && st.stopSignal() == (status & 0x7f) ? st.stopSignal() : 0);
+        }
+    }
+
     /** Copies bytes into the task's scratch area at offset; returns the remote address. */
     public long put(long offset, MemorySegment data) throws SysException {
         if (offset + data.byteSize() > scratchSize) throw new IllegalArgumentException("scratch overflow");

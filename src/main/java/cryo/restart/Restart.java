@@ -4,9 +4,11 @@ import cryo.checkpoint.Timings;
 import cryo.files.FdBroker;
 import cryo.files.FdRecord;
 import cryo.files.FileRecord;
+import cryo.files.OpenFileRecord;
 import cryo.files.OpenFiles;
 import cryo.image.Image;
 import cryo.image.ImageException;
+import cryo.image.Tree;
 import cryo.memory.Mapping;
 import cryo.memory.MemoryRestore;
 import cryo.memory.VmaRecord;
@@ -35,6 +37,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -53,6 +56,8 @@ public final class Restart {
     }
 
     private static final int CLONE_PARENT = 0x8000;
+    /** A thread: CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM. */
+    private static final long CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
     private static final int PROT_RW = 3, PROT_RX = 5, MAP_PRIVATE_ANON_FIXED_NOREPLACE = 0x22 | 0x100000;
     private static final long GADGET = 4096, HOLE = GADGET + Scratch.SIZE;
 
@@ -73,25 +78,86 @@ public final class Restart {
     private int restore() throws ImageException, SysException, IOException {
         preflight();
         Timings.mark("preflight");
-        Image.ProcessImage root = image.processes.get(image.tree.root().pid());
         int brokerFd = 3;
-        for (Image.ProcessImage p : image.processes.values()) for (FdRecord f : p.fds) brokerFd = Math.max(brokerFd, f.fd() + 1);
+        List<VmaRecord> allVmas = new ArrayList<>();
+        for (Image.ProcessImage p : image.processes.values()) {
+            for (FdRecord f : p.fds) brokerFd = Math.max(brokerFd, f.fd() + 1);
+            allVmas.addAll(p.vmas);
+        }
+        Map<Integer, Integer> opened = new HashMap<>();
         boolean ok = false;
         try (FdBroker broker = new FdBroker(brokerFd)) {
             Tracee stub = spawnStub(broker);
-            long hole = findHole(root.vmas, stub.tid);
-            long scratch = hole + GADGET;
+            long hole = findHole(allVmas, stub.tid);
             makeGadget(stub, hole);
-            Tracee task = createTask(stub, root.entry.pid(), CLONE_PARENT, 0);
-            task.useSyscallAt(hole);
-            task.useScratch(scratch, Scratch.SIZE);
+            Map<Integer, Tracee> tasks = createTree(stub, hole);
             killCreated(stub.tid);
-            Timings.mark("stub and clone");
-            restoreProcess(task, root, broker, hole);
+            Timings.mark("stub and tree");
+            List<Tracee> ready = new ArrayList<>();
+            for (Image.ProcessImage p : image.processes.values()) {
+                if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opened));
+            }
+            for (Tracee t : ready) Ptrace.detach(t.tid, 0);
+            Timings.mark("detach");
             ok = true;
-            return task.tid;
+            return image.tree.root().pid();
         } finally {
+            for (var e : opened.entrySet()) {
+                if (image.openFiles.get(e.getKey()).kind() == OpenFileRecord.Kind.PATH) Fd.close(e.getValue());
+            }
             if (!ok) killCreated(-1);
+        }
+    }
+
+    /**
+     * Creates every process from its real parent, parents first: the root from the stub with CLONE_PARENT
+     * (so cryo is its parent), the others by clone3 in their parent with their exit signal. A session
+     * leader calls setsid() before its children exist, so they inherit the session; process groups are
+     * joined once every leader exists (setpgid(2) needs the group in the caller's session). Zombies then
+     * exit with their status, and the exit signal this sends their parent is taken away again.
+     */
+    private Map<Integer, Tracee> createTree(Tracee stub, long hole) throws SysException, ImageException {
+        Map<Integer, Tracee> tasks = new LinkedHashMap<>();
+        int root = image.tree.root().pid();
+        for (Tree.Process p : image.tree.processes()) {
+            Tracee parent = p.pid() == root ? stub : tasks.get(p.ppid());
+            Tracee t = createTask(parent, p.pid(), p.pid() == root ? CLONE_PARENT : 0, p.pid() == root ? 0 : p.exitSignal());
+            t.useSyscallAt(hole);
+            t.useScratch(hole + GADGET, Scratch.SIZE);
+            if (p.sid() == p.pid()) t.syscall("setsid", Nr.SETSID);
+            tasks.put(p.pid(), t);
+        }
+        for (Tree.Process p : image.tree.processes()) {
+            if (p.pgid() == p.pid() && p.sid() != p.pid()) tasks.get(p.pid()).syscall("setpgid(0, 0)", Nr.SETPGID, 0, 0);
+        }
+        for (Tree.Process p : image.tree.processes()) {
+            if (p.pgid() != p.pid() && tasks.containsKey(p.pgid())) {
+                tasks.get(p.pid()).syscall("setpgid(0, " + p.pgid() + ")", Nr.SETPGID, 0, p.pgid());
+            }
+        }
+        Map<Integer, Long> drain = new LinkedHashMap<>();
+        for (Tree.Process p : image.tree.processes()) {
+            if (!p.zombie()) continue;
+            Tracee z = tasks.get(p.pid());
+            z.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, 15, z.putString(0, p.comm()));
+            z.exitAs(p.waitStatus());
+            if (p.exitSignal() != 0) drain.merge(p.ppid(), 1L << (p.exitSignal() - 1), (x, y) -> x | y);
+        }
+        for (var e : drain.entrySet()) drainSignals(tasks.get(e.getKey()), e.getValue());
+        return tasks;
+    }
+
+    /** Dequeues the signals in mask that are pending in t (rt_sigtimedwait with a zero timeout). */
+    private static void drainSignals(Tracee t, long mask) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment args = a.allocate(24);
+            args.set(JAVA_LONG, 0, mask);       // sigset
+            args.set(JAVA_LONG, 8, 0);          // timespec {0, 0}
+            args.set(JAVA_LONG, 16, 0);
+            long set = t.put(0, args);
+            while (t.call(Nr.RT_SIGTIMEDWAIT, null, set, 0, set + 8, 8) > 0) {
+                // one signal taken; look for more
+            }
         }
     }
 
@@ -155,7 +221,9 @@ public final class Restart {
             Fd.close(memfd);
         }
         created.add(pid);
-        Tracee stub = Tracee.seize(pid, Ptrace.O_TRACESYSGOOD | Ptrace.O_TRACECLONE | Ptrace.O_EXITKILL);
+        // clone3 with exit_signal SIGCHLD is a fork to ptrace (kernel/fork.c): auto-attach needs TRACEFORK too.
+        Tracee stub = Tracee.seize(pid, Ptrace.O_TRACESYSGOOD | Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK
+                | Ptrace.O_TRACEVFORK | Ptrace.O_EXITKILL);
         Ptrace.setSigmask(pid, ~0L);
         stub.useSyscallAt(Stub.SYSCALL_INSN);
         byte[] xstate = Ptrace.getXstate(pid);
@@ -216,38 +284,43 @@ public final class Restart {
 
     // ---------------------------------------------------------------- one process
 
-    private void restoreProcess(Tracee t, Image.ProcessImage p, FdBroker broker, long hole) throws SysException, IOException, ImageException {
+    /**
+     * Rebuilds one process in its task t; returns its threads, stopped with their final registers loaded,
+     * for the caller to detach with every other task.
+     */
+    private List<Tracee> restoreProcess(Tracee t, Image.ProcessImage p, FdBroker broker, long hole,
+                                        Map<Integer, Integer> opened) throws SysException, IOException, ImageException {
         closeInherited(t, broker.remoteFd);
         MemoryRestore.clearLayout(t, p.vmas, hole, hole + HOLE);
-        Timings.mark("clear layout");
         MemoryRestore.restore(t, p.mm, p.vmas, p.pages, image.files, broker);
-        Timings.mark("memory");
-        Map<Integer, Integer> opened = new HashMap<>();
-        try {
-            OpenFiles.restore(t, broker, p.fds, image.openFiles, image.files, opened);
-        } finally {
-            for (var e : opened.entrySet()) {
-                if (image.openFiles.get(e.getKey()).kind() == cryo.files.OpenFileRecord.Kind.PATH) Fd.close(e.getValue());
-            }
-        }
-        if (p.entry.sid() == p.entry.pid()) {
-            t.syscall("setsid", Nr.SETSID);
-        } else if (p.entry.pgid() == p.entry.pid()) {
-            t.syscall("setpgid", Nr.SETPGID, 0, 0);
-        }
+        Timings.mark("memory of " + p.entry.pid());
+        OpenFiles.restore(t, broker, p.fds, image.openFiles, image.files, opened);
         TaskState.restoreTask(t, p.task);
-        ThreadRecord th = p.threads.getFirst();
-        TaskState.restoreThread(t, p.entry.pid(), th);
+        List<Tracee> threads = new ArrayList<>();
+        for (ThreadRecord th : p.threads.subList(1, p.threads.size())) {
+            Tracee nt = createTask(t, th.tid(), CLONE_THREAD_FLAGS, 0);
+            nt.useSyscallAt(hole);
+            nt.useScratch(hole + GADGET, Scratch.SIZE);
+            TaskState.restoreThread(nt, p.entry.pid(), th);
+            TaskState.restoreCredentials(nt, p.task);
+            long r = nt.call(Nr.GETPID, TaskState.finalRegs(nt, th));
+            if (r < 0) throw new SysException("remote getpid in thread " + nt.tid, (int) -r);
+            Ptrace.setSigmask(nt.tid, th.sigmask());
+            threads.add(nt);
+        }
+        ThreadRecord lead = p.threads.getFirst();
+        TaskState.restoreThread(t, p.entry.pid(), lead);
         OpenFiles.closeStrays(t, p.fds, broker.remoteFd);
         TaskState.restoreCredentials(t, p.task);
         t.syscall("munmap(scratch)", Nr.MUNMAP, hole + GADGET, Scratch.SIZE);
-        Regs fin = TaskState.finalRegs(t, th);
+        Regs fin = TaskState.finalRegs(t, lead);
         // The last call unmaps the gadget it runs from; its syscall-exit stop loads the final registers.
         long r = t.call(Nr.MUNMAP, fin, hole, GADGET);
         if (r != 0) throw new SysException("remote munmap(gadget) in task " + t.tid, (int) -r);
-        Ptrace.setSigmask(t.tid, th.sigmask());
-        Ptrace.detach(t.tid, 0);
-        Timings.mark("files, task state, registers");
+        Ptrace.setSigmask(t.tid, lead.sigmask());
+        threads.addFirst(t);
+        Timings.mark("files, task state, threads of " + p.entry.pid());
+        return threads;
     }
 
     /** Closes what the stub inherited from cryo (the JVM's own fds) except 0-2 and the broker socket. */

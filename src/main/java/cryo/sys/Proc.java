@@ -18,6 +18,10 @@ public final class Proc {
         Native.check(Native.raw(Nr.KILL, pid, sig), "kill(" + pid + ", " + sig + ")");
     }
 
+    public static void tgkill(int tgid, int tid, int sig) throws SysException {
+        Native.check(Native.raw(Nr.TGKILL, tgid, tid, sig), "tgkill(" + tgid + ", " + tid + ", " + sig + ")");
+    }
+
     public static int getpid() {
         return (int) Native.raw(Nr.GETPID, 0);
     }

@@ -19,13 +19,19 @@ public final class Spawn {
             FunctionDescriptor.of(JAVA_INT, ADDRESS));
     private static final MethodHandle FA_DUP2 = Native.libc("posix_spawn_file_actions_adddup2",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FA_CLOSEFROM = Native.libc("posix_spawn_file_actions_addclosefrom_np",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle FA_DESTROY = Native.libc("posix_spawn_file_actions_destroy",
             FunctionDescriptor.of(JAVA_INT, ADDRESS));
 
     private Spawn() {
     }
 
-    /** Starts path with argv, an empty environment and fd `from` duplicated onto `to`; returns the pid. */
+    /**
+     * Starts path with argv and an empty environment, fd `from` duplicated onto `to`, or, when from is -1, with
+     * no fd above 2;
+     * returns the pid.
+     */
     public static int spawn(String path, String[] argv, int from, int to) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = Native.state();
@@ -35,8 +41,12 @@ public final class Spawn {
             for (int i = 0; i < argv.length; i++) args.setAtIndex(ADDRESS, i, a.allocateFrom(argv[i]));
             MemorySegment env = a.allocate(ADDRESS, 1);
             int r = (int) FA_INIT.invokeExact(st, fa);
-            r = (int) FA_DUP2.invokeExact(st, fa, from, to);
+            r = from < 0 ? 0 : (int) FA_DUP2.invokeExact(st, fa, from, to);
             if (r != 0) throw new SysException("posix_spawn_file_actions_adddup2(" + from + ", " + to + ")", r);
+            // Without an fd to pass, the JVM's own fds must not leak into the child. (With one, path may be
+            // a /proc/self/fd link that must stay open until exec: the restart closes leftovers itself.)
+            r = from >= 0 ? 0 : (int) FA_CLOSEFROM.invokeExact(st, fa, 3);
+            if (r != 0) throw new SysException("posix_spawn_file_actions_addclosefrom_np", r);
             r = (int) SPAWN.invokeExact(st, pid, a.allocateFrom(path), fa, MemorySegment.NULL, args, env);
             int ignored = (int) FA_DESTROY.invokeExact(st, fa);
             if (r != 0) throw new SysException("posix_spawn(" + path + ")", r);
