@@ -64,8 +64,15 @@ public final class MemoryRestore {
         }
     }
 
+    /**
+     * Maps and fills the VMAs of one task. shmem carries the shared anonymous objects across the tasks of a
+     * restart: the first task to map object X gets a fresh MAP_SHARED|MAP_ANONYMOUS mapping, and cryo opens
+     * that very object through /proc/PID/map_files to hand it to every other VMA of X, so writes stay shared
+     * and /proc/PID/maps shows "/dev/zero (deleted)" as before.
+     */
     public static void restore(Tracee t, MmRecord mm, List<VmaRecord> vmas, List<PagesRecord> pages,
-                               Map<Integer, FileRecord> files, FdBroker broker) throws SysException, IOException {
+                               Map<Integer, FileRecord> files, FdBroker broker, Map<Long, Integer> shmem)
+            throws SysException, IOException {
         long[] written = bytesPerVma(vmas, pages);
         Map<Integer, Integer> remoteFds = new HashMap<>();
         List<Integer> localFds = new ArrayList<>();
@@ -85,14 +92,23 @@ public final class MemoryRestore {
                 int flags = MAP_FIXED | (v.shared() ? MAP_SHARED : MAP_PRIVATE)
                         | ((v.flags() & VmaRecord.MAP_GROWSDOWN) != 0 ? MAP_GROWSDOWN : 0);
                 long fd = -1, off = 0;
+                boolean sharedObject = v.kind() == VmaRecord.Kind.SHMEM && shmem.containsKey(v.shmem());
                 if (v.kind() == VmaRecord.Kind.FILE) {
                     fd = remoteFds.get(v.file());
+                    off = v.pgoff() * Vmas.PAGE;
+                } else if (sharedObject) {
+                    fd = broker.pass(t, shmem.get(v.shmem()));
                     off = v.pgoff() * Vmas.PAGE;
                 } else {
                     flags |= MAP_ANONYMOUS;
                 }
                 long r = t.syscall("mmap(" + Vmas.hex(v.start()) + ")", Nr.MMAP, v.start(), v.size(), prot, flags, fd, off);
                 if (r != v.start()) throw new SysException("remote mmap in task " + t.tid + " placed " + Vmas.hex(v.start()) + " at " + Vmas.hex(r), cryo.sys.Errno.EINVAL);
+                if (sharedObject) {
+                    t.syscall("close(shmem)", Nr.CLOSE, fd);
+                } else if (v.kind() == VmaRecord.Kind.SHMEM) {
+                    shmem.put(v.shmem(), Fd.open("/proc/" + t.tid + "/map_files/" + Long.toHexString(v.start()) + "-" + Long.toHexString(v.end()), Fd.O_RDWR));
+                }
                 if (v.kind() != VmaRecord.Kind.FILE && written[i] >= (1 << 20) && written[i] >= POPULATE_DENSITY * v.size()) {
                     t.call(Nr.MADVISE, null, v.start(), v.size(), MADV_POPULATE_WRITE);  // best effort
                 }

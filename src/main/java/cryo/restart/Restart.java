@@ -85,6 +85,7 @@ public final class Restart {
             allVmas.addAll(p.vmas);
         }
         Map<Integer, Integer> opened = new HashMap<>();
+        Map<Long, Integer> shmem = new HashMap<>();
         boolean ok = false;
         try (FdBroker broker = new FdBroker(brokerFd)) {
             Tracee stub = spawnStub(broker);
@@ -95,7 +96,7 @@ public final class Restart {
             Timings.mark("stub and tree");
             List<Tracee> ready = new ArrayList<>();
             for (Image.ProcessImage p : image.processes.values()) {
-                if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opened));
+                if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opened, shmem));
             }
             for (Tracee t : ready) Ptrace.detach(t.tid, 0);
             Timings.mark("detach");
@@ -105,6 +106,7 @@ public final class Restart {
             for (var e : opened.entrySet()) {
                 if (image.openFiles.get(e.getKey()).kind() == OpenFileRecord.Kind.PATH) Fd.close(e.getValue());
             }
+            for (int fd : shmem.values()) Fd.close(fd);
             if (!ok) killCreated(-1);
         }
     }
@@ -289,10 +291,11 @@ public final class Restart {
      * for the caller to detach with every other task.
      */
     private List<Tracee> restoreProcess(Tracee t, Image.ProcessImage p, FdBroker broker, long hole,
-                                        Map<Integer, Integer> opened) throws SysException, IOException, ImageException {
+                                        Map<Integer, Integer> opened, Map<Long, Integer> shmem)
+            throws SysException, IOException, ImageException {
         closeInherited(t, broker.remoteFd);
         MemoryRestore.clearLayout(t, p.vmas, hole, hole + HOLE);
-        MemoryRestore.restore(t, p.mm, p.vmas, p.pages, image.files, broker);
+        MemoryRestore.restore(t, p.mm, p.vmas, p.pages, image.files, broker, shmem);
         Timings.mark("memory of " + p.entry.pid());
         OpenFiles.restore(t, broker, p.fds, image.openFiles, image.files, opened);
         TaskState.restoreTask(t, p.task);
