@@ -1,5 +1,6 @@
 /** cryo: checkpoint/restart of Linux process trees from user space. */
 module cryo {
+    exports cryo.memory;
     exports cryo.image;
     exports cryo.checkpoint;
     exports cryo.restart;

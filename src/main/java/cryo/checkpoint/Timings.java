@@ -8,6 +8,10 @@ public final class Timings {
     private Timings() {
     }
 
+    public static void note(String line) {
+        if (ON) System.err.println("cryo: " + line);
+    }
+
     public static void mark(String phase) {
         if (!ON) return;
         long now = System.nanoTime();

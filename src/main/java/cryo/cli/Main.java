@@ -70,9 +70,10 @@ public final class Main {
     }
 
     static int run(String[] args) throws Exception {
-        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
+        if (args.length == 0) throw new Usage("missing command");
+        if (args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
             System.out.print(USAGE);
-            return args.length == 0 ? 2 : 0;
+            return 0;
         }
         List<String> rest = new ArrayList<>(List.of(args).subList(1, args.length));
         if (rest.contains("--help") || rest.contains("-h")) {

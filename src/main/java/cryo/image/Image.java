@@ -125,20 +125,34 @@ public final class Image {
     }
 
     private void checkTree() throws ImageException {
-        Set<Integer> pids = new HashSet<>();
-        Set<Integer> tids = new HashSet<>();
+        Set<Integer> ids = new HashSet<>();
+        Tree.Process root = tree.root();
         for (Tree.Process p : tree.processes()) {
-            if (!pids.add(p.pid())) throw new ImageException("record TREE: pid " + p.pid() + " appears twice");
-            for (int t : p.tids()) if (!tids.add(t)) throw new ImageException("record TREE: thread id " + t + " appears twice");
-            if (p != tree.root() && !pids.contains(p.ppid())) {
-                throw new ImageException("record TREE: pid " + p.pid() + " has parent " + p.ppid() + ", which is not before it in the tree");
+            if (!ids.add(p.pid())) throw new ImageException("record TREE: id " + p.pid() + " is used twice (as a pid or thread id)");
+            for (int i = 1; i < p.tids().length; i++) {
+                if (!ids.add(p.tids()[i])) throw new ImageException("record TREE: thread id " + p.tids()[i] + " of pid " + p.pid() + " is used twice (as a pid or thread id)");
             }
-            if (p != tree.root() && processes.get(p.ppid()).entry.zombie()) {
-                throw new ImageException("record TREE: pid " + p.pid() + " has parent " + p.ppid() + ", which is a zombie");
+            if (p != root) {
+                if (p.ppid() == p.pid()) throw new ImageException("record TREE: pid " + p.pid() + " is its own parent");
+                ProcessImage parent = processes.get(p.ppid());
+                if (parent == null) throw new ImageException("record TREE: pid " + p.pid() + " has parent " + p.ppid() + ", which is not before it in the tree");
+                if (parent.entry.zombie()) throw new ImageException("record TREE: pid " + p.pid() + " has parent " + p.ppid() + ", which is a zombie");
             }
             processes.put(p.pid(), new ProcessImage(p));
         }
-        if (tree.root().zombie()) throw new ImageException("record TREE: the root " + tree.root().pid() + " is a zombie");
+        if (root.zombie()) throw new ImageException("record TREE: the root " + root.pid() + " is a zombie");
+        // Restart can recreate a session or group only from its leader, or take the root's from cryo.
+        for (Tree.Process p : tree.processes()) {
+            if (p.sid() != root.sid() && !processes.containsKey(p.sid())) {
+                throw new ImageException("record TREE: pid " + p.pid() + " is in session " + p.sid() + ", whose leader is not in the tree");
+            }
+            if (p.pgid() != root.pgid() && !processes.containsKey(p.pgid())) {
+                throw new ImageException("record TREE: pid " + p.pid() + " is in process group " + p.pgid() + ", whose leader is not in the tree");
+            }
+            ProcessImage sl = processes.get(p.sid()), gl = processes.get(p.pgid());
+            if (sl != null && sl.entry.sid() != p.sid()) throw new ImageException("record TREE: pid " + p.pid() + " is in session " + p.sid() + ", but that process does not lead it");
+            if (gl != null && gl.entry.pgid() != p.pgid()) throw new ImageException("record TREE: pid " + p.pid() + " is in process group " + p.pgid() + ", but that process does not lead it");
+        }
     }
 
     private ProcessImage live(int pid, String record) throws ImageException {

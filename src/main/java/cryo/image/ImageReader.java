@@ -8,6 +8,8 @@ import java.io.FileDescriptor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
@@ -34,17 +36,7 @@ public final class ImageReader {
 
     /** Maps the image at path ("-" for stdin) for the life of arena. */
     public static MemorySegment map(String path, Arena arena) throws ImageException, IOException, SysException {
-        if (path.equals("-")) {
-            int memfd = Fd.memfd("cryo-image");
-            try (FileChannel spool = FileChannel.open(Path.of("/proc/self/fd/" + memfd), StandardOpenOption.READ, StandardOpenOption.WRITE);
-                 ReadableByteChannel in = new FileInputStream(FileDescriptor.in).getChannel()) {
-                long pos = 0, n;
-                while ((n = spool.transferFrom(in, pos, 1L << 30)) > 0) pos += n;
-                return pos == 0 ? MemorySegment.NULL : spool.map(FileChannel.MapMode.READ_ONLY, 0, pos, arena);
-            } finally {
-                Fd.close(memfd);
-            }
-        }
+        if (path.equals("-")) return spoolStdin(arena);
         Path p = Path.of(path);
         if (!Files.isRegularFile(p)) {
             if (!Files.exists(p)) throw new ImageException("image " + path + ": no such file");
@@ -56,6 +48,56 @@ public final class ImageReader {
         } catch (NoSuchFileException e) {
             throw new ImageException("image " + path + ": no such file");
         }
+    }
+
+    /**
+     * Copies the image on stdin into a memfd, reading record by record exactly up to the end of TAIL: what
+     * follows on stdin is left for the restored program, whose fd 0 is cryo's.
+     */
+    private static MemorySegment spoolStdin(Arena arena) throws ImageException, IOException, SysException {
+        int memfd = Fd.memfd("cryo-image");
+        try (FileChannel spool = FileChannel.open(Path.of("/proc/self/fd/" + memfd), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ReadableByteChannel in = new FileInputStream(FileDescriptor.in).getChannel();
+            ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            long pos = copy(in, spool, buf, 0, Head.MAGIC.length);
+            while (true) {
+                header.clear();
+                while (header.hasRemaining() && in.read(header) >= 0) {
+                    // a pipe may hand over the 8 bytes in pieces
+                }
+                header.flip();
+                while (header.hasRemaining()) spool.write(header, pos + header.position());
+                if (header.limit() < 8) {
+                    pos += header.limit();
+                    break;
+                }
+                int type = header.getInt(0);
+                long len = Integer.toUnsignedLong(header.getInt(4));
+                long body = type == RecordType.TAIL.code ? 16 : (len + 7) & ~7L;
+                long n = copy(in, spool, buf, pos + 8, body);
+                pos += 8 + n;
+                if (n < body || type == RecordType.TAIL.code) break;
+            }
+            if (pos == 0) return MemorySegment.NULL;
+            return spool.map(FileChannel.MapMode.READ_ONLY, 0, pos, arena);
+        } finally {
+            Fd.close(memfd);
+        }
+    }
+
+    /** Copies up to n bytes from in to out at pos; returns how many came before end of input. */
+    private static long copy(ReadableByteChannel in, FileChannel out, ByteBuffer buf, long pos, long n) throws IOException {
+        long done = 0;
+        while (done < n) {
+            buf.clear().limit((int) Math.min(buf.capacity(), n - done));
+            int r = in.read(buf);
+            if (r < 0) break;
+            buf.flip();
+            while (buf.hasRemaining()) out.write(buf, pos + done + buf.position());
+            done += r;
+        }
+        return done;
     }
 
     /** Checks magic and TAIL, then decodes every record in order. */

@@ -62,8 +62,11 @@ public final class PageMover {
              ExecutorService reader = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("cryo-page-reader").daemon().factory())) {
             MemorySegment[] bufs = {arena.allocate(BUFFER, 4096), arena.allocate(BUFFER, 4096)};
             Future<?> pending = reader.submit(() -> fill(pid, mem, runsOf(batches.getFirst(), r, u), batches.getFirst(), bufs[0]));
+            long waited = 0, writing = 0;
             for (int i = 0; i < batches.size(); i++) {
+                long w0 = System.nanoTime();
                 await(pending);
+                waited += System.nanoTime() - w0;
                 Batch b = batches.get(i);
                 if (i + 1 < batches.size()) {
                     Batch next = batches.get(i + 1);
@@ -71,12 +74,14 @@ public final class PageMover {
                     pending = reader.submit(() -> fill(pid, mem, runsOf(next, r, u), next, nb));
                 }
                 Runs runs = runsOf(b, r, u);
-                long off = 0;
+                long off = 0, w1 = System.nanoTime();
                 for (int k = b.from; k < b.from + b.count; k++) {
                     out.writePages(pid, runs.addr[k], bufs[i % 2].asSlice(off, runs.len[k]));
                     off += runs.len[k];
                 }
+                writing += System.nanoTime() - w1;
             }
+            cryo.checkpoint.Timings.note("pages of " + pid + ": waiting for reads " + waited / 1_000_000 + " ms, writing " + writing / 1_000_000 + " ms");
         }
     }
 

@@ -162,11 +162,16 @@ public final class Tracee {
             Ptrace.setSigmask(tid, 0);
             cryo.sys.Proc.tgkill(tid, tid, status & 0x7f);
         }
-        Ptrace.cont(tid, 0);
+        int next = 0;
         while (true) {
+            try {
+                Ptrace.cont(tid, next);
+            } catch (SysException e) {
+                if (e.errno() != Errno.ESRCH) throw e;   // SIGKILL needs no help: it is dead already
+            }
             WaitStatus st = Wait.waitFor(tid, WAIT_MS);
             if (st.gone()) return;
-            Ptrace.cont(tid, st.stopped() && st.event() == 0 && st.stopSignal() == (status & 0x7f) ? st.stopSignal() : 0);
+            next = st.stopped() && st.event() == 0 && st.stopSignal() == (status & 0x7f) ? st.stopSignal() : 0;
         }
     }
 

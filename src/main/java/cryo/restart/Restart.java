@@ -169,6 +169,17 @@ public final class Restart {
         for (Image.ProcessImage p : image.processes.values()) {
             for (int tid : p.entry.zombie() ? new int[]{p.entry.pid()} : p.entry.tids()) {
                 ProcStat s = ProcStat.read(tid);
+                // A dead task whose parent has yet to reap it (the original of a piped checkpoint, a moment
+                // ago): give the parent a second before calling the pid taken.
+                for (int i = 0; i < 20 && s != null && (s.state == 'Z' || s.state == 'X'); i++) {
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                    s = ProcStat.read(tid);
+                }
                 if (s != null) {
                     throw new ImageException("pid " + tid + " is in use by " + s.comm + " (state " + s.state + ")"
                             + (s.state == 'Z' ? ": a zombie its parent has not reaped yet" : ""));
