@@ -1,0 +1,537 @@
+#!/usr/bin/env bash
+# bench/run.sh: cryo's speed benchmark (issue 2, "Speed").
+#
+#   bench/run.sh [big] [small] [criu]     run the given parts (default: all three)
+#   bench/run.sh --selftest               test the harness only (no cryo, no criu)
+#
+#   big    a process holding SIZE_MIB (1 GiB) of touched random anonymous memory:
+#          `cryo checkpoint PID -o IMG` and `cryo restart -d IMG`, IMG on each of
+#          DIRS; seconds, GB/s, image size, cryo's own timing lines; after the
+#          restart the process checks its memory itself (SIGUSR1).
+#   small  `cryo checkpoint` and `cryo restart -d` of `sleep 1000`, JVM start-up
+#          included: median of N runs each (after one warm-up run), image on /dev/shm.
+#   criu   the `big` figures for criu, if criu is installed.
+#
+# Run from anywhere as root. Environment:
+#   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (big/criu runs per directory)  N=10
+#   DIRS="/dev/shm /tmp"  CRIU=criu  TIMEOUT=300 (s per cryo/criu command)
+#   KEEP=1 keeps the work directory (logs) instead of removing it.
+# GB/s is 10^9 bytes of process memory per second (1 GiB = 1.074 GB).
+# Every process the script starts is killed by pid on exit; images are removed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd) || exit 1
+cd "$ROOT" || exit 1
+
+CRYO=${CRYO:-$ROOT/bin/cryo}
+SIZE_MIB=${SIZE_MIB:-1024}
+REPEAT=${REPEAT:-3}
+N=${N:-10}
+DIRS=${DIRS:-"/dev/shm /tmp"}
+CRIU=${CRIU:-criu}
+TIMEOUT=${TIMEOUT:-300}
+KEEP=${KEEP:-0}
+export CRYO_TIMING=1
+
+usage() { sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+
+SELFTEST=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0
+for a in "$@"; do
+  case $a in
+    big) DO_BIG=1 ;;
+    small) DO_SMALL=1 ;;
+    criu) DO_CRIU=1 ;;
+    --selftest) SELFTEST=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+[ $((DO_BIG + DO_SMALL + DO_CRIU + SELFTEST)) -eq 0 ] && DO_BIG=1 DO_SMALL=1 DO_CRIU=1
+
+for v in SIZE_MIB REPEAT N TIMEOUT; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "bench: must run as root (cryo and criu ptrace other processes)" >&2; exit 1; }
+for t in gcc timeout date awk sort stat du; do
+  command -v "$t" >/dev/null || { echo "bench: '$t' is missing" >&2; exit 1; }
+done
+
+# The processes we checkpoint must hold nothing but fds 0-2 (cryo refuses a
+# pipe or socket to the outside on any other fd): close every descriptor above
+# 2 that this script inherited, except bash's own close-on-exec ones.
+for f in /proc/$$/fdinfo/*; do
+  n=${f##*/} fl=
+  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt 2 ] || continue
+  { while read -r k v; do [ "$k" = flags: ] && fl=$v; done <"$f"; } 2>/dev/null
+  [[ $fl =~ ^[0-7]+$ ]] || continue
+  (( 8#$fl & 8#2000000 )) && continue      # O_CLOEXEC: not passed on to children
+  eval "exec $n>&-"
+done
+unset f n fl k v
+
+WORK=$(mktemp -d /tmp/cryo-bench.XXXXXX) || exit 1
+chmod 700 "$WORK"
+SIZE_BYTES=$((SIZE_MIB * 1048576))
+FAILED=0
+
+# ---------------------------------------------------------------- processes
+# TRACK: pid -> start time (field 22 of /proc/PID/stat) when we learned the pid,
+# so cleanup never kills a process that merely reuses a pid we knew.
+# GROUP: pid of a `timeout` we started -> 1; timeout makes its own process
+# group (pgid = its pid), so the whole cryo/criu command can be stopped by id.
+declare -A TRACK=() GROUP=() CHILD=()
+CLEAN_PATHS=()
+
+now_ns() { date +%s%N; }
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+# stat_fields PID: fields 3.. of /proc/PID/stat (after "(comm) "), or fails.
+stat_fields() {
+  local s
+  { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
+  printf '%s\n' "${s##*) }"
+}
+proc_state() { local f; f=$(stat_fields "$1") || return 0; echo "${f%% *}"; }
+proc_start() { local f a; f=$(stat_fields "$1") || return 1; read -ra a <<<"$f"; echo "${a[19]}"; }
+alive() { local s; s=$(proc_state "$1"); [ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]; }
+
+track() { local st; st=$(proc_start "$1") && TRACK[$1]=$st; }
+untrack() { unset "TRACK[$1]" "GROUP[$1]" "CHILD[$1]"; }
+ours() { [ -n "${TRACK[$1]:-}" ] && [ "$(proc_start "$1" 2>/dev/null)" = "${TRACK[$1]}" ]; }
+
+# wait_dead PID SECONDS: until PID is gone or a zombie.
+wait_dead() {
+  local pid=$1 end=$(( $(now_ns) + $2 * 1000000000 ))
+  while alive "$pid"; do
+    [ "$(now_ns)" -lt "$end" ] || return 1
+    sleep 0.02
+  done
+}
+
+# wait_gone PID SECONDS: until /proc/PID is gone (reaped). Restored processes
+# are not our children; their parent (often pid 1) may reap them late.
+wait_gone() {
+  local pid=$1 end=$(( $(now_ns) + $2 * 1000000000 ))
+  while [ -e "/proc/$pid" ]; do
+    [ "$(now_ns)" -lt "$end" ] || return 1
+    sleep 0.02
+  done
+}
+
+# kill_wait PID: SIGKILL a tracked process (only if it is still the one we
+# tracked), reap it if it is our child, and wait until it is gone.
+kill_wait() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  if ours "$pid"; then kill -KILL "$pid" 2>/dev/null; fi
+  if [ -n "${CHILD[$pid]:-}" ]; then
+    wait "$pid" 2>/dev/null
+  else
+    wait_dead "$pid" 10 || { log "pid $pid did not die after SIGKILL"; return 1; }
+    # A dead process holds no memory: a zombie waiting for its parent to reap it is harmless.
+    wait_gone "$pid" 30 || log "pid $pid is a zombie not yet reaped by its parent (ppid $(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null))"
+  fi
+  untrack "$pid"
+}
+
+cleanup() {
+  local rc=$? pid p d
+  trap - EXIT INT TERM HUP
+  # a running cryo/criu command: `timeout` forwards TERM to it; its group is stopped by pgid
+  for pid in "${!GROUP[@]}"; do
+    ours "$pid" && { kill -TERM "$pid"; kill -TERM -- "-$pid"; } 2>/dev/null
+  done
+  for pid in "${!GROUP[@]}"; do
+    wait_dead "$pid" 5 || { kill -KILL -- "-$pid"; kill -KILL "$pid"; } 2>/dev/null
+    wait "$pid" 2>/dev/null
+    untrack "$pid"
+  done
+  for pid in "${!TRACK[@]}"; do
+    ours "$pid" && kill -KILL "$pid" 2>/dev/null
+  done
+  for pid in "${!TRACK[@]}"; do
+    if [ -n "${CHILD[$pid]:-}" ]; then wait "$pid" 2>/dev/null; else wait_dead "$pid" 10; fi
+  done
+  # images, and any temporary file cryo/criu left next to them: only ever names
+  # holding "cryo-bench.<our pid>.", in the directories we wrote images to
+  for p in "${CLEAN_PATHS[@]}"; do
+    case $p in
+      /*/cryo-bench.$$.*) d=${p%/*}; rm -rf -- "$d"/*cryo-bench.$$.* "$d"/.*cryo-bench.$$.* 2>/dev/null ;;
+    esac
+  done
+  if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf -- "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+# Quiets bash's "line N: PID Killed ..." notices for the children that cryo
+# kills. (SIGKILL itself can never be caught or ignored: this changes nothing else.)
+trap '' KILL
+
+# run_cmd TAG CMD...: runs CMD under timeout with stdin /dev/null, stdout in
+# $WORK/TAG.out and stderr in $WORK/TAG.err; sets RC and NS (wall time).
+# Run in the background + wait so that a signal to the script is acted on at once.
+run_cmd() {
+  local tag=$1 t0 tp
+  shift
+  t0=$(now_ns)
+  timeout -k 5 "$TIMEOUT" "$@" <"/dev/null" >"$WORK/$tag.out" 2>"$WORK/$tag.err" &
+  tp=$!
+  track "$tp"; GROUP[$tp]=1 CHILD[$tp]=1     # the start time is the fork's: exec does not change it
+  wait "$tp"
+  RC=$?
+  NS=$(( $(now_ns) - t0 ))
+  untrack "$tp"
+  case $RC in
+    124) echo "bench: timed out after ${TIMEOUT}s" >>"$WORK/$tag.err" ;;
+    137) echo "bench: killed by SIGKILL (timed out and ignored SIGTERM, or the OOM killer)" >>"$WORK/$tag.err" ;;
+  esac
+}
+# NS runs from just before the fork of `timeout` to just after `wait` returns:
+# it includes timeout's own fork+exec and one `date` (~1-2 ms together).
+
+# first_err TAG: a one-line reason for a failed command: the first line that
+# says "error", else the last line that is not a timing line.
+first_err() {
+  local l
+  l=$(grep -m1 -i 'error' "$WORK/$1.err" 2>/dev/null)
+  [ -n "$l" ] || l=$(grep -v '^cryo: timing ' "$WORK/$1.err" 2>/dev/null | grep -v '^[[:space:]]*$' | tail -n1)
+  [ -n "$l" ] || l="exit status $RC, no message"
+  printf '%s' "${l:0:160}"
+}
+
+# timings TAG: cryo's "cryo: timing NAME MS ms" lines as "NAME=MS NAME=MS".
+timings() {
+  awk '$1 == "cryo:" && $2 == "timing" && $5 == "ms" { printf "%s%s=%s", sep, $3, $4; sep = " " }' "$WORK/$1.err" 2>/dev/null
+}
+timing_of() { # timing_of TAG NAME
+  awk -v n="$2" '$1 == "cryo:" && $2 == "timing" && $3 == n && $5 == "ms" { v = $4 } END { if (v != "") print v }' "$WORK/$1.err" 2>/dev/null
+}
+
+secs() { awk -v ns="$1" 'BEGIN { printf "%.3f", ns / 1e9 }'; }
+gbps() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.2f", b / ns }'; }     # bytes per ns = GB/s
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+ms() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e6 }'; }
+# median of the numbers given as arguments (mean of the two middle ones for an even count)
+median() {
+  [ $# -gt 0 ] || { echo "-"; return; }
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m }'
+}
+minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f %.1f", lo, hi }'; }
+
+# ------------------------------------------------------------------ memhog
+MEMHOG=$WORK/memhog
+gcc -O2 -Wall -o "$MEMHOG" "$ROOT/bench/memhog.c" || { log "cannot compile bench/memhog.c"; exit 1; }
+
+HOG_PID= HOG_SUM= HOG_OUT= HOG_RES=
+# start_hog TAG: start memhog as our child; waits for READY. Sets HOG_*.
+start_hog() {
+  local tag=$1 end line
+  HOG_OUT=$WORK/$tag.hog.out
+  HOG_RES=$WORK/$tag.result
+  rm -f "$HOG_RES"
+  "$MEMHOG" "$SIZE_MIB" "$HOG_RES" <"/dev/null" >"$HOG_OUT" 2>"$WORK/$tag.hog.err" &
+  HOG_PID=$!
+  track "$HOG_PID"; CHILD[$HOG_PID]=1
+  end=$(( $(now_ns) + 300 * 1000000000 ))
+  until grep -q '^READY' "$HOG_OUT" 2>/dev/null; do
+    if ! alive "$HOG_PID"; then
+      log "memhog died before READY: $(head -c 300 "$WORK/$tag.hog.err")"
+      kill_wait "$HOG_PID"; HOG_PID=; return 1
+    fi
+    if [ "$(now_ns)" -gt "$end" ]; then log "memhog not READY after 300 s"; kill_wait "$HOG_PID"; HOG_PID=; return 1; fi
+    sleep 0.05
+  done
+  line=$(grep -m1 '^READY' "$HOG_OUT")
+  HOG_SUM=${line#*sum=}; HOG_SUM=${HOG_SUM%% *}
+  log "memhog pid $HOG_PID: $line"
+}
+
+# verify PID RESULT_FILE EXPECTED_SUM: ask the process to check its memory.
+# Prints OK, or BAD/NO-ANSWER with details.
+verify() {
+  local pid=$1 res=$2 want=$3 end line sum
+  rm -f "$res"
+  kill -USR1 "$pid" 2>/dev/null || { echo "NO-ANSWER (pid $pid: cannot signal)"; return 1; }
+  end=$(( $(now_ns) + 120 * 1000000000 ))
+  until [ -s "$res" ]; do
+    alive "$pid" || { echo "NO-ANSWER (pid $pid died, state '$(proc_state "$pid")')"; return 1; }
+    [ "$(now_ns)" -lt "$end" ] || { echo "NO-ANSWER (no result after 120 s)"; return 1; }
+    sleep 0.02
+  done
+  read -r line <"$res"
+  sum=${line#*sum=}; sum=${sum%% *}
+  if [[ $line == OK* ]] && [ "$sum" = "$want" ]; then
+    echo "OK"
+  else
+    echo "BAD ($line; READY sum was $want)"
+    return 1
+  fi
+}
+
+# reap_original PID TAG: after a checkpoint that kills the target, wait for it
+# and make sure its pid is free before the restart. Returns 1 if not.
+reap_original() {
+  local pid=$1 st
+  if ! wait_dead "$pid" 10; then
+    log "$2: the checkpointed process $pid is still running 10 s after the checkpoint: killing it"
+    kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null
+  st=$?
+  untrack "$pid"
+  [ "$st" -eq 137 ] || log "$2: original $pid ended with status $st (expected 137, SIGKILL)"
+  if [ -e "/proc/$pid" ]; then
+    log "$2: pid $pid still exists after reaping the original: cannot restart"
+    return 1
+  fi
+}
+
+# restored_pid TAG DEFAULT: the pid `cryo restart -d` printed (last line that is a number).
+restored_pid() {
+  local p
+  p=$(grep -E '^[[:space:]]*[0-9]+[[:space:]]*$' "$WORK/$1.out" 2>/dev/null | tail -n1 | tr -d '[:space:]')
+  if [ -z "$p" ]; then
+    log "$1: restart printed no pid; assuming the original pid $2"
+    p=$2
+  elif [ "$p" != "$2" ]; then
+    log "$1: restored pid $p differs from the original pid $2"
+  fi
+  echo "$p"
+}
+
+# ---------------------------------------------------------------- part: big
+BIG_ROWS=() TIMING_ROWS=()
+declare -A BIG_C=() BIG_R=() BIG_F=()    # "tool dir" -> space-separated values for medians
+
+# big_run TOOL DIR REP
+big_run() {
+  local tool=$1 dir=$2 rep=$3 tag img rpid size ok frozen row cns rns rt ct
+  tag="$tool-$(basename "$dir")-$rep"
+  img="$dir/cryo-bench.$$.$tool"
+  CLEAN_PATHS+=("$img")
+  rm -rf -- "$img"
+  start_hog "$tag" || { BIG_ROWS+=("$(printf '%-5s %-9s %3s  FAIL: memhog did not start' "$tool" "$dir" "$rep")"); FAILED=1; return; }
+  local pid=$HOG_PID
+
+  if [ "$tool" = cryo ]; then
+    run_cmd "$tag.ckpt" "$CRYO" checkpoint "$pid" -o "$img"
+  else
+    mkdir -p "$img"
+    run_cmd "$tag.ckpt" "$CRIU" dump -t "$pid" -D "$img" --shell-job -o "$WORK/$tag.dump.log"
+  fi
+  cns=$NS
+  if [ "$RC" -ne 0 ]; then
+    row=$(printf '%-5s %-9s %3s  FAIL checkpoint (%s s): %s' "$tool" "$dir" "$rep" "$(secs "$cns")" "$(first_err "$tag.ckpt")")
+    [ "$tool" = criu ] && row+=" [log: $(tail -n2 "$WORK/$tag.dump.log" 2>/dev/null | tr '\n' ' ' | cut -c1-200)]"
+    BIG_ROWS+=("$row"); FAILED=1
+    kill_wait "$pid"; rm -rf -- "$img"
+    return
+  fi
+  reap_original "$pid" "$tag" || { BIG_ROWS+=("$(printf '%-5s %-9s %3s  FAIL: original pid %s not free after checkpoint' "$tool" "$dir" "$rep" "$pid")"); FAILED=1; rm -rf -- "$img"; return; }
+  if [ -d "$img" ]; then size=$(du -sb "$img" | cut -f1); else size=$(stat -c %s "$img" 2>/dev/null || echo 0); fi
+
+  if [ "$tool" = cryo ]; then
+    frozen=$(timing_of "$tag.ckpt" frozen)
+    run_cmd "$tag.rest" "$CRYO" restart -d "$img"
+  else
+    frozen=
+    if command -v crit >/dev/null && [ -e "$img/stats-dump" ]; then
+      frozen=$(crit show "$img/stats-dump" 2>/dev/null | grep -oE '"frozen_time": *[0-9]+' | grep -oE '[0-9]+$')
+      [ -n "$frozen" ] && frozen=$(awk -v us="$frozen" 'BEGIN { printf "%.0f", us / 1000 }')
+    fi
+    run_cmd "$tag.rest" "$CRIU" restore -D "$img" --shell-job -d --pidfile "$WORK/$tag.pidfile" -o "$WORK/$tag.restore.log"
+  fi
+  rns=$NS
+  if [ "$RC" -ne 0 ]; then
+    row=$(printf '%-5s %-9s %3s  FAIL restart (%s s): %s' "$tool" "$dir" "$rep" "$(secs "$rns")" "$(first_err "$tag.rest")")
+    [ "$tool" = criu ] && row+=" [log: $(tail -n2 "$WORK/$tag.restore.log" 2>/dev/null | tr '\n' ' ' | cut -c1-200)]"
+    BIG_ROWS+=("$row"); FAILED=1
+    # a failed restart may still have left a process with the original pid
+    if [ -e "/proc/$pid" ]; then track "$pid" && kill_wait "$pid"; fi
+    rm -rf -- "$img"
+    return
+  fi
+  if [ "$tool" = cryo ]; then
+    rpid=$(restored_pid "$tag.rest" "$pid")
+  else
+    rpid=$(tr -dc '0-9' <"$WORK/$tag.pidfile" 2>/dev/null); rpid=${rpid:-$pid}
+  fi
+  track "$rpid" || log "$tag: restored pid $rpid does not exist"
+  ok=$(verify "$rpid" "$HOG_RES" "$HOG_SUM") || FAILED=1
+  kill_wait "$rpid"
+  rm -rf -- "$img"
+
+  BIG_ROWS+=("$(printf '%-5s %-9s %3s %9s %9s %9s %9s %9s %9s  %s' "$tool" "$dir" "$rep" \
+    "$(secs "$cns")" "$(gbps "$SIZE_BYTES" "$cns")" "$(secs "$rns")" "$(gbps "$SIZE_BYTES" "$rns")" \
+    "$(mib "$size")" "${frozen:--}" "$ok")")
+  BIG_C["$tool $dir"]+=" $cns"; BIG_R["$tool $dir"]+=" $rns"
+  [ -n "$frozen" ] && BIG_F["$tool $dir"]+=" $frozen"
+  if [ "$tool" = cryo ]; then
+    ct=$(timings "$tag.ckpt"); rt=$(timings "$tag.rest")
+    TIMING_ROWS+=("$(printf '%-9s %3s  checkpoint: %s' "$dir" "$rep" "${ct:-(none)}")")
+    TIMING_ROWS+=("$(printf '%-9s %3s  restart:    %s' "$dir" "$rep" "${rt:-(none)}")")
+  fi
+  log "$tag: checkpoint $(secs "$cns") s, restart $(secs "$rns") s, image $(mib "$size") MiB, memory $ok"
+}
+
+big_medians() { # big_medians TOOL DIR
+  local key="$1 $2" c r f
+  [ -n "${BIG_C[$key]:-}" ] || return 0
+  # shellcheck disable=SC2086
+  c=$(median ${BIG_C[$key]}); r=$(median ${BIG_R[$key]}); f=$(median ${BIG_F[$key]:-})
+  [ "$f" = "-" ] || f=$(printf '%.1f' "$f")
+  printf '%-5s %-9s %3s %9s %9s %9s %9s %9s %9s\n' "$1" "$2" med "$(secs "$c")" "$(gbps "$SIZE_BYTES" "$c")" \
+    "$(secs "$r")" "$(gbps "$SIZE_BYTES" "$r")" "" "$f"
+}
+
+# -------------------------------------------------------------- part: small
+SMALL_C=() SMALL_R=() SMALL_NOTE=()
+declare -A SMALL_T=()   # "ckpt NAME" / "rest NAME" -> values
+
+small_run() { # small_run I (0 = warm-up, not counted)
+  local i=$1 tag="small-$1" img="/dev/shm/cryo-bench.$$.small" pid rpid end n v
+  CLEAN_PATHS+=("$img")
+  rm -f -- "$img"
+  sleep 1000 <"/dev/null" >"/dev/null" 2>&1 &
+  pid=$!
+  track "$pid"; CHILD[$pid]=1
+  end=$(( $(now_ns) + 10 * 1000000000 ))
+  until [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sleep ]; do   # the exec is done
+    [ "$(now_ns)" -lt "$end" ] || { SMALL_NOTE+=("run $i: sleep did not start"); kill_wait "$pid"; return 1; }
+    sleep 0.005
+  done
+  run_cmd "$tag.ckpt" "$CRYO" checkpoint "$pid" -o "$img"
+  if [ "$RC" -ne 0 ]; then SMALL_NOTE+=("run $i: checkpoint failed: $(first_err "$tag.ckpt")"); kill_wait "$pid"; rm -f -- "$img"; return 1; fi
+  local cns=$NS
+  reap_original "$pid" "$tag" || { SMALL_NOTE+=("run $i: pid $pid not free after checkpoint"); rm -f -- "$img"; return 1; }
+  run_cmd "$tag.rest" "$CRYO" restart -d "$img"
+  if [ "$RC" -ne 0 ]; then
+    SMALL_NOTE+=("run $i: restart failed: $(first_err "$tag.rest")")
+    if [ -e "/proc/$pid" ]; then track "$pid" && kill_wait "$pid"; fi
+    rm -f -- "$img"; return 1
+  fi
+  local rns=$NS
+  rpid=$(restored_pid "$tag.rest" "$pid")
+  track "$rpid" || log "$tag: restored pid $rpid does not exist"
+  if ! alive "$rpid" || [ "$(cat "/proc/$rpid/comm" 2>/dev/null)" != sleep ]; then
+    SMALL_NOTE+=("run $i: restored pid $rpid is not a running sleep (state '$(proc_state "$rpid")')")
+  fi
+  kill_wait "$rpid"
+  rm -f -- "$img"
+  [ "$i" -eq 0 ] && { log "small warm-up: checkpoint $(ms "$cns") ms, restart $(ms "$rns") ms"; return 0; }
+  SMALL_C+=("$(ms "$cns")"); SMALL_R+=("$(ms "$rns")")
+  for n in $(timings "$tag.ckpt"); do SMALL_T["checkpoint ${n%%=*}"]+=" ${n#*=}"; done
+  for n in $(timings "$tag.rest"); do SMALL_T["restart ${n%%=*}"]+=" ${n#*=}"; done
+  log "small run $i: checkpoint $(ms "$cns") ms, restart $(ms "$rns") ms"
+}
+
+# ---------------------------------------------------------------- selftest
+selftest() {
+  local r pid
+  log "selftest: memhog $SIZE_MIB MiB"
+  start_hog selftest || { echo "selftest: FAIL (memhog did not start)"; return 1; }
+  pid=$HOG_PID
+  r=$(verify "$pid" "$HOG_RES" "$HOG_SUM"); echo "selftest: intact memory       -> $r"
+  [ "$r" = OK ] || { kill_wait "$pid"; return 1; }
+  r=$(verify "$pid" "$HOG_RES" "0000000000000000"); echo "selftest: wrong READY sum     -> $r"
+  [[ $r == BAD* ]] || { kill_wait "$pid"; return 1; }
+  kill -USR2 "$pid"; sleep 0.3       # flip one byte
+  r=$(verify "$pid" "$HOG_RES" "$HOG_SUM"); echo "selftest: one byte flipped    -> $r"
+  [[ $r == BAD* ]] || { kill_wait "$pid"; return 1; }
+  kill_wait "$pid"
+  if [ -e "/proc/$pid" ]; then echo "selftest: FAIL (pid $pid still exists)"; return 1; fi
+  r=$(verify "$pid" "$HOG_RES" "$HOG_SUM"); echo "selftest: dead process        -> $r"
+  [[ $r == NO-ANSWER* ]] || return 1
+  echo "selftest: OK"
+}
+
+# -------------------------------------------------------------------- main
+echo "cryo bench: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), kernel $(uname -r), $(nproc) CPUs," \
+  "$(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)," \
+  "THP $(grep -o '\[[a-z]*\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null | tr -d '[]')," \
+  "cryo $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
+
+if [ "$SELFTEST" = 1 ]; then
+  selftest; exit $?
+fi
+
+CRYO_OK=1
+if [ $((DO_BIG + DO_SMALL)) -gt 0 ]; then
+  if [ ! -x "$CRYO" ]; then
+    log "cryo is not executable: $CRYO"; CRYO_OK=0
+  else
+    run_cmd probe "$CRYO" --help
+    if [ "$RC" -ne 0 ]; then log "'$CRYO --help' failed: $(first_err probe)"; CRYO_OK=0; fi
+  fi
+  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; log "skipping the cryo parts"; }
+fi
+
+HAVE_CRIU=0
+if [ "$DO_CRIU" = 1 ]; then
+  if command -v "$CRIU" >/dev/null; then HAVE_CRIU=1; else log "criu is not installed: skipping the criu comparison"; fi
+fi
+
+BASELINE=
+if [ $((DO_BIG + HAVE_CRIU)) -gt 0 ]; then
+  BASELINE=$("$MEMHOG" --touch "$SIZE_MIB")
+  log "baseline: faulting in $SIZE_MIB MiB of fresh memory: $BASELINE"
+fi
+
+if [ "$DO_BIG" = 1 ]; then
+  for dir in $DIRS; do
+    [ -d "$dir" ] && [ -w "$dir" ] || { log "no writable directory $dir: skipped"; continue; }
+    for ((rep = 1; rep <= REPEAT; rep++)); do big_run cryo "$dir" "$rep"; done
+  done
+fi
+if [ "$HAVE_CRIU" = 1 ]; then
+  for dir in $DIRS; do
+    [ -d "$dir" ] && [ -w "$dir" ] || continue
+    for ((rep = 1; rep <= REPEAT; rep++)); do big_run criu "$dir" "$rep"; done
+  done
+fi
+if [ "$DO_SMALL" = 1 ]; then
+  for ((i = 0; i <= N; i++)); do small_run "$i" || FAILED=1; done
+fi
+
+# ------------------------------------------------------------------ report
+echo
+if [ $((DO_BIG + HAVE_CRIU)) -gt 0 ]; then
+  echo "== $SIZE_MIB MiB of touched random anonymous memory ($(gbps "$SIZE_BYTES" 1000000000) GB), checkpoint -o IMG / restart -d IMG, $REPEAT run(s) per directory"
+  echo "   GB/s = 10^9 bytes of process memory per second; frozen = how long the target was stopped (cryo: its 'frozen' timing; criu: stats-dump)"
+  [ -n "$BASELINE" ] && echo "   baseline, faulting in $SIZE_MIB MiB of fresh memory in a new process: $BASELINE"
+  printf '%-5s %-9s %3s %9s %9s %9s %9s %9s %9s  %s\n' tool image run ckpt_s ckpt_GB/s rest_s rest_GB/s image_MiB frozen_ms memory
+  for row in "${BIG_ROWS[@]}"; do echo "$row"; done
+  if [ "$REPEAT" -gt 1 ]; then
+    for tool in cryo criu; do for dir in $DIRS; do big_medians "$tool" "$dir"; done; done
+  fi
+  if [ "${#TIMING_ROWS[@]}" -gt 0 ]; then
+    echo "-- cryo's own timing lines (ms, CRYO_TIMING=1)"
+    for row in "${TIMING_ROWS[@]}"; do echo "$row"; done
+  fi
+  [ "$HAVE_CRIU" = 1 ] || { [ "$DO_CRIU" = 1 ] && echo "-- criu: not installed, no comparison"; }
+  echo
+fi
+if [ "$DO_SMALL" = 1 ]; then
+  echo "== small process (sleep 1000), JVM start-up included, image on /dev/shm: ${#SMALL_C[@]} of $N runs measured (after 1 warm-up)"
+  if [ "${#SMALL_C[@]}" -gt 0 ]; then
+    printf '%-28s %9s %9s %9s\n' "" median_ms min_ms max_ms
+    read -r lo hi <<<"$(minmax "${SMALL_C[@]}")"
+    printf '%-28s %9.1f %9s %9s\n' "cryo checkpoint" "$(median "${SMALL_C[@]}")" "$lo" "$hi"
+    read -r lo hi <<<"$(minmax "${SMALL_R[@]}")"
+    printf '%-28s %9.1f %9s %9s\n' "cryo restart -d" "$(median "${SMALL_R[@]}")" "$lo" "$hi"
+    for k in $(printf '%s\n' "${!SMALL_T[@]}" | sort | tr ' ' '|'); do
+      key=${k//|/ }
+      # shellcheck disable=SC2086
+      read -r lo hi <<<"$(minmax ${SMALL_T[$key]})"
+      # shellcheck disable=SC2086
+      printf '%-28s %9.1f %9s %9s\n' "  timing: $key" "$(median ${SMALL_T[$key]})" "$lo" "$hi"
+    done
+  fi
+  for note in "${SMALL_NOTE[@]}"; do echo "  $note"; done
+  echo
+fi
+if [ "$FAILED" = 0 ]; then echo "bench: done"; else echo "bench: done, with failures (see above)"; fi
+exit "$FAILED"
