@@ -33,6 +33,7 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -90,24 +91,31 @@ public final class Checkpoint {
             throws Refusal, SysException, IOException {
         checkTree(tree, root);
         FileTable files = new FileTable();
+        Set<String> links = new HashSet<>();
+        for (FrozenTree.Process p : tree.live()) links.addAll(OpenFiles.links(p.pid).values());
+        var outside = FileTable.outsideHolders(tree.processes.keySet(), links);
+        Timings.mark("outside holders");
         Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
         int threads = 0;
         for (FrozenTree.Process p : tree.live()) {
-            dumps.put(p.pid, dumpProcess(p, files));
+            dumps.put(p.pid, dumpProcess(p, files, outside));
             threads += p.threads.size();
         }
         Timings.mark("task state and memory maps");
         if (!opts.allowLeaks()) {
-            Set<Integer> pathDescriptions = new HashSet<>();
+            Set<Integer> regular = new HashSet<>();
+            Map<Integer, String> linkOf = new HashMap<>();
             for (ProcessDump d : dumps.values()) {
                 for (var o : d.files().descriptions()) {
                     // A shared offset is what a split description would lose: devices and directories have none.
-                    if (o.kind() == OpenFileRecord.Kind.PATH && files.file(o.file()).regular()) pathDescriptions.add(o.objref());
+                    if (o.kind() == OpenFileRecord.Kind.PATH && files.file(o.file()).regular()) {
+                        regular.add(o.objref());
+                        linkOf.put(o.objref(), o.description());
+                    }
                 }
             }
-            List<String> leaks = files.leaks(tree.processes.keySet(), pathDescriptions);
+            List<String> leaks = files.leaks(outside, linkOf, regular);
             if (!leaks.isEmpty()) throw new Refusal(leaks.getFirst());
-            Timings.mark("leak check");
         }
 
         List<Tree.Process> entries = new ArrayList<>();
@@ -125,6 +133,7 @@ public final class Checkpoint {
         w.write(head);
         w.write(new Tree(entries));
         for (FileRecord f : files.files()) w.write(f);
+        for (var pipe : files.pipes()) w.write(pipe);
         for (ProcessDump d : dumps.values()) for (var o : d.files().descriptions()) w.write(o);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {
@@ -152,7 +161,8 @@ public final class Checkpoint {
     }
 
     /** Reads one frozen process: remote calls in its threads, then maps, pagemap and fds. */
-    private static ProcessDump dumpProcess(FrozenTree.Process p, FileTable files) throws Refusal, SysException, IOException {
+    private static ProcessDump dumpProcess(FrozenTree.Process p, FileTable files, Map<String, List<FileTable.Holder>> outside)
+            throws Refusal, SysException, IOException {
         int pid = p.pid;
         List<Mapping> maps = Mapping.read(pid);
         long insn = AddressSpace.findSyscallInsn(pid, maps);
@@ -173,7 +183,7 @@ public final class Checkpoint {
             leader.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);
         }
         for (Tracee t : p.threads) t.restoreRegs();
-        return new ProcessDump(task, threads, mem, OpenFiles.checkpoint(pid, files));
+        return new ProcessDump(task, threads, mem, OpenFiles.checkpoint(pid, files, outside));
     }
 
     private static ProcStat validateTarget(int pid) throws Refusal, IOException {

@@ -3,6 +3,7 @@ package cryo.cli;
 import cryo.files.FdRecord;
 import cryo.files.FileRecord;
 import cryo.files.OpenFileRecord;
+import cryo.files.PipeRecord;
 import cryo.image.Head;
 import cryo.image.ImageRecord;
 import cryo.image.Tail;
@@ -27,10 +28,20 @@ final class Show {
     }
 
     static void print(List<ImageRecord> records, boolean json, PrintStream out) {
+        // Who holds each pipe: FD -> OPEN_FILE -> PIPE.
+        Map<Integer, Integer> pipeOf = new java.util.HashMap<>();
+        Map<Integer, List<Object>> holders = new java.util.HashMap<>();
+        for (ImageRecord r : records) {
+            if (r instanceof OpenFileRecord o && o.pipe() != 0) pipeOf.put(o.objref(), o.pipe());
+            if (r instanceof FdRecord fd && pipeOf.containsKey(fd.openFile())) {
+                holders.computeIfAbsent(pipeOf.get(fd.openFile()), k -> new ArrayList<>()).add(fd.pid() + ":" + fd.fd());
+            }
+        }
         if (json) out.println("[");
         for (int i = 0; i < records.size(); i++) {
             ImageRecord r = records.get(i);
             Map<String, Object> f = fields(r);
+            if (r instanceof PipeRecord p) f.put("holders", holders.getOrDefault(p.objref(), List.of()));
             if (json) {
                 out.print("  {\"type\": \"" + r.type() + "\"");
                 for (var e : f.entrySet()) out.print(", " + quote(e.getKey()) + ": " + jsonValue(e.getValue()));
@@ -142,10 +153,17 @@ final class Show {
                 m.put("objref", o.objref());
                 m.put("kind", o.kind().toString());
                 if (o.file() != 0) m.put("file", o.file());
+                if (o.pipe() != 0) m.put("pipe", o.pipe());
                 if (o.kind() == OpenFileRecord.Kind.INHERITED) m.put("inherit_fd", o.inheritFd());
                 m.put("flags", "0" + Integer.toOctalString(o.flags()));
                 m.put("pos", o.pos());
                 m.put("what", o.description());
+            }
+            case PipeRecord p -> {
+                m.put("objref", p.objref());
+                m.put("inode", p.inode());
+                m.put("capacity", p.capacity());
+                m.put("buffered", p.data().length);
             }
             case FdRecord f -> {
                 m.put("pid", f.pid());

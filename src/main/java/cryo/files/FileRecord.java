@@ -13,7 +13,7 @@ import cryo.image.RecordType;
  */
 public record FileRecord(int objref, String path, long dev, long ino, int mode, long size, long mtimeNanos)
         implements ImageRecord {
-    public static final int S_IFMT = 0170000, S_IFREG = 0100000, S_IFDIR = 0040000, S_IFCHR = 0020000;
+    public static final int S_IFMT = 0170000, S_IFREG = 0100000, S_IFDIR = 0040000, S_IFCHR = 0020000, S_IFIFO = 0010000;
 
     public RecordType type() {
         return RecordType.FILE;
@@ -25,6 +25,10 @@ public record FileRecord(int objref, String path, long dev, long ino, int mode, 
 
     public boolean directory() {
         return (mode & S_IFMT) == S_IFDIR;
+    }
+
+    public boolean fifo() {
+        return (mode & S_IFMT) == S_IFIFO;
     }
 
     public boolean charDevice() {
@@ -39,7 +43,7 @@ public record FileRecord(int objref, String path, long dev, long ino, int mode, 
         int objref = d.u32("objref", 1, Integer.MAX_VALUE);
         int mode = d.u32("mode");
         int fmt = mode & S_IFMT;
-        if (fmt != S_IFREG && fmt != S_IFDIR && fmt != S_IFCHR) throw d.error("mode", "0" + Integer.toOctalString(mode) + " is not a regular file, directory or character device");
+        if (fmt != S_IFREG && fmt != S_IFDIR && fmt != S_IFCHR && fmt != S_IFIFO) throw d.error("mode", "0" + Integer.toOctalString(mode) + " is not a regular file, directory, character device or FIFO");
         long dev = d.u64("dev"), ino = d.u64("ino"), size = d.u64("size"), mtime = d.u64("mtime");
         String path = d.str("path");
         if (!path.startsWith("/")) throw d.error("path", "'" + path + "' is not absolute");

@@ -81,13 +81,12 @@ public final class FileTable {
     }
 
     /**
-     * Descriptions of the tree that a process outside it holds too (the kernel series' leak detection):
-     * restoring them would split one description in two. Only descriptions named in `check` are looked at;
-     * returns one message per leak naming both tasks and the fds.
+     * The fds of processes outside the tree that point at one of `links` (readlink text of the tree's fds:
+     * a path, or "pipe:[inode]"), by link. One walk of /proc serves both pipe classification and leak
+     * detection.
      */
-    public List<String> leaks(java.util.Set<Integer> tree, java.util.Set<Integer> check) throws IOException {
-        List<String> out = new ArrayList<>();
-        java.util.Set<Integer> reported = new java.util.HashSet<>();
+    public static Map<String, List<Holder>> outsideHolders(java.util.Set<Integer> tree, java.util.Set<String> links) throws IOException {
+        Map<String, List<Holder>> out = new HashMap<>();
         int self = cryo.sys.Proc.getpid();
         try (var procs = Files.list(Path.of("/proc"))) {
             for (Path pd : (Iterable<Path>) procs::iterator) {
@@ -102,29 +101,88 @@ public final class FileTable {
                     continue;                       // gone, or a kernel thread
                 }
                 for (Path fdPath : fds) {
-                    Stat st;
+                    String link;
                     try {
-                        st = Stat.of(fdPath);
+                        link = Files.readSymbolicLink(fdPath).toString();
                     } catch (IOException e) {
                         continue;
                     }
-                    for (Holder h : descriptions.getOrDefault(st.dev + ":" + st.ino, List.of())) {
-                        if (!check.contains(h.objref) || reported.contains(h.objref)) continue;
-                        int fd = Integer.parseInt(fdPath.getFileName().toString());
-                        try {
-                            if (cryo.sys.Proc.sameFile(h.pid, h.fd, pid, fd)) {
-                                reported.add(h.objref);
-                                out.add("task " + h.pid + ": fd " + h.fd + " shares its open file with fd " + fd + " of task " + pid
-                                        + ", which is outside the tree (--allow-leaks accepts this: the restored tree gets a description of its own)");
-                            }
-                        } catch (cryo.sys.SysException e) {
-                            // the outside process went away
-                        }
+                    if (links.contains(link)) {
+                        out.computeIfAbsent(link, k -> new ArrayList<>()).add(new Holder(pid, Integer.parseInt(fdPath.getFileName().toString()), 0));
                     }
                 }
             }
         }
         return out;
+    }
+
+    /**
+     * Descriptions named in `check` that a process outside the tree holds too (the kernel series' leak
+     * detection, by kcmp): restoring them would split one description in two. One message per leak.
+     */
+    public List<String> leaks(Map<String, List<Holder>> outside, Map<Integer, String> linkOf, java.util.Set<Integer> check) {
+        List<String> out = new ArrayList<>();
+        for (List<Holder> holders : descriptions.values()) {
+            for (Holder h : holders) {
+                if (!check.contains(h.objref)) continue;
+                for (Holder o : outside.getOrDefault(linkOf.get(h.objref), List.of())) {
+                    try {
+                        if (cryo.sys.Proc.sameFile(h.pid, h.fd, o.pid, o.fd)) {
+                            out.add("task " + h.pid + ": fd " + h.fd + " shares its open file with fd " + o.fd + " of task " + o.pid
+                                    + ", which is outside the tree (--allow-leaks accepts this: the restored tree gets a description of its own)");
+                            check.remove(h.objref);
+                            break;
+                        }
+                    } catch (cryo.sys.SysException e) {
+                        // the outside process went away
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Pipes and FIFO buffers met so far, by inode. */
+    private final Map<Long, PipeRecord> pipes = new java.util.LinkedHashMap<>();
+
+    public java.util.Collection<PipeRecord> pipes() {
+        return pipes.values();
+    }
+
+    /**
+     * The PIPE record of the pipe or FIFO behind fd of pid, saved the first time either end is met. Its
+     * buffer is read without consuming it: a new reader opened through /proc/PID/fd/N tee(2)s the contents
+     * into a private pipe of the same capacity (the user-space twin of the kernel's link_pipe()).
+     */
+    public PipeRecord pipe(int pid, int fd, long inode) throws IOException, cryo.image.Refusal {
+        PipeRecord known = pipes.get(inode);
+        if (known != null) return known;
+        String what = "pipe of task " + pid + " fd " + fd;
+        int reader = -1, priv[] = null;
+        try {
+            reader = cryo.sys.Fd.open("/proc/" + pid + "/fd/" + fd, cryo.sys.Fd.O_RDONLY | cryo.sys.Fd.O_NONBLOCK);
+            int capacity = cryo.sys.Fd.fcntl(reader, cryo.sys.Fd.F_GETPIPE_SZ, 0);
+            priv = cryo.sys.Fd.pipe();
+            cryo.sys.Fd.fcntl(priv[1], cryo.sys.Fd.F_SETPIPE_SZ, capacity);
+            long n = cryo.sys.Fd.tee(reader, priv[1], capacity);
+            byte[] data;
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                java.lang.foreign.MemorySegment buf = a.allocate(Math.max(1, n));
+                if (n > 0) cryo.sys.Fd.readFully(priv[0], buf.asSlice(0, n), what);
+                data = buf.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            }
+            PipeRecord p = new PipeRecord(nextObjref(), inode, capacity, data);
+            pipes.put(inode, p);
+            return p;
+        } catch (cryo.sys.SysException e) {
+            throw new cryo.image.Refusal(pid, "fd " + fd + ": cannot read the pipe's buffer: " + e.getMessage());
+        } finally {
+            if (reader >= 0) cryo.sys.Fd.close(reader);
+            if (priv != null) {
+                cryo.sys.Fd.close(priv[0]);
+                cryo.sys.Fd.close(priv[1]);
+            }
+        }
     }
 
     /** stat(2) of a path, following links. */

@@ -10,18 +10,23 @@ import cryo.image.RecordType;
  * OPEN_FILE: one open file description (struct file), named by objref so that every fd sharing it gets the
  * same description back. PATH descriptions are reopened from their FILE record with flags and position;
  * INHERITED ones are connected at restart to cryo's own fd `inheritFd` (a terminal or a pipe outside the
- * tree, CRIU's --shell-job).
+ * tree, CRIU's --shell-job); PIPE_READ and PIPE_WRITE are the ends of the PIPE record `pipe`; FIFO is a
+ * named pipe reopened by the path of FILE `file`, its buffer in PIPE `pipe`.
  */
-public record OpenFileRecord(int objref, Kind kind, int file, int flags, long pos, int inheritFd, String description)
-        implements ImageRecord {
-    public enum Kind {PATH, INHERITED}
+public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flags, long pos, int inheritFd,
+                             String description) implements ImageRecord {
+    public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO}
+
+    public boolean pipeEnd() {
+        return kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO;
+    }
 
     public RecordType type() {
         return RecordType.OPEN_FILE;
     }
 
     public void encode(Encoder e) {
-        e.u32(objref).u32(kind.ordinal()).u32(file).u32(flags).u64(pos).u32(inheritFd).u32(0).str(description);
+        e.u32(objref).u32(kind.ordinal()).u32(file).u32(flags).u64(pos).u32(inheritFd).u32(pipe).str(description);
     }
 
     public static OpenFileRecord decode(Decoder d) throws ImageException {
@@ -31,10 +36,13 @@ public record OpenFileRecord(int objref, Kind kind, int file, int flags, long po
         int flags = d.u32("flags");
         long pos = d.u64("pos");
         int inherit = d.u32("inherit_fd", 0, 2);
-        d.u32("pad");
+        int pipe = d.u32("pipe");
         String desc = d.str("description");
         if (pos < 0) throw d.error("pos", "is negative");
-        if ((kind == Kind.PATH) != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
-        return new OpenFileRecord(objref, kind, file, flags, pos, inherit, desc);
+        boolean needsFile = kind == Kind.PATH || kind == Kind.FIFO;
+        if (needsFile != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
+        boolean needsPipe = kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO;
+        if (needsPipe != (pipe != 0)) throw d.error("pipe", "objref " + pipe + " does not fit a " + kind + " description");
+        return new OpenFileRecord(objref, kind, file, pipe, flags, pos, inherit, desc);
     }
 }

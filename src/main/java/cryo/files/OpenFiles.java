@@ -39,7 +39,8 @@ public final class OpenFiles {
 
     // ---------------------------------------------------------------- checkpoint
 
-    public static Table checkpoint(int pid, FileTable table) throws Refusal, IOException {
+    /** The readlink text of every fd of pid, by fd. */
+    public static Map<Integer, String> links(int pid) throws IOException {
         Map<Integer, String> links = new TreeMap<>();
         Path dir = Path.of("/proc/" + pid + "/fd");
         try (var s = Files.list(dir)) {
@@ -47,6 +48,17 @@ public final class OpenFiles {
                 links.put(Integer.parseInt(p.getFileName().toString()), Files.readSymbolicLink(p).toString());
             }
         }
+        return links;
+    }
+
+    /**
+     * The fd table of a frozen task. outside maps link texts to fds of processes outside the tree: a pipe
+     * (or FIFO at fds 0-2) held outside is the task's connection to the world and is inherited at restart;
+     * any other pipe is the tree's own and is saved with its buffer.
+     */
+    public static Table checkpoint(int pid, FileTable table, Map<String, List<FileTable.Holder>> outside) throws Refusal, IOException {
+        Map<Integer, String> links = links(pid);
+        Path dir = Path.of("/proc/" + pid + "/fd");
         List<OpenFileRecord> descs = new ArrayList<>();
         List<FdRecord> fds = new ArrayList<>();
         for (var e : links.entrySet()) {
@@ -58,7 +70,7 @@ public final class OpenFiles {
             FileTable.Stat st = FileTable.Stat.of(proc);
             Integer shared = table.sharedDescription(pid, fd, st);
             if (shared == null) {
-                OpenFileRecord d = describe(pid, fd, e.getValue(), st, flags & ~Fd.O_CLOEXEC, info[0], table);
+                OpenFileRecord d = describe(pid, fd, e.getValue(), st, flags & ~Fd.O_CLOEXEC, info[0], table, outside);
                 descs.add(d);
                 shared = d.objref();
             }
@@ -69,22 +81,34 @@ public final class OpenFiles {
     }
 
     private static OpenFileRecord describe(int pid, int fd, String link, FileTable.Stat st, int flags, long pos,
-                                           FileTable table) throws Refusal, IOException {
+                                           FileTable table, Map<String, List<FileTable.Holder>> outside) throws Refusal, IOException {
         Path proc = Path.of("/proc/" + pid + "/fd/" + fd);
-        boolean fifo = (st.mode() & FileRecord.S_IFMT) == 0010000;
-        boolean external = link.startsWith("pipe:") || link.startsWith("socket:") || isTty(link) || fifo;
+        boolean fifo = (st.mode() & FileRecord.S_IFMT) == FileRecord.S_IFIFO;
+        boolean pipe = link.startsWith("pipe:");
+        List<FileTable.Holder> out = outside.getOrDefault(link, List.of());
+        boolean external = link.startsWith("socket:") || isTty(link) || ((pipe || fifo) && !out.isEmpty());
         if (external) {
             if (fd > 2) {
-                throw new Refusal(pid, "fd " + fd + " is " + link + ": only fds 0-2 may refer to a terminal, pipe or socket outside the process (not supported yet)");
+                String holder = out.isEmpty() ? "" : ", whose other end task " + out.getFirst().pid() + " (fd " + out.getFirst().fd() + ") holds outside the tree";
+                throw new Refusal(pid, "fd " + fd + " is " + link + holder + ": only fds 0-2 may be connected outside the tree");
             }
-            return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.INHERITED, 0, flags, 0, fd, link);
+            return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.INHERITED, 0, 0, flags, 0, fd, link);
+        }
+        if (pipe) {
+            PipeRecord p = table.pipe(pid, fd, st.ino());
+            OpenFileRecord.Kind end = (flags & Fd.O_ACCMODE) == Fd.O_RDONLY ? OpenFileRecord.Kind.PIPE_READ : OpenFileRecord.Kind.PIPE_WRITE;
+            return new OpenFileRecord(table.nextObjref(), end, 0, p.objref(), flags, 0, 0, link);
         }
         if (!link.startsWith("/")) throw new Refusal(pid, "fd " + fd + " is " + link + ": not supported yet");
         FileRecord f = table.ref(pid, proc, link);
+        if (fifo) {
+            PipeRecord p = table.pipe(pid, fd, st.ino());
+            return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.FIFO, f.objref(), p.objref(), flags, 0, 0, link);
+        }
         if (!f.regular() && !f.directory() && !f.charDevice()) {
             throw new Refusal(pid, "fd " + fd + " is " + link + " (mode 0" + Integer.toOctalString(f.mode()) + "): not supported yet");
         }
-        return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.PATH, f.objref(), flags, f.charDevice() ? 0 : pos, 0, link);
+        return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.PATH, f.objref(), 0, flags, f.charDevice() ? 0 : pos, 0, link);
     }
 
     private static boolean isTty(String link) {
@@ -133,31 +157,116 @@ public final class OpenFiles {
         }
     }
 
-    /** Installs every fd of one task; returns the local fds opened (closed by the caller after all tasks). */
-    public static void restore(Tracee t, FdBroker broker, List<FdRecord> fds, Map<Integer, OpenFileRecord> descs,
-                               Map<Integer, FileRecord> files, Map<Integer, Integer> opened) throws SysException {
-        for (FdRecord fd : fds) {
-            OpenFileRecord d = descs.get(fd.openFile());
-            Integer local = opened.get(d.objref());
-            if (local == null) {
-                local = switch (d.kind()) {
-                    case INHERITED -> d.inheritFd();
-                    case PATH -> reopen(d, files.get(d.file()));
-                };
-                opened.put(d.objref(), local);
-            }
-            broker.install(t, local, fd.fd(), fd.cloexec());
-        }
+    /** Installs every fd of one task, each description created once in cryo by opener. */
+    public static void restore(Tracee t, FdBroker broker, List<FdRecord> fds, Opener opener) throws SysException {
+        for (FdRecord fd : fds) broker.install(t, opener.localFd(fd.openFile()), fd.fd(), fd.cloexec());
     }
 
-    private static int reopen(OpenFileRecord d, FileRecord f) throws SysException {
-        int fd = Fd.open(f.path(), d.flags() & OPEN_FLAGS_KEPT | Fd.O_NOCTTY);
-        try {
-            if (d.pos() != 0) Fd.lseek(fd, d.pos(), f.path());
+    /**
+     * Creates every open file description of a restart once, in cryo, for all tasks that hold it: files
+     * reopened with flags and offset; pipes created with their capacity and refilled with their buffer
+     * (the kernel series' pipe_file_restore()); FIFOs reopened by path, kept open meanwhile by an O_RDWR fd
+     * of cryo's so their refilled buffer survives. A pipe end no description asked for is closed at the
+     * end, so the restored writer of a pipe whose reader was gone gets EPIPE again.
+     */
+    public static final class Opener implements AutoCloseable {
+        private final Map<Integer, OpenFileRecord> descs;
+        private final Map<Integer, FileRecord> files;
+        private final Map<Integer, PipeRecord> pipes;
+        private final Map<Integer, Integer> opened = new HashMap<>();
+        private final Map<Integer, int[]> pipeEnds = new HashMap<>();
+        private final Map<Integer, Integer> fifoHolders = new HashMap<>();
+        private final Set<String> endsGiven = new java.util.HashSet<>();
+        private final List<Integer> toClose = new ArrayList<>();
+
+        public Opener(Map<Integer, OpenFileRecord> descs, Map<Integer, FileRecord> files, Map<Integer, PipeRecord> pipes) {
+            this.descs = descs;
+            this.files = files;
+            this.pipes = pipes;
+        }
+
+        int localFd(int objref) throws SysException {
+            Integer fd = opened.get(objref);
+            if (fd != null) return fd;
+            OpenFileRecord d = descs.get(objref);
+            fd = switch (d.kind()) {
+                case INHERITED -> d.inheritFd();
+                case PATH -> own(reopen(d, files.get(d.file())));
+                case PIPE_READ, PIPE_WRITE -> own(pipeEnd(d));
+                case FIFO -> own(fifo(d));
+            };
+            opened.put(objref, fd);
             return fd;
-        } catch (SysException e) {
-            Fd.close(fd);
-            throw e;
+        }
+
+        private static int reopen(OpenFileRecord d, FileRecord f) throws SysException {
+            int fd = Fd.open(f.path(), d.flags() & OPEN_FLAGS_KEPT | Fd.O_NOCTTY);
+            try {
+                if (d.pos() != 0) Fd.lseek(fd, d.pos(), f.path());
+                return fd;
+            } catch (SysException e) {
+                Fd.close(fd);
+                throw e;
+            }
+        }
+
+        private int own(int fd) {
+            toClose.add(fd);
+            return fd;
+        }
+
+        private int pipeEnd(OpenFileRecord d) throws SysException {
+            PipeRecord p = pipes.get(d.pipe());
+            int[] ends = pipeEnds.get(p.objref());
+            if (ends == null) {
+                ends = Fd.pipe();
+                pipeEnds.put(p.objref(), ends);
+                fill(ends[1], p);
+            }
+            boolean read = d.kind() == OpenFileRecord.Kind.PIPE_READ;
+            int end = read ? ends[0] : ends[1];
+            int fd;
+            if (endsGiven.add(p.objref() + (read ? "r" : "w"))) {
+                fd = end;
+                if (read) ends[0] = -1;
+                else ends[1] = -1;
+            } else {
+                // a second description of the same end: a new open of the pipe, as a FIFO open would give
+                fd = Fd.open("/proc/self/fd/" + end, (read ? Fd.O_RDONLY : Fd.O_WRONLY) | Fd.O_NONBLOCK);
+            }
+            Fd.fcntl(fd, Fd.F_SETFL, d.flags());
+            return fd;
+        }
+
+        private int fifo(OpenFileRecord d) throws SysException {
+            FileRecord f = files.get(d.file());
+            PipeRecord p = pipes.get(d.pipe());
+            if (!fifoHolders.containsKey(p.objref())) {
+                int holder = Fd.open(f.path(), Fd.O_RDWR | Fd.O_NONBLOCK);
+                fifoHolders.put(p.objref(), holder);
+                fill(holder, p);
+            }
+            int fd = Fd.open(f.path(), (d.flags() & Fd.O_ACCMODE) | Fd.O_NONBLOCK);
+            Fd.fcntl(fd, Fd.F_SETFL, d.flags());
+            return fd;
+        }
+
+        private static void fill(int writeEnd, PipeRecord p) throws SysException {
+            if (Fd.fcntl(writeEnd, Fd.F_GETPIPE_SZ, 0) != p.capacity()) Fd.fcntl(writeEnd, Fd.F_SETPIPE_SZ, p.capacity());
+            if (p.data().length == 0) return;
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                Fd.writeFully(writeEnd, a.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE, p.data()), "pipe " + p.objref());
+            }
+        }
+
+        @Override
+        public void close() {
+            for (int fd : toClose) Fd.close(fd);
+            for (int[] ends : pipeEnds.values()) {
+                if (ends[0] >= 0) Fd.close(ends[0]);
+                if (ends[1] >= 0) Fd.close(ends[1]);
+            }
+            for (int fd : fifoHolders.values()) Fd.close(fd);
         }
     }
 

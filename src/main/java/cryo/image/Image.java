@@ -3,6 +3,7 @@ package cryo.image;
 import cryo.files.FdRecord;
 import cryo.files.FileRecord;
 import cryo.files.OpenFileRecord;
+import cryo.files.PipeRecord;
 import cryo.memory.MmRecord;
 import cryo.memory.PagesRecord;
 import cryo.memory.VmaRecord;
@@ -27,6 +28,7 @@ public final class Image {
     public final Tree tree;
     public final Map<Integer, FileRecord> files = new HashMap<>();
     public final Map<Integer, OpenFileRecord> openFiles = new HashMap<>();
+    public final Map<Integer, PipeRecord> pipes = new HashMap<>();
     public final Map<Integer, ProcessImage> processes = new LinkedHashMap<>();
 
     /** Everything about one live process. */
@@ -68,11 +70,19 @@ public final class Image {
                 case Tree t -> throw new ImageException("record " + name + ": a second TREE");
                 case Tail t -> throw new ImageException("record " + name + ": TAIL before the end");
                 case FileRecord f -> {
-                    if (img.files.put(f.objref(), f) != null || img.openFiles.containsKey(f.objref())) throw new ImageException("record " + name + ": objref " + f.objref() + " is used twice");
+                    if (img.usedBy(f.objref())) throw new ImageException("record " + name + ": objref " + f.objref() + " is used twice");
+                    img.files.put(f.objref(), f);
+                }
+                case PipeRecord pi -> {
+                    if (img.usedBy(pi.objref())) throw new ImageException("record " + name + ": objref " + pi.objref() + " is used twice");
+                    img.pipes.put(pi.objref(), pi);
                 }
                 case OpenFileRecord o -> {
-                    if (img.openFiles.put(o.objref(), o) != null || img.files.containsKey(o.objref())) throw new ImageException("record " + name + ": objref " + o.objref() + " is used twice");
-                    if (o.kind() == OpenFileRecord.Kind.PATH && !img.files.containsKey(o.file())) throw new ImageException("record " + name + ": field 'file' names objref " + o.file() + ", which no FILE record before it has");
+                    if (img.usedBy(o.objref())) throw new ImageException("record " + name + ": objref " + o.objref() + " is used twice");
+                    img.openFiles.put(o.objref(), o);
+                    if (o.file() != 0 && !img.files.containsKey(o.file())) throw new ImageException("record " + name + ": field 'file' names objref " + o.file() + ", which no FILE record before it has");
+                    if (o.pipe() != 0 && !img.pipes.containsKey(o.pipe())) throw new ImageException("record " + name + ": field 'pipe' names objref " + o.pipe() + ", which no PIPE record before it has");
+                    if (o.kind() == OpenFileRecord.Kind.FIFO && !img.files.get(o.file()).fifo()) throw new ImageException("record " + name + ": FILE " + o.file() + " of a FIFO description is not a FIFO");
                 }
                 case TaskRecord t -> {
                     ProcessImage p = img.live(t.pid(), name);
@@ -153,6 +163,10 @@ public final class Image {
             if (sl != null && sl.entry.sid() != p.sid()) throw new ImageException("record TREE: pid " + p.pid() + " is in session " + p.sid() + ", but that process does not lead it");
             if (gl != null && gl.entry.pgid() != p.pgid()) throw new ImageException("record TREE: pid " + p.pid() + " is in process group " + p.pgid() + ", but that process does not lead it");
         }
+    }
+
+    private boolean usedBy(int objref) {
+        return files.containsKey(objref) || openFiles.containsKey(objref) || pipes.containsKey(objref);
     }
 
     private ProcessImage live(int pid, String record) throws ImageException {

@@ -3,6 +3,7 @@ package cryo.image;
 import cryo.files.FdRecord;
 import cryo.files.FileRecord;
 import cryo.files.OpenFileRecord;
+import cryo.files.PipeRecord;
 import cryo.memory.MmRecord;
 import cryo.memory.PagesRecord;
 import cryo.memory.VmaRecord;
@@ -14,7 +15,7 @@ import cryo.task.ThreadRecord;
  * series' ckpt_hdr. Each kind of state keeps its record beside the code that saves and restores it.
  */
 public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord, MmRecord, VmaRecord,
-        PagesRecord, FileRecord, OpenFileRecord, FdRecord, Tail {
+        PagesRecord, FileRecord, OpenFileRecord, FdRecord, PipeRecord, Tail {
 
     RecordType type();
 

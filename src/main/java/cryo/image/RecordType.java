@@ -3,6 +3,7 @@ package cryo.image;
 import cryo.files.FdRecord;
 import cryo.files.FileRecord;
 import cryo.files.OpenFileRecord;
+import cryo.files.PipeRecord;
 import cryo.memory.MmRecord;
 import cryo.memory.PagesRecord;
 import cryo.memory.VmaRecord;
@@ -21,6 +22,7 @@ public enum RecordType {
     PAGES(8, PagesRecord::decode),
     OPEN_FILE(9, OpenFileRecord::decode),
     FD(10, FdRecord::decode),
+    PIPE(11, PipeRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

@@ -84,10 +84,10 @@ public final class Restart {
             for (FdRecord f : p.fds) brokerFd = Math.max(brokerFd, f.fd() + 1);
             allVmas.addAll(p.vmas);
         }
-        Map<Integer, Integer> opened = new HashMap<>();
         Map<Long, Integer> shmem = new HashMap<>();
         boolean ok = false;
-        try (FdBroker broker = new FdBroker(brokerFd)) {
+        try (FdBroker broker = new FdBroker(brokerFd);
+             OpenFiles.Opener opener = new OpenFiles.Opener(image.openFiles, image.files, image.pipes)) {
             Tracee stub = spawnStub(broker);
             long hole = findHole(allVmas, stub.tid);
             makeGadget(stub, hole);
@@ -96,16 +96,13 @@ public final class Restart {
             Timings.mark("stub and tree");
             List<Tracee> ready = new ArrayList<>();
             for (Image.ProcessImage p : image.processes.values()) {
-                if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opened, shmem));
+                if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opener, shmem));
             }
             for (Tracee t : ready) Ptrace.detach(t.tid, 0);
             Timings.mark("detach");
             ok = true;
             return image.tree.root().pid();
         } finally {
-            for (var e : opened.entrySet()) {
-                if (image.openFiles.get(e.getKey()).kind() == OpenFileRecord.Kind.PATH) Fd.close(e.getValue());
-            }
             for (int fd : shmem.values()) Fd.close(fd);
             if (!ok) killCreated(-1);
         }
@@ -302,13 +299,13 @@ public final class Restart {
      * for the caller to detach with every other task.
      */
     private List<Tracee> restoreProcess(Tracee t, Image.ProcessImage p, FdBroker broker, long hole,
-                                        Map<Integer, Integer> opened, Map<Long, Integer> shmem)
+                                        OpenFiles.Opener opener, Map<Long, Integer> shmem)
             throws SysException, IOException, ImageException {
         closeInherited(t, broker.remoteFd);
         MemoryRestore.clearLayout(t, p.vmas, hole, hole + HOLE);
         MemoryRestore.restore(t, p.mm, p.vmas, p.pages, image.files, broker, shmem);
         Timings.mark("memory of " + p.entry.pid());
-        OpenFiles.restore(t, broker, p.fds, image.openFiles, image.files, opened);
+        OpenFiles.restore(t, broker, p.fds, opener);
         TaskState.restoreTask(t, p.task);
         List<Tracee> threads = new ArrayList<>();
         for (ThreadRecord th : p.threads.subList(1, p.threads.size())) {

@@ -11,7 +11,9 @@ public final class Fd {
     public static final int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_ACCMODE = 3, O_CREAT = 0100, O_EXCL = 0200,
             O_NOCTTY = 0400, O_TRUNC = 01000, O_APPEND = 02000, O_NONBLOCK = 04000, O_DIRECTORY = 0200000,
             O_NOFOLLOW = 0400000, O_CLOEXEC = 02000000, O_PATH = 010000000;
-    public static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
+    public static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1,
+            F_SETPIPE_SZ = 1031, F_GETPIPE_SZ = 1032;
+    private static final int SPLICE_F_NONBLOCK = 2;
     private static final int AF_UNIX = 1, SOCK_DGRAM = 2, SOCK_CLOEXEC = O_CLOEXEC, SOL_SOCKET = 1, SCM_RIGHTS = 1;
 
     private Fd() {
@@ -72,6 +74,25 @@ public final class Fd {
             MemorySegment p = a.allocate(8);
             Native.check(Native.raw(Nr.PIPE2, p.address(), O_CLOEXEC), "pipe2");
             return new int[]{p.get(JAVA_INT, 0), p.get(JAVA_INT, 4)};
+        }
+    }
+
+    /** tee(2): duplicates up to len bytes of pipe in into pipe out without consuming them; 0 when in is empty. */
+    public static long tee(int in, int out, long len) throws SysException {
+        long r = Native.raw(Nr.TEE, in, out, len, SPLICE_F_NONBLOCK);
+        if (r == -Errno.EAGAIN) return 0;
+        return Native.check(r, "tee(" + in + ", " + out + ")");
+    }
+
+    /** Reads exactly into data (a pipe holding at least that much). */
+    public static void readFully(int fd, MemorySegment data, String what) throws SysException {
+        long off = 0;
+        while (off < data.byteSize()) {
+            long r = Native.raw(Nr.READ, fd, data.address() + off, data.byteSize() - off);
+            if (r == -Errno.EINTR) continue;
+            long n = Native.check(r, "read(" + what + ")");
+            if (n == 0) throw new SysException("read(" + what + "): end of file after " + off + " bytes", Errno.EIO);
+            off += n;
         }
     }
 
