@@ -129,7 +129,7 @@ public final class Checkpoint {
                 System.currentTimeMillis(), 0);
 
         WritableByteChannel ch = output.open();
-        ImageWriter w = new ImageWriter(ch);
+        ImageWriter w = new ImageWriter(ch, output.seekable());
         w.write(head);
         w.write(new Tree(entries));
         for (FileRecord f : files.files()) w.write(f);

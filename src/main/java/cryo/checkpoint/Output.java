@@ -22,6 +22,9 @@ public sealed interface Output {
 
     void abort();
 
+    /** A regular file, into which page data may be written by position from several threads. */
+    boolean seekable();
+
     /** Removes a temporary file that was not committed (idempotent). */
     default void abortUnlessCommitted() {
         abort();
@@ -38,6 +41,10 @@ public sealed interface Output {
         ImageFile(Path target) {
             this.target = target;
             this.temp = target.resolveSibling("." + target.getFileName() + ".cryo-tmp-" + ProcessHandle.current().pid());
+        }
+
+        public boolean seekable() {
+            return true;
         }
 
         public WritableByteChannel open() throws IOException {
@@ -67,6 +74,10 @@ public sealed interface Output {
 
     final class Stdout implements Output {
         private FileChannel ch;
+
+        public boolean seekable() {
+            return false;
+        }
 
         public WritableByteChannel open() {
             ch = new FileOutputStream(FileDescriptor.out).getChannel();

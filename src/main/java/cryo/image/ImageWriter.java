@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.zip.CRC32C;
 
@@ -13,13 +14,67 @@ import java.util.zip.CRC32C;
  */
 public final class ImageWriter {
     private final WritableByteChannel out;
-    private final CRC32C crc = new CRC32C();
+    /** CRC32C of what was emitted since the last fold; folded holds the CRC of everything before that. */
+    private CRC32C crc = new CRC32C();
+    private long crcLen;
+    private int folded;
     private final ByteBuffer header = ByteBuffer.allocateDirect(64).order(ByteOrder.LITTLE_ENDIAN);
     private long written;
 
+    private final boolean seekable;
+
+    /** A stream written strictly in order (a pipe, or any channel). */
     public ImageWriter(WritableByteChannel out) throws IOException {
+        this(out, false);
+    }
+
+    /** seekable: out is a FileChannel on a regular file that parts of the stream may be written into by position. */
+    public ImageWriter(WritableByteChannel out, boolean seekable) throws IOException {
         this.out = out;
+        this.seekable = seekable && out instanceof FileChannel;
         emit(ByteBuffer.wrap(Head.MAGIC));
+    }
+
+    /** True when other threads may write parts of the stream at reserved positions. */
+    public boolean seekable() {
+        return seekable;
+    }
+
+    /**
+     * Reserves the next n bytes of the stream for the caller to write with writeAt(), possibly from another
+     * thread; returns their position. Their CRC comes later, through fold(), in stream order.
+     */
+    public long reserve(long n) throws IOException {
+        closeCrcRun();
+        long at = written;
+        written += n;
+        ((FileChannel) out).position(written);
+        return at;
+    }
+
+    /** Writes b at pos of a reserved range (thread-safe: a positional write). */
+    public void writeAt(ByteBuffer b, long pos) throws IOException {
+        while (b.hasRemaining()) pos += ((FileChannel) out).write(b, pos);
+    }
+
+    /** Writes b in stream order, its CRC given by fold() instead of computed here. */
+    public void writeUnsummed(ByteBuffer b) throws IOException {
+        closeCrcRun();
+        written += b.remaining();
+        while (b.hasRemaining()) out.write(b);
+    }
+
+    /** Appends the CRC32C of the next len bytes of the stream, computed elsewhere. */
+    public void fold(int pieceCrc, long len) {
+        closeCrcRun();
+        folded = Crc32c.combine(folded, pieceCrc, len);
+    }
+
+    private void closeCrcRun() {
+        if (crcLen == 0) return;
+        folded = Crc32c.combine(folded, (int) crc.getValue(), crcLen);
+        crc = new CRC32C();
+        crcLen = 0;
     }
 
     public long written() {
@@ -53,8 +108,9 @@ public final class ImageWriter {
     /** Ends the stream with TAIL. */
     public void finish() throws IOException {
         long length = written;
+        closeCrcRun();
         Encoder e = new Encoder();
-        new Tail(length, (int) crc.getValue()).encode(e);
+        new Tail(length, folded).encode(e);
         ByteBuffer body = e.finish();
         header.clear();
         header.putInt(RecordType.TAIL.code).putInt(body.remaining()).put(body).flip();
@@ -76,6 +132,7 @@ public final class ImageWriter {
     }
 
     private void emit(ByteBuffer b) throws IOException {
+        crcLen += b.remaining();
         crc.update(b.duplicate());
         written += b.remaining();
         while (b.hasRemaining()) out.write(b);

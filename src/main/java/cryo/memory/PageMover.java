@@ -25,15 +25,24 @@ import java.util.concurrent.Future;
  * cannot be read that way (PROT_NONE) go through /proc/PID/mem.
  */
 public final class PageMover {
-    private static final long BUFFER = 8L << 20;
+    private static final long BUFFER = Long.getLong("cryo.buffer", 2L << 20);
     private static final long WRITE_BATCH = 64L << 20;
     private static final int THREADS = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
 
     private PageMover() {
     }
 
-    private record Batch(int from, int count, long bytes, boolean viaMem) {
+    /** Runs [from, from+count) of one Runs, moved as one piece of the stream: their PAGES records back to back. */
+    private record Batch(Runs runs, int from, int count, long dataBytes, boolean viaMem) {
+        long streamBytes() {
+            return dataBytes + (long) count * RECORD_HEADER;
+        }
     }
+
+    /** {u32 type; u32 len} then PAGES' own {u32 pid; u32 pad; u64 addr}. */
+    private static final int RECORD_HEADER = 8 + PagesRecord.HEADER;
+    private static final int WORKERS = Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()));
+    private static final int IN_FLIGHT = 2 * WORKERS;
 
     private static List<Batch> batches(Runs runs, boolean viaMem) {
         List<Batch> out = new ArrayList<>();
@@ -41,80 +50,109 @@ public final class PageMover {
         long bytes = 0;
         for (int i = 0; i < runs.count; i++) {
             if (i > from && (bytes + runs.len[i] > BUFFER || i - from == ProcessVm.IOV_MAX)) {
-                out.add(new Batch(from, i - from, bytes, viaMem));
+                out.add(new Batch(runs, from, i - from, bytes, viaMem));
                 from = i;
                 bytes = 0;
             }
             bytes += runs.len[i];
         }
-        if (runs.count > from) out.add(new Batch(from, runs.count - from, bytes, viaMem));
+        if (runs.count > from) out.add(new Batch(runs, from, runs.count - from, bytes, viaMem));
         return out;
     }
 
-    /** Reads the runs of pid and writes one PAGES record per run, reading the next buffer while writing one. */
+    /**
+     * Streams the runs of pid as PAGES records. Each batch is assembled in an off-heap buffer exactly as it
+     * will stand in the image — process_vm_readv scatters the pages between the record headers — and
+     * checksummed while it is still in cache, by WORKERS threads in parallel. Into a regular file the workers
+     * also write their batch at a position reserved in stream order; into a pipe the caller writes batches
+     * in order. The CRCs are folded into the image's in stream order either way.
+     */
     public static void dump(int pid, Runs readable, Runs unreadable, ImageWriter out) throws IOException, SysException {
-        Runs r = readable.split(BUFFER), u = unreadable.split(BUFFER);
-        List<Batch> batches = batches(r, false);
-        batches.addAll(batches(u, true));
+        List<Batch> batches = batches(readable.split(BUFFER), false);
+        batches.addAll(batches(unreadable.split(BUFFER), true));
         if (batches.isEmpty()) return;
+        long bufSize = BUFFER + (long) ProcessVm.IOV_MAX * RECORD_HEADER;
         try (Arena arena = Arena.ofShared();
              FileChannel mem = FileChannel.open(Path.of("/proc/" + pid + "/mem"), StandardOpenOption.READ);
-             ExecutorService reader = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("cryo-page-reader").daemon().factory())) {
-            MemorySegment[] bufs = {arena.allocate(BUFFER, 4096), arena.allocate(BUFFER, 4096)};
-            Future<?> pending = reader.submit(() -> fill(pid, mem, runsOf(batches.getFirst(), r, u), batches.getFirst(), bufs[0]));
-            long waited = 0, writing = 0;
-            for (int i = 0; i < batches.size(); i++) {
-                long w0 = System.nanoTime();
-                await(pending);
-                waited += System.nanoTime() - w0;
-                Batch b = batches.get(i);
-                if (i + 1 < batches.size()) {
-                    Batch next = batches.get(i + 1);
-                    MemorySegment nb = bufs[(i + 1) % 2];
-                    pending = reader.submit(() -> fill(pid, mem, runsOf(next, r, u), next, nb));
-                }
-                Runs runs = runsOf(b, r, u);
-                long off = 0, w1 = System.nanoTime();
-                for (int k = b.from; k < b.from + b.count; k++) {
-                    out.writePages(pid, runs.addr[k], bufs[i % 2].asSlice(off, runs.len[k]));
-                    off += runs.len[k];
-                }
-                writing += System.nanoTime() - w1;
+             ExecutorService workers = Executors.newFixedThreadPool(WORKERS, Thread.ofPlatform().name("cryo-page-reader").daemon().factory())) {
+            java.util.concurrent.BlockingQueue<MemorySegment> free = new java.util.concurrent.ArrayBlockingQueue<>(IN_FLIGHT);
+            for (int i = 0; i < IN_FLIGHT; i++) free.add(arena.allocate(bufSize, 4096));
+            java.util.ArrayDeque<Object[]> pending = new java.util.ArrayDeque<>();   // {Future<Integer>, Batch, buffer}
+            for (Batch b : batches) {
+                if (pending.size() == IN_FLIGHT) complete(pending.poll(), out, free);
+                MemorySegment buf = take(free);
+                long pos = out.seekable() ? out.reserve(b.streamBytes()) : -1;
+                Future<Integer> crc = workers.submit(() -> {
+                    int c = assemble(pid, mem, b, buf);
+                    if (pos >= 0) out.writeAt(buf.asSlice(0, b.streamBytes()).asByteBuffer(), pos);
+                    return c;
+                });
+                pending.add(new Object[]{crc, b, buf, pos});
             }
-            cryo.checkpoint.Timings.note("pages of " + pid + ": waiting for reads " + waited / 1_000_000 + " ms, writing " + writing / 1_000_000 + " ms");
+            while (!pending.isEmpty()) complete(pending.poll(), out, free);
         }
     }
 
-    private static Runs runsOf(Batch b, Runs readable, Runs unreadable) {
-        return b.viaMem ? unreadable : readable;
+    private static void complete(Object[] p, ImageWriter out, java.util.concurrent.BlockingQueue<MemorySegment> free) throws IOException, SysException {
+        @SuppressWarnings("unchecked") Future<Integer> crc = (Future<Integer>) p[0];
+        Batch b = (Batch) p[1];
+        MemorySegment buf = (MemorySegment) p[2];
+        int c = await(crc);
+        if ((long) p[3] < 0) out.writeUnsummed(buf.asSlice(0, b.streamBytes()).asByteBuffer());
+        out.fold(c, b.streamBytes());
+        free.add(buf);
     }
 
-    private static Void fill(int pid, FileChannel mem, Runs runs, Batch b, MemorySegment buf) throws SysException, IOException {
-        long got = b.viaMem ? 0 : ProcessVm.readv(pid, buf, runs.addr, runs.len, b.from, b.count);
-        if (got == b.bytes) return null;
-        // A range faulted (or the mapping is unreadable): the rest comes through /proc/PID/mem, which
-        // reads with FOLL_FORCE.
-        long off = 0;
-        for (int k = b.from; k < b.from + b.count; k++) {
-            long end = off + runs.len[k];
-            if (end > got) {
-                long skip = Math.max(0, got - off);
-                ByteBuffer bb = buf.asSlice(off + skip, runs.len[k] - skip).asByteBuffer();
-                long pos = runs.addr[k] + skip;
-                while (bb.hasRemaining()) {
-                    int n = mem.read(bb, pos);
-                    if (n <= 0) throw new SysException("read of /proc/" + pid + "/mem at 0x" + Long.toHexString(pos), Errno.EIO);
-                    pos += n;
-                }
-            }
-            off = end;
-        }
-        return null;
-    }
-
-    private static void await(Future<?> f) throws IOException, SysException {
+    private static MemorySegment take(java.util.concurrent.BlockingQueue<MemorySegment> free) throws IOException {
         try {
-            f.get();
+            return free.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+    }
+
+    /** Lays out the batch's PAGES records in buf, pages read straight into place; returns their CRC32C. */
+    private static int assemble(int pid, FileChannel mem, Batch b, MemorySegment buf) throws SysException, IOException {
+        Runs runs = b.runs;
+        MemorySegment[] slots = new MemorySegment[b.count];
+        long off = 0;
+        for (int i = 0; i < b.count; i++) {
+            int k = b.from + i;
+            MemorySegment h = buf.asSlice(off, RECORD_HEADER);
+            h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0, cryo.image.RecordType.PAGES.code);
+            h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4, (int) (PagesRecord.HEADER + runs.len[k]));
+            h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 8, pid);
+            h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 12, 0);
+            h.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 16, runs.addr[k]);
+            slots[i] = buf.asSlice(off + RECORD_HEADER, runs.len[k]);
+            off += RECORD_HEADER + runs.len[k];
+        }
+        long got = b.viaMem ? 0 : ProcessVm.readv(pid, slots, java.util.Arrays.copyOfRange(runs.addr, b.from, b.from + b.count), 0, b.count);
+        if (got < b.dataBytes) {
+            // A range faulted (or the mapping is unreadable): the rest comes through /proc/PID/mem, which
+            // reads with FOLL_FORCE.
+            long seen = 0;
+            for (int i = 0; i < b.count; i++) {
+                long len = slots[i].byteSize(), skip = Math.max(0, Math.min(len, got - seen));
+                seen += len;
+                ByteBuffer bb = slots[i].asSlice(skip).asByteBuffer();
+                long at = runs.addr[b.from + i] + skip;
+                while (bb.hasRemaining()) {
+                    int n = mem.read(bb, at);
+                    if (n <= 0) throw new SysException("read of /proc/" + pid + "/mem at 0x" + Long.toHexString(at), Errno.EIO);
+                    at += n;
+                }
+            }
+        }
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(buf.asSlice(0, b.streamBytes()).asByteBuffer());
+        return (int) crc.getValue();
+    }
+
+    private static <T> T await(Future<T> f) throws IOException, SysException {
+        try {
+            return f.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");

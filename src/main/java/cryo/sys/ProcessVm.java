@@ -59,6 +59,27 @@ public final class ProcessVm {
         }
     }
 
+    /**
+     * Reads the remote ranges addrs[from+i] (lengths locals[from+i].byteSize()) into locals[from+i], in one
+     * call. Returns the bytes read: less than asked when a remote range faults.
+     */
+    public static long readv(int pid, MemorySegment[] locals, long[] addrs, int from, int count) throws SysException {
+        if (count > IOV_MAX) throw new IllegalArgumentException(count + " iovecs > " + IOV_MAX);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment liov = a.allocate(16L * count);
+            MemorySegment riov = a.allocate(16L * count);
+            for (int i = 0; i < count; i++) {
+                MemorySegment l = locals[from + i];
+                liov.set(JAVA_LONG, 16L * i, l.address());
+                liov.set(JAVA_LONG, 16L * i + 8, l.byteSize());
+                riov.set(JAVA_LONG, 16L * i, addrs[from + i]);
+                riov.set(JAVA_LONG, 16L * i + 8, l.byteSize());
+            }
+            return Native.check(Native.raw(Nr.PROCESS_VM_READV, pid, liov.address(), count, riov.address(), count, 0),
+                    "process_vm_readv(" + pid + ", " + count + " ranges from 0x" + Long.toHexString(addrs[from]) + ")");
+        }
+    }
+
     private static long transfer(int nr, String name, int pid, MemorySegment local, long[] addrs, long[] lens,
                                  int from, int count) throws SysException {
         if (count > IOV_MAX) throw new IllegalArgumentException(count + " iovecs > " + IOV_MAX);
