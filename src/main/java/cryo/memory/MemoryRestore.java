@@ -34,6 +34,7 @@ public final class MemoryRestore {
     private static final int PR_SET_MM = 35, PR_SET_MM_MAP = 14, PRCTL_MM_MAP_SIZE = 104;
     /** Prefault a VMA in one call when at least this share of it is about to be written anyway. */
     private static final double POPULATE_DENSITY = 0.5;
+    private static final boolean POPULATE = !Boolean.getBoolean("cryo.nopopulate");
 
     private MemoryRestore() {
     }
@@ -109,7 +110,7 @@ public final class MemoryRestore {
                 } else if (v.kind() == VmaRecord.Kind.SHMEM) {
                     shmem.put(v.shmem(), Fd.open("/proc/" + t.tid + "/map_files/" + Long.toHexString(v.start()) + "-" + Long.toHexString(v.end()), Fd.O_RDWR));
                 }
-                if (v.kind() != VmaRecord.Kind.FILE && written[i] >= (1 << 20) && written[i] >= POPULATE_DENSITY * v.size()) {
+                if (POPULATE && v.kind() != VmaRecord.Kind.FILE && written[i] >= (1 << 20) && written[i] >= POPULATE_DENSITY * v.size()) {
                     t.call(Nr.MADVISE, null, v.start(), v.size(), MADV_POPULATE_WRITE);  // best effort
                 }
             }
