@@ -259,14 +259,19 @@ public final class OpenFiles {
             }
         }
 
+        /** Closes every fd cryo opened (idempotent). */
         @Override
         public void close() {
             for (int fd : toClose) Fd.close(fd);
+            toClose.clear();
             for (int[] ends : pipeEnds.values()) {
                 if (ends[0] >= 0) Fd.close(ends[0]);
                 if (ends[1] >= 0) Fd.close(ends[1]);
+                ends[0] = ends[1] = -1;
             }
             for (int fd : fifoHolders.values()) Fd.close(fd);
+            fifoHolders.clear();
+            opened.clear();
         }
     }
 

@@ -29,6 +29,9 @@ public final class Image {
     public final Map<Integer, FileRecord> files = new HashMap<>();
     public final Map<Integer, OpenFileRecord> openFiles = new HashMap<>();
     public final Map<Integer, PipeRecord> pipes = new HashMap<>();
+    /** SysV IPC objects by kind and id ("MSG:3"), and the pages of shm segments by id. */
+    public final Map<String, cryo.ipc.IpcRecord> ipc = new LinkedHashMap<>();
+    public final Map<Integer, List<cryo.ipc.ShmPagesRecord>> shmPages = new HashMap<>();
     public final Map<Integer, ProcessImage> processes = new LinkedHashMap<>();
 
     /** Everything about one live process. */
@@ -73,6 +76,15 @@ public final class Image {
                     if (img.usedBy(f.objref())) throw new ImageException("record " + name + ": objref " + f.objref() + " is used twice");
                     img.files.put(f.objref(), f);
                 }
+                case cryo.ipc.IpcRecord i -> {
+                    if (img.ipc.put(i.kind() + ":" + i.id(), i) != null) throw new ImageException("record " + name + ": " + i.name() + " appears twice");
+                }
+                case cryo.ipc.ShmPagesRecord sp -> {
+                    cryo.ipc.IpcRecord seg = img.ipc.get("SHM:" + sp.id());
+                    if (seg == null) throw new ImageException("record " + name + ": shared memory segment " + sp.id() + " has no IPC record before it");
+                    if (sp.offset() + sp.data().byteSize() > ((seg.size() + 4095) & ~4095L)) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of segment " + sp.id());
+                    img.shmPages.computeIfAbsent(sp.id(), k -> new ArrayList<>()).add(sp);
+                }
                 case PipeRecord pi -> {
                     if (img.usedBy(pi.objref())) throw new ImageException("record " + name + ": objref " + pi.objref() + " is used twice");
                     img.pipes.put(pi.objref(), pi);
@@ -107,6 +119,7 @@ public final class Image {
                     ProcessImage p = img.live(v.pid(), name);
                     if (!p.vmas.isEmpty() && p.vmas.getLast().end() > v.start()) throw new ImageException("record " + name + ": field 'start' 0x" + Long.toHexString(v.start()) + " overlaps or precedes the VMA before it");
                     if (v.file() != 0 && !img.files.containsKey(v.file())) throw new ImageException("record " + name + ": field 'file' names objref " + v.file() + ", which no FILE record before it has");
+                    if (v.kind() == VmaRecord.Kind.SYSV && !img.ipc.containsKey("SHM:" + v.shmem())) throw new ImageException("record " + name + ": field 'shmem' names shared memory segment " + v.shmem() + ", which no IPC record before it has");
                     p.vmas.add(v);
                 }
                 case PagesRecord pg -> {

@@ -9,12 +9,13 @@ import cryo.image.Tree;
 
 /**
  * VMA: one mapping (the kernel series' ckpt_hdr_vma). file is the objref of its FILE record (0 for none);
- * shmem names a shared anonymous object (its inode) so that every task sharing it maps one object again;
+ * shmem names a shared anonymous object (its inode) so that every task sharing it maps one object again,
+ * or, for SYSV, the id of the SysV shared memory segment attached there;
  * advice holds the VM flags that restart re-applies with madvise.
  */
 public record VmaRecord(int pid, long start, long end, int prot, int flags, long pgoff, Kind kind, int file,
                         long shmem, int advice) implements ImageRecord {
-    public enum Kind {ANON, FILE, SHMEM, VVAR, VVAR_VCLOCK, VDSO}
+    public enum Kind {ANON, FILE, SHMEM, VVAR, VVAR_VCLOCK, VDSO, SYSV}
 
     public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     public static final int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_GROWSDOWN = 0x100;

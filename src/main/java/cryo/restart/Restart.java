@@ -98,7 +98,17 @@ public final class Restart {
             for (Image.ProcessImage p : image.processes.values()) {
                 if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opener, shmem));
             }
-            for (Tracee t : ready) Ptrace.detach(t.tid, 0);
+            // Every fd is in place: cryo lets go of its own pipe ends and FIFO holders before any task runs,
+            // or a released writer would still find a reader (cryo) instead of EPIPE.
+            opener.close();
+            // Children first: a released parent may kill a child at once (ESRCH then only means that).
+            for (Tracee t : ready.reversed()) {
+                try {
+                    Ptrace.detach(t.tid, 0);
+                } catch (SysException e) {
+                    if (e.errno() != Errno.ESRCH) throw e;
+                }
+            }
             Timings.mark("detach");
             ok = true;
             return image.tree.root().pid();
