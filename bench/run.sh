@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
 # bench/run.sh: cryo's speed benchmark (issue 2, "Speed").
 #
-#   bench/run.sh [big] [small] [criu]     run the given parts (default: all three)
+#   bench/run.sh [big] [small] [criu] [tree50] [tree8] [pipes200]
+#                                         run the given parts (default: all six)
 #   bench/run.sh --selftest               test the harness only (no cryo, no criu)
 #
-#   big    a process holding SIZE_MIB (1 GiB) of touched random anonymous memory:
-#          `cryo checkpoint PID -o IMG` and `cryo restart -d IMG`, IMG on each of
-#          DIRS; seconds, GB/s, image size, cryo's own timing lines; after the
-#          restart the process checks its memory itself (SIGUSR1).
-#   small  `cryo checkpoint` and `cryo restart -d` of `sleep 1000`, JVM start-up
-#          included: median of N runs each (after one warm-up run), image on /dev/shm.
-#   criu   the `big` figures for criu, if criu is installed.
+#   big      a process holding SIZE_MIB (1 GiB) of touched random anonymous memory:
+#            `cryo checkpoint PID -o IMG` and `cryo restart -d IMG`, IMG on each of
+#            DIRS; seconds, GB/s, image size, cryo's own timing lines; after the
+#            restart the process checks its memory itself (SIGUSR1).
+#   small    `cryo checkpoint` and `cryo restart -d` of `sleep 1000`, JVM start-up
+#            included: median of N runs each (after one warm-up run), image on /dev/shm.
+#   criu     the `big` figures for criu, if criu is installed.
+#   tree50   a tree of TREE_N (50) small processes (bench/tree.c: a parent and its
+#            forked children, all in pause()): checkpoint and restart seconds, JVM
+#            start-up included, median of REPEAT runs (after one warm-up), image on
+#            /dev/shm; after the restart every process must answer SIGUSR1.
+#   tree8    HOGS (8) processes of HOG_MIB (256) MiB of touched random memory each
+#            (bench/memhog under a bash parent that execs memhog itself): GB/s each
+#            way, median of REPEAT runs, image on /dev/shm; every process checks its
+#            memory after the restart.
+#   pipes200 NPIPES (200) pipes holding PIPE_KIB (64) KiB each, write ends in a parent
+#            and read ends in its child (bench/tree.c): checkpoint and restart
+#            seconds, median of REPEAT runs (after one warm-up), image on /dev/shm;
+#            after the restart the child checks that every pipe holds its bytes.
 #
 # Run from anywhere as root. Environment:
-#   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (big/criu runs per directory)  N=10
-#   DIRS="/dev/shm /tmp"  CRIU=criu  TIMEOUT=300 (s per cryo/criu command)
+#   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (big/criu runs per directory; tree50,
+#   tree8 and pipes200 runs)  N=10  DIRS="/dev/shm /tmp"  CRIU=criu
+#   TIMEOUT=300 (s per cryo/criu command)  TREE_N=50  HOGS=8  HOG_MIB=256
+#   NPIPES=200  PIPE_KIB=64 (at most 1024)
 #   KEEP=1 keeps the work directory (logs) instead of removing it.
 # GB/s is 10^9 bytes of process memory per second (1 GiB = 1.074 GB).
 # Every process the script starts is killed by pid on exit; images are removed.
@@ -31,26 +46,37 @@ DIRS=${DIRS:-"/dev/shm /tmp"}
 CRIU=${CRIU:-criu}
 TIMEOUT=${TIMEOUT:-300}
 KEEP=${KEEP:-0}
+TREE_N=${TREE_N:-50}
+HOGS=${HOGS:-8}
+HOG_MIB=${HOG_MIB:-256}
+NPIPES=${NPIPES:-200}
+PIPE_KIB=${PIPE_KIB:-64}
 export CRYO_TIMING=1
 
-usage() { sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,37s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
-SELFTEST=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0
+SELFTEST=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0
 for a in "$@"; do
   case $a in
     big) DO_BIG=1 ;;
     small) DO_SMALL=1 ;;
     criu) DO_CRIU=1 ;;
+    tree50) DO_TREE50=1 ;;
+    tree8) DO_TREE8=1 ;;
+    pipes200) DO_PIPES=1 ;;
     --selftest) SELFTEST=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
   esac
 done
-[ $((DO_BIG + DO_SMALL + DO_CRIU + SELFTEST)) -eq 0 ] && DO_BIG=1 DO_SMALL=1 DO_CRIU=1
+[ $((DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + SELFTEST)) -eq 0 ] &&
+  DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1
 
-for v in SIZE_MIB REPEAT N TIMEOUT; do
+for v in SIZE_MIB REPEAT N TIMEOUT TREE_N HOGS HOG_MIB NPIPES PIPE_KIB; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
 done
+[ "$TREE_N" -le 1000 ] || { echo "bench: TREE_N must be at most 1000" >&2; exit 2; }
+[ "$PIPE_KIB" -le 1024 ] || { echo "bench: PIPE_KIB must be at most 1024 (fs.pipe-max-size)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench: must run as root (cryo and criu ptrace other processes)" >&2; exit 1; }
 for t in gcc timeout date awk sort stat du; do
   command -v "$t" >/dev/null || { echo "bench: '$t' is missing" >&2; exit 1; }
@@ -202,9 +228,18 @@ first_err() {
   printf '%s' "${l:0:160}"
 }
 
-# timings TAG: cryo's "cryo: timing NAME MS ms" lines as "NAME=MS NAME=MS".
+# timings TAG: cryo's "cryo: timing NAME MS ms" lines as "NAME=MS NAME=MS", in
+# order. A name of several words is joined by "_" (commas dropped); a word that is
+# a number (the pid in "memory of 1234") becomes "PID", and the lines that then
+# have one name (one per process) are summed.
 timings() {
-  awk '$1 == "cryo:" && $2 == "timing" && $5 == "ms" { printf "%s%s=%s", sep, $3, $4; sep = " " }' "$WORK/$1.err" 2>/dev/null
+  awk '$1 == "cryo:" && $2 == "timing" && $NF == "ms" && NF >= 5 {
+         n = ""
+         for (i = 3; i <= NF - 2; i++) { w = $i; gsub(/,/, "", w); if (w ~ /^[0-9]+$/) w = "PID"; n = n (i > 3 ? "_" : "") w }
+         if (!(n in sum)) order[++k] = n
+         sum[n] += $(NF - 1)
+       }
+       END { for (i = 1; i <= k; i++) printf "%s%s=%.1f", (i > 1 ? " " : ""), order[i], sum[order[i]] }' "$WORK/$1.err" 2>/dev/null
 }
 timing_of() { # timing_of TAG NAME
   awk -v n="$2" '$1 == "cryo:" && $2 == "timing" && $3 == n && $5 == "ms" { v = $4 } END { if (v != "") print v }' "$WORK/$1.err" 2>/dev/null
@@ -224,6 +259,8 @@ minmax() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } E
 # ------------------------------------------------------------------ memhog
 MEMHOG=$WORK/memhog
 gcc -O2 -Wall -o "$MEMHOG" "$ROOT/bench/memhog.c" || { log "cannot compile bench/memhog.c"; exit 1; }
+TREEBIN=$WORK/tree
+gcc -O2 -Wall -o "$TREEBIN" "$ROOT/bench/tree.c" || { log "cannot compile bench/tree.c"; exit 1; }
 
 HOG_PID= HOG_SUM= HOG_OUT= HOG_RES=
 # start_hog TAG: start memhog as our child; waits for READY. Sets HOG_*.
@@ -428,6 +465,346 @@ small_run() { # small_run I (0 = warm-up, not counted)
   log "small run $i: checkpoint $(ms "$cns") ms, restart $(ms "$rns") ms"
 }
 
+# ------------------------------------------------ parts: tree50, tree8, pipes200
+# A fixture is a tree under one root pid, which is our child; the rest are its
+# children. start_* sets FIX_ROOT and FIX_PIDS (root first) and tracks them all.
+FIX_ROOT= FIX_OUT= PIPE_CHILD= PIPE_RES=
+FIX_PIDS=()
+declare -A HOGSUM=() HOGRES=()   # tree8: pid -> READY sum, result file
+
+proc_ppid() { local f a; f=$(stat_fields "$1") || return 1; read -ra a <<<"$f"; echo "${a[1]}"; }
+
+# kill_all PID...: SIGKILL every one that is still the process we tracked, then
+# wait until each is gone: orphans are reaped by pid 1 (every second or two
+# here), so killing first and waiting after costs one round, not one per process.
+kill_all() {
+  local pid
+  local -a mine=()
+  for pid in "$@"; do
+    [ -n "$pid" ] && ours "$pid" || { untrack "$pid"; continue; }
+    kill -KILL "$pid" 2>/dev/null
+    mine+=("$pid")
+  done
+  for pid in "${mine[@]}"; do
+    if [ -n "${CHILD[$pid]:-}" ]; then wait "$pid" 2>/dev/null
+    else wait_dead "$pid" 10 || log "pid $pid did not die after SIGKILL"; fi
+  done
+  for pid in "${mine[@]}"; do
+    if [ -z "${CHILD[$pid]:-}" ] && ! wait_gone "$pid" 30; then
+      log "pid $pid is a zombie not yet reaped by its parent (ppid $(proc_ppid "$pid"))"
+    fi
+    untrack "$pid"
+  done
+}
+
+# wait_all_gone SECONDS PID...: until none of the pids is in /proc any more.
+# Prints the ones still there when the time is up, and fails.
+wait_all_gone() {
+  local end=$(( $(now_ns) + $1 * 1000000000 )) p
+  local -a left
+  shift
+  while :; do
+    left=()
+    for p in "$@"; do [ -e "/proc/$p" ] && left+=("$p"); done
+    [ "${#left[@]}" -eq 0 ] && return 0
+    [ "$(now_ns)" -lt "$end" ] || { echo "${left[*]}"; return 1; }
+    set -- "${left[@]}"
+    sleep 0.05
+  done
+}
+
+# wait_ready FILE ROOT SECONDS: until FILE has a line starting with READY.
+wait_ready() {
+  local end=$(( $(now_ns) + $3 * 1000000000 ))
+  until grep -q '^READY' "$1" 2>/dev/null; do
+    alive "$2" || { log "fixture $2 died before READY: $(head -c 300 "${1%.out}.err" 2>/dev/null)"; return 1; }
+    [ "$(now_ns)" -lt "$end" ] || { log "fixture $2 not READY after $3 s"; return 1; }
+    sleep 0.02
+  done
+}
+
+# start_fixture TAG ARGS...: bench/tree.c with ARGS, stdout $WORK/TAG.fix.out.
+start_fixture() {
+  local tag=$1
+  shift
+  FIX_OUT=$WORK/$tag.fix.out
+  "$TREEBIN" "$@" <"/dev/null" >"$FIX_OUT" 2>"$WORK/$tag.fix.err" &
+  FIX_ROOT=$!
+  track "$FIX_ROOT"; CHILD[$FIX_ROOT]=1
+  FIX_PIDS=("$FIX_ROOT")
+  wait_ready "$FIX_OUT" "$FIX_ROOT" 60 || { kill_all "$FIX_ROOT"; return 1; }
+}
+
+start_pause() { # start_pause TAG: tree of TREE_N processes
+  local line p
+  start_fixture "$1" pause "$TREE_N" || return 1
+  line=$(grep -m1 '^READY' "$FIX_OUT")
+  line=${line#*children=}
+  for p in ${line//,/ }; do track "$p" && FIX_PIDS+=("$p"); done
+  if [ "${#FIX_PIDS[@]}" -ne "$TREE_N" ]; then
+    log "tree fixture: ${#FIX_PIDS[@]} of $TREE_N processes running"
+    kill_all "${FIX_PIDS[@]}"; return 1
+  fi
+}
+
+start_pipes() { # start_pipes TAG: NPIPES pipes of PIPE_KIB KiB, read ends in the child
+  local line
+  PIPE_RES=$WORK/$1.pipes.result
+  rm -f "$PIPE_RES"
+  start_fixture "$1" pipes "$NPIPES" $((PIPE_KIB * 1024)) "$PIPE_RES" || return 1
+  line=$(grep -m1 '^READY' "$FIX_OUT")
+  PIPE_CHILD=${line#*child=}; PIPE_CHILD=${PIPE_CHILD%% *}
+  track "$PIPE_CHILD" || { log "pipes fixture: child $PIPE_CHILD is not running"; kill_all "$FIX_ROOT"; return 1; }
+  FIX_PIDS+=("$PIPE_CHILD")
+}
+
+# start_hogs TAG: HOGS memhogs of HOG_MIB MiB under one root. A bash subshell
+# starts HOGS-1 memhogs (each with its own stdout and result file), writes their
+# pids to a file and then execs the last memhog itself: the root.
+start_hogs() {
+  local tag=$1 pids=$WORK/$1.hogpids k p line pid end ready
+  local -a outs=()
+  rm -f "$pids" "$WORK/$tag".hog*
+  (
+    for ((k = 1; k < HOGS; k++)); do
+      "$MEMHOG" "$HOG_MIB" "$WORK/$tag.hog$k.result" <"/dev/null" >"$WORK/$tag.hog$k.out" 2>"$WORK/$tag.hog$k.err" &
+      echo "$!" >>"$pids"
+    done
+    exec "$MEMHOG" "$HOG_MIB" "$WORK/$tag.hog0.result" <"/dev/null" >"$WORK/$tag.hog0.out" 2>"$WORK/$tag.hog0.err"
+  ) &
+  FIX_ROOT=$!
+  track "$FIX_ROOT"; CHILD[$FIX_ROOT]=1
+  FIX_PIDS=("$FIX_ROOT")
+  HOGSUM=() HOGRES=()
+  for ((k = 0; k < HOGS; k++)); do outs+=("$WORK/$tag.hog$k.out"); done
+  end=$(( $(now_ns) + 300 * 1000000000 ))
+  while :; do
+    # track the children as soon as their pids are known (cleanup must find them)
+    if [ -e "$pids" ]; then
+      while read -r p; do
+        [[ $p =~ ^[0-9]+$ ]] && [ -z "${TRACK[$p]:-}" ] && track "$p" && FIX_PIDS+=("$p")
+      done <"$pids"
+    fi
+    ready=$(cat -- "${outs[@]}" 2>/dev/null | grep -c '^READY')
+    [ "$ready" -eq "$HOGS" ] && [ "${#FIX_PIDS[@]}" -eq "$HOGS" ] && break
+    for p in "${FIX_PIDS[@]}"; do
+      alive "$p" || { log "tree8: memhog $p died before READY: $(cat "$WORK/$tag".hog*.err 2>/dev/null | head -c 300)"; kill_all "${FIX_PIDS[@]}"; return 1; }
+    done
+    [ "$(now_ns)" -lt "$end" ] || { log "tree8: only $ready of $HOGS memhogs READY after 300 s"; kill_all "${FIX_PIDS[@]}"; return 1; }
+    sleep 0.05
+  done
+  for ((k = 0; k < HOGS; k++)); do
+    line=$(grep -m1 '^READY' "${outs[k]}")
+    pid=${line#*pid=}; pid=${pid%% *}
+    HOGSUM[$pid]=${line#*sum=}; HOGSUM[$pid]=${HOGSUM[$pid]%% *}
+    HOGRES[$pid]=$WORK/$tag.hog$k.result
+  done
+  for p in "${FIX_PIDS[@]}"; do
+    [ -n "${HOGSUM[$p]:-}" ] || { log "tree8: pid $p has no READY line"; kill_all "${FIX_PIDS[@]}"; return 1; }
+  done
+  log "tree8: $HOGS memhogs READY under root $FIX_ROOT"
+}
+
+# check_alive OUT PID...: every process must write "ALIVE <pid>" to OUT on SIGUSR1.
+check_alive() {
+  local out=$1 end missing
+  shift
+  kill -USR1 "$@" 2>/dev/null
+  end=$(( $(now_ns) + 20 * 1000000000 ))
+  while :; do
+    missing=$(awk -v want="$*" 'BEGIN { n = split(want, w, " ") } $1 == "ALIVE" { seen[$2] = 1 }
+                                END { m = 0; for (i = 1; i <= n; i++) if (!(w[i] in seen)) m++; print m }' "$out")
+    [ "$missing" = 0 ] && { echo "OK ($# of $# processes answer SIGUSR1)"; return 0; }
+    [ "$(now_ns)" -lt "$end" ] || { echo "BAD ($missing of $# processes did not answer SIGUSR1 in 20 s)"; return 1; }
+    sleep 0.02
+  done
+}
+
+# verify_pipes PID RESULT_FILE: the pipes child checks its pipes (once: it reads them).
+verify_pipes() {
+  local pid=$1 res=$2 end line
+  rm -f "$res"
+  kill -USR1 "$pid" 2>/dev/null || { echo "NO-ANSWER (pid $pid: cannot signal)"; return 1; }
+  end=$(( $(now_ns) + 60 * 1000000000 ))
+  until [ -s "$res" ]; do
+    alive "$pid" || { echo "NO-ANSWER (pid $pid died, state '$(proc_state "$pid")')"; return 1; }
+    [ "$(now_ns)" -lt "$end" ] || { echo "NO-ANSWER (no result after 60 s)"; return 1; }
+    sleep 0.02
+  done
+  read -r line <"$res"
+  if [[ $line == "OK pipes=$NPIPES bytes=$((NPIPES * PIPE_KIB * 1024)) "* ]]; then
+    echo "OK ($NPIPES pipes hold their $PIPE_KIB KiB each)"
+  else
+    echo "BAD ($line)"; return 1
+  fi
+}
+
+# tree_check MODE PID...: after a restart (root first): every process runs and
+# has its parent back, then the mode's own check. Prints OK ... or BAD ...
+tree_check() {
+  local mode=$1 root=$2 p pp r n=0
+  shift
+  for p in "$@"; do
+    alive "$p" || { echo "BAD (pid $p is not running: state '$(proc_state "$p")')"; return 1; }
+    if [ "$p" != "$root" ]; then
+      pp=$(proc_ppid "$p")
+      [ "$pp" = "$root" ] || { echo "BAD (pid $p has parent $pp, not $root)"; return 1; }
+    fi
+  done
+  case $mode in
+    tree50) check_alive "$FIX_OUT" "$@" ;;
+    tree8)
+      for p in "$@"; do
+        r=$(verify "$p" "${HOGRES[$p]}" "${HOGSUM[$p]}") || { echo "BAD (pid $p: $r)"; return 1; }
+        n=$((n + 1))
+      done
+      echo "OK ($n of $# processes: memory intact)" ;;
+    pipes200) verify_pipes "$PIPE_CHILD" "$PIPE_RES" ;;
+  esac
+}
+
+# image_pids FILE: the pids of the TREE record in FILE, the output of `cryo show IMG --json`.
+image_pids() {
+  grep -m1 '"type": "TREE"' "$1" | grep -oE '"pid": [0-9]+' | awk '{ print $2 }'
+}
+
+declare -A TR_ROWS=() TR_C=() TR_R=() TR_F=() TR_T=() TR_TK=() TR_NOTE=() TR_N=()
+tree_note() { TR_NOTE[$1]+="$2"$'\n'; }
+
+# tree_row MODE RUN CKPT_NS REST_NS IMAGE_BYTES FROZEN_MS CHECK (RUN "med": no image, no check)
+tree_row() {
+  local mode=$1 c r img
+  c=$(secs "$3"); r=$(secs "$4")
+  img=$5; [ -n "$img" ] && img=$(mib "$img")
+  if [ "$mode" = tree8 ]; then
+    printf '%-4s %8s %9s %8s %9s %9s %9s%s\n' "$2" "$c" "$(gbps "$TREE8_BYTES" "$3")" "$r" "$(gbps "$TREE8_BYTES" "$4")" "$img" "$6" "${7:+  $7}"
+  else
+    printf '%-4s %8s %8s %9s %9s%s\n' "$2" "$c" "$r" "$img" "$6" "${7:+  $7}"
+  fi
+}
+tree_head() {
+  if [ "$1" = tree8 ]; then
+    printf '%-4s %8s %9s %8s %9s %9s %9s  %s\n' run ckpt_s ckpt_GB/s rest_s rest_GB/s image_MiB frozen_ms memory
+  else
+    printf '%-4s %8s %8s %9s %9s  %s\n' run ckpt_s rest_s image_MiB frozen_ms check
+  fi
+}
+TREE8_BYTES=$((HOGS * HOG_MIB * 1048576))
+
+# tree_run MODE I: one checkpoint and restart of MODE's tree (I = 0: warm-up, not counted).
+tree_run() {
+  local mode=$1 i=$2 tag="$1-$2" img="/dev/shm/cryo-bench.$$.$1" root cns rns size frozen check left n t
+  local -a pids ipids
+  CLEAN_PATHS+=("$img")
+  rm -f -- "$img"
+  case $mode in
+    tree50) start_pause "$tag" ;;
+    tree8) start_hogs "$tag" ;;
+    pipes200) start_pipes "$tag" ;;
+  esac || { tree_note "$mode" "run $i: the tree did not start"; return 1; }
+  root=$FIX_ROOT pids=("${FIX_PIDS[@]}")
+
+  run_cmd "$tag.ckpt" "$CRYO" checkpoint "$root" -o "$img"
+  cns=$NS
+  if [ "$RC" -ne 0 ]; then
+    tree_note "$mode" "run $i: checkpoint failed ($(secs "$cns") s): $(first_err "$tag.ckpt")"
+    kill_all "${pids[@]}"; rm -f -- "$img"; return 1
+  fi
+  reap_original "$root" "$tag" || { tree_note "$mode" "run $i: root pid $root not free after the checkpoint"; kill_all "${pids[@]}"; rm -f -- "$img"; return 1; }
+  for t in "${pids[@]}"; do untrack "$t"; done
+  # cryo's own list of the tree; the orphans are reaped by pid 1, now or a second later
+  ipids=()
+  run_cmd "$tag.show" "$CRYO" show "$img" --json
+  [ "$RC" -eq 0 ] && mapfile -t ipids < <(image_pids "$WORK/$tag.show.out")
+  if [ "${#ipids[@]}" -ne "${#pids[@]}" ]; then
+    tree_note "$mode" "run $i: the image holds ${#ipids[@]} processes, the tree had ${#pids[@]}"
+    FAILED=1
+  fi
+  if ! left=$(wait_all_gone 30 "${pids[@]}" "${ipids[@]}"); then
+    tree_note "$mode" "run $i: pids still in /proc 30 s after the checkpoint: $left"
+    rm -f -- "$img"; return 1
+  fi
+  size=$(stat -c %s "$img" 2>/dev/null || echo 0)
+  frozen=$(timing_of "$tag.ckpt" frozen)
+
+  run_cmd "$tag.rest" "$CRYO" restart -d "$img"
+  rns=$NS
+  if [ "$RC" -ne 0 ]; then
+    tree_note "$mode" "run $i: restart failed ($(secs "$rns") s): $(first_err "$tag.rest")"
+    for t in "${pids[@]}"; do [ -e "/proc/$t" ] && track "$t"; done
+    kill_all "${pids[@]}"; rm -f -- "$img"; return 1
+  fi
+  restored_pid "$tag.rest" "$root" >/dev/null
+  n=0
+  for t in "${pids[@]}"; do track "$t" && n=$((n + 1)); done
+  check=$(tree_check "$mode" "${pids[@]}")
+  [ "$n" -eq "${#pids[@]}" ] || check="BAD ($n of ${#pids[@]} pids exist after the restart; $check)"
+  kill_all "${pids[@]}"
+  rm -f -- "$img"
+
+  log "$tag: checkpoint $(secs "$cns") s, restart $(secs "$rns") s, image $(mib "$size") MiB, $check"
+  [[ $check == OK* ]] || { FAILED=1; tree_note "$mode" "run $i: $check"; }
+  [ "$i" -eq 0 ] && return 0
+  TR_ROWS[$mode]+="$(tree_row "$mode" "$i" "$cns" "$rns" "$size" "${frozen:--}" "$check")"$'\n'
+  TR_C[$mode]+=" $cns"; TR_R[$mode]+=" $rns"; TR_N[$mode]=$(( ${TR_N[$mode]:-0} + 1 ))
+  [ -n "$frozen" ] && TR_F[$mode]+=" $frozen"
+  for t in $(timings "$tag.ckpt"); do
+    [ -n "${TR_T["$mode|checkpoint ${t%%=*}"]:-}" ] || TR_TK[$mode]+="checkpoint|${t%%=*} "
+    TR_T["$mode|checkpoint ${t%%=*}"]+=" ${t#*=}"
+  done
+  for t in $(timings "$tag.rest"); do
+    [ -n "${TR_T["$mode|restart ${t%%=*}"]:-}" ] || TR_TK[$mode]+="restart|${t%%=*} "
+    TR_T["$mode|restart ${t%%=*}"]+=" ${t#*=}"
+  done
+}
+
+# tree8_fits: enough memory for the processes plus the image in /dev/shm.
+tree8_fits() {
+  local need=$((HOGS * HOG_MIB * 1024)) avail shm
+  avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+  shm=$(df -Pk /dev/shm | awk 'NR == 2 { print $4 }')
+  [ "${avail:-0}" -gt $((2 * need + 524288)) ] && [ "${shm:-0}" -gt $((need + 65536)) ]
+}
+
+tree_report() { # tree_report MODE
+  local mode=$1 c r f k key lo hi
+  case $mode in
+    tree50)
+      echo "== tree50: $TREE_N processes (bench/tree.c: a parent and $((TREE_N - 1)) forked children, all in pause()), checkpoint -o IMG / restart -d IMG,"
+      echo "   JVM start-up included, image on /dev/shm: ${TR_N[$mode]:-0} of $REPEAT runs measured (after 1 warm-up)" ;;
+    tree8)
+      echo "== tree8: $HOGS processes of $HOG_MIB MiB of touched random memory each ($(mib "$TREE8_BYTES") MiB = $(gbps "$TREE8_BYTES" 1000000000) GB; bench/memhog, all children of one memhog),"
+      echo "   checkpoint -o IMG / restart -d IMG, JVM start-up included, image on /dev/shm: ${TR_N[$mode]:-0} of $REPEAT runs measured"
+      echo "   GB/s = 10^9 bytes of process memory per second; cryo moves the pages of one process with 2 worker threads (no one-at-a-time switch)" ;;
+    pipes200)
+      echo "== pipes200: $NPIPES pipes holding $PIPE_KIB KiB each ($(mib $((NPIPES * PIPE_KIB * 1024))) MiB; bench/tree.c: write ends in a parent, read ends in its child),"
+      echo "   checkpoint -o IMG / restart -d IMG, JVM start-up included, image on /dev/shm: ${TR_N[$mode]:-0} of $REPEAT runs measured (after 1 warm-up)" ;;
+  esac
+  if [ -n "${TR_C[$mode]:-}" ]; then
+    tree_head "$mode"
+    printf '%s' "${TR_ROWS[$mode]}"
+    # shellcheck disable=SC2086
+    c=$(median ${TR_C[$mode]}); r=$(median ${TR_R[$mode]}); f=$(median ${TR_F[$mode]:-})
+    [ "$f" = "-" ] || f=$(printf '%.1f' "$f")
+    tree_row "$mode" med "$c" "$r" "" "$f" ""
+    if [ "$mode" = tree50 ]; then
+      echo "   issue target < 1 s each way: checkpoint $(secs "$c") s $(awk -v ns="$c" 'BEGIN { print (ns < 1e9 ? "(met)" : "(NOT met)") }')," \
+        "restart $(secs "$r") s $(awk -v ns="$r" 'BEGIN { print (ns < 1e9 ? "(met)" : "(NOT met)") }')"
+    fi
+    echo "-- cryo's own timing lines, ms (CRYO_TIMING=1; PID: the lines of every process summed)"
+    printf '%-44s %9s %9s %9s\n' "" median_ms min_ms max_ms
+    for k in ${TR_TK[$mode]}; do
+      key=${k/|/ }
+      # shellcheck disable=SC2086
+      read -r lo hi <<<"$(minmax ${TR_T["$mode|$key"]})"
+      # shellcheck disable=SC2086
+      printf '%-44s %9.1f %9s %9s\n' "  $key" "$(median ${TR_T["$mode|$key"]})" "$lo" "$hi"
+    done
+  fi
+  printf '%s' "${TR_NOTE[$mode]:-}" | sed 's/^/  /'
+  echo
+}
+
 # ---------------------------------------------------------------- selftest
 selftest() {
   local r pid
@@ -445,6 +822,37 @@ selftest() {
   if [ -e "/proc/$pid" ]; then echo "selftest: FAIL (pid $pid still exists)"; return 1; fi
   r=$(verify "$pid" "$HOG_RES" "$HOG_SUM"); echo "selftest: dead process        -> $r"
   [[ $r == NO-ANSWER* ]] || return 1
+
+  log "selftest: tree of $TREE_N processes"
+  start_pause selftest-tree || { echo "selftest: FAIL (tree did not start)"; return 1; }
+  r=$(tree_check tree50 "${FIX_PIDS[@]}"); echo "selftest: tree, all running   -> $r"
+  [[ $r == OK* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
+  kill -KILL "${FIX_PIDS[-1]}"; wait_dead "${FIX_PIDS[-1]}" 10     # a zombie until its parent dies
+  r=$(tree_check tree50 "${FIX_PIDS[@]}"); echo "selftest: tree, one killed    -> $r"
+  [[ $r == BAD* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
+  kill_all "${FIX_PIDS[@]}"
+
+  log "selftest: $NPIPES pipes of $PIPE_KIB KiB"
+  start_pipes selftest-pipes1 || { echo "selftest: FAIL (pipes did not start)"; return 1; }
+  r=$(tree_check pipes200 "${FIX_PIDS[@]}"); echo "selftest: pipes, intact       -> $r"
+  [[ $r == OK* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
+  r=$(tree_check pipes200 "${FIX_PIDS[@]}"); echo "selftest: pipes, read empty   -> $r"
+  [[ $r == BAD* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
+  kill_all "${FIX_PIDS[@]}"
+  start_pipes selftest-pipes2 || { echo "selftest: FAIL (pipes did not start)"; return 1; }
+  kill -USR2 "$PIPE_CHILD"; sleep 0.3       # one byte out of pipe 0
+  r=$(tree_check pipes200 "${FIX_PIDS[@]}"); echo "selftest: pipes, 1 byte gone  -> $r"
+  [[ $r == BAD* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
+  kill_all "${FIX_PIDS[@]}"
+
+  log "selftest: $HOGS memhogs of $HOG_MIB MiB under one root"
+  start_hogs selftest-hogs || { echo "selftest: FAIL (memhog tree did not start)"; return 1; }
+  r=$(tree_check tree8 "${FIX_PIDS[@]}"); echo "selftest: memhog tree, intact -> $r"
+  [[ $r == OK* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
+  kill -USR2 "${FIX_PIDS[-1]}"; sleep 0.3
+  r=$(tree_check tree8 "${FIX_PIDS[@]}"); echo "selftest: memhog tree, 1 flip -> $r"
+  [[ $r == BAD* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
+  kill_all "${FIX_PIDS[@]}"
   echo "selftest: OK"
 }
 
@@ -452,6 +860,7 @@ selftest() {
 echo "cryo bench: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), kernel $(uname -r), $(nproc) CPUs," \
   "$(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)," \
   "THP $(grep -o '\[[a-z]*\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null | tr -d '[]')," \
+  "load $(cut -d' ' -f1-3 /proc/loadavg)," \
   "cryo $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
 
 if [ "$SELFTEST" = 1 ]; then
@@ -459,14 +868,14 @@ if [ "$SELFTEST" = 1 ]; then
 fi
 
 CRYO_OK=1
-if [ $((DO_BIG + DO_SMALL)) -gt 0 ]; then
+if [ $((DO_BIG + DO_SMALL + DO_TREE50 + DO_TREE8 + DO_PIPES)) -gt 0 ]; then
   if [ ! -x "$CRYO" ]; then
     log "cryo is not executable: $CRYO"; CRYO_OK=0
   else
     run_cmd probe "$CRYO" --help
     if [ "$RC" -ne 0 ]; then log "'$CRYO --help' failed: $(first_err probe)"; CRYO_OK=0; fi
   fi
-  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; log "skipping the cryo parts"; }
+  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; DO_TREE50=0; DO_TREE8=0; DO_PIPES=0; log "skipping the cryo parts"; }
 fi
 
 HAVE_CRIU=0
@@ -495,6 +904,20 @@ fi
 if [ "$DO_SMALL" = 1 ]; then
   for ((i = 0; i <= N; i++)); do small_run "$i" || FAILED=1; done
 fi
+if [ "$DO_TREE50" = 1 ]; then
+  for ((i = 0; i <= REPEAT; i++)); do tree_run tree50 "$i" || FAILED=1; done
+fi
+if [ "$DO_TREE8" = 1 ]; then
+  if tree8_fits; then
+    for ((i = 1; i <= REPEAT; i++)); do tree_run tree8 "$i" || FAILED=1; done
+  else
+    tree_note tree8 "skipped: needs twice $(mib "$TREE8_BYTES") MiB of available memory (processes, then image + restored processes) and room in /dev/shm"
+    FAILED=1
+  fi
+fi
+if [ "$DO_PIPES" = 1 ]; then
+  for ((i = 0; i <= REPEAT; i++)); do tree_run pipes200 "$i" || FAILED=1; done
+fi
 
 # ------------------------------------------------------------------ report
 echo
@@ -517,21 +940,24 @@ fi
 if [ "$DO_SMALL" = 1 ]; then
   echo "== small process (sleep 1000), JVM start-up included, image on /dev/shm: ${#SMALL_C[@]} of $N runs measured (after 1 warm-up)"
   if [ "${#SMALL_C[@]}" -gt 0 ]; then
-    printf '%-28s %9s %9s %9s\n' "" median_ms min_ms max_ms
+    printf '%-44s %9s %9s %9s\n' "" median_ms min_ms max_ms
     read -r lo hi <<<"$(minmax "${SMALL_C[@]}")"
-    printf '%-28s %9.1f %9s %9s\n' "cryo checkpoint" "$(median "${SMALL_C[@]}")" "$lo" "$hi"
+    printf '%-44s %9.1f %9s %9s\n' "cryo checkpoint" "$(median "${SMALL_C[@]}")" "$lo" "$hi"
     read -r lo hi <<<"$(minmax "${SMALL_R[@]}")"
-    printf '%-28s %9.1f %9s %9s\n' "cryo restart -d" "$(median "${SMALL_R[@]}")" "$lo" "$hi"
+    printf '%-44s %9.1f %9s %9s\n' "cryo restart -d" "$(median "${SMALL_R[@]}")" "$lo" "$hi"
     for k in $(printf '%s\n' "${!SMALL_T[@]}" | sort | tr ' ' '|'); do
       key=${k//|/ }
       # shellcheck disable=SC2086
       read -r lo hi <<<"$(minmax ${SMALL_T[$key]})"
       # shellcheck disable=SC2086
-      printf '%-28s %9.1f %9s %9s\n' "  timing: $key" "$(median ${SMALL_T[$key]})" "$lo" "$hi"
+      printf '%-44s %9.1f %9s %9s\n' "  timing: $key" "$(median ${SMALL_T[$key]})" "$lo" "$hi"
     done
   fi
   for note in "${SMALL_NOTE[@]}"; do echo "  $note"; done
   echo
 fi
+[ "$DO_TREE50" = 1 ] && tree_report tree50
+[ "$DO_TREE8" = 1 ] && tree_report tree8
+[ "$DO_PIPES" = 1 ] && tree_report pipes200
 if [ "$FAILED" = 0 ]; then echo "bench: done"; else echo "bench: done, with failures (see above)"; fi
 exit "$FAILED"
