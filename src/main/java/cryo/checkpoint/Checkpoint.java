@@ -237,7 +237,9 @@ public final class Checkpoint {
             }
         }
         for (FrozenTree.Process p : tree.live()) {
-            for (Tracee t : p.threads) {
+            // The leader's exit is reported only once its other threads are reaped (kernel/exit.c,
+            // delay_group_leader()): wait for those first.
+            for (Tracee t : p.threads.reversed()) {
                 try {
                     while (!Wait.waitFor(t.tid, Tracee.WAIT_MS).gone()) Ptrace.cont(t.tid, 0);
                 } catch (SysException e) {
