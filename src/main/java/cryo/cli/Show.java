@@ -165,6 +165,32 @@ final class Show {
                 m.put("capacity", p.capacity());
                 m.put("buffered", p.data().length);
             }
+            case cryo.ipc.IpcRecord i -> {
+                m.put("kind", i.kind().toString());
+                m.put("id", i.id());
+                m.put("key", "0x" + Integer.toHexString(i.key()));
+                m.put("uid", i.uid());
+                m.put("gid", i.gid());
+                m.put("mode", "0" + Integer.toOctalString(i.mode()));
+                switch (i.kind()) {
+                    case MSG -> {
+                        m.put("messages", i.messages().size());
+                        m.put("cbytes", i.size());
+                    }
+                    case SEM -> m.put("values", java.util.stream.IntStream.range(0, i.values().length).mapToObj(k -> (Object) (int) i.values()[k]).toList());
+                    case SHM -> {
+                        m.put("size", i.size());
+                        if ((i.mode() & cryo.ipc.IpcRecord.SHM_DEST) != 0) m.put("destroyed", true);
+                    }
+                }
+                m.put("times_not_restored", java.util.Arrays.stream(i.times()).boxed().toList());
+                m.put("pids_not_restored", java.util.Arrays.stream(i.pids()).boxed().toList());
+            }
+            case cryo.ipc.ShmPagesRecord p -> {
+                m.put("id", p.id());
+                m.put("offset", p.offset());
+                m.put("pages", p.data().byteSize() / 4096);
+            }
             case FdRecord f -> {
                 m.put("pid", f.pid());
                 m.put("fd", f.fd());

@@ -15,7 +15,7 @@ import cryo.task.ThreadRecord;
  * series' ckpt_hdr. Each kind of state keeps its record beside the code that saves and restores it.
  */
 public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord, MmRecord, VmaRecord,
-        PagesRecord, FileRecord, OpenFileRecord, FdRecord, PipeRecord, Tail {
+        PagesRecord, FileRecord, OpenFileRecord, FdRecord, PipeRecord, cryo.ipc.IpcRecord, cryo.ipc.ShmPagesRecord, Tail {
 
     RecordType type();
 

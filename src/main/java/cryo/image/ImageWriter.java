@@ -86,6 +86,13 @@ public final class ImageWriter {
             writePages(p.pid(), p.addr(), p.data());
             return;
         }
+        if (r instanceof cryo.ipc.ShmPagesRecord p) {
+            Encoder e = new Encoder();
+            p.encode(e);
+            emitHeader(RecordType.SHM_PAGES, (int) (16 + p.data().byteSize()), e.finish());
+            emit(p.data().asByteBuffer());
+            return;
+        }
         Encoder e = new Encoder();
         r.encode(e);
         ByteBuffer body = e.finish();

@@ -23,6 +23,8 @@ public enum RecordType {
     OPEN_FILE(9, OpenFileRecord::decode),
     FD(10, FdRecord::decode),
     PIPE(11, PipeRecord::decode),
+    IPC(12, cryo.ipc.IpcRecord::decode),
+    SHM_PAGES(13, cryo.ipc.ShmPagesRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

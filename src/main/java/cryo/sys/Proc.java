@@ -22,6 +22,20 @@ public final class Proc {
         Native.check(Native.raw(Nr.TGKILL, tgid, tid, sig), "tgkill(" + tgid + ", " + tid + ", " + sig + ")");
     }
 
+    /** setns(2): moves the calling thread into the namespace fd refers to. */
+    public static void setns(int fd, int nstype) throws SysException {
+        Native.check(Native.raw(Nr.SETNS, fd, nstype), "setns(" + fd + ", 0x" + Integer.toHexString(nstype) + ")");
+    }
+
+    /** mincore(2): one byte per page of [addr, addr+len), bit 0 set when the page is resident. */
+    public static byte[] mincore(long addr, long len) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment vec = a.allocate((len + 4095) / 4096);
+            Native.check(Native.raw(Nr.MINCORE, addr, len, vec.address()), "mincore(0x" + Long.toHexString(addr) + ")");
+            return vec.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        }
+    }
+
     public static int getpid() {
         return (int) Native.raw(Nr.GETPID, 0);
     }
