@@ -2,6 +2,10 @@ package cryo.checkpoint;
 
 import cryo.sys.ProcFile;
 import cryo.files.FileRecord;
+import cryo.ipc.Ipc;
+import cryo.ipc.IpcNamespace;
+import cryo.ipc.IpcRecord;
+import cryo.ipc.ShmPagesRecord;
 import cryo.files.FileTable;
 import cryo.files.OpenFileRecord;
 import cryo.files.OpenFiles;
@@ -49,8 +53,11 @@ import java.util.function.Consumer;
  */
 public final class Checkpoint {
     /** Options of one checkpoint. fault is a test hook: "after-pages" or "kill-target". */
-    public record Options(boolean leaveRunning, boolean allowLeaks, String fault, Consumer<String> log) {
+    public record Options(boolean leaveRunning, boolean allowLeaks, Ipc.Selection ipc, String fault, Consumer<String> log) {
     }
+
+    /** HEAD flag: the tree had an IPC namespace of its own, restart makes a new one. */
+    public static final long FLAG_OWN_IPC_NS = 1;
 
     /** What was written and how long the tree was frozen. */
     public record Result(long bytes, long pageBytes, long frozenNanos, int processes, int threads) {
@@ -118,6 +125,37 @@ public final class Checkpoint {
             if (!leaks.isEmpty()) throw new Refusal(leaks.getFirst());
         }
 
+        boolean ownIpc = IpcNamespace.differs(root);
+        String rootNs = IpcNamespace.of(root);
+        for (FrozenTree.Process p : tree.live()) {
+            if (!IpcNamespace.of(p.pid).equals(rootNs)) throw new Refusal(p.pid, "is in another IPC namespace than the root " + root + ": not supported");
+        }
+        Set<Integer> attached = new HashSet<>();
+        for (ProcessDump d : dumps.values()) {
+            for (VmaRecord v : d.memory().vmas()) if (v.kind() == VmaRecord.Kind.SYSV) attached.add((int) v.shmem());
+        }
+        Ipc.Selection sel = ownIpc ? new Ipc.Selection(true, Set.of()) : opts.ipc();
+        try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached))) {
+            return write(tree, root, opts, output, t0, files, dumps, threads, ipc, ownIpc);
+        } catch (Refusal | SysException | IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
+    }
+
+    private static Result write(FrozenTree tree, int root, Options opts, Output output, long t0, FileTable files,
+                                Map<Integer, ProcessDump> dumps, int threads, Ipc.Dump ipc, boolean ownIpc)
+            throws Refusal, SysException, IOException {
+        for (ProcessDump d : dumps.values()) {
+            for (VmaRecord v : d.memory().vmas()) {
+                if (v.kind() != VmaRecord.Kind.SYSV) continue;
+                var seg = ipc.objects().stream().filter(o -> o.kind() == IpcRecord.Kind.SHM && o.id() == v.shmem()).findFirst().orElseThrow();
+                if (v.size() != ((seg.size() + 4095) & ~4095L)) {
+                    throw new Refusal(v.pid(), "SysV shared memory segment " + v.shmem() + " is attached only in part at " + Long.toHexString(v.start()) + ": not supported");
+                }
+            }
+        }
         List<Tree.Process> entries = new ArrayList<>();
         for (FrozenTree.Process p : tree.processes.values()) {
             int[] tids = p.threads.stream().mapToInt(t -> t.tid).toArray();
@@ -126,7 +164,7 @@ public final class Checkpoint {
         }
         byte[] xstate = dumps.get(root).threads().getFirst().xstate();
         Head head = new Head(Head.VERSION, "x86_64", Proc.kernelRelease(), 4096, xstate.length, xfeatures(xstate),
-                System.currentTimeMillis(), 0);
+                System.currentTimeMillis(), ownIpc ? FLAG_OWN_IPC_NS : 0);
 
         WritableByteChannel ch = output.open();
         ImageWriter w = new ImageWriter(ch, output.seekable());
@@ -134,6 +172,8 @@ public final class Checkpoint {
         w.write(new Tree(entries));
         for (FileRecord f : files.files()) w.write(f);
         for (var pipe : files.pipes()) w.write(pipe);
+        for (IpcRecord o : ipc.objects()) w.write(o);
+        for (ShmPagesRecord p : ipc.pages()) w.write(p);
         for (ProcessDump d : dumps.values()) for (var o : d.files().descriptions()) w.write(o);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {

@@ -21,15 +21,19 @@ public final class Main {
             usage: cryo <command> [options]
 
             commands:
-              checkpoint PID -o FILE [--leave-running] [--allow-leaks]
+              checkpoint PID -o FILE [--leave-running] [--allow-leaks] [--ipc all|ID,...]
                                                           freeze the tree under PID (every descendant and thread) and
                                                           write its image (FILE '-' = stdout); the tree is killed
                                                           after, or resumes with --leave-running. --allow-leaks accepts
                                                           an open file shared with a process outside the tree (the
-                                                          restored tree gets its own copy of it)
-              restart FILE [-d]                           bring the tree back with its pids (FILE '-' = stdin); cryo
+                                                          restored tree gets its own copy of it). SysV IPC: a tree in
+                                                          its own IPC namespace takes all of it; otherwise the shm
+                                                          segments it has attached, plus --ipc all (every object of
+                                                          the namespace) or --ipc ID,... (msg:ID, sem:ID, shm:ID)
+              restart FILE [-d] [--new-ipc-namespace]     bring the tree back with its pids (FILE '-' = stdin); cryo
                                                           stays the root's parent and exits with its status, -d
-                                                          detaches and prints the root pid
+                                                          detaches and prints the root pid. --new-ipc-namespace puts
+                                                          the tree and its IPC objects in a new IPC namespace
               show FILE [--json]                          print the image record by record
               check                                       test that this kernel and user have what cryo needs
 
@@ -124,6 +128,10 @@ public final class Main {
         long t0 = System.nanoTime();
         boolean leave = flag(args, "--leave-running", "-R");
         boolean allowLeaks = flag(args, "--allow-leaks");
+        String ipcArg = option(args, "--ipc");
+        cryo.ipc.Ipc.Selection ipc = ipcArg == null ? cryo.ipc.Ipc.Selection.NONE
+                : ipcArg.equals("all") ? new cryo.ipc.Ipc.Selection(true, java.util.Set.of())
+                : new cryo.ipc.Ipc.Selection(false, java.util.Set.of(ipcArg.toLowerCase().split(",")));
         String out = option(args, "-o");
         if (out == null) out = option(args, "--output");
         if (out == null) throw new Usage("checkpoint needs -o FILE");
@@ -134,7 +142,7 @@ public final class Main {
         } catch (NumberFormatException e) {
             throw new Usage("'" + pidArg + "' is not a pid");
         }
-        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, System.getenv("CRYO_FAULT"), Main::log), Output.of(out));
+        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, System.getenv("CRYO_FAULT"), Main::log), Output.of(out));
         timing("frozen", r.frozenNanos());
         timing("total", System.nanoTime() - t0);
         if (System.getenv("CRYO_TIMING") != null) log("image " + r.bytes() + " bytes, " + r.pageBytes() + " bytes of pages");
@@ -144,12 +152,13 @@ public final class Main {
     private static int restart(List<String> args) throws Exception {
         long t0 = System.nanoTime();
         boolean detach = flag(args, "-d", "--detach");
+        boolean newIpc = flag(args, "--new-ipc-namespace");
         String file = single(args, "FILE");
         int pid;
         try (Arena arena = Arena.ofShared()) {
             Image image = Image.of(ImageReader.read(ImageReader.map(file, arena)));
             timing("read", System.nanoTime() - t0);
-            pid = Restart.run(image, new Restart.Options(Main::log));
+            pid = Restart.run(image, new Restart.Options(newIpc, Main::log));
         }
         timing("total", System.nanoTime() - t0);
         if (detach) {

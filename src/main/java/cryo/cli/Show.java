@@ -70,6 +70,7 @@ final class Show {
                 m.put("xstate_size", h.xstateSize());
                 m.put("xfeatures", hex(h.xfeatures()));
                 m.put("time", java.time.Instant.ofEpochMilli(h.timeMillis()).toString());
+                if ((h.flags() & cryo.checkpoint.Checkpoint.FLAG_OWN_IPC_NS) != 0) m.put("own_ipc_namespace", true);
             }
             case Tree t -> {
                 List<Object> ps = new ArrayList<>();

@@ -13,7 +13,8 @@ import java.util.List;
  * IPC: one SysV IPC object of the tree's namespace (the kernel series' ipc/checkpoint_{msg,sem,shm}.c):
  * its id, key, owner and mode, the times and pids user space can read but not set (recorded, shown, not
  * restored), and its contents: the messages of a queue in order, the values of a semaphore set; a shared
- * memory segment's size here, its pages in SHM_PAGES records.
+ * memory segment's size here, its pages in SHM_PAGES records. times are stime/rtime/ctime then qbytes for
+ * a queue, otime/ctime for semaphores, atime/dtime/ctime for shm; pids lspid/lrpid or cpid/lpid.
  */
 public record IpcRecord(Kind kind, int id, int key, int uid, int gid, int cuid, int cgid, int mode, long size,
                         long[] times, int[] pids, List<Message> messages, short[] values) implements ImageRecord {
@@ -48,7 +49,7 @@ public record IpcRecord(Kind kind, int id, int key, int uid, int gid, int cuid, 
         int key = d.u32("key"), uid = d.u32("uid"), gid = d.u32("gid"), cuid = d.u32("cuid"), cgid = d.u32("cgid");
         int mode = d.u32("mode", 0, 07777);
         long size = d.u64("size");
-        long[] times = d.longs("times", 3);
+        long[] times = d.longs("times", 4);
         int np = d.u32("pids.length", 0, 2);
         int[] pids = new int[np];
         for (int i = 0; i < np; i++) pids[i] = d.u32("pids[" + i + "]");

@@ -107,7 +107,10 @@ public final class AddressSpace {
             case "[vdso]" -> kind = VmaRecord.Kind.VDSO;
             default -> {
                 if (path.startsWith("/SYSV")) {
-                    throw new Refusal(pid, "SysV shared memory attached at " + m.range() + ": not supported yet");
+                    // A SysV segment's shm file has the segment's id as inode number (ipc/shm.c newseg()).
+                    if (m.offset() != 0) throw new Refusal(pid, "SysV shared memory segment " + m.inode() + " is attached only in part at " + m.range() + ": not supported");
+                    kind = VmaRecord.Kind.SYSV;
+                    shmem = m.inode();
                 } else if (path.equals("/dev/zero (deleted)") && m.shared()) {
                     kind = VmaRecord.Kind.SHMEM;
                     shmem = m.inode();

@@ -31,6 +31,7 @@ public final class MemoryRestore {
     private static final int MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
             MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18, MADV_POPULATE_WRITE = 23;
     private static final int ARCH_MAP_VDSO_64 = 0x2003;
+    private static final int SHM_RDONLY = 010000, SHM_EXEC = 0100000;
     private static final int PR_SET_MM = 35, PR_SET_MM_MAP = 14, PRCTL_MM_MAP_SIZE = 104;
     /** Prefault a VMA in one call when at least this share of it is about to be written anyway. */
     private static final double POPULATE_DENSITY = 0.5;
@@ -89,6 +90,12 @@ public final class MemoryRestore {
             for (int i = 0; i < vmas.size(); i++) {
                 VmaRecord v = vmas.get(i);
                 if (v.isVdso()) continue;
+                if (v.kind() == VmaRecord.Kind.SYSV) {
+                    int shmflg = ((v.prot() & VmaRecord.PROT_WRITE) == 0 ? SHM_RDONLY : 0) | ((v.prot() & VmaRecord.PROT_EXEC) != 0 ? SHM_EXEC : 0);
+                    long r = t.syscall("shmat(" + v.shmem() + ", " + Vmas.hex(v.start()) + ")", Nr.SHMAT, v.shmem(), v.start(), shmflg);
+                    if (r != v.start()) throw new SysException("remote shmat in task " + t.tid + " placed segment " + v.shmem() + " at " + Vmas.hex(r), cryo.sys.Errno.EINVAL);
+                    continue;
+                }
                 int prot = v.prot() | (written[i] > 0 ? VmaRecord.PROT_WRITE : 0);
                 int flags = MAP_FIXED | (v.shared() ? MAP_SHARED : MAP_PRIVATE)
                         | ((v.flags() & VmaRecord.MAP_GROWSDOWN) != 0 ? MAP_GROWSDOWN : 0);
@@ -117,7 +124,7 @@ public final class MemoryRestore {
             PageMover.load(t.tid, pages);
             for (int i = 0; i < vmas.size(); i++) {
                 VmaRecord v = vmas.get(i);
-                if (v.isVdso()) continue;
+                if (v.isVdso() || v.kind() == VmaRecord.Kind.SYSV) continue;
                 if (written[i] > 0 && (v.prot() & VmaRecord.PROT_WRITE) == 0) {
                     t.syscall("mprotect(" + Vmas.hex(v.start()) + ")", Nr.MPROTECT, v.start(), v.size(), v.prot());
                 }

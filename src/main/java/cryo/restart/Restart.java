@@ -1,6 +1,10 @@
 package cryo.restart;
 
+import cryo.checkpoint.Checkpoint;
 import cryo.checkpoint.Timings;
+import cryo.ipc.Ipc;
+import cryo.ipc.IpcNamespace;
+import cryo.ipc.IpcRecord;
 import cryo.files.FdBroker;
 import cryo.files.FdRecord;
 import cryo.files.FileRecord;
@@ -52,10 +56,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * (PTRACE_O_EXITKILL covers cryo dying too), so a failed restart leaves nothing behind.
  */
 public final class Restart {
-    public record Options(Consumer<String> log) {
+    /** newIpcNamespace: put the tree in a new IPC namespace even if it shared cryo's at checkpoint. */
+    public record Options(boolean newIpcNamespace, Consumer<String> log) {
     }
 
-    private static final int CLONE_PARENT = 0x8000;
+    private static final int CLONE_PARENT = 0x8000, CLONE_NEWIPC = 0x08000000;
     /** A thread: CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM. */
     private static final long CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
     private static final int PROT_RW = 3, PROT_RX = 5, MAP_PRIVATE_ANON_FIXED_NOREPLACE = 0x22 | 0x100000;
@@ -64,10 +69,13 @@ public final class Restart {
     private final Image image;
     private final Options opts;
     private final List<Integer> created = new ArrayList<>();
+    private final List<IpcRecord> createdIpc = new ArrayList<>();
+    private final boolean newIpcNs;
 
     private Restart(Image image, Options opts) {
         this.image = image;
         this.opts = opts;
+        this.newIpcNs = opts.newIpcNamespace() || (image.head.flags() & Checkpoint.FLAG_OWN_IPC_NS) != 0;
     }
 
     /** Restores the image; returns the root pid, detached and running. */
@@ -94,10 +102,19 @@ public final class Restart {
             Map<Integer, Tracee> tasks = createTree(stub, hole);
             killCreated(stub.tid);
             Timings.mark("stub and tree");
+            int root = image.tree.root().pid();
+            ipc(root, () -> {
+                Ipc.restore(image.ipc.values(), image.shmPages, newIpcNs, createdIpc);
+                return null;
+            });
             List<Tracee> ready = new ArrayList<>();
             for (Image.ProcessImage p : image.processes.values()) {
                 if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opener, shmem));
             }
+            ipc(root, () -> {
+                Ipc.destroyMarked(image.ipc.values());
+                return null;
+            });
             // Every fd is in place: cryo lets go of its own pipe ends and FIFO holders before any task runs,
             // or a released writer would still find a reader (cryo) instead of EPIPE.
             opener.close();
@@ -114,7 +131,10 @@ public final class Restart {
             return image.tree.root().pid();
         } finally {
             for (int fd : shmem.values()) Fd.close(fd);
-            if (!ok) killCreated(-1);
+            if (!ok) {
+                killCreated(-1);
+                if (!newIpcNs) Ipc.remove(createdIpc);   // a new namespace goes away with its last task
+            }
         }
     }
 
@@ -130,7 +150,8 @@ public final class Restart {
         int root = image.tree.root().pid();
         for (Tree.Process p : image.tree.processes()) {
             Tracee parent = p.pid() == root ? stub : tasks.get(p.ppid());
-            Tracee t = createTask(parent, p.pid(), p.pid() == root ? CLONE_PARENT : 0, p.pid() == root ? 0 : p.exitSignal());
+            long flags = p.pid() == root ? CLONE_PARENT | (newIpcNs ? CLONE_NEWIPC : 0) : 0;
+            Tracee t = createTask(parent, p.pid(), flags, p.pid() == root ? 0 : p.exitSignal());
             t.useSyscallAt(hole);
             t.useScratch(hole + GADGET, Scratch.SIZE);
             if (p.sid() == p.pid()) t.syscall("setsid", Nr.SETSID);
@@ -154,6 +175,17 @@ public final class Restart {
         }
         for (var e : drain.entrySet()) drainSignals(tasks.get(e.getKey()), e.getValue());
         return tasks;
+    }
+
+    /** Runs IPC work in the restored tree's namespace: the new one of the root, or cryo's own. */
+    private <T> T ipc(int root, java.util.concurrent.Callable<T> work) throws SysException, IOException, ImageException {
+        try {
+            return IpcNamespace.run(newIpcNs ? root : 0, work);
+        } catch (SysException | IOException | ImageException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
     }
 
     /** Dequeues the signals in mask that are pending in t (rt_sigtimedwait with a zero timeout). */
@@ -200,6 +232,7 @@ public final class Restart {
         }
         for (FileRecord f : image.files.values()) OpenFiles.verify(f, mapped.contains(f.objref()), w -> opts.log().accept("warning: " + w));
         checkVdso();
+        Ipc.check(image.ipc.values(), newIpcNs);
         String kernel = Proc.kernelRelease();
         if (!kernel.equals(image.head.kernelRelease())) {
             opts.log().accept("warning: image taken on kernel " + image.head.kernelRelease() + ", this is " + kernel);

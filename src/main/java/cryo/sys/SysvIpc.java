@@ -11,11 +11,13 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 /**
  * SysV IPC: msgget(2), msgsnd(2), msgrcv(2), msgctl(2), semget(2), semctl(2), shmget(2), shmat(2),
  * shmdt(2), shmctl(2), with the 64-bit ipc structs of x86_64 (uapi/asm-generic/ipcbuf.h, msgbuf.h,
- * arch/x86/include/uapi/asm/sembuf.h, shmbuf.h). These act on the IPC namespace of the calling thread.
+ * arch/x86/include/uapi/asm/sembuf.h, shmbuf.h); x86_64 takes them without IPC_64 (no
+ * CONFIG_ARCH_WANT_IPC_PARSE_VERSION: the flag would make the command invalid). These act on the IPC
+ * namespace of the calling thread.
  */
 public final class SysvIpc {
     public static final int IPC_PRIVATE = 0, IPC_CREAT = 01000, IPC_EXCL = 02000, IPC_NOWAIT = 04000,
-            IPC_RMID = 0, IPC_SET = 1, IPC_STAT = 2, IPC_64 = 0x100;
+            IPC_RMID = 0, IPC_SET = 1, IPC_STAT = 2;
     /** msgrcv flag: copy message number msgtyp without removing it (CONFIG_CHECKPOINT_RESTORE). */
     public static final int MSG_COPY = 040000;
     public static final int GETALL = 13, SETALL = 17, SHM_RDONLY = 010000, SHM_DEST = 01000;
@@ -51,7 +53,7 @@ public final class SysvIpc {
     public static MsqStat msgStat(int id) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(120);
-            Native.check(Native.raw(MSGCTL, id, IPC_STAT | IPC_64, s.address()), "msgctl(" + id + ", IPC_STAT)");
+            Native.check(Native.raw(MSGCTL, id, IPC_STAT, s.address()), "msgctl(" + id + ", IPC_STAT)");
             return new MsqStat(Perm.of(s), s.get(JAVA_LONG, 48), s.get(JAVA_LONG, 56), s.get(JAVA_LONG, 64),
                     s.get(JAVA_LONG, 72), s.get(JAVA_LONG, 80), s.get(JAVA_LONG, 88), s.get(JAVA_INT, 96), s.get(JAVA_INT, 100));
         }
@@ -63,7 +65,7 @@ public final class SysvIpc {
             MemorySegment s = a.allocate(120);
             perm.into(s);
             s.set(JAVA_LONG, 88, qbytes);
-            Native.check(Native.raw(MSGCTL, id, IPC_SET | IPC_64, s.address()), "msgctl(" + id + ", IPC_SET)");
+            Native.check(Native.raw(MSGCTL, id, IPC_SET, s.address()), "msgctl(" + id + ", IPC_SET)");
         }
     }
 
@@ -102,7 +104,7 @@ public final class SysvIpc {
     public static SemStat semStat(int id) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(104);
-            Native.check(Native.raw(SEMCTL, id, 0, IPC_STAT | IPC_64, s.address()), "semctl(" + id + ", IPC_STAT)");
+            Native.check(Native.raw(SEMCTL, id, 0, IPC_STAT, s.address()), "semctl(" + id + ", IPC_STAT)");
             return new SemStat(Perm.of(s), s.get(JAVA_LONG, 48), s.get(JAVA_LONG, 64), (int) s.get(JAVA_LONG, 80));
         }
     }
@@ -111,7 +113,7 @@ public final class SysvIpc {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(104);
             perm.into(s);
-            Native.check(Native.raw(SEMCTL, id, 0, IPC_SET | IPC_64, s.address()), "semctl(" + id + ", IPC_SET)");
+            Native.check(Native.raw(SEMCTL, id, 0, IPC_SET, s.address()), "semctl(" + id + ", IPC_SET)");
         }
     }
 
@@ -147,7 +149,7 @@ public final class SysvIpc {
     public static ShmStat shmStat(int id) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(112);
-            Native.check(Native.raw(SHMCTL, id, IPC_STAT | IPC_64, s.address()), "shmctl(" + id + ", IPC_STAT)");
+            Native.check(Native.raw(SHMCTL, id, IPC_STAT, s.address()), "shmctl(" + id + ", IPC_STAT)");
             return new ShmStat(Perm.of(s), s.get(JAVA_LONG, 48), s.get(JAVA_LONG, 56), s.get(JAVA_LONG, 64),
                     s.get(JAVA_LONG, 72), s.get(JAVA_INT, 80), s.get(JAVA_INT, 84), s.get(JAVA_LONG, 88));
         }
@@ -157,7 +159,7 @@ public final class SysvIpc {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(112);
             perm.into(s);
-            Native.check(Native.raw(SHMCTL, id, IPC_SET | IPC_64, s.address()), "shmctl(" + id + ", IPC_SET)");
+            Native.check(Native.raw(SHMCTL, id, IPC_SET, s.address()), "shmctl(" + id + ", IPC_SET)");
         }
     }
 
