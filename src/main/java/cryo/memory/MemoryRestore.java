@@ -29,13 +29,10 @@ public final class MemoryRestore {
     private static final int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
             MAP_GROWSDOWN = 0x100;
     private static final int MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
-            MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18, MADV_POPULATE_WRITE = 23;
+            MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18;
     private static final int ARCH_MAP_VDSO_64 = 0x2003;
     private static final int SHM_RDONLY = 010000, SHM_EXEC = 0100000;
     private static final int PR_SET_MM = 35, PR_SET_MM_MAP = 14, PRCTL_MM_MAP_SIZE = 104;
-    /** Prefault a VMA in one call when at least this share of it is about to be written anyway. */
-    private static final double POPULATE_DENSITY = 0.5;
-    private static final boolean POPULATE = !Boolean.getBoolean("cryo.nopopulate");
 
     private MemoryRestore() {
     }
@@ -116,9 +113,6 @@ public final class MemoryRestore {
                     t.syscall("close(shmem)", Nr.CLOSE, fd);
                 } else if (v.kind() == VmaRecord.Kind.SHMEM) {
                     shmem.put(v.shmem(), Fd.open("/proc/" + t.tid + "/map_files/" + Long.toHexString(v.start()) + "-" + Long.toHexString(v.end()), Fd.O_RDWR));
-                }
-                if (POPULATE && v.kind() != VmaRecord.Kind.FILE && written[i] >= (1 << 20) && written[i] >= POPULATE_DENSITY * v.size()) {
-                    t.call(Nr.MADVISE, null, v.start(), v.size(), MADV_POPULATE_WRITE);  // best effort
                 }
             }
             PageMover.load(t.tid, pages);

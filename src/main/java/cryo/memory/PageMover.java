@@ -25,7 +25,7 @@ import java.util.concurrent.Future;
  * cannot be read that way (PROT_NONE) go through /proc/PID/mem.
  */
 public final class PageMover {
-    private static final long BUFFER = Long.getLong("cryo.buffer", 2L << 20);
+    private static final long BUFFER = 2L << 20;
     private static final long WRITE_BATCH = 64L << 20;
     private static final int THREADS = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
 
