@@ -53,7 +53,9 @@ import java.util.function.Consumer;
  */
 public final class Checkpoint {
     /** Options of one checkpoint. fault is a test hook: "after-pages" or "kill-target". */
-    public record Options(boolean leaveRunning, boolean allowLeaks, Ipc.Selection ipc, String fault, Consumer<String> log) {
+    /** external: descriptions ("pipe:[123]") leading outside the tree that the user will map at restart. */
+    public record Options(boolean leaveRunning, boolean allowLeaks, Ipc.Selection ipc, Set<String> external, String fault,
+                          Consumer<String> log) {
     }
 
     /** HEAD flag: the tree had an IPC namespace of its own, restart makes a new one. */
@@ -105,7 +107,7 @@ public final class Checkpoint {
         Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
         int threads = 0;
         for (FrozenTree.Process p : tree.live()) {
-            dumps.put(p.pid, dumpProcess(p, files, outside));
+            dumps.put(p.pid, dumpProcess(p, files, outside, opts.external()));
             threads += p.threads.size();
         }
         Timings.mark("task state and memory maps");
@@ -201,8 +203,8 @@ public final class Checkpoint {
     }
 
     /** Reads one frozen process: remote calls in its threads, then maps, pagemap and fds. */
-    private static ProcessDump dumpProcess(FrozenTree.Process p, FileTable files, Map<String, List<FileTable.Holder>> outside)
-            throws Refusal, SysException, IOException {
+    private static ProcessDump dumpProcess(FrozenTree.Process p, FileTable files, Map<String, List<FileTable.Holder>> outside,
+                                           Set<String> external) throws Refusal, SysException, IOException {
         int pid = p.pid;
         List<Mapping> maps = Mapping.read(pid);
         long insn = AddressSpace.findSyscallInsn(pid, maps);
@@ -223,7 +225,7 @@ public final class Checkpoint {
             leader.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);
         }
         for (Tracee t : p.threads) t.restoreRegs();
-        return new ProcessDump(task, threads, mem, OpenFiles.checkpoint(pid, files, outside));
+        return new ProcessDump(task, threads, mem, OpenFiles.checkpoint(pid, files, outside, external));
     }
 
     private static ProcStat validateTarget(int pid) throws Refusal, IOException {

@@ -21,7 +21,7 @@ public final class Main {
             usage: cryo <command> [options]
 
             commands:
-              checkpoint PID -o FILE [--leave-running] [--allow-leaks] [--ipc all|ID,...]
+              checkpoint PID -o FILE [--leave-running] [--allow-leaks] [--ipc all|ID,...] [--external pipe:[INODE]]...
                                                           freeze the tree under PID (every descendant and thread) and
                                                           write its image (FILE '-' = stdout); the tree is killed
                                                           after, or resumes with --leave-running. --allow-leaks accepts
@@ -29,11 +29,16 @@ public final class Main {
                                                           restored tree gets its own copy of it). SysV IPC: a tree in
                                                           its own IPC namespace takes all of it; otherwise the shm
                                                           segments it has attached, plus --ipc all (every object of
-                                                          the namespace) or --ipc ID,... (msg:ID, sem:ID, shm:ID)
-              restart FILE [-d] [--new-ipc-namespace]     bring the tree back with its pids (FILE '-' = stdin); cryo
+                                                          the namespace) or --ipc ID,... (msg:ID, sem:ID, shm:ID).
+                                                          --external accepts a pipe (or FIFO, socket, tty) that leads
+                                                          outside the tree at any fd
+              restart FILE [-d] [--new-ipc-namespace] [--inherit-fd FD:pipe:[INODE]]...
+                                                          bring the tree back with its pids (FILE '-' = stdin); cryo
                                                           stays the root's parent and exits with its status, -d
                                                           detaches and prints the root pid. --new-ipc-namespace puts
-                                                          the tree and its IPC objects in a new IPC namespace
+                                                          the tree and its IPC objects in a new IPC namespace;
+                                                          --inherit-fd gives cryo's fd FD to every task that held the
+                                                          external description (CRIU's --inherit-fd)
               show FILE [--json]                          print the image record by record
               check                                       test that this kernel and user have what cryo needs
 
@@ -128,6 +133,8 @@ public final class Main {
         long t0 = System.nanoTime();
         boolean leave = flag(args, "--leave-running", "-R");
         boolean allowLeaks = flag(args, "--allow-leaks");
+        java.util.Set<String> external = new java.util.HashSet<>();
+        for (String e; (e = option(args, "--external")) != null; ) external.add(e);
         String ipcArg = option(args, "--ipc");
         cryo.ipc.Ipc.Selection ipc = ipcArg == null ? cryo.ipc.Ipc.Selection.NONE
                 : ipcArg.equals("all") ? new cryo.ipc.Ipc.Selection(true, java.util.Set.of())
@@ -142,7 +149,7 @@ public final class Main {
         } catch (NumberFormatException e) {
             throw new Usage("'" + pidArg + "' is not a pid");
         }
-        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, System.getenv("CRYO_FAULT"), Main::log), Output.of(out));
+        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, external, System.getenv("CRYO_FAULT"), Main::log), Output.of(out));
         timing("frozen", r.frozenNanos());
         timing("total", System.nanoTime() - t0);
         if (System.getenv("CRYO_TIMING") != null) log("image " + r.bytes() + " bytes, " + r.pageBytes() + " bytes of pages");
@@ -153,12 +160,22 @@ public final class Main {
         long t0 = System.nanoTime();
         boolean detach = flag(args, "-d", "--detach");
         boolean newIpc = flag(args, "--new-ipc-namespace");
+        java.util.Map<String, Integer> inherit = new java.util.HashMap<>();
+        for (String m; (m = option(args, "--inherit-fd")) != null; ) {
+            int colon = m.indexOf(':');
+            try {
+                inherit.put(m.substring(colon + 1), Integer.parseInt(m.substring(0, Math.max(colon, 0))));
+            } catch (NumberFormatException e) {
+                throw new Usage("--inherit-fd takes FD:DESCRIPTION, e.g. 5:pipe:[1234], not '" + m + "'");
+            }
+            if (colon < 0) throw new Usage("--inherit-fd takes FD:DESCRIPTION, e.g. 5:pipe:[1234], not '" + m + "'");
+        }
         String file = single(args, "FILE");
         int pid;
         try (Arena arena = Arena.ofShared()) {
             Image image = Image.of(ImageReader.read(ImageReader.map(file, arena)));
             timing("read", System.nanoTime() - t0);
-            pid = Restart.run(image, new Restart.Options(newIpc, Main::log));
+            pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log));
         }
         timing("total", System.nanoTime() - t0);
         if (detach) {

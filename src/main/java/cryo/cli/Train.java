@@ -27,7 +27,7 @@ final class Train {
         Path img = Path.of(dir, "train.img");
         int pid = Spawn.spawn("/bin/sleep", new String[]{"sleep", "1000"}, -1, -1);
         try {
-            Checkpoint.run(pid, new Checkpoint.Options(false, false, cryo.ipc.Ipc.Selection.NONE, null, s -> { }), Output.of(img.toString()));
+            Checkpoint.run(pid, new Checkpoint.Options(false, false, cryo.ipc.Ipc.Selection.NONE, java.util.Set.of(), null, s -> { }), Output.of(img.toString()));
         } catch (Exception e) {
             Proc.kill(pid, Proc.SIGKILL);
             Wait.blocking(pid);
@@ -36,7 +36,7 @@ final class Train {
         try (Arena arena = Arena.ofShared()) {
             var records = ImageReader.read(ImageReader.map(img.toString(), arena));
             Show.print(records, true, new PrintStream(OutputStream.nullOutputStream()));
-            int restored = Restart.run(Image.of(records), new Restart.Options(false, s -> { }));
+            int restored = Restart.run(Image.of(records), new Restart.Options(false, java.util.Map.of(), s -> { }));
             Proc.kill(restored, Proc.SIGKILL);
             Wait.blocking(restored);
         } finally {

@@ -10,12 +10,15 @@ import cryo.image.RecordType;
  * OPEN_FILE: one open file description (struct file), named by objref so that every fd sharing it gets the
  * same description back. PATH descriptions are reopened from their FILE record with flags and position;
  * INHERITED ones are connected at restart to cryo's own fd `inheritFd` (a terminal or a pipe outside the
- * tree, CRIU's --shell-job); PIPE_READ and PIPE_WRITE are the ends of the PIPE record `pipe`; FIFO is a
+ * tree, CRIU's --shell-job), or EXTERNAL ones to the fd the user names with --inherit-fd; PIPE_READ and PIPE_WRITE are the ends of the PIPE record `pipe`; FIFO is a
  * named pipe reopened by the path of FILE `file`, its buffer in PIPE `pipe`.
  */
 public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flags, long pos, int inheritFd,
                              String description) implements ImageRecord {
     public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO}
+
+    /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
+    public static final int EXTERNAL = -1;
 
     public boolean pipeEnd() {
         return kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO;
@@ -35,7 +38,8 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         int file = d.u32("file");
         int flags = d.u32("flags");
         long pos = d.u64("pos");
-        int inherit = d.u32("inherit_fd", 0, 2);
+        int inherit = d.u32("inherit_fd");
+        if (inherit != EXTERNAL && (inherit < 0 || inherit > 2)) throw d.error("inherit_fd", "is " + inherit + ", not 0-2 or external (-1)");
         int pipe = d.u32("pipe");
         String desc = d.str("description");
         if (pos < 0) throw d.error("pos", "is negative");

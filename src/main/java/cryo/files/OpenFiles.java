@@ -19,6 +19,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.HashSet;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 
@@ -56,7 +57,8 @@ public final class OpenFiles {
      * (or FIFO at fds 0-2) held outside is the task's connection to the world and is inherited at restart;
      * any other pipe is the tree's own and is saved with its buffer.
      */
-    public static Table checkpoint(int pid, FileTable table, Map<String, List<FileTable.Holder>> outside) throws Refusal, IOException {
+    public static Table checkpoint(int pid, FileTable table, Map<String, List<FileTable.Holder>> outside, Set<String> external)
+            throws Refusal, IOException {
         Map<Integer, String> links = links(pid);
         Path dir = Path.of("/proc/" + pid + "/fd");
         List<OpenFileRecord> descs = new ArrayList<>();
@@ -70,7 +72,7 @@ public final class OpenFiles {
             FileTable.Stat st = FileTable.Stat.of(proc);
             Integer shared = table.sharedDescription(pid, fd, st);
             if (shared == null) {
-                OpenFileRecord d = describe(pid, fd, e.getValue(), st, flags & ~Fd.O_CLOEXEC, info[0], table, outside);
+                OpenFileRecord d = describe(pid, fd, e.getValue(), st, flags & ~Fd.O_CLOEXEC, info[0], table, outside, external);
                 descs.add(d);
                 shared = d.objref();
             }
@@ -81,16 +83,22 @@ public final class OpenFiles {
     }
 
     private static OpenFileRecord describe(int pid, int fd, String link, FileTable.Stat st, int flags, long pos,
-                                           FileTable table, Map<String, List<FileTable.Holder>> outside) throws Refusal, IOException {
+                                           FileTable table, Map<String, List<FileTable.Holder>> outside, Set<String> external)
+            throws Refusal, IOException {
         Path proc = Path.of("/proc/" + pid + "/fd/" + fd);
         boolean fifo = (st.mode() & FileRecord.S_IFMT) == FileRecord.S_IFIFO;
         boolean pipe = link.startsWith("pipe:");
         List<FileTable.Holder> out = outside.getOrDefault(link, List.of());
-        boolean external = link.startsWith("socket:") || isTty(link) || ((pipe || fifo) && !out.isEmpty());
-        if (external) {
+        boolean leadsOut = link.startsWith("socket:") || isTty(link) || ((pipe || fifo) && !out.isEmpty());
+        if (external.contains(link)) {
+            // The user vouches for it: connected at restart to the fd named by --inherit-fd FD:link.
+            return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.INHERITED, 0, 0, flags, 0,
+                    fd <= 2 ? fd : OpenFileRecord.EXTERNAL, link);
+        }
+        if (leadsOut) {
             if (fd > 2) {
                 String holder = out.isEmpty() ? "" : ", whose other end task " + out.getFirst().pid() + " (fd " + out.getFirst().fd() + ") holds outside the tree";
-                throw new Refusal(pid, "fd " + fd + " is " + link + holder + ": only fds 0-2 may be connected outside the tree");
+                throw new Refusal(pid, "fd " + fd + " is " + link + holder + ": only fds 0-2 may be connected outside the tree (--external " + link + " accepts it, to be given back with restart --inherit-fd FD:" + link + ")");
             }
             return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.INHERITED, 0, 0, flags, 0, fd, link);
         }
@@ -179,10 +187,26 @@ public final class OpenFiles {
         private final Set<String> endsGiven = new java.util.HashSet<>();
         private final List<Integer> toClose = new ArrayList<>();
 
-        public Opener(Map<Integer, OpenFileRecord> descs, Map<Integer, FileRecord> files, Map<Integer, PipeRecord> pipes) {
+        private final Map<String, Integer> inheritFds;
+
+        /** inheritFds: cryo's fd for each inherited description, by its text ("pipe:[123]"), from --inherit-fd. */
+        public Opener(Map<Integer, OpenFileRecord> descs, Map<Integer, FileRecord> files, Map<Integer, PipeRecord> pipes,
+                      Map<String, Integer> inheritFds) {
             this.descs = descs;
             this.files = files;
             this.pipes = pipes;
+            this.inheritFds = inheritFds;
+        }
+
+        /** The descriptions leading outside that no --inherit-fd maps and that have no fd 0-2 to fall back on. */
+        public List<String> unmapped() {
+            List<String> out = new ArrayList<>();
+            for (OpenFileRecord d : descs.values()) {
+                if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !inheritFds.containsKey(d.description())) {
+                    out.add(d.description());
+                }
+            }
+            return out;
         }
 
         int localFd(int objref) throws SysException {
@@ -190,7 +214,7 @@ public final class OpenFiles {
             if (fd != null) return fd;
             OpenFileRecord d = descs.get(objref);
             fd = switch (d.kind()) {
-                case INHERITED -> d.inheritFd();
+                case INHERITED -> inheritFds.getOrDefault(d.description(), d.inheritFd());
                 case PATH -> own(reopen(d, files.get(d.file())));
                 case PIPE_READ, PIPE_WRITE -> own(pipeEnd(d));
                 case FIFO -> own(fifo(d));

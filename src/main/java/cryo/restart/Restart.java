@@ -57,7 +57,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class Restart {
     /** newIpcNamespace: put the tree in a new IPC namespace even if it shared cryo's at checkpoint. */
-    public record Options(boolean newIpcNamespace, Consumer<String> log) {
+    public record Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log) {
     }
 
     private static final int CLONE_PARENT = 0x8000, CLONE_NEWIPC = 0x08000000;
@@ -95,7 +95,7 @@ public final class Restart {
         Map<Long, Integer> shmem = new HashMap<>();
         boolean ok = false;
         try (FdBroker broker = new FdBroker(brokerFd);
-             OpenFiles.Opener opener = new OpenFiles.Opener(image.openFiles, image.files, image.pipes)) {
+             OpenFiles.Opener opener = new OpenFiles.Opener(image.openFiles, image.files, image.pipes, opts.inheritFds())) {
             Tracee stub = spawnStub(broker);
             long hole = findHole(allVmas, stub.tid);
             makeGadget(stub, hole);
@@ -232,6 +232,11 @@ public final class Restart {
         }
         for (FileRecord f : image.files.values()) OpenFiles.verify(f, mapped.contains(f.objref()), w -> opts.log().accept("warning: " + w));
         checkVdso();
+        for (var d : image.openFiles.values()) {
+            if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !opts.inheritFds().containsKey(d.description())) {
+                throw new ImageException("OPEN_FILE " + d.objref() + " (" + d.description() + ") led outside the tree: give it an fd with --inherit-fd FD:" + d.description());
+            }
+        }
         Ipc.check(image.ipc.values(), newIpcNs);
         String kernel = Proc.kernelRelease();
         if (!kernel.equals(image.head.kernelRelease())) {
