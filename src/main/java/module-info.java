@@ -1,8 +1,12 @@
 /** cryo: checkpoint/restart of Linux process trees from user space. */
 module cryo {
-    exports cryo.memory;
-    exports cryo.image;
     exports cryo.checkpoint;
     exports cryo.restart;
+    exports cryo.image;
+    exports cryo.task;
+    exports cryo.memory;
+    exports cryo.files;
+    exports cryo.ipc;
+    exports cryo.remote;
     exports cryo.sys;
 }

@@ -46,14 +46,16 @@ import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * Checkpoint of a running process from outside (the kernel series' do_checkpoint() for an external task):
- * freeze it with PTRACE_SEIZE + PTRACE_INTERRUPT, read everything that will go into the image, and only
- * then open the output and stream the records, pages last. On any failure the task is released exactly as
- * it was. Every ptrace call comes from the calling thread.
+ * Checkpoint of a running tree from outside (the kernel series' do_checkpoint() for an external task):
+ * freeze it (FrozenTree), read everything that will go into the image, and only then open the output and
+ * stream the records, pages last. On any failure the tree is released exactly as it was. Every ptrace call
+ * comes from the calling thread.
  */
 public final class Checkpoint {
-    /** Options of one checkpoint. fault is a test hook: "after-pages" or "kill-target". */
-    /** external: descriptions ("pipe:[123]") leading outside the tree that the user will map at restart. */
+    /**
+     * Options of one checkpoint. external: descriptions ("pipe:[123]") leading outside the tree that the user
+     * will map at restart with --inherit-fd. fault is a test hook: "after-pages" or "kill-target".
+     */
     public record Options(boolean leaveRunning, boolean allowLeaks, Ipc.Selection ipc, Set<String> external, String fault,
                           Consumer<String> log) {
     }

@@ -3,11 +3,15 @@ package cryo.memory;
 import java.util.Arrays;
 
 /** Runs of consecutive pages to move: parallel arrays of start address and length in bytes. */
-final class Runs {
-    long[] addr = new long[64];
+public final class Runs {
+    long[] addr = new long[64];  // start addresses
     long[] len = new long[64];
     int count;
     long bytes;
+
+    public long bytes() {
+        return bytes;
+    }
 
     /** Adds [a, a+n), merging with the last run when contiguous. */
     void add(long a, long n) {

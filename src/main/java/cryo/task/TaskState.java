@@ -14,7 +14,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -158,9 +157,5 @@ public final class TaskState {
 
     static int signo(byte[] si) {
         return (si[0] & 0xff) | (si[1] & 0xff) << 8;
-    }
-
-    static List<byte[]> none() {
-        return List.of();
     }
 }
