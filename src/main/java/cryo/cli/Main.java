@@ -139,6 +139,9 @@ public final class Main {
         cryo.ipc.Ipc.Selection ipc = ipcArg == null ? cryo.ipc.Ipc.Selection.NONE
                 : ipcArg.equals("all") ? new cryo.ipc.Ipc.Selection(true, java.util.Set.of())
                 : new cryo.ipc.Ipc.Selection(false, java.util.Set.of(ipcArg.toLowerCase().split(",")));
+        for (String id : ipc.ids()) {
+            if (!id.matches("((msg|sem|shm):)?\\d+")) throw new Usage("--ipc takes all or IDs like 5, msg:5, sem:3, shm:7, not '" + id + "'");
+        }
         String out = option(args, "-o");
         if (out == null) out = option(args, "--output");
         if (out == null) throw new Usage("checkpoint needs -o FILE");

@@ -177,6 +177,7 @@ final class Show {
                     case MSG -> {
                         m.put("messages", i.messages().size());
                         m.put("cbytes", i.size());
+                        m.put("qbytes", i.qbytes());
                     }
                     case SEM -> m.put("values", java.util.stream.IntStream.range(0, i.values().length).mapToObj(k -> (Object) (int) i.values()[k]).toList());
                     case SHM -> {
@@ -184,7 +185,8 @@ final class Show {
                         if ((i.mode() & cryo.ipc.IpcRecord.SHM_DEST) != 0) m.put("destroyed", true);
                     }
                 }
-                m.put("times_not_restored", java.util.Arrays.stream(i.times()).boxed().toList());
+                m.put("creator_not_restored", i.cuid() + ":" + i.cgid());
+                m.put("times_not_restored", java.util.Arrays.stream(i.times()).limit(i.kind() == cryo.ipc.IpcRecord.Kind.SEM ? 2 : 3).boxed().toList());
                 m.put("pids_not_restored", java.util.Arrays.stream(i.pids()).boxed().toList());
             }
             case cryo.ipc.ShmPagesRecord p -> {

@@ -42,6 +42,13 @@ public final class Ipc {
     public record Selection(boolean all, Set<String> ids) {
         public static final Selection NONE = new Selection(false, Set.of());
 
+        boolean takesListed(IpcRecord.Kind kind, List<Integer> existing, String want) {
+            for (int id : existing) {
+                if (want.equals(Integer.toString(id)) || want.equals(kind.name().toLowerCase() + ":" + id)) return true;
+            }
+            return false;
+        }
+
         boolean takes(IpcRecord.Kind kind, int id) {
             return all || ids.contains(Integer.toString(id)) || ids.contains(kind.name().toLowerCase() + ":" + id);
         }
@@ -49,7 +56,12 @@ public final class Ipc {
 
     // ---------------------------------------------------------------- checkpoint
 
-    public static Dump checkpoint(Selection sel, Set<Integer> attachedShm) throws SysException, IOException {
+    public static Dump checkpoint(Selection sel, Set<Integer> attachedShm) throws SysException, IOException, cryo.image.Refusal {
+        for (String want : sel.ids()) {
+            boolean found = false;
+            for (IpcRecord.Kind k : IpcRecord.Kind.values()) found |= sel.takesListed(k, ids(k.name().toLowerCase()), want);
+            if (!found) throw new cryo.image.Refusal("--ipc names " + want + ", which is no SysV IPC object of the tree's namespace");
+        }
         List<IpcRecord> objects = new ArrayList<>();
         List<ShmPagesRecord> pages = new ArrayList<>();
         List<Long> attachments = new ArrayList<>();
@@ -126,6 +138,8 @@ public final class Ipc {
      */
     public static void check(Collection<IpcRecord> objects, boolean freshNamespace) throws ImageException, IOException {
         long msgmax = Long.parseLong(ProcFile.read("/proc/sys/kernel/msgmax").trim());
+        long msgmnb = Long.parseLong(ProcFile.read("/proc/sys/kernel/msgmnb").trim());
+        boolean sysResource = capSysResource();
         long shmmax = Long.parseUnsignedLong(ProcFile.read("/proc/sys/kernel/shmmax").trim());
         if (shmmax < 0) shmmax = Long.MAX_VALUE;
         for (IpcRecord r : objects) {
@@ -134,11 +148,21 @@ public final class Ipc {
                     if (m.body().length > msgmax) throw new ImageException("record IPC " + r.name() + ": a message of " + m.body().length + " bytes is above msgmax " + msgmax);
                 }
             }
+            if (r.kind() == IpcRecord.Kind.MSG && !freshNamespace && r.qbytes() > msgmnb && !sysResource) {
+                throw new ImageException("record IPC " + r.name() + ": its byte limit " + r.qbytes() + " is above msgmnb " + msgmnb + " and cryo lacks CAP_SYS_RESOURCE to set it");
+            }
             if (r.kind() == IpcRecord.Kind.SHM && r.size() > shmmax) throw new ImageException("record IPC " + r.name() + ": size " + r.size() + " is above shmmax " + shmmax);
             if (!freshNamespace && exists(r)) {
                 throw new ImageException(r.name() + " is in use on this host (restart with --new-ipc-namespace)");
             }
         }
+    }
+
+    private static boolean capSysResource() throws IOException {
+        for (String line : ProcFile.read("/proc/self/status").split("\n")) {
+            if (line.startsWith("CapEff:")) return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << 24)) != 0;
+        }
+        return false;
     }
 
     private static boolean exists(IpcRecord r) {
@@ -162,17 +186,25 @@ public final class Ipc {
                                List<IpcRecord> created) throws SysException, IOException, ImageException {
         if (freshNamespace) raiseMsgmax(objects);
         for (IpcRecord r : objects) {
+            if (r.key() != SysvIpc.IPC_PRIVATE && keyTaken(r)) {
+                throw new ImageException(r.name() + ": key 0x" + Integer.toHexString(r.key()) + " is in use here (restart with --new-ipc-namespace)");
+            }
             String kind = r.kind().name().toLowerCase();
-            Files.writeString(Path.of("/proc/sys/kernel/" + kind + "_next_id"), Integer.toString(r.id()));
+            Path nextId = Path.of("/proc/sys/kernel/" + kind + "_next_id");
+            Files.writeString(nextId, Integer.toString(r.id()));
             int flags = SysvIpc.IPC_CREAT | SysvIpc.IPC_EXCL | (r.mode() & 0777);
             int id;
             try {
-                id = switch (r.kind()) {
-                    case MSG -> SysvIpc.msgget(r.key(), flags);
-                    case SEM -> SysvIpc.semget(r.key(), r.values().length, flags);
-                    case SHM -> SysvIpc.shmget(r.key(), r.size(), flags);
-                };
+                id = create(r.kind(), r.key(), r.size(), r.values().length, flags);
             } catch (SysException e) {
+                // *_next_id stays set until a create uses it (the kernel takes no -1): spend it on a
+                // throwaway object, or the next object anyone makes here would silently get this id.
+                try {
+                    int throwaway = create(r.kind(), SysvIpc.IPC_PRIVATE, 4096, 1, 0600);
+                    remove(List.of(new IpcRecord(r.kind(), throwaway, 0, 0, 0, 0, 0, 0, 0, new long[0], new int[0], List.of(), new short[0])));
+                } catch (SysException ignored) {
+                    // nothing more to do
+                }
                 if (e.errno() == Errno.EEXIST) throw new ImageException(r.name() + ": key 0x" + Integer.toHexString(r.key()) + " is in use here (restart with --new-ipc-namespace)");
                 throw e;
             }
@@ -182,7 +214,7 @@ public final class Ipc {
             SysvIpc.Perm perm = new SysvIpc.Perm(r.key(), r.uid(), r.gid(), r.cuid(), r.cgid(), r.mode() & 0777);
             switch (r.kind()) {
                 case MSG -> {
-                    SysvIpc.msgSet(id, perm, r.times().length > 3 ? r.times()[3] : 16384);
+                    SysvIpc.msgSet(id, perm, r.qbytes());
                     for (IpcRecord.Message m : r.messages()) SysvIpc.msgsnd(id, m.type(), m.body());
                 }
                 case SEM -> {
@@ -205,11 +237,38 @@ public final class Ipc {
         }
     }
 
+    private static int create(IpcRecord.Kind kind, int key, long size, int nsems, int flags) throws SysException {
+        return switch (kind) {
+            case MSG -> SysvIpc.msgget(key, flags);
+            case SEM -> SysvIpc.semget(key, nsems, flags);
+            case SHM -> SysvIpc.shmget(key, size, flags);
+        };
+    }
+
+    /** True when an object of r's kind already has r's key here (a lookup that creates nothing). */
+    private static boolean keyTaken(IpcRecord r) {
+        try {
+            create(r.kind(), r.key(), 0, 0, 0);
+            return true;
+        } catch (SysException e) {
+            return e.errno() != Errno.ENOENT;
+        }
+    }
+
+    /** A fresh namespace starts with default limits: raise msgmax and msgmnb to what the image needs. */
     private static void raiseMsgmax(Collection<IpcRecord> objects) throws IOException {
-        long need = 0;
-        for (IpcRecord r : objects) for (IpcRecord.Message m : r.messages()) need = Math.max(need, m.body().length);
-        long msgmax = Long.parseLong(ProcFile.read("/proc/sys/kernel/msgmax").trim());
-        if (need > msgmax) Files.writeString(Path.of("/proc/sys/kernel/msgmax"), Long.toString(need));
+        long needMax = 0, needMnb = 0;
+        for (IpcRecord r : objects) {
+            for (IpcRecord.Message m : r.messages()) needMax = Math.max(needMax, m.body().length);
+            if (r.kind() == IpcRecord.Kind.MSG) needMnb = Math.max(needMnb, r.qbytes());
+        }
+        raise("msgmax", needMax);
+        raise("msgmnb", needMnb);
+    }
+
+    private static void raise(String sysctl, long need) throws IOException {
+        Path p = Path.of("/proc/sys/kernel/" + sysctl);
+        if (need > Long.parseLong(ProcFile.read(p.toString()).trim())) Files.writeString(p, Long.toString(need));
     }
 
     /** IPC_RMID on segments that were marked destroyed while attached: they live on until the last detach. */

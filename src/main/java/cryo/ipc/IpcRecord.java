@@ -70,12 +70,17 @@ public record IpcRecord(Kind kind, int id, int key, int uid, int gid, int cuid, 
         short[] values = new short[nv];
         for (int i = 0; i < nv; i++) {
             int v = d.u32("values[" + i + "]");
-            if (v < 0 || v > SEMVMX) throw d.error("values[" + i + "]", "is " + v + ", above SEMVMX " + SEMVMX);
+            if (v < 0 || v > SEMVMX) throw d.error("values[" + i + "]", "is " + v + ", outside 0..SEMVMX (" + SEMVMX + ")");
             values[i] = (short) v;
         }
         if (kind == Kind.SEM && nv == 0) throw d.error("values", "is empty: a semaphore set has at least one");
         if (kind == Kind.SHM && (size <= 0 || size > (1L << 46))) throw d.error("size", "is " + size + ", not a shared memory size");
         return new IpcRecord(kind, id, key, uid, gid, cuid, cgid, mode, size, times, pids, messages, values);
+    }
+
+    /** A queue's byte limit (msg_qbytes), kept after its three times. */
+    public long qbytes() {
+        return kind == Kind.MSG && times.length > 3 ? times[3] : 16384;
     }
 
     public String name() {
