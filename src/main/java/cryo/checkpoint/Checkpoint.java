@@ -247,8 +247,20 @@ public final class Checkpoint {
      * Sessions and process groups must be recreatable: their leader is in the tree, or they are the root's
      * (which the restored root takes from cryo restart, like a shell job).
      */
-    private static void checkTree(FrozenTree tree, int root) throws Refusal {
+    private static void checkTree(FrozenTree tree, int root) throws Refusal, IOException {
         ProcStat r = tree.processes.get(root).stat;
+        for (FrozenTree.Process p : tree.live()) {
+            // Only the IPC namespace travels (cryo.ipc); any other would come back as cryo's.
+            for (String ns : new String[]{"pid", "mnt", "net", "uts", "user", "cgroup", "time"}) {
+                Path mine = Path.of("/proc/self/ns/" + ns), theirs = Path.of("/proc/" + p.pid + "/ns/" + ns);
+                if (!Files.exists(mine)) continue;
+                if (!Files.readSymbolicLink(mine).equals(Files.readSymbolicLink(theirs))) {
+                    throw new Refusal(p.pid, "is in another " + ns + " namespace than cryo (" + Files.readSymbolicLink(theirs) + "): not supported yet");
+                }
+            }
+            String timers = ProcFile.read("/proc/" + p.pid + "/timers").trim();
+            if (!timers.isEmpty()) throw new Refusal(p.pid, "has POSIX timers (timer_create): not supported yet");
+        }
         for (FrozenTree.Process p : tree.processes.values()) {
             int sid = p.stat.sid(), pgid = p.stat.pgid();
             if (sid != r.sid() && !tree.processes.containsKey(sid)) {
