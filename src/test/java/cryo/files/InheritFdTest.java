@@ -47,6 +47,21 @@ class InheritFdTest {
         return wantExit == 0 ? out : err.trim();
     }
 
+    /** The first line the process prints, waiting at most `seconds`. */
+    private static String firstLine(Process p, int seconds) throws Exception {
+        var reader = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+        var line = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return reader.readLine();
+            } catch (IOException e) {
+                return null;
+            }
+        });
+        String l = line.get(seconds, TimeUnit.SECONDS);
+        assertTrue(l != null, "no output from " + p.info().commandLine().orElse("?"));
+        return l.trim();
+    }
+
     private static long lines(Path f) throws IOException {
         return Files.exists(f) ? Files.readAllLines(f).size() : 0;
     }
@@ -55,10 +70,11 @@ class InheritFdTest {
     void anOutsidePipeAtFd5IsRefusedThenMappedExplicitly() throws Exception {
         Path out1 = dir.resolve("out1"), out2 = dir.resolve("out2"), img = dir.resolve("img"), prog = dir.resolve("w.py");
         Files.writeString(prog, WRITER);
-        // bash starts the writer with fd 5 a pipe to a cat that is not in the writer's tree.
-        Process outer = sh("exec 3>&- 4>&-; python3 " + prog + " 5> >(cat > " + out1 + ") </dev/null >/dev/null 2>&1 & echo $!; wait");
+        // bash opens a pipe to a cat of its own, then starts the writer with the pipe at fd 5: the reader
+        // is bash's child, not the writer's, so the pipe leads outside the writer's tree.
+        Process outer = sh("exec 3>&- 4>&- 8> >(cat > " + out1 + "); python3 " + prog + " 5>&8 8>&- </dev/null >/dev/null 2>&1 & echo $!; wait $!");
         pids.add(outer.pid());
-        long pid = Long.parseLong(new String(outer.getInputStream().readNBytes(16)).trim().split("\\s+")[0]);
+        long pid = Long.parseLong(firstLine(outer, 30));
         pids.add(pid);
         for (int i = 0; i < 100 && lines(out1) < 3; i++) Thread.sleep(50);
         String link = Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/5")).toString();
