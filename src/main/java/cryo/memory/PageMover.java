@@ -27,9 +27,14 @@ import java.util.concurrent.Future;
 public final class PageMover {
     private static final long BUFFER = 2L << 20;
     private static final long WRITE_BATCH = 64L << 20;
-    private static final int THREADS = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
 
     private PageMover() {
+    }
+
+    private static int workers() {
+        String env = System.getenv("CRYO_PAGE_WORKERS");
+        if (env != null && env.matches("[1-9][0-9]?")) return Integer.parseInt(env);
+        return Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
     }
 
     /** Runs [from, from+count) of one Runs, moved as one piece of the stream: their PAGES records back to back. */
@@ -41,7 +46,8 @@ public final class PageMover {
 
     /** {u32 type; u32 len} then PAGES' own {u32 pid; u32 pad; u64 addr}. */
     private static final int RECORD_HEADER = 8 + PagesRecord.HEADER;
-    private static final int WORKERS = Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()));
+    /** Page threads per direction: CRYO_PAGE_WORKERS overrides (1 = one batch at a time, for comparison). */
+    private static final int WORKERS = workers();
     private static final int IN_FLIGHT = 2 * WORKERS;
 
     private static List<Batch> batches(Runs runs, boolean viaMem) {
@@ -188,11 +194,11 @@ public final class PageMover {
         }
         if (n > from) groups.add(new int[]{from, n - from});
         long total = 0;
-        if (groups.size() <= 1 || THREADS == 1) {
+        if (groups.size() <= 1 || WORKERS == 1) {
             for (int[] g : groups) total += writeGroup(pid, locals, addrs, g);
             return total;
         }
-        try (ExecutorService pool = Executors.newFixedThreadPool(THREADS, Thread.ofPlatform().name("cryo-page-writer").daemon().factory())) {
+        try (ExecutorService pool = Executors.newFixedThreadPool(WORKERS, Thread.ofPlatform().name("cryo-page-writer").daemon().factory())) {
             List<Future<Long>> fs = new ArrayList<>();
             for (int[] g : groups) fs.add(pool.submit(() -> writeGroup(pid, locals, addrs, g)));
             for (Future<Long> f : fs) {
