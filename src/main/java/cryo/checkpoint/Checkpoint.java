@@ -102,14 +102,18 @@ public final class Checkpoint {
             throws Refusal, SysException, IOException {
         checkTree(tree, root);
         FileTable files = new FileTable();
+        Map<Integer, Map<Integer, String>> fdLinks = new HashMap<>();
         Set<String> links = new HashSet<>();
-        for (FrozenTree.Process p : tree.live()) links.addAll(OpenFiles.links(p.pid).values());
+        for (FrozenTree.Process p : tree.live()) {
+            fdLinks.put(p.pid, OpenFiles.links(p.pid));
+            links.addAll(fdLinks.get(p.pid).values());
+        }
         var outside = FileTable.outsideHolders(tree.processes.keySet(), links);
         Timings.mark("outside holders");
         Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
         int threads = 0;
         for (FrozenTree.Process p : tree.live()) {
-            dumps.put(p.pid, dumpProcess(p, files, outside, opts.external()));
+            dumps.put(p.pid, dumpProcess(p, fdLinks.get(p.pid), files, outside, opts.external()));
             threads += p.threads.size();
         }
         Timings.mark("task state and memory maps");
@@ -205,8 +209,9 @@ public final class Checkpoint {
     }
 
     /** Reads one frozen process: remote calls in its threads, then maps, pagemap and fds. */
-    private static ProcessDump dumpProcess(FrozenTree.Process p, FileTable files, Map<String, List<FileTable.Holder>> outside,
-                                           Set<String> external) throws Refusal, SysException, IOException {
+    private static ProcessDump dumpProcess(FrozenTree.Process p, Map<Integer, String> fdLinks, FileTable files,
+                                           Map<String, List<FileTable.Holder>> outside, Set<String> external)
+            throws Refusal, SysException, IOException {
         int pid = p.pid;
         List<Mapping> maps = Mapping.read(pid);
         long insn = AddressSpace.findSyscallInsn(pid, maps);
@@ -227,7 +232,7 @@ public final class Checkpoint {
             leader.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);
         }
         for (Tracee t : p.threads) t.restoreRegs();
-        return new ProcessDump(task, threads, mem, OpenFiles.checkpoint(pid, files, outside, external));
+        return new ProcessDump(task, threads, mem, OpenFiles.checkpoint(pid, fdLinks, files, outside, external));
     }
 
     private static ProcStat validateTarget(int pid) throws Refusal, IOException {

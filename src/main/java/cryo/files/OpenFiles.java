@@ -53,13 +53,12 @@ public final class OpenFiles {
     }
 
     /**
-     * The fd table of a frozen task. outside maps link texts to fds of processes outside the tree: a pipe
+     * The fd table of a frozen task, whose fds (from links()) point at links. outside maps link texts to fds of processes outside the tree: a pipe
      * (or FIFO at fds 0-2) held outside is the task's connection to the world and is inherited at restart;
      * any other pipe is the tree's own and is saved with its buffer.
      */
-    public static Table checkpoint(int pid, FileTable table, Map<String, List<FileTable.Holder>> outside, Set<String> external)
-            throws Refusal, IOException {
-        Map<Integer, String> links = links(pid);
+    public static Table checkpoint(int pid, Map<Integer, String> links, FileTable table, Map<String, List<FileTable.Holder>> outside,
+                                   Set<String> external) throws Refusal, IOException {
         Path dir = Path.of("/proc/" + pid + "/fd");
         List<OpenFileRecord> descs = new ArrayList<>();
         List<FdRecord> fds = new ArrayList<>();

@@ -392,7 +392,7 @@ public final class Restart {
         }
     }
 
-    /** Kills every created task (all of them when except is -1) and reaps it. */
+    /** Kills and reaps the created task `only`, or every created task when only is -1. */
     private void killCreated(int only) {
         for (int pid : List.copyOf(created)) {
             if (only != -1 && pid != only) continue;

@@ -86,8 +86,4 @@ public final class Proc {
             return u.getString(65 * 2);
         }
     }
-
-    static int readInt(MemorySegment s) {
-        return s.get(JAVA_INT, 0);
-    }
 }
