@@ -100,12 +100,17 @@ public final class FrozenTree {
             try {
                 t = Tracee.seize(tid, Ptrace.O_TRACESYSGOOD);
             } catch (SysException e) {
-                if (e.errno() == Errno.EPERM) throw new Refusal(tid, "cannot be traced by this user (ptrace: Operation not permitted)");
-                if (e.errno() == Errno.ESRCH) {
-                    if (tid == p.pid) throw new Refusal(tid, "exited during checkpoint");
-                    continue;                          // a thread that ended meanwhile
-                }
-                throw e;
+                // ptrace_attach() gives EPERM, not ESRCH, for a task that has already exited (kernel/ptrace.c):
+                // look before calling it a permission problem.
+                boolean gone = e.errno() == Errno.ESRCH || (e.errno() == Errno.EPERM && exited(p.pid, tid));
+                if (!gone && e.errno() == Errno.EPERM) throw new Refusal(tid, "cannot be traced by this user (ptrace: Operation not permitted)");
+                if (!gone) throw e;
+                if (tid != p.pid) continue;            // a thread that ended meanwhile
+                if (isRoot) throw new Refusal(tid, "exited during checkpoint");
+                // A child that exited between the children scan and the seize: drop it; the next scan finds
+                // it again as a zombie, or not at all once reaped.
+                processes.remove(p.pid);
+                return true;
             }
             long mask = Ptrace.getSigmask(tid);
             // Every remote syscall would let the task take a pending signal: block them all meanwhile.
@@ -120,6 +125,11 @@ public final class FrozenTree {
             any = true;
         }
         return any;
+    }
+
+    private static boolean exited(int pid, int tid) throws IOException {
+        ProcStat s = ProcStat.readThread(pid, tid);
+        return s == null || s.state == 'Z' || s.state == 'X';
     }
 
     private static TreeSet<Integer> threads(int pid) throws IOException {
