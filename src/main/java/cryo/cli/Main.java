@@ -126,7 +126,7 @@ public final class Main {
     }
 
     private static void timing(String name, long nanos) {
-        if (System.getenv("CRYO_TIMING") != null) log("timing " + name + " " + String.format("%.1f", nanos / 1e6) + " ms");
+        cryo.checkpoint.Timings.span(name, nanos);
     }
 
     private static int checkpoint(List<String> args) throws Exception {
@@ -176,7 +176,7 @@ public final class Main {
         String file = single(args, "FILE");
         int pid;
         try (Arena arena = Arena.ofShared()) {
-            Image image = Image.of(ImageReader.read(ImageReader.map(file, arena)));
+            Image image = Image.of(ImageReader.read(ImageReader.map(file, arena), ImageReader.Data.LATER));
             timing("read", System.nanoTime() - t0);
             pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log));
         }

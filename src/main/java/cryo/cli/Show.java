@@ -141,6 +141,7 @@ final class Show {
                 m.put("pid", p.pid());
                 m.put("addr", hex(p.addr()));
                 m.put("pages", p.pages());
+                m.put("crc32c", hex(Integer.toUnsignedLong(p.crc())));
             }
             case FileRecord f -> {
                 m.put("objref", f.objref());
@@ -193,6 +194,7 @@ final class Show {
                 m.put("id", p.id());
                 m.put("offset", p.offset());
                 m.put("pages", p.data().byteSize() / 4096);
+                m.put("crc32c", hex(Integer.toUnsignedLong(p.crc())));
             }
             case FdRecord f -> {
                 m.put("pid", f.pid());

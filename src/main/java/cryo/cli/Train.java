@@ -25,7 +25,7 @@ final class Train {
 
     static int run(String dir) throws Exception {
         Path img = Path.of(dir, "train.img");
-        int pid = Spawn.spawn("/bin/sleep", new String[]{"sleep", "1000"}, -1, -1);
+        int pid = Spawn.spawnClean("/bin/sleep", new String[]{"sleep", "1000"});
         try {
             Checkpoint.run(pid, new Checkpoint.Options(false, false, cryo.ipc.Ipc.Selection.NONE, java.util.Set.of(), null, s -> { }), Output.of(img.toString()));
         } catch (Exception e) {
@@ -34,7 +34,7 @@ final class Train {
             throw e;
         }
         try (Arena arena = Arena.ofShared()) {
-            var records = ImageReader.read(ImageReader.map(img.toString(), arena));
+            var records = ImageReader.read(ImageReader.map(img.toString(), arena), ImageReader.Data.LATER);
             Show.print(records, true, new PrintStream(OutputStream.nullOutputStream()));
             int restored = Restart.run(Image.of(records), new Restart.Options(false, java.util.Map.of(), s -> { }));
             Proc.kill(restored, Proc.SIGKILL);

@@ -21,7 +21,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class FdBroker implements AutoCloseable {
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     private final int cryoEnd;
-    /** cryo's fd for the tasks' end: the stub gets it at remoteFd and every task inherits it from there. */
+    /** cryo's fd for the tasks' end: the stub inherits it, moveIntoPlace puts it at remoteFd, and every task inherits it from there. */
     public final int taskEnd;
     /** The fd number of the socket inside the tasks. */
     public final int remoteFd;
@@ -31,6 +31,13 @@ public final class FdBroker implements AutoCloseable {
         this.cryoEnd = sv[0];
         this.taskEnd = sv[1];
         this.remoteFd = remoteFd;
+    }
+
+    /** Moves the task end, inherited by t at cryo's number, to remoteFd in t. */
+    public void moveIntoPlace(Tracee t) throws SysException {
+        if (taskEnd == remoteFd) return;
+        t.syscall("dup3(fd broker " + taskEnd + ", " + remoteFd + ")", Nr.DUP3, taskEnd, remoteFd, 0);
+        t.syscall("close(" + taskEnd + ")", Nr.CLOSE, taskEnd);
     }
 
     /** Passes cryo's fd into task t; returns the number it got there (close-on-exec set). */

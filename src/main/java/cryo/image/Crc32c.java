@@ -11,6 +11,13 @@ public final class Crc32c {
     private Crc32c() {
     }
 
+    /** CRC32C of the bytes of s. */
+    public static int of(java.lang.foreign.MemorySegment s) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(s.asByteBuffer());
+        return (int) crc.getValue();
+    }
+
     public static int combine(int crc1, int crc2, long len2) {
         if (len2 <= 0) return crc1;
         int[] even = new int[32], odd = new int[32];

@@ -12,20 +12,32 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 /** Reads one record's body with bounds checks; every error names the record (e.g. "VMA #3") and the field. */
 public final class Decoder {
     private final MemorySegment body;
-    private final String record;
+    private String record;
+    private final RecordType type;
+    private final int index;
     private long pos;
 
     public Decoder(MemorySegment body, String record) {
         this.body = body;
         this.record = record;
+        this.type = null;
+        this.index = 0;
+    }
+
+    /** For record number `index` of its type; the name ("VMA #3") is made only for an error. */
+    Decoder(MemorySegment body, RecordType type, int index) {
+        this.body = body;
+        this.type = type;
+        this.index = index;
     }
 
     public String record() {
+        if (record == null) record = type + " #" + index;
         return record;
     }
 
     public ImageException error(String field, String problem) {
-        return new ImageException("record " + record + ": field '" + field + "' " + problem);
+        return new ImageException("record " + record() + ": field '" + field + "' " + problem);
     }
 
     private void need(long n, String field) throws ImageException {
@@ -92,7 +104,7 @@ public final class Decoder {
 
     public void end() throws ImageException {
         if (pos != body.byteSize()) {
-            throw new ImageException("record " + record + ": " + (body.byteSize() - pos) + " unexpected bytes after the last field");
+            throw new ImageException("record " + record() + ": " + (body.byteSize() - pos) + " unexpected bytes after the last field");
         }
     }
 }

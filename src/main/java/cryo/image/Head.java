@@ -4,7 +4,8 @@ package cryo.image;
 public record Head(int version, String arch, String kernelRelease, int pageSize, int xstateSize, long xfeatures,
                    long timeMillis, long flags) implements ImageRecord {
     public static final byte[] MAGIC = {'C', 'R', 'Y', 'O', 'I', 'M', 'G', '1'};
-    public static final int VERSION = 1;
+    /** 2: PAGES and SHM_PAGES carry the CRC32C of their data, which the TAIL checksum leaves out. */
+    public static final int VERSION = 2;
 
     public RecordType type() {
         return RecordType.HEAD;

@@ -60,6 +60,14 @@ public final class Image {
         this.tree = tree;
     }
 
+    /** "VMA #3", made into a string only for an error. */
+    private record Name(RecordType type, int index) {
+        @Override
+        public String toString() {
+            return type + " #" + index;
+        }
+    }
+
     public static Image of(List<ImageRecord> records) throws ImageException {
         if (records.size() < 2 || !(records.get(0) instanceof Head head)) throw new ImageException("image does not start with a HEAD record");
         if (!(records.get(1) instanceof Tree tree)) throw new ImageException("image has no TREE record after HEAD");
@@ -67,7 +75,7 @@ public final class Image {
         img.checkTree();
         int[] n = new int[128];
         for (ImageRecord r : records.subList(2, records.size())) {
-            String name = r.type() + " #" + n[r.type().code]++;
+            Name name = new Name(r.type(), n[r.type().code]++);
             switch (r) {
                 case Head h -> throw new ImageException("record " + name + ": a second HEAD");
                 case Tree t -> throw new ImageException("record " + name + ": a second TREE");
@@ -182,7 +190,7 @@ public final class Image {
         return files.containsKey(objref) || openFiles.containsKey(objref) || pipes.containsKey(objref);
     }
 
-    private ProcessImage live(int pid, String record) throws ImageException {
+    private ProcessImage live(int pid, Name record) throws ImageException {
         ProcessImage p = processes.get(pid);
         if (p == null) throw new ImageException("record " + record + ": pid " + pid + " is not in the TREE");
         if (p.entry.zombie()) throw new ImageException("record " + record + ": pid " + pid + " is a zombie in the TREE");

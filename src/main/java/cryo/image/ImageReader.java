@@ -25,8 +25,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 /**
  * Reads a whole image and checks it before anything is restored: magic, TAIL length and CRC32C, then every
- * record field by field. The image is mapped, not copied: page data stays in the mapping and goes to the
- * restored task from there. A stream on stdin is first spooled into a memfd.
+ * record field by field, then (Data.CHECK) the CRC of each PayloadRecord's data — or leaves that to the
+ * restart, which checks each record's data as it copies them. The image is mapped, not copied: page data
+ * stays in the mapping and goes to the restored task from there. A stream on stdin is first spooled into
+ * a memfd.
  */
 public final class ImageReader {
     private static final int TAIL_BYTES = 8 + 16;
@@ -100,8 +102,21 @@ public final class ImageReader {
         return done;
     }
 
-    /** Checks magic and TAIL, then decodes every record in order. */
+    /** When the data of PayloadRecords are checked against their CRCs. */
+    public enum Data {
+        /** all of them, before read() returns */
+        CHECK,
+        /** by the user of each record, before it uses the data (PayloadRecord.verify): the restart does */
+        LATER
+    }
+
+    /** read(image, Data.CHECK). */
     public static List<ImageRecord> read(MemorySegment image) throws ImageException {
+        return read(image, Data.CHECK);
+    }
+
+    /** Checks magic and TAIL (length and CRC32C), then decodes every record in order. */
+    public static List<ImageRecord> read(MemorySegment image, Data data) throws ImageException {
         long size = image.byteSize();
         if (size < Head.MAGIC.length || image.asSlice(0, Head.MAGIC.length).mismatch(MemorySegment.ofArray(Head.MAGIC)) != -1) {
             throw new ImageException("not a cryo image: bad magic (expected CRYOIMG1)");
@@ -115,7 +130,7 @@ public final class ImageReader {
         if (length != size - TAIL_BYTES) {
             throw new ImageException("record TAIL: field 'length' says " + length + " bytes precede it, the image has " + (size - TAIL_BYTES));
         }
-        int actual = crc32c(image.asSlice(0, length));
+        int actual = checksum(image, length);
         if (actual != expected) {
             throw new ImageException("image is corrupted: CRC32C is 0x" + Integer.toHexString(actual) + ", TAIL says 0x" + Integer.toHexString(expected));
         }
@@ -129,44 +144,69 @@ public final class ImageReader {
             RecordType type = RecordType.of(code);
             if (type == null || type == RecordType.TAIL) throw new ImageException("record at offset " + pos + ": unknown type " + code);
             if (pos + 8 + len > length) throw new ImageException("record " + type + " at offset " + pos + ": length " + len + " runs past the end of the image");
-            String name = type + " #" + counts[type.code]++;
-            Decoder d = new Decoder(image.asSlice(pos + 8, len), name);
+            Decoder d = new Decoder(image.asSlice(pos + 8, len), type, counts[type.code]++);
             ImageRecord r = type.decoder.decode(d);
             d.end();
             records.add(r);
             pos += 8 + ((len + 7) & ~7L);
         }
+        if (data == Data.CHECK) verifyData(records);
         return records;
     }
 
-    /** CRC32C of s: pieces checksummed on several threads, folded in order with Crc32c.combine. */
-    private static int crc32c(MemorySegment s) throws ImageException {
-        long chunk = 64L << 20;
-        int pieces = (int) ((s.byteSize() + chunk - 1) / chunk);
-        if (pieces <= 1) return piece(s);
-        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(Math.min(pieces, Runtime.getRuntime().availableProcessors()),
-                Thread.ofPlatform().name("cryo-crc").daemon().factory())) {
-            List<java.util.concurrent.Future<Integer>> crcs = new ArrayList<>();
-            for (long off = 0; off < s.byteSize(); off += chunk) {
-                MemorySegment p = s.asSlice(off, Math.min(chunk, s.byteSize() - off));
-                crcs.add(pool.submit(() -> piece(p)));
+    /**
+     * The CRC32C that TAIL holds for the first `length` bytes of an image: every byte but the data of
+     * PayloadRecords (their 8-byte record header and 16-byte field header are covered, the data after not).
+     */
+    public static int checksum(MemorySegment image, long length) {
+        CRC32C crc = new CRC32C();
+        long from = 0, pos = Head.MAGIC.length;
+        while (pos + 8 <= length) {
+            int code = image.get(JAVA_INT_UNALIGNED, pos);
+            long len = Integer.toUnsignedLong(image.get(JAVA_INT_UNALIGNED, pos + 4));
+            long next = pos + 8 + ((len + 7) & ~7L);
+            if (PayloadRecord.is(code) && len >= PayloadRecord.HEADER && next <= length) {
+                crc.update(image.asSlice(from, pos + 8 + PayloadRecord.HEADER - from).asByteBuffer());
+                from = next;
             }
-            int crc = 0;
-            long off = 0;
-            for (var f : crcs) {
-                long len = Math.min(chunk, s.byteSize() - off);
-                crc = Crc32c.combine(crc, f.get(), len);
-                off += len;
-            }
-            return crc;
-        } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
-            throw new ImageException("image checksum: " + e);
+            if (next <= pos) break;
+            pos = next;
         }
+        crc.update(image.asSlice(from, length - from).asByteBuffer());
+        return (int) crc.getValue();
     }
 
-    private static int piece(MemorySegment s) {
-        CRC32C crc = new CRC32C();
-        crc.update(s.asByteBuffer());
-        return (int) crc.getValue();
+    /** Checks the data of every PayloadRecord against its CRC, on several threads. */
+    private static void verifyData(List<ImageRecord> records) throws ImageException {
+        List<PayloadRecord> payloads = new ArrayList<>();
+        long bytes = 0;
+        for (ImageRecord r : records) {
+            if (r instanceof PayloadRecord p) {
+                payloads.add(p);
+                bytes += p.data().byteSize();
+            }
+        }
+        int threads = Math.min(Runtime.getRuntime().availableProcessors(), (int) (bytes >> 24) + 1);
+        if (threads <= 1) {
+            for (PayloadRecord p : payloads) p.verify();
+            return;
+        }
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("cryo-crc").daemon().factory())) {
+            List<java.util.concurrent.Future<?>> checks = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int first = t;
+                checks.add(pool.submit(() -> {
+                    for (int i = first; i < payloads.size(); i += threads) payloads.get(i).verify();
+                    return null;
+                }));
+            }
+            for (var f : checks) f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof ImageException ie) throw ie;
+            throw new ImageException("image checksum: " + e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ImageException("image checksum: interrupted");
+        }
     }
 }

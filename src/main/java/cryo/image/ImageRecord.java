@@ -5,7 +5,6 @@ import cryo.files.FileRecord;
 import cryo.files.OpenFileRecord;
 import cryo.files.PipeRecord;
 import cryo.memory.MmRecord;
-import cryo.memory.PagesRecord;
 import cryo.memory.VmaRecord;
 import cryo.task.TaskRecord;
 import cryo.task.ThreadRecord;
@@ -15,10 +14,10 @@ import cryo.task.ThreadRecord;
  * series' ckpt_hdr. Each kind of state keeps its record beside the code that saves and restores it.
  */
 public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord, MmRecord, VmaRecord,
-        PagesRecord, FileRecord, OpenFileRecord, FdRecord, PipeRecord, cryo.ipc.IpcRecord, cryo.ipc.ShmPagesRecord, Tail {
+        PayloadRecord, FileRecord, OpenFileRecord, FdRecord, PipeRecord, cryo.ipc.IpcRecord, Tail {
 
     RecordType type();
 
-    /** Writes the body (for PAGES: the fields before the page data, which the writer streams itself). */
+    /** Writes the body (for a PayloadRecord: the fields before the data, which the writer streams itself). */
     void encode(Encoder e);
 }

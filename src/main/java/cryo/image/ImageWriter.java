@@ -10,7 +10,8 @@ import java.util.zip.CRC32C;
 
 /**
  * Writes the image stream front to back, never seeking, so it can go to a pipe: the magic, then records
- * {u32 type; u32 len; body; pad to 8}, then TAIL with the length and CRC32C of everything before it.
+ * {u32 type; u32 len; body; pad to 8}, then TAIL with the length of everything before it and the CRC32C of
+ * all of it but the data of PayloadRecords, which carry CRCs of their own.
  */
 public final class ImageWriter {
     private final WritableByteChannel out;
@@ -22,6 +23,8 @@ public final class ImageWriter {
     private long written;
 
     private final boolean seekable;
+    /** Where writePayload snapshots the data of a record. */
+    private MemorySegment copy;
 
     /** A stream written strictly in order (a pipe, or any channel). */
     public ImageWriter(WritableByteChannel out) throws IOException {
@@ -57,14 +60,14 @@ public final class ImageWriter {
         while (b.hasRemaining()) pos += ((FileChannel) out).write(b, pos);
     }
 
-    /** Writes b in stream order, its CRC given by fold() instead of computed here. */
+    /** Writes b in stream order; what of it the TAIL checksum covers comes through fold() instead. */
     public void writeUnsummed(ByteBuffer b) throws IOException {
         closeCrcRun();
         written += b.remaining();
         while (b.hasRemaining()) out.write(b);
     }
 
-    /** Appends the CRC32C of the next len bytes of the stream, computed elsewhere. */
+    /** Appends to the TAIL checksum the CRC32C, computed elsewhere, of the next len bytes it covers. */
     public void fold(int pieceCrc, long len) {
         closeCrcRun();
         folded = Crc32c.combine(folded, pieceCrc, len);
@@ -82,15 +85,8 @@ public final class ImageWriter {
     }
 
     public void write(ImageRecord r) throws IOException {
-        if (r instanceof cryo.memory.PagesRecord p) {
-            writePages(p.pid(), p.addr(), p.data());
-            return;
-        }
-        if (r instanceof cryo.ipc.ShmPagesRecord p) {
-            Encoder e = new Encoder();
-            p.encode(e);
-            emitHeader(RecordType.SHM_PAGES, (int) (16 + p.data().byteSize()), e.finish());
-            emit(p.data().asByteBuffer());
+        if (r instanceof PayloadRecord p) {
+            writePayload(p);
             return;
         }
         Encoder e = new Encoder();
@@ -102,14 +98,27 @@ public final class ImageWriter {
         pad(len);
     }
 
-    /** A PAGES record whose data is streamed from native memory (a process_vm_readv buffer). */
-    public void writePages(int pid, long addr, MemorySegment data) throws IOException {
-        long len = cryo.memory.PagesRecord.HEADER + data.byteSize();
-        if (len > Integer.MAX_VALUE) throw new IllegalArgumentException("PAGES record of " + len + " bytes");
+    /**
+     * A record with bulk data: the data are copied once into a buffer of cryo's, so that their CRC (stored in
+     * the header, see PayloadRecord) and the bytes written are of the same snapshot even if the memory they
+     * come from is still being written (a SysV segment shared outside the tree).
+     */
+    private void writePayload(PayloadRecord p) throws IOException {
+        long n = p.data().byteSize();
+        long len = PayloadRecord.HEADER + n;
+        if (len > Integer.MAX_VALUE) throw new IllegalArgumentException(p.type() + " record of " + len + " bytes");
+        if (copy == null || copy.byteSize() < n) copy = java.lang.foreign.Arena.ofAuto().allocate(n, 4096);
+        MemorySegment data = copy.asSlice(0, n);
+        data.copyFrom(p.data());
         Encoder e = new Encoder();
-        new cryo.memory.PagesRecord(pid, addr, data).encode(e);
-        emitHeader(RecordType.PAGES, (int) len, e.finish());
-        emit(data.asByteBuffer());
+        p.encode(e);
+        ByteBuffer fields = e.finish().order(ByteOrder.LITTLE_ENDIAN);
+        fields.putInt(4, Crc32c.of(data));
+        emitHeader(p.type(), (int) len, fields);
+        closeCrcRun();
+        written += n;
+        ByteBuffer b = data.asByteBuffer();
+        while (b.hasRemaining()) out.write(b);
     }
 
     /** Ends the stream with TAIL. */

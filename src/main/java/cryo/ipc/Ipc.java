@@ -1,5 +1,6 @@
 package cryo.ipc;
 
+import cryo.image.DataCheck;
 import cryo.image.ImageException;
 import cryo.sys.Errno;
 import cryo.sys.Proc;
@@ -106,7 +107,7 @@ public final class Ipc {
                 }
                 int j = i;
                 while (j < resident.length && (resident[j] & 1) != 0 && (long) (j - i) * 4096 < SHM_CHUNK) j++;
-                pages.add(new ShmPagesRecord(id, (long) i * 4096, seg.asSlice((long) i * 4096, (long) (j - i) * 4096)));
+                pages.add(ShmPagesRecord.of(id, (long) i * 4096, seg.asSlice((long) i * 4096, (long) (j - i) * 4096)));
                 i = j;
             }
         }
@@ -183,7 +184,7 @@ public final class Ipc {
      * when the restart fails). Segments marked destroyed stay until destroyMarked() after the tasks attached.
      */
     public static void restore(Collection<IpcRecord> objects, Map<Integer, List<ShmPagesRecord>> pages, boolean freshNamespace,
-                               List<IpcRecord> created) throws SysException, IOException, ImageException {
+                               List<IpcRecord> created, DataCheck data) throws SysException, IOException, ImageException {
         if (freshNamespace) raiseMsgmax(objects);
         for (IpcRecord r : objects) {
             if (r.key() != SysvIpc.IPC_PRIVATE && keyTaken(r)) {
@@ -226,6 +227,7 @@ public final class Ipc {
                     try {
                         MemorySegment seg = MemorySegment.ofAddress(addr).reinterpret((r.size() + 4095) & ~4095L);
                         for (ShmPagesRecord p : pages.getOrDefault(id, List.of())) {
+                            data.verify(p);
                             MemorySegment.copy(p.data(), 0, seg, p.offset(), p.data().byteSize());
                         }
                     } finally {

@@ -2,6 +2,7 @@ package cryo.memory;
 
 import cryo.files.FdBroker;
 import cryo.files.FileRecord;
+import cryo.image.DataCheck;
 import cryo.image.ImageException;
 import cryo.remote.Scratch;
 import cryo.remote.Tracee;
@@ -70,8 +71,8 @@ public final class MemoryRestore {
      * and /proc/PID/maps shows "/dev/zero (deleted)" as before.
      */
     public static void restore(Tracee t, MmRecord mm, List<VmaRecord> vmas, List<PagesRecord> pages,
-                               Map<Integer, FileRecord> files, FdBroker broker, Map<Long, Integer> shmem)
-            throws SysException, IOException {
+                               Map<Integer, FileRecord> files, FdBroker broker, Map<Long, Integer> shmem, DataCheck data)
+            throws SysException, IOException, ImageException {
         long[] written = bytesPerVma(vmas, pages);
         Map<Integer, Integer> remoteFds = new HashMap<>();
         List<Integer> localFds = new ArrayList<>();
@@ -115,7 +116,7 @@ public final class MemoryRestore {
                     shmem.put(v.shmem(), Fd.open("/proc/" + t.tid + "/map_files/" + Long.toHexString(v.start()) + "-" + Long.toHexString(v.end()), Fd.O_RDWR));
                 }
             }
-            PageMover.load(t.tid, pages);
+            PageMover.load(t.tid, pages, data);
             for (int i = 0; i < vmas.size(); i++) {
                 VmaRecord v = vmas.get(i);
                 if (v.isVdso() || v.kind() == VmaRecord.Kind.SYSV) continue;

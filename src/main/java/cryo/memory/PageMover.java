@@ -1,5 +1,8 @@
 package cryo.memory;
 
+import cryo.image.Crc32c;
+import cryo.image.DataCheck;
+import cryo.image.ImageException;
 import cryo.image.ImageWriter;
 import cryo.sys.Errno;
 import cryo.sys.ProcessVm;
@@ -26,7 +29,8 @@ import java.util.concurrent.Future;
  */
 public final class PageMover {
     private static final long BUFFER = 2L << 20;
-    private static final long WRITE_BATCH = 64L << 20;
+    /** Bytes per process_vm_writev at restart: their CRC is checked just before, so they are still in cache. */
+    private static final long WRITE_BATCH = 4L << 20;
 
     private PageMover() {
     }
@@ -103,9 +107,14 @@ public final class PageMover {
         @SuppressWarnings("unchecked") Future<Integer> crc = (Future<Integer>) p[0];
         Batch b = (Batch) p[1];
         MemorySegment buf = (MemorySegment) p[2];
-        int c = await(crc);
+        int c;
+        try {
+            c = await(crc);
+        } catch (ImageException e) {
+            throw new AssertionError(e);        // only restart checks image data
+        }
         if ((long) p[3] < 0) out.writeUnsummed(buf.asSlice(0, b.streamBytes()).asByteBuffer());
-        out.fold(c, b.streamBytes());
+        out.fold(c, (long) b.count * RECORD_HEADER);
         free.add(buf);
     }
 
@@ -118,7 +127,10 @@ public final class PageMover {
         }
     }
 
-    /** Lays out the batch's PAGES records in buf, pages read straight into place; returns their CRC32C. */
+    /**
+     * Lays out the batch's PAGES records in buf, pages read straight into place, each header with the CRC32C
+     * of its data; returns the CRC32C of the headers, the part of the batch the TAIL checksum covers.
+     */
     private static int assemble(int pid, FileChannel mem, Batch b, MemorySegment buf) throws SysException, IOException {
         Runs runs = b.runs;
         MemorySegment[] slots = new MemorySegment[b.count];
@@ -129,7 +141,6 @@ public final class PageMover {
             h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0, cryo.image.RecordType.PAGES.code);
             h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4, (int) (PagesRecord.HEADER + runs.len[k]));
             h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 8, pid);
-            h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 12, 0);
             h.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 16, runs.addr[k]);
             slots[i] = buf.asSlice(off + RECORD_HEADER, runs.len[k]);
             off += RECORD_HEADER + runs.len[k];
@@ -151,12 +162,18 @@ public final class PageMover {
                 }
             }
         }
-        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-        crc.update(buf.asSlice(0, b.streamBytes()).asByteBuffer());
-        return (int) crc.getValue();
+        // Each record's header gets the CRC of its data; the TAIL checksum covers the headers only (PayloadRecord).
+        java.util.zip.CRC32C headers = new java.util.zip.CRC32C();
+        long at = 0;
+        for (int i = 0; i < b.count; i++) {
+            buf.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, at + 12, Crc32c.of(slots[i]));
+            headers.update(buf.asSlice(at, RECORD_HEADER).asByteBuffer());
+            at += RECORD_HEADER + slots[i].byteSize();
+        }
+        return (int) headers.getValue();
     }
 
-    private static <T> T await(Future<T> f) throws IOException, SysException {
+    private static <T> T await(Future<T> f) throws IOException, SysException, ImageException {
         try {
             return f.get();
         } catch (InterruptedException e) {
@@ -165,6 +182,7 @@ public final class PageMover {
         } catch (java.util.concurrent.ExecutionException e) {
             switch (e.getCause()) {
                 case SysException s -> throw s;
+                case ImageException ie -> throw ie;
                 case IOException io -> throw io;
                 case RuntimeException re -> throw re;
                 default -> throw new IOException(e.getCause());
@@ -172,8 +190,12 @@ public final class PageMover {
         }
     }
 
-    /** Writes every PAGES record of one task with process_vm_writev from the mapped image, in parallel. */
-    public static long load(int pid, List<PagesRecord> pages) throws SysException, IOException {
+    /**
+     * Writes every PAGES record of one task with process_vm_writev from the mapped image, in parallel. Each
+     * group first has the CRC of its records' data checked (DataCheck: unless done already, here, so the data
+     * come into cache once and are written from there) and then writes them; a mismatch fails the restart.
+     */
+    public static long load(int pid, List<PagesRecord> pages, DataCheck data) throws SysException, IOException, ImageException {
         int n = pages.size();
         MemorySegment[] locals = new MemorySegment[n];
         long[] addrs = new long[n];
@@ -195,30 +217,28 @@ public final class PageMover {
         if (n > from) groups.add(new int[]{from, n - from});
         long total = 0;
         if (groups.size() <= 1 || WORKERS == 1) {
-            for (int[] g : groups) total += writeGroup(pid, locals, addrs, g);
+            for (int[] g : groups) total += writeGroup(pid, pages, data, locals, addrs, g);
             return total;
         }
         try (ExecutorService pool = Executors.newFixedThreadPool(WORKERS, Thread.ofPlatform().name("cryo-page-writer").daemon().factory())) {
             List<Future<Long>> fs = new ArrayList<>();
-            for (int[] g : groups) fs.add(pool.submit(() -> writeGroup(pid, locals, addrs, g)));
-            for (Future<Long> f : fs) {
-                try {
-                    total += f.get();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted");
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (e.getCause() instanceof SysException s) throw s;
-                    throw new IOException(e.getCause());
-                }
+            for (int[] g : groups) fs.add(pool.submit(() -> writeGroup(pid, pages, data, locals, addrs, g)));
+            try {
+                for (Future<Long> f : fs) total += await(f);
+            } finally {
+                for (Future<Long> f : fs) f.cancel(false);
             }
         }
         return total;
     }
 
-    private static long writeGroup(int pid, MemorySegment[] locals, long[] addrs, int[] g) throws SysException {
+    private static long writeGroup(int pid, List<PagesRecord> pages, DataCheck data, MemorySegment[] locals, long[] addrs, int[] g)
+            throws SysException, ImageException {
         long want = 0;
-        for (int i = g[0]; i < g[0] + g[1]; i++) want += locals[i].byteSize();
+        for (int i = g[0]; i < g[0] + g[1]; i++) {
+            data.verify(pages.get(i));
+            want += locals[i].byteSize();
+        }
         long done = ProcessVm.writev(pid, locals, addrs, g[0], g[1]);
         if (done != want) {
             throw new SysException("process_vm_writev to task " + pid + " at 0x" + Long.toHexString(addrs[g[0]])

@@ -3,19 +3,24 @@ package cryo.memory;
 import cryo.image.Decoder;
 import cryo.image.Encoder;
 import cryo.image.ImageException;
-import cryo.image.ImageRecord;
+import cryo.image.PayloadRecord;
 import cryo.image.RecordType;
 import cryo.image.Tree;
 
 import java.lang.foreign.MemorySegment;
 
 /**
- * PAGES: the contents of a run of consecutive pages at addr in task pid. The data follows the 16-byte
- * header directly, so a reader of a mapped image can hand it to process_vm_writev without copying.
+ * PAGES: the contents of a run of consecutive pages at addr in task pid, {u32 pid; u32 crc32c; u64 addr}
+ * then the data. The data follow the header directly, so a reader of a mapped image can hand them to
+ * process_vm_writev without copying.
  */
-public record PagesRecord(int pid, long addr, MemorySegment data) implements ImageRecord {
+public record PagesRecord(int pid, long addr, int crc, MemorySegment data) implements PayloadRecord {
     public static final int PAGE = 4096;
-    public static final int HEADER = 16;
+
+    /** A record to write: ImageWriter computes the CRC of the data as it writes them. */
+    public static PagesRecord of(int pid, long addr, MemorySegment data) {
+        return new PagesRecord(pid, addr, 0, data);
+    }
 
     public long pages() {
         return data.byteSize() / PAGE;
@@ -25,18 +30,22 @@ public record PagesRecord(int pid, long addr, MemorySegment data) implements Ima
         return RecordType.PAGES;
     }
 
+    public String describe() {
+        return "PAGES of task " + pid + " at " + Vmas.hex(addr);
+    }
+
     public void encode(Encoder e) {
-        e.u32(pid).u32(0).u64(addr);
+        e.u32(pid).u32(crc).u64(addr);
     }
 
     public static PagesRecord decode(Decoder d) throws ImageException {
         int pid = d.u32("pid", 1, Tree.PID_MAX_LIMIT);
-        d.u32("pad");
+        int crc = d.u32("crc32c");
         long addr = d.u64("addr");
         MemorySegment data = d.rest();
         if ((addr & (PAGE - 1)) != 0) throw d.error("addr", "0x" + Long.toHexString(addr) + " is not page aligned");
         if (data.byteSize() == 0 || data.byteSize() % PAGE != 0) throw d.error("data", "is " + data.byteSize() + " bytes, not a whole number of pages");
         if (addr < 0 || addr + data.byteSize() > Vmas.TASK_SIZE) throw d.error("addr", "run 0x" + Long.toHexString(addr) + " ends outside user space");
-        return new PagesRecord(pid, addr, data);
+        return new PagesRecord(pid, addr, crc, data);
     }
 }

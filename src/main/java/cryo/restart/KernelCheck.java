@@ -59,19 +59,14 @@ public final class KernelCheck {
         });
         int pid = -1;
         try (FdBroker broker = new FdBroker(3)) {
-            int memfd = Fd.memfd("cryo-stub");
-            try (Arena a = Arena.ofConfined()) {
-                Fd.writeFully(memfd, a.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE, Stub.elf()), "stub");
-                pid = Spawn.spawn("/proc/self/fd/" + memfd, new String[]{"cryo-stub"}, broker.taskEnd, broker.remoteFd);
-            } finally {
-                Fd.close(memfd);
-            }
+            pid = Stub.spawn(broker);
             int stubPid = pid;
             Tracee[] t = new Tracee[1];
             check("ptrace PTRACE_SEIZE + PTRACE_INTERRUPT", () -> {
                 t[0] = Tracee.seize(stubPid, Ptrace.O_TRACESYSGOOD | Ptrace.O_TRACECLONE | Ptrace.O_EXITKILL);
                 Ptrace.setSigmask(stubPid, ~0L);
                 t[0].useSyscallAt(Stub.SYSCALL_INSN);
+                broker.moveIntoPlace(t[0]);
                 return null;
             });
             if (t[0] == null) return finish();

@@ -10,8 +10,10 @@ import cryo.files.FdRecord;
 import cryo.files.FileRecord;
 import cryo.files.OpenFileRecord;
 import cryo.files.OpenFiles;
+import cryo.image.DataCheck;
 import cryo.image.Image;
 import cryo.image.ImageException;
+import cryo.image.PayloadRecord;
 import cryo.image.Tree;
 import cryo.memory.Mapping;
 import cryo.memory.MemoryRestore;
@@ -71,6 +73,8 @@ public final class Restart {
     private final List<Integer> created = new ArrayList<>();
     private final List<IpcRecord> createdIpc = new ArrayList<>();
     private final boolean newIpcNs;
+    /** Checks the page data of the image in the background from the start (ImageReader.Data.LATER). */
+    private DataCheck data;
 
     private Restart(Image image, Options opts) {
         this.image = image;
@@ -84,6 +88,16 @@ public final class Restart {
     }
 
     private int restore() throws ImageException, SysException, IOException {
+        List<PayloadRecord> payloads = new ArrayList<>();
+        image.shmPages.values().forEach(payloads::addAll);
+        for (Image.ProcessImage p : image.processes.values()) payloads.addAll(p.pages);
+        try (DataCheck check = DataCheck.start(payloads)) {
+            data = check;
+            return restoreChecked();
+        }
+    }
+
+    private int restoreChecked() throws ImageException, SysException, IOException {
         preflight();
         Timings.mark("preflight");
         int brokerFd = 3;
@@ -104,7 +118,7 @@ public final class Restart {
             Timings.mark("stub and tree");
             int root = image.tree.root().pid();
             ipc(root, () -> {
-                Ipc.restore(image.ipc.values(), image.shmPages, newIpcNs, createdIpc);
+                Ipc.restore(image.ipc.values(), image.shmPages, newIpcNs, createdIpc, data);
                 return null;
             });
             List<Tracee> ready = new ArrayList<>();
@@ -268,22 +282,14 @@ public final class Restart {
     // ---------------------------------------------------------------- the stub and task creation
 
     private Tracee spawnStub(FdBroker broker) throws SysException, IOException, ImageException {
-        int memfd = Fd.memfd("cryo-stub");
-        int pid;
-        try {
-            try (Arena a = Arena.ofConfined()) {
-                Fd.writeFully(memfd, a.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE, Stub.elf()), "stub");
-            }
-            pid = Spawn.spawn("/proc/self/fd/" + memfd, new String[]{"cryo-stub"}, broker.taskEnd, broker.remoteFd);
-        } finally {
-            Fd.close(memfd);
-        }
+        int pid = Stub.spawn(broker);
         created.add(pid);
         // clone3 with exit_signal SIGCHLD is a fork to ptrace (kernel/fork.c): auto-attach needs TRACEFORK too.
         Tracee stub = Tracee.seize(pid, Ptrace.O_TRACESYSGOOD | Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK
                 | Ptrace.O_TRACEVFORK | Ptrace.O_EXITKILL);
         Ptrace.setSigmask(pid, ~0L);
         stub.useSyscallAt(Stub.SYSCALL_INSN);
+        broker.moveIntoPlace(stub);
         byte[] xstate = Ptrace.getXstate(pid);
         if (xstate.length != image.head.xstateSize()) {
             throw new ImageException("record HEAD: field 'xstate_size' is " + image.head.xstateSize() + " bytes, this CPU has " + xstate.length);
@@ -351,7 +357,7 @@ public final class Restart {
             throws SysException, IOException, ImageException {
         closeInherited(t, broker.remoteFd);
         MemoryRestore.clearLayout(t, p.vmas, hole, hole + HOLE);
-        MemoryRestore.restore(t, p.mm, p.vmas, p.pages, image.files, broker, shmem);
+        MemoryRestore.restore(t, p.mm, p.vmas, p.pages, image.files, broker, shmem, data);
         Timings.mark("memory of " + p.entry.pid());
         OpenFiles.restore(t, broker, p.fds, opener);
         TaskState.restoreTask(t, p.task);

@@ -1,5 +1,12 @@
 package cryo.restart;
 
+import cryo.files.FdBroker;
+import cryo.sys.Fd;
+import cryo.sys.Spawn;
+import cryo.sys.SysException;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -15,6 +22,20 @@ final class Stub {
     static final long SYSCALL_INSN = BASE + HEADERS + 5;
 
     private Stub() {
+    }
+
+    /**
+     * Starts the stub from a memfd with the broker's task end inherited (at cryo's number: the tracer moves
+     * it to broker.remoteFd once it has seized the stub, FdBroker.moveIntoPlace). Returns its pid.
+     */
+    static int spawn(FdBroker broker) throws SysException {
+        int memfd = Fd.memfd("cryo-stub");
+        try (Arena a = Arena.ofConfined()) {
+            Fd.writeFully(memfd, a.allocateFrom(ValueLayout.JAVA_BYTE, elf()), "stub");
+            return Spawn.spawn("/proc/self/fd/" + memfd, new String[]{"cryo-stub"}, broker.taskEnd);
+        } finally {
+            Fd.close(memfd);
+        }
     }
 
     static byte[] elf() {

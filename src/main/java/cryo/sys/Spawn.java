@@ -13,48 +13,73 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * thread of its own, which would steal their ptrace stops.
  */
 public final class Spawn {
-    private static final MethodHandle SPAWN = Native.libc("posix_spawn",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
-    private static final MethodHandle FA_INIT = Native.libc("posix_spawn_file_actions_init",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    private static final MethodHandle FA_DUP2 = Native.libc("posix_spawn_file_actions_adddup2",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    private static final MethodHandle FA_CLOSEFROM = Native.libc("posix_spawn_file_actions_addclosefrom_np",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle FA_DESTROY = Native.libc("posix_spawn_file_actions_destroy",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final int F_SETFD = 2, FD_CLOEXEC = 1;
 
     private Spawn() {
     }
 
+    private static final class Handles {
+        static final MethodHandle SPAWN = Native.libc("posix_spawn",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    }
+
+    /** The file-action handles, linked only by spawnClean (each handle costs start-up time). */
+    private static final class FileActions {
+        static final MethodHandle INIT = Native.libc("posix_spawn_file_actions_init",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        static final MethodHandle CLOSEFROM = Native.libc("posix_spawn_file_actions_addclosefrom_np",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        static final MethodHandle DESTROY = Native.libc("posix_spawn_file_actions_destroy",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    }
+
     /**
-     * Starts path with argv and an empty environment, fd `from` duplicated onto `to`, or, when from is -1, with
-     * no fd above 2;
-     * returns the pid.
+     * Starts path with argv and an empty environment. The child gets the fds in `inherit` at the same numbers
+     * (cryo's fds are close-on-exec; these lose the flag for the spawn only), and every fd of the JVM that is
+     * not close-on-exec: a caller that traces the child closes those itself. Returns the pid.
      */
-    public static int spawn(String path, String[] argv, int from, int to) throws SysException {
+    public static int spawn(String path, String[] argv, int... inherit) throws SysException {
+        for (int fd : inherit) Native.check(Native.raw(Nr.FCNTL, fd, F_SETFD, 0), "fcntl(" + fd + ", F_SETFD, 0)");
+        try (Arena a = Arena.ofConfined()) {
+            return spawn(a, path, argv, MemorySegment.NULL);
+        } finally {
+            for (int fd : inherit) Native.raw(Nr.FCNTL, fd, F_SETFD, FD_CLOEXEC);
+        }
+    }
+
+    /** Starts path with argv, an empty environment and no fd above 2. */
+    public static int spawnClean(String path, String[] argv) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = Native.state();
             MemorySegment fa = a.allocate(256, 16);
-            MemorySegment pid = a.allocate(JAVA_INT);
-            MemorySegment args = a.allocate(ADDRESS, argv.length + 1);
-            for (int i = 0; i < argv.length; i++) args.setAtIndex(ADDRESS, i, a.allocateFrom(argv[i]));
-            MemorySegment env = a.allocate(ADDRESS, 1);
-            int r = (int) FA_INIT.invokeExact(st, fa);
-            r = from < 0 ? 0 : (int) FA_DUP2.invokeExact(st, fa, from, to);
-            if (r != 0) throw new SysException("posix_spawn_file_actions_adddup2(" + from + ", " + to + ")", r);
-            // Without an fd to pass, the JVM's own fds must not leak into the child. (With one, path may be
-            // a /proc/self/fd link that must stay open until exec: the restart closes leftovers itself.)
-            r = from >= 0 ? 0 : (int) FA_CLOSEFROM.invokeExact(st, fa, 3);
-            if (r != 0) throw new SysException("posix_spawn_file_actions_addclosefrom_np", r);
-            r = (int) SPAWN.invokeExact(st, pid, a.allocateFrom(path), fa, MemorySegment.NULL, args, env);
-            int ignored = (int) FA_DESTROY.invokeExact(st, fa);
-            if (r != 0) throw new SysException("posix_spawn(" + path + ")", r);
-            return pid.get(JAVA_INT, 0);
+            int r = (int) FileActions.INIT.invokeExact(st, fa);
+            if (r != 0) throw new SysException("posix_spawn_file_actions_init", r);
+            try {
+                r = (int) FileActions.CLOSEFROM.invokeExact(st, fa, 3);
+                if (r != 0) throw new SysException("posix_spawn_file_actions_addclosefrom_np", r);
+                return spawn(a, path, argv, fa);
+            } finally {
+                int ignored = (int) FileActions.DESTROY.invokeExact(st, fa);
+            }
         } catch (SysException e) {
             throw e;
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
+    }
+
+    private static int spawn(Arena a, String path, String[] argv, MemorySegment fileActions) throws SysException {
+        MemorySegment pid = a.allocate(JAVA_INT);
+        MemorySegment args = a.allocate(ADDRESS, argv.length + 1);
+        for (int i = 0; i < argv.length; i++) args.setAtIndex(ADDRESS, i, a.allocateFrom(argv[i]));
+        MemorySegment env = a.allocate(ADDRESS, 1);
+        int r;
+        try {
+            r = (int) Handles.SPAWN.invokeExact(Native.state(), pid, a.allocateFrom(path), fileActions, MemorySegment.NULL, args, env);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (r != 0) throw new SysException("posix_spawn(" + path + ")", r);
+        return pid.get(JAVA_INT, 0);
     }
 }

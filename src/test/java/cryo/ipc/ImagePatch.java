@@ -1,19 +1,19 @@
 package cryo.ipc;
 
 import cryo.image.Head;
+import cryo.image.ImageReader;
 import cryo.image.RecordType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.zip.CRC32C;
 
 /**
  * Byte-level changes to an image that cryo's own encoder cannot express (IpcRecord holds semaphore values as
- * Java shorts, so it writes no value between 32768 and 65535), then sealed again: a new TAIL with the length and
- * CRC32C of everything before it, as ImageWriter writes it (magic, records {u32 type; u32 len; body padded to
- * 8}, TAIL {u32 99; u32 16; u64 length; u32 crc32c; u32 0}).
+ * Java shorts, so it writes no value between 32768 and 65535), then sealed again: a new TAIL with the length of
+ * everything before it and its checksum (ImageReader.checksum), as ImageWriter writes it (magic, records
+ * {u32 type; u32 len; body padded to 8}, TAIL {u32 99; u32 16; u64 length; u32 crc32c; u32 0}).
  */
 final class ImagePatch {
     private ImagePatch() {}
@@ -42,10 +42,8 @@ final class ImagePatch {
                 pos = body + ((len + 7) & ~7);
             }
             if (!found) throw new AssertionError("no IPC record of semaphore set " + semId + " in " + in);
-            CRC32C crc = new CRC32C();
-            crc.update(b.array(), 0, pos);
             b.putLong(pos + 8, pos);
-            b.putInt(pos + 16, (int) crc.getValue());
+            b.putInt(pos + 16, ImageReader.checksum(java.lang.foreign.MemorySegment.ofArray(b.array()), pos));
             Files.write(out, b.array());
         } catch (IOException e) {
             throw new AssertionError("cannot patch " + in + ": " + e, e);

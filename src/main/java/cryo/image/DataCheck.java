@@ -1,0 +1,59 @@
+package cryo.image;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Checks the data of an image's PayloadRecords against their CRCs for a restart that reads with
+ * ImageReader.Data.LATER. A background thread starts on them in image order at once, while the restart
+ * is busy on one core with things that do not need the data (linking its native calls, creating the
+ * tree); whoever copies a record's data calls verify(), which checks it then unless the background
+ * thread already has. A record that fails is never marked checked, so its user finds the mismatch.
+ */
+public final class DataCheck implements AutoCloseable {
+    private final Set<PayloadRecord> checked = ConcurrentHashMap.newKeySet();
+    private volatile boolean stop;
+    private final Thread thread;
+
+    private DataCheck(List<? extends PayloadRecord> payloads) {
+        thread = Thread.ofPlatform().name("cryo-data-check").daemon().unstarted(() -> {
+            for (PayloadRecord p : payloads) {
+                if (stop) return;
+                try {
+                    p.verify();
+                } catch (ImageException e) {
+                    return;                 // the copy of this record reports it
+                }
+                checked.add(p);
+            }
+        });
+    }
+
+    /** Starts checking payloads in the background. */
+    public static DataCheck start(List<? extends PayloadRecord> payloads) {
+        DataCheck c = new DataCheck(payloads);
+        if (!payloads.isEmpty()) c.thread.start();
+        return c;
+    }
+
+    /** Fails when p's data do not match its CRC; returns at once if the background thread found they do. */
+    public void verify(PayloadRecord p) throws ImageException {
+        if (!checked.contains(p)) p.verify();
+    }
+
+    /** Stops the background thread and waits for it to finish the record it is on: the image may be unmapped next. */
+    @Override
+    public void close() {
+        stop = true;
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+}

@@ -1,0 +1,33 @@
+package cryo.image;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A record that carries bulk data (page contents) after a 16-byte header whose second u32 is the CRC32C of
+ * that data. The TAIL checksum covers every byte of the stream except these data, so a reader can check
+ * all the metadata before creating anything and each record's data where it uses it, on the thread that
+ * copies it, while it is in cache (the restart does: PageMover.load, Ipc.restore).
+ */
+public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.PagesRecord, cryo.ipc.ShmPagesRecord {
+    /** Bytes of the record body before the data: {u32 a; u32 crc32c; u64 b}. */
+    int HEADER = 16;
+
+    MemorySegment data();
+
+    /** CRC32C of data() as the image states it. */
+    int crc();
+
+    /** Names the record in errors: "PAGES of task 12 at 0x7f0000000000". */
+    String describe();
+
+    /** Fails when data() does not match crc(). */
+    default void verify() throws ImageException {
+        if (Crc32c.of(data()) != crc()) {
+            throw new ImageException("record " + describe() + ": the data do not match their CRC32C: the image is corrupted");
+        }
+    }
+
+    static boolean is(int typeCode) {
+        return typeCode == RecordType.PAGES.code || typeCode == RecordType.SHM_PAGES.code;
+    }
+}
