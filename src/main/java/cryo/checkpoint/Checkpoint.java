@@ -69,6 +69,10 @@ public final class Checkpoint {
 
     private static final int PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
 
+    /** What dumpProcess reads of one live process: all but its fds. */
+    private record ProcessState(TaskRecord task, List<ThreadRecord> threads, AddressSpace.Dump memory) {
+    }
+
     /** Everything read from one live process before anything is written. */
     private record ProcessDump(TaskRecord task, List<ThreadRecord> threads, AddressSpace.Dump memory,
                                OpenFiles.Table files) {
@@ -108,15 +112,24 @@ public final class Checkpoint {
             fdLinks.put(p.pid, OpenFiles.links(p.pid));
             links.addAll(fdLinks.get(p.pid).values());
         }
-        var outside = FileTable.outsideHolders(tree.processes.keySet(), links);
-        Timings.mark("outside holders");
-        Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
+        // The walk of every other process's fds needs no ptrace: it runs beside the remote calls below.
+        var scan = new java.util.concurrent.FutureTask<>(() -> FileTable.outsideHolders(tree.processes.keySet(), links));
+        Thread.ofPlatform().name("cryo-outside-holders").daemon().start(scan);
+        Map<Integer, ProcessState> states = new LinkedHashMap<>();
         int threads = 0;
         for (FrozenTree.Process p : tree.live()) {
-            dumps.put(p.pid, dumpProcess(p, fdLinks.get(p.pid), files, outside, opts.external()));
+            states.put(p.pid, dumpProcess(p, files));
             threads += p.threads.size();
         }
         Timings.mark("task state and memory maps");
+        Map<String, List<FileTable.Holder>> outside = outsideHolders(scan);
+        Timings.mark("outside holders");
+        Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
+        for (var e : states.entrySet()) {
+            ProcessState st = e.getValue();
+            dumps.put(e.getKey(), new ProcessDump(st.task(), st.threads(), st.memory(),
+                    OpenFiles.checkpoint(e.getKey(), fdLinks.get(e.getKey()), files, outside, opts.external())));
+        }
         if (!opts.allowLeaks()) {
             Set<Integer> regular = new HashSet<>();
             Map<Integer, String> linkOf = new HashMap<>();
@@ -208,10 +221,21 @@ public final class Checkpoint {
         return new Result(w.written(), pageBytes, frozen, tree.processes.size(), threads);
     }
 
-    /** Reads one frozen process: remote calls in its threads, then maps, pagemap and fds. */
-    private static ProcessDump dumpProcess(FrozenTree.Process p, Map<Integer, String> fdLinks, FileTable files,
-                                           Map<String, List<FileTable.Holder>> outside, Set<String> external)
-            throws Refusal, SysException, IOException {
+    private static Map<String, List<FileTable.Holder>> outsideHolders(java.util.concurrent.FutureTask<Map<String, List<FileTable.Holder>>> scan)
+            throws IOException {
+        try {
+            return scan.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof IOException io) throw io;
+            throw new IOException("scan of other processes' fds: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+    }
+
+    /** Reads one frozen process but its fds: remote calls in its threads, then maps and pagemap. */
+    private static ProcessState dumpProcess(FrozenTree.Process p, FileTable files) throws Refusal, SysException, IOException {
         int pid = p.pid;
         List<Mapping> maps = Mapping.read(pid);
         long insn = AddressSpace.findSyscallInsn(pid, maps);
@@ -232,7 +256,7 @@ public final class Checkpoint {
             leader.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);
         }
         for (Tracee t : p.threads) t.restoreRegs();
-        return new ProcessDump(task, threads, mem, OpenFiles.checkpoint(pid, fdLinks, files, outside, external));
+        return new ProcessState(task, threads, mem);
     }
 
     private static ProcStat validateTarget(int pid) throws Refusal, IOException {
@@ -241,7 +265,7 @@ public final class Checkpoint {
         if (stat == null) throw new Refusal(pid, "no such process");
         if (stat.kernelThread()) throw new Refusal(pid, "is a kernel thread (" + stat.comm + ")");
         if (stat.state == 'Z') throw new Refusal(pid, "is a zombie");
-        if (pid == Proc.getpid()) throw new Refusal(pid, "is cryo itself");
+        if (pid == ProcessHandle.current().pid()) throw new Refusal(pid, "is cryo itself");
         for (ProcessHandle h = ProcessHandle.current(); h != null; h = h.parent().orElse(null)) {
             if (h.pid() == pid) throw new Refusal(pid, "is an ancestor of cryo");
         }

@@ -16,6 +16,11 @@ public final class Timings {
         return ON;
     }
 
+    /** Starts the clock of the first phase (otherwise it starts when this class is first used). */
+    public static void begin() {
+        last = System.nanoTime();
+    }
+
     public static void note(String line) {
         if (ON) System.err.println(new StringBuilder("cryo: ").append(line));
     }

@@ -49,6 +49,8 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        cryo.checkpoint.Timings.begin();
+        cryo.sys.Proc.linkInBackground();
         PrintStream err = System.err;
         int status;
         try {

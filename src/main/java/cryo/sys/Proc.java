@@ -40,6 +40,15 @@ public final class Proc {
         return (int) Native.raw(Nr.GETPID, 0);
     }
 
+    /**
+     * Links the native call (Native's class initialisation, ~50 ms in a fresh JVM) on a thread of its own,
+     * so that it overlaps whatever the caller does first without the kernel (parsing arguments, reading an
+     * image); the first real call waits for it to finish if need be (JLS 12.4.2).
+     */
+    public static void linkInBackground() {
+        Thread.ofPlatform().name("cryo-link").daemon().start(Proc::getpid);
+    }
+
     /** prlimit64(pid, resource): {soft, hard}. */
     public static long[] getRlimit(int pid, int resource) throws SysException {
         try (Arena a = Arena.ofConfined()) {
