@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # bench/run.sh: cryo's speed benchmark (issue 2, "Speed").
 #
-#   bench/run.sh [big] [small] [criu] [tree50] [tree8] [pipes200]
-#                                         run the given parts (default: all six)
+#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200]
+#                                         run the given parts (default: all seven)
 #   bench/run.sh --selftest               test the harness only (no cryo, no criu)
 #
+#   baseline what the machine allows, without cryo (bench/baseline.c), for SIZE_MIB
+#            of random data in a child process, on each of DIRS: process_vm_readv
+#            into a 2 MiB buffer (the copy alone); the same plus pwrite into a new
+#            file in DIR (the floor for a checkpoint to DIR); process_vm_writev from
+#            the file mmap'd into fresh memory of another process (the floor for a
+#            restart's memory phase); 1 and 2 threads each; and faulting in fresh
+#            memory (MADV_POPULATE_WRITE, and one byte per page). Median of REPEAT
+#            runs each, seconds and GB/s.
 #   big      a process holding SIZE_MIB (1 GiB) of touched random anonymous memory:
 #            `cryo checkpoint PID -o IMG` and `cryo restart -d IMG`, IMG on each of
 #            DIRS; seconds, GB/s, image size, cryo's own timing lines; after the
@@ -26,9 +34,9 @@
 #            after the restart the child checks that every pipe holds its bytes.
 #
 # Run from anywhere as root. Environment:
-#   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (big/criu runs per directory; tree50,
-#   tree8 and pipes200 runs)  N=10  DIRS="/dev/shm /tmp"  CRIU=criu
-#   TIMEOUT=300 (s per cryo/criu command)  TREE_N=50  HOGS=8  HOG_MIB=256
+#   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (baseline/big/criu runs per directory;
+#   tree50, tree8 and pipes200 runs)  N=10  DIRS="/dev/shm /tmp"  CRIU=criu
+#   TIMEOUT=300 (s per cryo/criu/baseline command)  TREE_N=50  HOGS=8  HOG_MIB=256
 #   NPIPES=200  PIPE_KIB=64 (at most 1024)
 #   KEEP=1 keeps the work directory (logs) instead of removing it.
 # GB/s is 10^9 bytes of process memory per second (1 GiB = 1.074 GB).
@@ -53,11 +61,12 @@ NPIPES=${NPIPES:-200}
 PIPE_KIB=${PIPE_KIB:-64}
 export CRYO_TIMING=1
 
-usage() { sed -n '2,37s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
-SELFTEST=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0
+SELFTEST=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0
 for a in "$@"; do
   case $a in
+    baseline) DO_BASE=1 ;;
     big) DO_BIG=1 ;;
     small) DO_SMALL=1 ;;
     criu) DO_CRIU=1 ;;
@@ -69,8 +78,8 @@ for a in "$@"; do
     *) echo "bench: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
   esac
 done
-[ $((DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + SELFTEST)) -eq 0 ] &&
-  DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1
+[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + SELFTEST)) -eq 0 ] &&
+  DO_BASE=1 DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1
 
 for v in SIZE_MIB REPEAT N TIMEOUT TREE_N HOGS HOG_MIB NPIPES PIPE_KIB; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
@@ -261,6 +270,8 @@ MEMHOG=$WORK/memhog
 gcc -O2 -Wall -o "$MEMHOG" "$ROOT/bench/memhog.c" || { log "cannot compile bench/memhog.c"; exit 1; }
 TREEBIN=$WORK/tree
 gcc -O2 -Wall -o "$TREEBIN" "$ROOT/bench/tree.c" || { log "cannot compile bench/tree.c"; exit 1; }
+BASEBIN=$WORK/baseline
+gcc -O2 -Wall -pthread -o "$BASEBIN" "$ROOT/bench/baseline.c" || { log "cannot compile bench/baseline.c"; exit 1; }
 
 HOG_PID= HOG_SUM= HOG_OUT= HOG_RES=
 # start_hog TAG: start memhog as our child; waits for READY. Sets HOG_*.
@@ -337,6 +348,60 @@ restored_pid() {
     log "$1: restored pid $p differs from the original pid $2"
   fi
   echo "$p"
+}
+
+# ----------------------------------------------------------- part: baseline
+BASE_DIRS=()
+declare -A BASE_NOTE=()   # dir -> why it has no table
+
+# base_fits DIR: memory for two copies of the data at once (the holder and the
+# file, then the file and the restored process) and room for the file in DIR.
+base_fits() {
+  local need=$((SIZE_MIB * 1024)) avail room
+  avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+  room=$(df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }')
+  [ "${avail:-0}" -gt $((2 * need + 262144)) ] && [ "${room:-0}" -gt $((need + 65536)) ]
+}
+
+# base_run DIR: bench/baseline for SIZE_MIB, REPEAT runs, its file in DIR. Its
+# table (stdout) stays in $WORK/baseline-N.out for the report.
+BASE_I=0
+base_run() {
+  local dir=$1 name="cryo-bench.$$.baseline" tag
+  BASE_I=$((BASE_I + 1)); tag=baseline-$BASE_I
+  BASE_DIRS+=("$dir")
+  if ! base_fits "$dir"; then
+    BASE_NOTE[$dir]="skipped: needs twice $SIZE_MIB MiB of available memory and room for $SIZE_MIB MiB in $dir"
+    FAILED=1; return
+  fi
+  CLEAN_PATHS+=("$dir/$name")
+  run_cmd "$tag" "$BASEBIN" "$SIZE_MIB" "$REPEAT" "$dir" "$name"
+  if [ "$RC" -ne 0 ]; then
+    BASE_NOTE[$dir]="FAIL ($(secs "$NS") s): $(first_err "$tag")"
+    FAILED=1
+  fi
+  rm -f -- "${dir:?}/$name"
+  log "baseline, file in $dir: $(secs "$NS") s in all${BASE_NOTE[$dir]:+, ${BASE_NOTE[$dir]}}"
+}
+
+base_report() {
+  local dir i=0
+  echo "== baseline: what this machine allows without cryo (bench/baseline.c), for $SIZE_MIB MiB ($(gbps "$SIZE_BYTES" 1000000000) GB) of"
+  echo "   random data in a child process, median of $REPEAT run(s); GB/s = 10^9 bytes per second"
+  echo "   readv         process_vm_readv into a reused 2 MiB buffer per thread: the copy alone"
+  echo "   readv+pwrite  the same plus pwrite into a new file in DIR: the floor for a checkpoint to DIR"
+  echo "   writev        process_vm_writev from that file, mmap'd, into fresh memory of a new process: the floor"
+  echo "                 for a restart's memory phase"
+  echo "   populate      faulting in fresh anonymous memory with MADV_POPULATE_WRITE; touch: one byte per page"
+  echo "                 (readv, populate and touch do not depend on DIR)"
+  [ "${#BASE_DIRS[@]}" -gt 0 ] || echo "  no writable directory in DIRS ($DIRS)"
+  for dir in "${BASE_DIRS[@]}"; do
+    i=$((i + 1))
+    echo "-- DIR $dir"
+    [ -s "$WORK/baseline-$i.out" ] && cat "$WORK/baseline-$i.out"
+    [ -n "${BASE_NOTE[$dir]:-}" ] && echo "  ${BASE_NOTE[$dir]}"
+  done
+  echo
 }
 
 # ---------------------------------------------------------------- part: big
@@ -853,6 +918,17 @@ selftest() {
   r=$(tree_check tree8 "${FIX_PIDS[@]}"); echo "selftest: memhog tree, 1 flip -> $r"
   [[ $r == BAD* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
   kill_all "${FIX_PIDS[@]}"
+
+  log "selftest: baseline, 16 MiB"
+  CLEAN_PATHS+=("/dev/shm/cryo-bench.$$.selftest-base")
+  run_cmd selftest-base "$BASEBIN" 16 1 /dev/shm "cryo-bench.$$.selftest-base"
+  r=$(grep -cE '^(readv|readv\+pwrite|writev|populate|touch) +[12] +[0-9]+\.[0-9]{3} +[0-9]+\.[0-9]{2}$' "$WORK/selftest-base.out")
+  if [ "$RC" -ne 0 ]; then r="FAIL ($(first_err selftest-base))"
+  elif [ "$r" -ne 8 ]; then r="FAIL ($r of 8 result lines)"
+  elif [ -e "/dev/shm/cryo-bench.$$.selftest-base" ]; then r="FAIL (its file is left in /dev/shm)"
+  else r="OK (8 result lines, file removed)"; fi
+  echo "selftest: baseline, 16 MiB    -> $r"
+  [[ $r == OK* ]] || return 1
   echo "selftest: OK"
 }
 
@@ -865,6 +941,13 @@ echo "cryo bench: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), kernel $(uname -r), $(npr
 
 if [ "$SELFTEST" = 1 ]; then
   selftest; exit $?
+fi
+
+if [ "$DO_BASE" = 1 ]; then
+  for dir in $DIRS; do
+    [ -d "$dir" ] && [ -w "$dir" ] || { log "no writable directory $dir: skipped"; continue; }
+    base_run "$dir"
+  done
 fi
 
 CRYO_OK=1
@@ -921,6 +1004,7 @@ fi
 
 # ------------------------------------------------------------------ report
 echo
+[ "$DO_BASE" = 1 ] && base_report
 if [ $((DO_BIG + HAVE_CRIU)) -gt 0 ]; then
   echo "== $SIZE_MIB MiB of touched random anonymous memory ($(gbps "$SIZE_BYTES" 1000000000) GB), checkpoint -o IMG / restart -d IMG, $REPEAT run(s) per directory"
   echo "   GB/s = 10^9 bytes of process memory per second; frozen = how long the target was stopped (cryo: its 'frozen' timing; criu: stats-dump)"
