@@ -50,7 +50,7 @@ public final class Main {
 
     public static void main(String[] args) {
         cryo.checkpoint.Timings.begin();
-        cryo.sys.Proc.linkInBackground();
+        cryo.sys.Proc.linkInBackground(args.length > 0 && args[0].equals("restart"));
         PrintStream err = System.err;
         int status;
         try {

@@ -25,6 +25,7 @@ import cryo.sys.Errno;
 import cryo.sys.Fd;
 import cryo.sys.Nr;
 import cryo.sys.Proc;
+import cryo.sys.ProcFile;
 import cryo.sys.Ptrace;
 import cryo.sys.Regs;
 import cryo.sys.Spawn;
@@ -260,8 +261,7 @@ public final class Restart {
 
     /** The vdso is mapped by this kernel, not from the image: its layout must be the one the image has. */
     private void checkVdso() throws ImageException, IOException {
-        Map<String, Long> mine = new HashMap<>();
-        for (Mapping m : Mapping.read((int) ProcessHandle.current().pid())) mine.put(m.path(), m.end() - m.start());
+        Map<String, Long> mine = vdsoOfCryo();
         for (Image.ProcessImage p : image.processes.values()) {
             for (VmaRecord v : p.vmas) {
                 if (!v.isVdso()) continue;
@@ -277,6 +277,19 @@ public final class Restart {
                 }
             }
         }
+    }
+
+    /** Sizes of cryo's own [vvar], [vvar_vclock] and [vdso], from /proc/self/maps (smaps of a JVM is large). */
+    private static Map<String, Long> vdsoOfCryo() throws IOException {
+        Map<String, Long> out = new HashMap<>();
+        for (String line : ProcFile.read("/proc/self/maps").split("\n")) {
+            int sp = line.lastIndexOf(' ');
+            String name = line.substring(sp + 1);
+            if (!name.startsWith("[v")) continue;
+            int dash = line.indexOf('-'), end = line.indexOf(' ');
+            out.put(name, Long.parseUnsignedLong(line, dash + 1, end, 16) - Long.parseUnsignedLong(line, 0, dash, 16));
+        }
+        return out;
     }
 
     // ---------------------------------------------------------------- the stub and task creation

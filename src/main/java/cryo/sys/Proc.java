@@ -41,12 +41,16 @@ public final class Proc {
     }
 
     /**
-     * Links the native call (Native's class initialisation, ~50 ms in a fresh JVM) on a thread of its own,
+     * Links the native call (Native's class initialisation, ~50 ms in a fresh JVM), and posix_spawn's when
+     * spawnToo (a restart's: a few ms more), on a thread of its own,
      * so that it overlaps whatever the caller does first without the kernel (parsing arguments, reading an
      * image); the first real call waits for it to finish if need be (JLS 12.4.2).
      */
-    public static void linkInBackground() {
-        Thread.ofPlatform().name("cryo-link").daemon().start(Proc::getpid);
+    public static void linkInBackground(boolean spawnToo) {
+        Thread.ofPlatform().name("cryo-link").daemon().start(() -> {
+            getpid();
+            if (spawnToo) Spawn.link();
+        });
     }
 
     /** prlimit64(pid, resource): {soft, hard}. */

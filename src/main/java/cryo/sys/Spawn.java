@@ -23,6 +23,11 @@ public final class Spawn {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     }
 
+    /** Links posix_spawn's handle now (see Proc.linkInBackground). */
+    static void link() {
+        MethodHandle h = Handles.SPAWN;
+    }
+
     /** The file-action handles, linked only by spawnClean (each handle costs start-up time). */
     private static final class FileActions {
         static final MethodHandle INIT = Native.libc("posix_spawn_file_actions_init",
