@@ -5,7 +5,9 @@ import cryo.files.FileRecord;
 import cryo.files.FileTable;
 import cryo.image.Refusal;
 import cryo.remote.Tracee;
+import cryo.sys.Fd;
 import cryo.sys.Nr;
+import cryo.sys.PagemapScan;
 import cryo.sys.SysException;
 
 import java.io.IOException;
@@ -58,6 +60,7 @@ public final class AddressSpace {
         int pid = t.tid;
         List<VmaRecord> vmas = new ArrayList<>();
         Runs pages = new Runs(), unreadable = new Runs();
+        int pagemapFd = Fd.open("/proc/" + pid + "/pagemap", Fd.O_RDONLY);
         try (FileChannel pagemap = FileChannel.open(Path.of("/proc/" + pid + "/pagemap"), StandardOpenOption.READ)) {
             for (Mapping m : maps) {
                 VmaRecord v = vma(pid, m, files);
@@ -66,9 +69,12 @@ public final class AddressSpace {
                 boolean privateFile = v.kind() == VmaRecord.Kind.FILE && !v.shared();
                 boolean anon = v.kind() == VmaRecord.Kind.ANON || v.kind() == VmaRecord.Kind.SHMEM;
                 if (privateFile || anon) {
-                    collectPages(pagemap, m, privateFile, m.readable() ? pages : unreadable);
+                    Runs into = m.readable() ? pages : unreadable;
+                    if (!scanPages(pagemapFd, m, privateFile, into)) collectPages(pagemap, m, privateFile, into);
                 }
             }
+        } finally {
+            Fd.close(pagemapFd);
         }
         long brk = t.syscall("brk(0)", Nr.BRK, 0);
         long[] f = new long[MmRecord.NAMES.length];
@@ -143,6 +149,22 @@ public final class AddressSpace {
             };
         }
         return a;
+    }
+
+    /** False once PAGEMAP_SCAN turned out missing (before 6.7): collectPages reads pagemap instead. */
+    private static volatile boolean scanMissing;
+
+    /**
+     * The pages collectPages would choose, found by PAGEMAP_SCAN: present or swapped, and in a private file
+     * mapping not the file's (PAGE_IS_FILE clear). Returns false if the kernel lacks it.
+     */
+    private static boolean scanPages(int pagemapFd, Mapping m, boolean onlyAnon, Runs into) throws SysException {
+        if (scanMissing) return false;
+        long notFile = onlyAnon ? PagemapScan.PAGE_IS_FILE : 0;
+        boolean ok = PagemapScan.scan(pagemapFd, m.start(), m.end(), notFile, notFile,
+                PagemapScan.PAGE_IS_PRESENT | PagemapScan.PAGE_IS_SWAPPED, (start, end) -> into.add(start, end - start));
+        if (!ok) scanMissing = true;
+        return ok;
     }
 
     /**

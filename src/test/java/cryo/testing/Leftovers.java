@@ -13,8 +13,8 @@ import java.util.Set;
 
 /**
  * "Nothing left behind": a snapshot of the pids that exist, to find afterwards any new process in the test
- * JVM's session that is not a descendant of the JVM (e.g. a stub or half-restored process that a failed
- * cryo command orphaned). Strays found are registered with {@link Cleanup} so they are killed by pid.
+ * JVM's session that is not a descendant of the JVM but an orphan (e.g. a stub or half-restored process that
+ * a failed cryo command orphaned). Strays found are registered with {@link Cleanup} so they are killed by pid.
  */
 public final class Leftovers {
     private final Set<Long> before;
@@ -53,7 +53,23 @@ public final class Leftovers {
         return false;
     }
 
-    /** New processes in our session that are not descendants of the test JVM. */
+    /**
+     * True if pid hangs from init through processes that are all new since the snapshot: what a failed
+     * cryo command leaves (an orphan and its children). A new process under one that existed before (the
+     * shell of someone working beside the tests, in the same session) is not the test's.
+     */
+    private boolean orphanedSinceSnapshot(long pid) {
+        long p = pid;
+        for (int i = 0; i < 64; i++) {
+            long pp = Procfs.ppid(p);
+            if (pp <= 1) return true;
+            if (before.contains(pp)) return false;
+            p = pp;
+        }
+        return false;
+    }
+
+    /** New processes in our session that are not descendants of the test JVM but orphans (see above). */
     public List<Procfs.Stat> strays() {
         List<Procfs.Stat> found = new ArrayList<>();
         for (long pid : pids()) {
@@ -62,7 +78,7 @@ public final class Leftovers {
             if (s.isEmpty() || s.get().isKernelThread() || s.get().session() != session) continue;
             // a dead orphan only waits for init to reap it (which it may do lazily): not a leftover
             if (s.get().state() == 'Z' || s.get().state() == 'X') continue;
-            if (descendsFromJvm(pid)) continue;
+            if (descendsFromJvm(pid) || !orphanedSinceSnapshot(pid)) continue;
             found.add(s.get());
         }
         return found;
