@@ -81,15 +81,19 @@ public final class PageMover {
         List<Batch> batches = batches(readable.split(BUFFER), false);
         batches.addAll(batches(unreadable.split(BUFFER), true));
         if (batches.isEmpty()) return;
-        long bufSize = BUFFER + (long) ProcessVm.IOV_MAX * RECORD_HEADER;
+        // Buffers as large as the largest batch, and no more of them or of threads than batches: a small
+        // process's few pages should not pay for zeroing 8 MiB of buffers.
+        long bufSize = batches.stream().mapToLong(Batch::streamBytes).max().orElse(0);
+        int inFlight = Math.min(IN_FLIGHT, batches.size());
         try (Arena arena = Arena.ofShared();
              FileChannel mem = FileChannel.open(Path.of("/proc/" + pid + "/mem"), StandardOpenOption.READ);
-             ExecutorService workers = Executors.newFixedThreadPool(WORKERS, Thread.ofPlatform().name("cryo-page-reader").daemon().factory())) {
-            java.util.concurrent.BlockingQueue<MemorySegment> free = new java.util.concurrent.ArrayBlockingQueue<>(IN_FLIGHT);
-            for (int i = 0; i < IN_FLIGHT; i++) free.add(arena.allocate(bufSize, 4096));
+             ExecutorService workers = Executors.newFixedThreadPool(Math.min(WORKERS, batches.size()),
+                     Thread.ofPlatform().name("cryo-page-reader").daemon().factory())) {
+            java.util.concurrent.BlockingQueue<MemorySegment> free = new java.util.concurrent.ArrayBlockingQueue<>(inFlight);
+            for (int i = 0; i < inFlight; i++) free.add(arena.allocate(bufSize, 4096));
             java.util.ArrayDeque<Object[]> pending = new java.util.ArrayDeque<>();   // {Future<Integer>, Batch, buffer}
             for (Batch b : batches) {
-                if (pending.size() == IN_FLIGHT) complete(pending.poll(), out, free);
+                if (pending.size() == inFlight) complete(pending.poll(), out, free);
                 MemorySegment buf = take(free);
                 long pos = out.seekable() ? out.reserve(b.streamBytes()) : -1;
                 Future<Integer> crc = workers.submit(() -> {
