@@ -61,7 +61,8 @@ public final class AddressSpace {
         List<VmaRecord> vmas = new ArrayList<>();
         Runs pages = new Runs(), unreadable = new Runs();
         int pagemapFd = Fd.open("/proc/" + pid + "/pagemap", Fd.O_RDONLY);
-        try (FileChannel pagemap = FileChannel.open(Path.of("/proc/" + pid + "/pagemap"), StandardOpenOption.READ)) {
+        FileChannel pagemap = null;            // for collectPages, only without PAGEMAP_SCAN
+        try {
             for (Mapping m : maps) {
                 VmaRecord v = vma(pid, m, files);
                 if (v == null) continue;
@@ -70,11 +71,15 @@ public final class AddressSpace {
                 boolean anon = v.kind() == VmaRecord.Kind.ANON || v.kind() == VmaRecord.Kind.SHMEM;
                 if (privateFile || anon) {
                     Runs into = m.readable() ? pages : unreadable;
-                    if (!scanPages(pagemapFd, m, privateFile, into)) collectPages(pagemap, m, privateFile, into);
+                    if (!scanPages(pagemapFd, m, privateFile, into)) {
+                        if (pagemap == null) pagemap = FileChannel.open(Path.of("/proc/" + pid + "/pagemap"), StandardOpenOption.READ);
+                        collectPages(pagemap, m, privateFile, into);
+                    }
                 }
             }
         } finally {
             Fd.close(pagemapFd);
+            if (pagemap != null) pagemap.close();
         }
         long brk = t.syscall("brk(0)", Nr.BRK, 0);
         long[] f = new long[MmRecord.NAMES.length];

@@ -17,11 +17,6 @@ import java.lang.foreign.MemorySegment;
 public record PagesRecord(int pid, long addr, int crc, MemorySegment data) implements PayloadRecord {
     public static final int PAGE = 4096;
 
-    /** A record to write: ImageWriter computes the CRC of the data as it writes them. */
-    public static PagesRecord of(int pid, long addr, MemorySegment data) {
-        return new PagesRecord(pid, addr, 0, data);
-    }
-
     public long pages() {
         return data.byteSize() / PAGE;
     }
