@@ -83,28 +83,37 @@ public final class Checkpoint {
 
     public static Result run(int pid, Options opts, Output output) throws Refusal, SysException, IOException {
         ProcStat stat = validateTarget(pid);
-        Timings.mark("start");
-        long t0 = System.nanoTime();
-        FrozenTree tree = FrozenTree.freeze(pid, stat);
-        Timings.mark("freeze");
-        boolean done = false;
+        // Where the image goes is checked, and its file created, before the tree is touched.
+        output.prepare();
         try {
-            if ("kill-target".equals(opts.fault())) Proc.kill(pid, Proc.SIGKILL);
-            Result r = dump(tree, pid, opts, output, t0);
-            done = true;
-            return r;
-        } catch (SysException e) {
-            if (e.errno() == Errno.ESRCH || !Files.exists(Path.of("/proc/" + pid))) throw new Refusal(pid, "exited during checkpoint");
-            throw e;
+            Timings.mark("start");
+            long t0 = System.nanoTime();
+            FrozenTree tree = FrozenTree.freeze(pid, stat);
+            Timings.mark("freeze");
+            boolean done = false;
+            try {
+                if ("kill-target".equals(opts.fault())) Proc.kill(pid, Proc.SIGKILL);
+                Result r = dump(tree, pid, opts, output, t0);
+                done = true;
+                return r;
+            } catch (SysException e) {
+                if (e.errno() == Errno.ESRCH || !Files.exists(Path.of("/proc/" + pid))) throw new Refusal(pid, "exited during checkpoint");
+                throw e;
+            } catch (ImageWriter.WriteFailed e) {
+                throw output.failed(e.cause());
+            } finally {
+                if (!done) tree.release(opts.log());
+            }
         } finally {
             output.abortUnlessCommitted();
-            if (!done) tree.release(opts.log());
         }
     }
 
     private static Result dump(FrozenTree tree, int root, Options opts, Output output, long t0)
             throws Refusal, SysException, IOException {
-        checkTree(tree, root);
+        // Everything that cannot be taken is collected, task by task and fd by fd, and refused at once.
+        Refusal.Collector refused = new Refusal.Collector();
+        checkTree(tree, root, refused);
         FileTable files = new FileTable();
         Map<Integer, Map<Integer, String>> fdLinks = new HashMap<>();
         Set<String> links = new HashSet<>();
@@ -118,7 +127,11 @@ public final class Checkpoint {
         Map<Integer, ProcessState> states = new LinkedHashMap<>();
         int threads = 0;
         for (FrozenTree.Process p : tree.live()) {
-            states.put(p.pid, dumpProcess(p, files));
+            try {
+                states.put(p.pid, dumpProcess(p, files));
+            } catch (Refusal r) {
+                refused.add(r);
+            }
             threads += p.threads.size();
         }
         Timings.mark("task state and memory maps");
@@ -127,8 +140,12 @@ public final class Checkpoint {
         Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
         for (var e : states.entrySet()) {
             ProcessState st = e.getValue();
-            dumps.put(e.getKey(), new ProcessDump(st.task(), st.threads(), st.memory(),
-                    OpenFiles.checkpoint(e.getKey(), fdLinks.get(e.getKey()), files, outside, opts.external())));
+            try {
+                dumps.put(e.getKey(), new ProcessDump(st.task(), st.threads(), st.memory(),
+                        OpenFiles.checkpoint(e.getKey(), fdLinks.get(e.getKey()), files, outside, opts.external())));
+            } catch (Refusal r) {
+                refused.add(r);
+            }
         }
         if (!opts.allowLeaks()) {
             Set<Integer> regular = new HashSet<>();
@@ -142,15 +159,15 @@ public final class Checkpoint {
                     }
                 }
             }
-            List<String> leaks = files.leaks(outside, linkOf, regular);
-            if (!leaks.isEmpty()) throw new Refusal(leaks.getFirst());
+            for (String leak : files.leaks(outside, linkOf, regular)) refused.add(new Refusal(leak));
         }
 
         boolean ownIpc = IpcNamespace.differs(root);
         String rootNs = IpcNamespace.of(root);
         for (FrozenTree.Process p : tree.live()) {
-            if (!IpcNamespace.of(p.pid).equals(rootNs)) throw new Refusal(p.pid, "is in another IPC namespace than the root " + root + ": not supported");
+            if (!IpcNamespace.of(p.pid).equals(rootNs)) refused.add(p.pid, "is in another IPC namespace than the root " + root + ": not supported");
         }
+        refused.throwIfAny();
         Set<Integer> attached = new HashSet<>();
         for (ProcessDump d : dumps.values()) {
             for (VmaRecord v : d.memory().vmas()) if (v.kind() == VmaRecord.Kind.SYSV) attached.add((int) v.shmem());
@@ -276,7 +293,7 @@ public final class Checkpoint {
      * Sessions and process groups must be recreatable: their leader is in the tree, or they are the root's
      * (which the restored root takes from cryo restart, like a shell job).
      */
-    private static void checkTree(FrozenTree tree, int root) throws Refusal, IOException {
+    private static void checkTree(FrozenTree tree, int root, Refusal.Collector refused) throws IOException {
         ProcStat r = tree.processes.get(root).stat;
         for (FrozenTree.Process p : tree.live()) {
             // Only the IPC namespace travels (cryo.ipc); any other would come back as cryo's.
@@ -284,19 +301,19 @@ public final class Checkpoint {
                 Path mine = Path.of("/proc/self/ns/" + ns), theirs = Path.of("/proc/" + p.pid + "/ns/" + ns);
                 if (!Files.exists(mine)) continue;
                 if (!Files.readSymbolicLink(mine).equals(Files.readSymbolicLink(theirs))) {
-                    throw new Refusal(p.pid, "is in another " + ns + " namespace than cryo (" + Files.readSymbolicLink(theirs) + "): not supported yet");
+                    refused.add(p.pid, "is in another " + ns + " namespace than cryo (" + Files.readSymbolicLink(theirs) + "): not supported yet");
                 }
             }
             String timers = ProcFile.read("/proc/" + p.pid + "/timers").trim();
-            if (!timers.isEmpty()) throw new Refusal(p.pid, "has POSIX timers (timer_create): not supported yet");
+            if (!timers.isEmpty()) refused.add(p.pid, "has POSIX timers (timer_create): not supported yet");
         }
         for (FrozenTree.Process p : tree.processes.values()) {
             int sid = p.stat.sid(), pgid = p.stat.pgid();
             if (sid != r.sid() && !tree.processes.containsKey(sid)) {
-                throw new Refusal(p.pid, "is in session " + sid + ", whose leader is outside the tree: not supported");
+                refused.add(p.pid, "is in session " + sid + ", whose leader is outside the tree: not supported");
             }
             if (pgid != r.pgid() && !tree.processes.containsKey(pgid)) {
-                throw new Refusal(p.pid, "is in process group " + pgid + ", whose leader is outside the tree: not supported");
+                refused.add(p.pid, "is in process group " + pgid + ", whose leader is outside the tree: not supported");
             }
         }
     }

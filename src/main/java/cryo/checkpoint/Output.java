@@ -5,25 +5,39 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
- * Where an image goes. A file is written under a temporary name (mode 0600: it holds process memory),
- * fsync'ed and renamed, so no half image ever has the final name; stdout is a plain stream.
+ * Where an image goes: a regular file (new, or replaced whole) or stdout ({@code -o -}). A file is written
+ * under a temporary name beside it (mode 0600: it holds process memory), fsync'ed and renamed, so no half
+ * image ever has the final name. {@link #prepare} runs before the tree is frozen: what is at the path and
+ * whether the temporary file can be created are known before anything is touched. Every error names the
+ * path the user gave, never the temporary one.
  */
 public sealed interface Output {
+    /** Checks the destination and creates what the image will be written to; before the freeze. */
+    void prepare() throws OutputException;
+
     WritableByteChannel open() throws IOException;
 
-    void commit() throws IOException;
+    void commit() throws OutputException;
 
     void abort();
 
     /** A regular file, into which page data may be written by position from several threads. */
     boolean seekable();
+
+    /** The failure of a write into the channel, told with the destination's name. */
+    OutputException failed(IOException e);
 
     /** Removes a temporary file that was not committed (idempotent). */
     default void abortUnlessCommitted() {
@@ -31,15 +45,24 @@ public sealed interface Output {
     }
 
     static Output of(String path) {
-        return path.equals("-") ? new Stdout() : new ImageFile(Path.of(path).toAbsolutePath());
+        return path.equals("-") ? new Stdout() : new ImageFile(Path.of(path));
+    }
+
+    /** The image could not be written where the user asked; the message names the path given. */
+    final class OutputException extends IOException {
+        OutputException(String message) {
+            super(message);
+        }
     }
 
     final class ImageFile implements Output {
-        private final Path target, temp;
+        private final Path given, target, temp;
         private FileChannel ch;
+        private boolean committed;
 
-        ImageFile(Path target) {
-            this.target = target;
+        ImageFile(Path given) {
+            this.given = given;
+            this.target = given.toAbsolutePath();
             this.temp = target.resolveSibling("." + target.getFileName() + ".cryo-tmp-" + ProcessHandle.current().pid());
         }
 
@@ -47,27 +70,86 @@ public sealed interface Output {
             return true;
         }
 
+        public void prepare() throws OutputException {
+            try {
+                BasicFileAttributes a = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (!a.isRegularFile()) {
+                    throw new OutputException("-o " + given + " is " + kind(target, a)
+                            + ": an image is written only to a regular file, or to stdout with -o -");
+                }
+            } catch (NoSuchFileException e) {
+                // a new file
+            } catch (OutputException e) {
+                throw e;
+            } catch (IOException e) {
+                throw failed(e);
+            }
+            Path dir = target.getParent();
+            if (!Files.isDirectory(dir)) {
+                throw new OutputException("cannot write the image to " + given + ": " + (Files.exists(dir) ? dir + " is not a directory" : "directory " + dir + " does not exist"));
+            }
+            try {
+                Files.deleteIfExists(temp);
+                ch = FileChannel.open(temp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
         public WritableByteChannel open() throws IOException {
-            Files.deleteIfExists(temp);
-            ch = FileChannel.open(temp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            if (ch == null) prepare();
             return ch;
         }
 
-        public void commit() throws IOException {
-            ch.force(true);
-            ch.close();
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            ch = null;
+        public OutputException failed(IOException e) {
+            String why = e instanceof AccessDeniedException ? "Permission denied"
+                    : e instanceof FileSystemException fs && fs.getReason() != null ? fs.getReason()
+                    : e.getMessage();
+            return new OutputException("cannot write the image to " + given + ": " + why);
+        }
+
+        public void commit() throws OutputException {
+            try {
+                ch.force(true);
+                ch.close();
+                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                committed = true;
+                ch = null;
+            } catch (IOException e) {
+                throw failed(e);
+            }
         }
 
         public void abort() {
-            if (ch == null) return;
+            if (committed) return;
             try {
-                ch.close();
+                if (ch != null) ch.close();
+            } catch (IOException ignored) {
+                // closing a file we are about to delete
+            }
+            ch = null;
+            try {
                 Files.deleteIfExists(temp);
             } catch (IOException ignored) {
                 // best effort: the temporary name is never taken for an image
+            }
+        }
+
+        private static String kind(Path p, BasicFileAttributes a) {
+            if (a.isDirectory()) return "a directory";
+            if (a.isSymbolicLink()) return "a symbolic link";
+            try {
+                int mode = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+                return switch (mode & 0170000) {
+                    case 0020000 -> "a character device";
+                    case 0060000 -> "a block device";
+                    case 0010000 -> "a FIFO";
+                    case 0140000 -> "a socket";
+                    default -> "not a regular file";
+                };
+            } catch (IOException | UnsupportedOperationException e) {
+                return "not a regular file";
             }
         }
     }
@@ -79,9 +161,16 @@ public sealed interface Output {
             return false;
         }
 
+        public void prepare() {
+        }
+
         public WritableByteChannel open() {
             ch = new FileOutputStream(FileDescriptor.out).getChannel();
             return ch;
+        }
+
+        public OutputException failed(IOException e) {
+            return new OutputException("cannot write the image to stdout: " + e.getMessage());
         }
 
         public void commit() {

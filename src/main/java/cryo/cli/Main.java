@@ -18,7 +18,7 @@ import java.util.List;
 /** The command line: parses arguments, runs one command, turns every failure into one line and exit 1. */
 public final class Main {
     static final String USAGE = """
-            usage: cryo <command> [options]
+            usage: cryo <command> [options]      (cryo --version, cryo --help)
 
             commands:
               checkpoint PID -o FILE [--leave-running] [--allow-leaks] [--ipc all|ID,...] [--external pipe:[INODE]]...
@@ -58,7 +58,16 @@ public final class Main {
         } catch (Usage u) {
             err.println("cryo: " + u.getMessage() + " (see cryo --help)");
             status = 2;
-        } catch (Refusal | ImageException | SysException e) {
+        } catch (Refusal r) {
+            // every reason found, one line each, then what it amounts to
+            for (String reason : r.reasons()) err.println("cryo: " + reason);
+            if (r.reasons().size() > 1) err.println("cryo: checkpoint refused for the " + r.reasons().size() + " reasons above; the tree runs on as before");
+            if (System.getenv("CRYO_DEBUG") != null) r.printStackTrace();
+            status = 1;
+        } catch (cryo.checkpoint.Output.OutputException e) {
+            err.println("cryo: " + e.getMessage());
+            status = 1;
+        } catch (ImageException | SysException e) {
             err.println("cryo: " + e.getMessage());
             if (System.getenv("CRYO_DEBUG") != null) e.printStackTrace();
             status = 1;
@@ -81,7 +90,14 @@ public final class Main {
     }
 
     static int run(String[] args) throws Exception {
-        if (args.length == 0) throw new Usage("missing command");
+        if (args.length == 0) {
+            System.err.print(USAGE);
+            return 2;
+        }
+        if (args[0].equals("--version") || args[0].equals("-V") || args[0].equals("version")) {
+            System.out.println("cryo " + version());
+            return 0;
+        }
         if (args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
             System.out.print(USAGE);
             return 0;
@@ -99,6 +115,13 @@ public final class Main {
             case "__train" -> Train.run(single(rest, "DIR"));
             default -> throw new Usage("unknown command '" + args[0] + "'");
         };
+    }
+
+    /** The project version, put into version.txt by the build (pom.xml resource filtering). */
+    static String version() throws IOException {
+        try (var in = Main.class.getResourceAsStream("version.txt")) {
+            return in == null ? "(unknown version)" : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+        }
     }
 
     private static boolean flag(List<String> args, String... names) {

@@ -62,6 +62,7 @@ public final class OpenFiles {
         Path dir = Path.of("/proc/" + pid + "/fd");
         List<OpenFileRecord> descs = new ArrayList<>();
         List<FdRecord> fds = new ArrayList<>();
+        Refusal.Collector refused = new Refusal.Collector();   // every fd cryo cannot take, not only the first
         for (var e : links.entrySet()) {
             int fd = e.getKey();
             Path proc = dir.resolve(Integer.toString(fd));
@@ -71,14 +72,38 @@ public final class OpenFiles {
             FileTable.Stat st = FileTable.Stat.of(proc);
             Integer shared = table.sharedDescription(pid, fd, st);
             if (shared == null) {
-                OpenFileRecord d = describe(pid, fd, e.getValue(), st, flags & ~Fd.O_CLOEXEC, info[0], table, outside, external);
+                OpenFileRecord d;
+                try {
+                    d = describe(pid, fd, e.getValue(), st, flags & ~Fd.O_CLOEXEC, info[0], table, outside, external);
+                } catch (Refusal r) {
+                    refused.add(r);
+                    continue;
+                }
                 descs.add(d);
                 shared = d.objref();
             }
             table.addHolder(st, new FileTable.Holder(pid, fd, shared));
             fds.add(new FdRecord(pid, fd, shared, cloexec));
         }
+        refused.throwIfAny();
         return new Table(descs, fds);
+    }
+
+    /** An fd without a path, in words: "an epoll instance (anon_inode:[eventpoll])". */
+    private static String anonKind(String link) {
+        String what = switch (link) {
+            case "anon_inode:[eventpoll]" -> "an epoll instance";
+            case "anon_inode:[eventfd]" -> "an eventfd";
+            case "anon_inode:[timerfd]" -> "a timerfd";
+            case "anon_inode:[signalfd]" -> "a signalfd";
+            case "anon_inode:inotify" -> "an inotify instance";
+            case "anon_inode:[fanotify]" -> "a fanotify instance";
+            case "anon_inode:[pidfd]" -> "a pidfd";
+            case "anon_inode:[io_uring]" -> "an io_uring instance";
+            case "anon_inode:[userfaultfd]" -> "a userfaultfd";
+            default -> null;
+        };
+        return what == null ? link : what + " (" + link + ")";
     }
 
     private static OpenFileRecord describe(int pid, int fd, String link, FileTable.Stat st, int flags, long pos,
@@ -94,6 +119,10 @@ public final class OpenFiles {
             return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.INHERITED, 0, 0, flags, 0,
                     fd <= 2 ? fd : OpenFileRecord.EXTERNAL, link);
         }
+        if (link.startsWith("socket:") && fd > 2) {
+            long inode = Long.parseLong(link, "socket:[".length(), link.length() - 1, 10);
+            throw new Refusal(pid, "fd " + fd + " is " + SocketKind.describe(pid, inode) + " (" + link + "): sockets are not supported yet");
+        }
         if (leadsOut) {
             if (fd > 2) {
                 String holder = out.isEmpty() ? "" : ", whose other end task " + out.getFirst().pid() + " (fd " + out.getFirst().fd() + ") holds outside the tree";
@@ -106,7 +135,7 @@ public final class OpenFiles {
             OpenFileRecord.Kind end = (flags & Fd.O_ACCMODE) == Fd.O_RDONLY ? OpenFileRecord.Kind.PIPE_READ : OpenFileRecord.Kind.PIPE_WRITE;
             return new OpenFileRecord(table.nextObjref(), end, 0, p.objref(), flags, 0, 0, link);
         }
-        if (!link.startsWith("/")) throw new Refusal(pid, "fd " + fd + " is " + link + ": not supported yet");
+        if (!link.startsWith("/")) throw new Refusal(pid, "fd " + fd + " is " + anonKind(link) + ": not supported yet");
         FileRecord f = table.ref(pid, proc, link);
         if (fifo) {
             PipeRecord p = table.pipe(pid, fd, st.ino());

@@ -51,20 +51,28 @@ public final class ImageWriter {
         closeCrcRun();
         long at = written;
         written += n;
-        ((FileChannel) out).position(written);
+        try {
+            ((FileChannel) out).position(written);
+        } catch (IOException e) {
+            throw new WriteFailed(e);
+        }
         return at;
     }
 
     /** Writes b at pos of a reserved range (thread-safe: a positional write). */
     public void writeAt(ByteBuffer b, long pos) throws IOException {
-        while (b.hasRemaining()) pos += ((FileChannel) out).write(b, pos);
+        try {
+            while (b.hasRemaining()) pos += ((FileChannel) out).write(b, pos);
+        } catch (IOException e) {
+            throw new WriteFailed(e);
+        }
     }
 
     /** Writes b in stream order; what of it the TAIL checksum covers comes through fold() instead. */
     public void writeUnsummed(ByteBuffer b) throws IOException {
         closeCrcRun();
         written += b.remaining();
-        while (b.hasRemaining()) out.write(b);
+        drain(b);
     }
 
     /** Appends to the TAIL checksum the CRC32C, computed elsewhere, of the next len bytes it covers. */
@@ -118,7 +126,7 @@ public final class ImageWriter {
         closeCrcRun();
         written += n;
         ByteBuffer b = data.asByteBuffer();
-        while (b.hasRemaining()) out.write(b);
+        drain(b);
     }
 
     /** Ends the stream with TAIL. */
@@ -130,7 +138,7 @@ public final class ImageWriter {
         ByteBuffer body = e.finish();
         header.clear();
         header.putInt(RecordType.TAIL.code).putInt(body.remaining()).put(body).flip();
-        while (header.hasRemaining()) out.write(header);
+        drain(header);
         written += 8 + 16;
     }
 
@@ -151,6 +159,25 @@ public final class ImageWriter {
         crcLen += b.remaining();
         crc.update(b.duplicate());
         written += b.remaining();
-        while (b.hasRemaining()) out.write(b);
+        drain(b);
+    }
+
+    private void drain(ByteBuffer b) throws WriteFailed {
+        try {
+            while (b.hasRemaining()) out.write(b);
+        } catch (IOException e) {
+            throw new WriteFailed(e);
+        }
+    }
+
+    /** A write into the output failed (a full disk, a closed pipe): the caller names the destination. */
+    public static final class WriteFailed extends IOException {
+        WriteFailed(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
+
+        public IOException cause() {
+            return (IOException) getCause();
+        }
     }
 }

@@ -62,9 +62,16 @@ public final class AddressSpace {
         Runs pages = new Runs(), unreadable = new Runs();
         int pagemapFd = Fd.open("/proc/" + pid + "/pagemap", Fd.O_RDONLY);
         FileChannel pagemap = null;            // for collectPages, only without PAGEMAP_SCAN
+        Refusal.Collector refused = new Refusal.Collector();   // every mapping cryo cannot take, not only the first
         try {
             for (Mapping m : maps) {
-                VmaRecord v = vma(pid, m, files);
+                VmaRecord v;
+                try {
+                    v = vma(pid, m, files);
+                } catch (Refusal r) {
+                    refused.add(r);
+                    continue;
+                }
                 if (v == null) continue;
                 vmas.add(v);
                 boolean privateFile = v.kind() == VmaRecord.Kind.FILE && !v.shared();
@@ -81,6 +88,7 @@ public final class AddressSpace {
             Fd.close(pagemapFd);
             if (pagemap != null) pagemap.close();
         }
+        refused.throwIfAny();
         long brk = t.syscall("brk(0)", Nr.BRK, 0);
         long[] f = new long[MmRecord.NAMES.length];
         f[MmRecord.START_CODE] = statMm[0];

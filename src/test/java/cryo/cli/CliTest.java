@@ -56,7 +56,7 @@ class CliTest {
 
     // (never a real pid here: a parser bug must not get to freeze or kill anything)
     @ParameterizedTest
-    @ValueSource(strings = {"", "frobnicate", "checkpoint", "checkpoint abc -o /tmp/x", "checkpoint 999999999 -o",
+    @ValueSource(strings = {"frobnicate", "checkpoint", "checkpoint abc -o /tmp/x", "checkpoint 999999999 -o",
             "checkpoint --no-such-option 999999999 -o /tmp/x", "checkpoint 999999999", "restart",
             "restart /nonexistent/cryo.img", "show", "show /nonexistent/cryo.img", "restart -d"})
     void usageErrorsAreOneLine(String args) {
@@ -64,6 +64,20 @@ class CliTest {
         Cryo.run(cleanup, a).assertOneLineError();
     }
 
+
+    @Test
+    void bareCryoPrintsTheUsage() {
+        Result r = Cryo.run(cleanup);
+        assertTrue(r.exit() != 0, r::describe);
+        assertTrue(r.stderr().startsWith("usage: cryo"), r::describe);
+        assertTrue(r.stderr().contains("checkpoint PID"), r::describe);
+    }
+
+    @Test
+    void versionIsOneLine() {
+        Result r = Cryo.run(cleanup, "--version").assertOk();
+        assertTrue(r.stdout().matches("cryo \\d+\\.\\d+\\.\\d+\\S*\n"), r::describe);
+    }
 
     @Test
     void anUnwritableOutputIsAnErrorAndTheTargetRunsOn() {

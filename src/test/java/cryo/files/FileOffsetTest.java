@@ -43,12 +43,14 @@ class FileOffsetTest {
             rfd = os.open(os.path.join(d, 'records.dat'), os.O_RDONLY)
             wfd = os.open(os.path.join(d, 'count.log'), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             n = 0
-            print('READY', os.getpid(), flush=True)
+            # one os.write per line: PYTHONUNBUFFERED=1 makes print() write a line in pieces, and a checkpoint
+            # may fall between two of them
+            os.write(1, b'READY %d\\n' % os.getpid())
             while True:
                 n += 1
                 rec = os.read(rfd, 8).decode().strip()
                 os.write(wfd, b'%d\\n' % n)
-                print('TICK', n, rec, os.lseek(rfd, 0, os.SEEK_CUR), flush=True)
+                os.write(1, ('TICK %d %s %d\\n' % (n, rec, os.lseek(rfd, 0, os.SEEK_CUR))).encode())
                 time.sleep(0.05)
             """;
 
