@@ -173,19 +173,19 @@ public final class OpenFiles {
         try {
             st = FileTable.Stat.of(Path.of(f.path()));
         } catch (NoSuchFileException e) {
-            throw new ImageException("file " + f.path() + " (FILE " + f.objref() + ") is gone");
+            throw new ImageException("file " + f.path() + " is gone");
         } catch (IOException e) {
-            throw new ImageException("file " + f.path() + " (FILE " + f.objref() + "): " + e.getMessage());
+            throw new ImageException("file " + f.path() + ": " + e.getMessage());
         }
         if ((st.mode() & FileRecord.S_IFMT) != (f.mode() & FileRecord.S_IFMT)) {
-            throw new ImageException("file " + f.path() + " (FILE " + f.objref() + ") is no longer the same kind of file");
+            throw new ImageException("file " + f.path() + " is no longer the same kind of file");
         }
         if (f.charDevice()) return;
         if (st.ino() != f.ino() || st.dev() != f.dev()) {
-            throw new ImageException("file " + f.path() + " (FILE " + f.objref() + ") was replaced: inode " + st.ino() + ", was " + f.ino());
+            throw new ImageException("file " + f.path() + " was replaced: inode " + st.ino() + ", was " + f.ino());
         }
         if (mapped && (st.size() != f.size() || st.mtimeNanos() != f.mtimeNanos())) {
-            throw new ImageException("mapped file " + f.path() + " (FILE " + f.objref() + ") changed since the checkpoint: size "
+            throw new ImageException("mapped file " + f.path() + " changed since the checkpoint: size "
                     + st.size() + " (was " + f.size() + "), mtime changed: " + (st.mtimeNanos() != f.mtimeNanos()));
         }
         if (!mapped && !f.directory() && st.size() != f.size()) {

@@ -249,7 +249,7 @@ public final class Restart {
         checkVdso();
         for (var d : image.openFiles.values()) {
             if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !opts.inheritFds().containsKey(d.description())) {
-                throw new ImageException("OPEN_FILE " + d.objref() + " (" + d.description() + ") led outside the tree: give it an fd with --inherit-fd FD:" + d.description());
+                throw new ImageException(d.description() + " led outside the tree at checkpoint: give it an fd with --inherit-fd FD:" + d.description());
             }
         }
         Ipc.check(image.ipc.values(), newIpcNs);
