@@ -6,7 +6,9 @@ import cryo.ipc.Ipc;
 import cryo.ipc.IpcNamespace;
 import cryo.ipc.IpcRecord;
 import cryo.ipc.ShmPagesRecord;
+import cryo.files.FileLocks;
 import cryo.files.FileTable;
+import cryo.files.LockRecord;
 import cryo.files.OpenFileRecord;
 import cryo.files.OpenFiles;
 import cryo.image.Head;
@@ -161,6 +163,9 @@ public final class Checkpoint {
             }
             for (String leak : files.leaks(outside, linkOf, regular)) refused.add(new Refusal(leak));
         }
+        Map<Integer, OpenFiles.Table> tables = new LinkedHashMap<>();
+        dumps.forEach((pid, d) -> tables.put(pid, d.files()));
+        List<LockRecord> locks = FileLocks.checkpoint(tables, files);
 
         boolean ownIpc = IpcNamespace.differs(root);
         String rootNs = IpcNamespace.of(root);
@@ -174,7 +179,7 @@ public final class Checkpoint {
         }
         Ipc.Selection sel = ownIpc ? new Ipc.Selection(true, Set.of()) : opts.ipc();
         try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached))) {
-            return write(tree, root, opts, output, t0, files, dumps, threads, ipc, ownIpc);
+            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, ownIpc);
         } catch (Refusal | SysException | IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -183,7 +188,7 @@ public final class Checkpoint {
     }
 
     private static Result write(FrozenTree tree, int root, Options opts, Output output, long t0, FileTable files,
-                                Map<Integer, ProcessDump> dumps, int threads, Ipc.Dump ipc, boolean ownIpc)
+                                Map<Integer, ProcessDump> dumps, List<LockRecord> locks, int threads, Ipc.Dump ipc, boolean ownIpc)
             throws Refusal, SysException, IOException {
         for (ProcessDump d : dumps.values()) {
             for (VmaRecord v : d.memory().vmas()) {
@@ -224,6 +229,7 @@ public final class Checkpoint {
             PageMover.dump(e.getKey(), d.memory().pages(), d.memory().unreadablePages(), w);
             pageBytes += d.memory().pageBytes();
         }
+        for (LockRecord l : locks) w.write(l);
         Timings.mark("pages");
         if ("after-pages".equals(opts.fault())) throw new IOException("test fault after-pages");
         w.finish();

@@ -202,6 +202,14 @@ final class Show {
                 m.put("open_file", f.openFile());
                 m.put("cloexec", f.cloexec());
             }
+            case cryo.files.LockRecord l -> {
+                m.put("pid", l.pid());
+                m.put("kind", l.kind().toString());
+                m.put("open_file", l.openFile());
+                m.put("type", l.kind() == cryo.files.LockRecord.Kind.FLOCK ? (l.write() ? "exclusive" : "shared") : (l.write() ? "write" : "read"));
+                m.put("start", l.start());
+                m.put("len", l.len());
+            }
             case Tail t -> {
                 m.put("length", t.length());
                 m.put("crc32c", hex(Integer.toUnsignedLong(t.crc32c())));

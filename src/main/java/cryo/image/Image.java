@@ -2,6 +2,7 @@ package cryo.image;
 
 import cryo.files.FdRecord;
 import cryo.files.FileRecord;
+import cryo.files.LockRecord;
 import cryo.files.OpenFileRecord;
 import cryo.files.PipeRecord;
 import cryo.memory.MmRecord;
@@ -43,6 +44,7 @@ public final class Image {
         public final List<VmaRecord> vmas = new ArrayList<>();
         public final List<PagesRecord> pages = new ArrayList<>();
         public final List<FdRecord> fds = new ArrayList<>();
+        public final List<LockRecord> locks = new ArrayList<>();
 
         ProcessImage(Tree.Process entry) {
             this.entry = entry;
@@ -143,6 +145,7 @@ public final class Image {
                     if (p.fds.stream().anyMatch(o -> o.fd() == f.fd())) throw new ImageException("record " + name + ": fd " + f.fd() + " of pid " + f.pid() + " appears twice");
                     p.fds.add(f);
                 }
+                case LockRecord l -> img.lock(l, name);
             }
         }
         for (ProcessImage p : img.processes.values()) {
@@ -184,6 +187,20 @@ public final class Image {
             if (sl != null && sl.entry.sid() != p.sid()) throw new ImageException("record TREE: pid " + p.pid() + " is in session " + p.sid() + ", but that process does not lead it");
             if (gl != null && gl.entry.pgid() != p.pgid()) throw new ImageException("record TREE: pid " + p.pid() + " is in process group " + p.pgid() + ", but that process does not lead it");
         }
+    }
+
+    /** A lock is taken again through an fd of its task on a description of a file opened with the access it needs. */
+    private void lock(LockRecord l, Name name) throws ImageException {
+        ProcessImage p = live(l.pid(), name);
+        OpenFileRecord o = openFiles.get(l.openFile());
+        if (o == null) throw new ImageException("record " + name + ": field 'open_file' names objref " + l.openFile() + ", which no OPEN_FILE record before it has");
+        if (p.fds.stream().noneMatch(f -> f.openFile() == l.openFile())) throw new ImageException("record " + name + ": pid " + l.pid() + " has no fd of OPEN_FILE " + l.openFile());
+        if (o.kind() != OpenFileRecord.Kind.PATH) throw new ImageException("record " + name + ": OPEN_FILE " + l.openFile() + " is a " + o.kind() + " description, not a file that can be locked");
+        int access = o.flags() & cryo.sys.Fd.O_ACCMODE;
+        if (l.kind() != LockRecord.Kind.FLOCK && (l.write() ? access == cryo.sys.Fd.O_RDONLY : access == cryo.sys.Fd.O_WRONLY)) {
+            throw new ImageException("record " + name + ": a " + l.what() + " needs OPEN_FILE " + l.openFile() + " open for " + (l.write() ? "writing" : "reading"));
+        }
+        p.locks.add(l);
     }
 
     private boolean usedBy(int objref) {

@@ -25,6 +25,7 @@ public enum RecordType {
     PIPE(11, PipeRecord::decode),
     IPC(12, cryo.ipc.IpcRecord::decode),
     SHM_PAGES(13, cryo.ipc.ShmPagesRecord::decode),
+    LOCK(20, cryo.files.LockRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

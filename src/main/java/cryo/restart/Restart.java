@@ -7,6 +7,7 @@ import cryo.ipc.IpcNamespace;
 import cryo.ipc.IpcRecord;
 import cryo.files.FdBroker;
 import cryo.files.FdRecord;
+import cryo.files.FileLocks;
 import cryo.files.FileRecord;
 import cryo.files.OpenFileRecord;
 import cryo.files.OpenFiles;
@@ -389,6 +390,7 @@ public final class Restart {
         ThreadRecord lead = p.threads.getFirst();
         TaskState.restoreThread(t, p.entry.pid(), lead);
         OpenFiles.closeStrays(t, p.fds, broker.remoteFd);
+        FileLocks.restore(t, image, p);
         TaskState.restoreCredentials(t, p.task);
         t.syscall("munmap(scratch)", Nr.MUNMAP, hole + GADGET, Scratch.SIZE);
         Regs fin = TaskState.finalRegs(t, lead);
