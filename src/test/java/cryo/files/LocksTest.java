@@ -210,6 +210,44 @@ class LocksTest {
         assertEquals(0, taker.awaitExit(Timeouts.EXIT));
     }
 
+    /**
+     * LOCK records are checked field by field and against the records they name: each bad one fails the
+     * restart with one line naming the record, and nothing is left behind.
+     */
+    @Test
+    void badLockRecordsAreRejected() {
+        Path d = dir();
+        Proc p = cleanup.start("locks", new ProcessBuilder(exe().toString(), "one", "posix", d.toString()));
+        assertEquals(p.pid(), p.awaitReady());
+        Path good = tmp.resolve("good.img");
+        Cryo.checkpoint(cleanup, p.pid(), good);
+        assertEquals(128 + 9, p.awaitExit(Timeouts.EXIT));
+        Map<String, java.util.function.UnaryOperator<cryo.image.ImageRecord>> locks = new LinkedHashMap<>();
+        locks.put("'start' is negative", r -> cryo.task.TreeFixtures.with((LockRecord) r, "start", -5L));
+        locks.put("'len' is negative", r -> cryo.task.TreeFixtures.with((LockRecord) r, "len", -1L));
+        locks.put("runs past the largest offset", r -> cryo.task.TreeFixtures.with((LockRecord) r, "len", Long.MAX_VALUE));
+        locks.put("pid 4000000 is not in the TREE", r -> cryo.task.TreeFixtures.with((LockRecord) r, "pid", 4_000_000));
+        locks.put("objref 999999", r -> cryo.task.TreeFixtures.with((LockRecord) r, "openFile", 999_999));
+        locks.put("of a flock lock must be 0", r -> cryo.task.TreeFixtures.with((LockRecord) r, "kind", LockRecord.Kind.FLOCK));
+        int i = 0;
+        for (var v : locks.entrySet()) {
+            Path bad = tmp.resolve("bad-" + (i++) + ".img");
+            cryo.task.TreeFixtures.rewrite(good, bad, rs -> rs.stream().map(r -> r instanceof LockRecord ? v.getValue().apply(r) : r).toList());
+            String line = Cryo.restartExpectingFailure(cleanup, bad, p.pid()).assertOneLineError();
+            assertTrue(line.contains("LOCK") && line.contains(v.getKey()), () -> "the error names the LOCK record and '" + v.getKey() + "': " + line);
+            assertFalse(Procfs.exists(p.pid()), "a rejected image left the task behind");
+        }
+        // a write lock needs a description open for writing
+        Path readOnly = tmp.resolve("read-only.img");
+        cryo.task.TreeFixtures.rewrite(good, readOnly, rs -> {
+            int ref = rs.stream().filter(r -> r instanceof LockRecord).map(r -> ((LockRecord) r).openFile()).findFirst().orElseThrow();
+            return rs.stream().map(r -> r instanceof OpenFileRecord o && o.objref() == ref
+                    ? cryo.task.TreeFixtures.with(o, "flags", o.flags() & ~3) : r).toList();
+        });
+        String line = Cryo.restartExpectingFailure(cleanup, readOnly, p.pid()).assertOneLineError();
+        assertTrue(line.contains("LOCK") && line.contains("open for writing"), line);
+    }
+
     /** A lease is refused at checkpoint with one line, and the tree runs on. */
     @Test
     void aLeaseIsRefused() {
