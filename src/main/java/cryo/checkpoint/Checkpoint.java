@@ -165,7 +165,7 @@ public final class Checkpoint {
         }
         Map<Integer, OpenFiles.Table> tables = new LinkedHashMap<>();
         dumps.forEach((pid, d) -> tables.put(pid, d.files()));
-        List<LockRecord> locks = FileLocks.checkpoint(tables, files);
+        List<LockRecord> locks = FileLocks.checkpoint(tables, files, refused);
 
         boolean ownIpc = IpcNamespace.differs(root);
         String rootNs = IpcNamespace.of(root);

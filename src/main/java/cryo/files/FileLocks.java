@@ -52,7 +52,7 @@ public final class FileLocks {
         }
 
         static Line parse(String text) {
-            String[] f = text.trim().split("\\s+");
+            String[] f = words(text);
             int i = 1;
             boolean waiter = f[i].equals("->");
             if (waiter) i++;
@@ -67,10 +67,26 @@ public final class FileLocks {
         }
     }
 
+    /** The words of a line split at spaces and tabs (no regular expression: this runs on every checkpoint). */
+    private static String[] words(String text) {
+        List<String> out = new ArrayList<>(10);
+        int i = 0, n = text.length();
+        while (i < n) {
+            while (i < n && (text.charAt(i) == ' ' || text.charAt(i) == '\t')) i++;
+            int start = i;
+            while (i < n && text.charAt(i) != ' ' && text.charAt(i) != '\t') i++;
+            if (i > start) out.add(text.substring(start, i));
+        }
+        return out.toArray(String[]::new);
+    }
+
     // ---------------------------------------------------------------- checkpoint
 
-    /** Every lock the frozen tree holds, from the fd tables of its processes (by pid, in tree order). */
-    public static List<LockRecord> checkpoint(Map<Integer, OpenFiles.Table> tables, FileTable files) throws Refusal, IOException {
+    /**
+     * Every lock the frozen tree holds, from the fd tables of its processes (by pid, in tree order); each
+     * lock that cannot be taken again goes to refused.
+     */
+    public static List<LockRecord> checkpoint(Map<Integer, OpenFiles.Table> tables, FileTable files, Refusal.Collector refused) throws IOException {
         List<Line> system = new ArrayList<>();
         for (String l : ProcFile.read("/proc/locks").split("\n")) if (!l.isBlank()) system.add(Line.parse(l));
         if (system.stream().allMatch(Line::waiter)) return List.of();
@@ -100,9 +116,13 @@ public final class FileLocks {
                         default -> fd.openFile() + " " + l.key();
                     };
                     if (found.containsKey(key)) continue;
-                    LockRecord r = record(pid, fd, d, l, holders);
-                    found.put(key, r);
                     seen.merge(l.key(), 1, Integer::sum);
+                    try {
+                        found.put(key, record(pid, fd, d, l, holders));
+                    } catch (Refusal r) {
+                        found.put(key, null);
+                        refused.add(r);
+                    }
                 }
             }
         }
@@ -114,13 +134,16 @@ public final class FileLocks {
             if (l.waiter || !tables.containsKey(l.pid)) continue;
             if (held.get(l.key()) > seen.getOrDefault(l.key(), 0)) {
                 if (l.kind.equals("LEASE") || l.kind.equals("DELEG")) {
-                    throw new Refusal(l.pid, "holds a lease (F_SETLEASE) on inode " + l.devIno + ": leases are not supported");
+                    refused.add(l.pid, "holds a lease (F_SETLEASE) on inode " + l.devIno + ": leases are not supported");
+                    continue;
                 }
-                throw new Refusal(l.pid, "holds a " + l.kind + " " + l.access + " lock on inode " + l.devIno + " (" + LockRecord.range(l.start, l.len())
+                refused.add(l.pid, "holds a " + l.kind + " " + l.access + " lock on inode " + l.devIno + " (" + LockRecord.range(l.start, l.len())
                         + ") through an open file description that no fd of the tree holds (kept by a mapping, or by a process outside the tree): not supported");
             }
         }
-        return new ArrayList<>(found.values());
+        List<LockRecord> out = new ArrayList<>();
+        for (LockRecord r : found.values()) if (r != null) out.add(r);
+        return out;
     }
 
     private static LockRecord record(int pid, FdRecord fd, OpenFileRecord d, Line l, Map<Integer, List<Integer>> holders) throws Refusal {
@@ -164,7 +187,20 @@ public final class FileLocks {
         return switch (d.kind()) {
             case PATH, FIFO -> files.file(d.file()).ino();
             case PIPE_READ, PIPE_WRITE -> files.pipes().stream().filter(p -> p.objref() == d.pipe()).findFirst().map(PipeRecord::inode).orElse(-1L);
-            case INHERITED -> -1;
+            case INHERITED -> {
+                // "pipe:[123]", "socket:[456]": the inode; a terminal's path: unknown
+                String t = d.description();
+                int open = t.indexOf(":["), close = t.lastIndexOf(']');
+                long ino = -1;
+                if (open > 0 && close > open + 2) {
+                    try {
+                        ino = Long.parseLong(t, open + 2, close, 10);
+                    } catch (NumberFormatException e) {
+                        // not an inode
+                    }
+                }
+                yield ino;
+            }
         };
     }
 
