@@ -6,8 +6,9 @@
  *   locks one KIND DIR    holds one lock (posix / ofd: write lock on bytes 10-19; flock: exclusive) on
  *                         DIR/one; prints "READY <pid>"; answers ping, quit.
  *   locks lease DIR       holds a read lease on DIR/leased; prints "READY <pid>"; answers ping, quit.
- *   locks mapped DIR      holds an exclusive flock lock on DIR/mapped through a description that only a
- *                         shared mapping keeps (the fd is closed); prints "READY <pid>"; answers ping, quit.
+ *   locks mapped KIND DIR holds a lock (flock: exclusive; ofd: write lock on the whole file; none) on
+ *                         DIR/mapped through a description that only a shared mapping keeps (the fd is
+ *                         closed); prints "READY <pid>"; answers ping, quit.
  *   locks take KIND FILE TYPE START LEN
  *                         takes one lock (posix, ofd; flock with TYPE sh/ex) without waiting, prints
  *                         "TAKEN <pid>" (or "TAKE-FAIL errno"), holds it until stdin ends.
@@ -341,10 +342,12 @@ static int lease(void) {
     return 0;
 }
 
-/* A flock lock whose description only a shared mapping keeps: the fd is closed. */
-static int mapped(void) {
+/* A lock (flock, ofd, or none) whose description only a shared mapping keeps: the fd is closed. */
+static int mapped(const char *kind) {
     int fd = openf("mapped", O_RDWR);
-    if (ftruncate(fd, 4096) || flock(fd, LOCK_EX | LOCK_NB)) die("flock mapped");
+    if (ftruncate(fd, 4096)) die("ftruncate");
+    if (!strcmp(kind, "flock") && flock(fd, LOCK_EX | LOCK_NB)) die("flock mapped");
+    if (!strcmp(kind, "ofd") && setlk(fd, F_OFD_SETLK, F_WRLCK, 0, 0)) die("F_OFD_SETLK mapped");
     if (mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED) die("mmap");
     close(fd);
     say("READY %d", getpid());
@@ -404,15 +407,15 @@ int main(int argc, char **argv) {
         snprintf(dir, sizeof dir, "%s", argv[2]);
         return lease();
     }
-    if (argc >= 3 && !strcmp(argv[1], "mapped")) {
-        snprintf(dir, sizeof dir, "%s", argv[2]);
-        return mapped();
+    if (argc >= 4 && !strcmp(argv[1], "mapped")) {
+        snprintf(dir, sizeof dir, "%s", argv[3]);
+        return mapped(argv[2]);
     }
     if (argc >= 5 && !strcmp(argv[1], "take")) return take(argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "probe")) {
         for (int i = 2; i < argc; i++) probe(argv[i]);
         return 0;
     }
-    fprintf(stderr, "usage: locks hold DIR | one KIND DIR | lease DIR | take KIND FILE TYPE START LEN | probe QUERY...\n");
+    fprintf(stderr, "usage: locks hold DIR | one KIND DIR | lease DIR | mapped KIND DIR | take KIND FILE TYPE START LEN | probe QUERY...\n");
     return 2;
 }

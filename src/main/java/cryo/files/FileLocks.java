@@ -42,6 +42,16 @@ public final class FileLocks {
             return kind + " " + access + " " + pid + " " + devIno + " " + start + " " + end;
         }
 
+        /** "OFD write lock", "flock shared lock", as LockRecord.what() says it. */
+        String what() {
+            boolean write = access.equals("WRITE");
+            return switch (kind) {
+                case "OFDLCK" -> "OFD " + (write ? "write" : "read") + " lock";
+                case "FLOCK" -> "flock " + (write ? "exclusive" : "shared") + " lock";
+                default -> kind + " " + access.toLowerCase() + " lock";
+            };
+        }
+
         long ino() {
             return Long.parseLong(devIno.substring(devIno.lastIndexOf(':') + 1));
         }
@@ -126,23 +136,84 @@ public final class FileLocks {
                 }
             }
         }
-        Map<String, Integer> held = new HashMap<>();
-        for (Line l : system) {
-            if (!l.waiter && tables.containsKey(l.pid)) held.merge(l.key(), 1, Integer::sum);
-        }
-        for (Line l : system) {
-            if (l.waiter || !tables.containsKey(l.pid)) continue;
-            if (held.get(l.key()) > seen.getOrDefault(l.key(), 0)) {
-                if (l.kind.equals("LEASE") || l.kind.equals("DELEG")) {
-                    refused.add(l.pid, "holds a lease (F_SETLEASE) on inode " + l.devIno + ": leases are not supported");
-                    continue;
-                }
-                refused.add(l.pid, "holds a " + l.kind + " " + l.access + " lock on inode " + l.devIno + " (" + LockRecord.range(l.start, l.len())
-                        + ") through an open file description that no fd of the tree holds (kept by a mapping, or by a process outside the tree): not supported");
-            }
-        }
+        unseen(system, seen, tables.keySet(), refused);
         List<LockRecord> out = new ArrayList<>();
         for (LockRecord r : found.values()) if (r != null) out.add(r);
+        return out;
+    }
+
+    /**
+     * Locks that /proc/locks lists but no fdinfo of the tree showed, though they may be the tree's: those
+     * /proc/locks gives to a task of the tree, and OFD or flock locks (whose line names no holder, or the
+     * task that took them) on a file the tree maps that no process outside shows through an fd. Either is
+     * held through a description no fd of the tree holds, which restart cannot recreate.
+     */
+    private static void unseen(List<Line> system, Map<String, Integer> seen, Set<Integer> tree, Refusal.Collector refused) throws IOException {
+        Map<String, Integer> left = new LinkedHashMap<>();
+        for (Line l : system) if (!l.waiter) left.merge(l.key(), 1, Integer::sum);
+        seen.forEach((k, n) -> left.merge(k, -n, Integer::sum));
+        Map<String, Mapper> mapped = null;
+        Map<String, Integer> outside = null;
+        for (Line l : system) {
+            if (l.waiter || left.getOrDefault(l.key(), 0) <= 0) continue;
+            String range = LockRecord.range(l.start, l.len());
+            if (tree.contains(l.pid)) {
+                if (l.kind.equals("LEASE") || l.kind.equals("DELEG")) {
+                    refused.add(l.pid, "holds a lease (F_SETLEASE) on inode " + l.devIno + ": leases are not supported");
+                } else {
+                    refused.add(l.pid, "holds a " + l.what() + " on inode " + l.devIno + " (" + range
+                            + ") through an open file description that no fd of the tree holds (kept by a mapping, or by a process outside the tree): not supported");
+                }
+            } else if (l.kind.equals("OFDLCK") || l.kind.equals("FLOCK")) {
+                if (mapped == null) mapped = mappedInodes(tree);
+                Mapper mapper = mapped.get(l.devIno);
+                if (mapper == null) continue;
+                if (outside == null) outside = outsideLocks(tree, mapped.keySet());
+                if (outside.getOrDefault(l.key(), 0) >= left.get(l.key())) continue;
+                refused.add(mapper.pid(), "maps " + mapper.path() + ", whose " + l.what() + " on " + range
+                        + " is held through an open file description that no fd shows: if the mapping keeps it, restart could not take it again: not supported");
+            } else {
+                continue;
+            }
+            left.put(l.key(), 0);
+        }
+    }
+
+    /** A task of the tree that maps a file. */
+    private record Mapper(int pid, String path) {
+    }
+
+    /** The files ("fe:00:123", as /proc/locks names them) that tasks of the tree map, each with one such task. */
+    private static Map<String, Mapper> mappedInodes(Set<Integer> tree) throws IOException {
+        Map<String, Mapper> out = new HashMap<>();
+        for (int pid : tree) {
+            for (String line : ProcFile.read("/proc/" + pid + "/maps").split("\n")) {
+                String[] f = words(line);
+                if (f.length >= 6 && !f[4].equals("0")) out.putIfAbsent(f[3] + ":" + f[4], new Mapper(pid, line.indexOf('/') >= 0 ? line.substring(line.indexOf('/')) : f[5]));
+            }
+        }
+        return out;
+    }
+
+    /** How often the fdinfo of processes outside the tree shows each lock on these files (line key). */
+    private static Map<String, Integer> outsideLocks(Set<Integer> tree, Set<String> files) {
+        Map<String, Integer> out = new HashMap<>();
+        int self = cryo.sys.Proc.getpid();
+        java.io.File[] procs = new java.io.File("/proc").listFiles();
+        for (java.io.File p : procs == null ? new java.io.File[0] : procs) {
+            String name = p.getName();
+            if (name.isEmpty() || !name.chars().allMatch(Character::isDigit)) continue;
+            int pid = Integer.parseInt(name);
+            if (tree.contains(pid) || pid == self) continue;
+            String[] fds = new java.io.File(p, "fdinfo").list();
+            for (String fd : fds == null ? new String[0] : fds) {
+                try {
+                    for (Line l : fdinfoLocks(pid, Integer.parseInt(fd))) if (files.contains(l.devIno)) out.merge(l.key(), 1, Integer::sum);
+                } catch (IOException | NumberFormatException e) {
+                    // gone meanwhile
+                }
+            }
+        }
         return out;
     }
 

@@ -251,20 +251,47 @@ class LocksTest {
     /** A lease is refused at checkpoint with one line, and the tree runs on. */
     @Test
     void aLeaseIsRefused() {
-        refusedAndRunning("lease", "lease (F_SETLEASE)");
+        refusedAndRunning(List.of("lease"), "lease (F_SETLEASE)");
     }
 
-    /** A flock lock held through a description that only a mapping keeps cannot be taken again: refused. */
+    /** A lock held through a description that only a mapping keeps cannot be taken again: refused. */
     @Test
-    void aLockOnADescriptionNoFdHoldsIsRefused() {
-        refusedAndRunning("mapped", "open file description that no fd of the tree holds");
+    void aFlockLockOnADescriptionNoFdHoldsIsRefused() {
+        refusedAndRunning(List.of("mapped", "flock"), "open file description that no fd of the tree holds");
     }
 
-    private void refusedAndRunning(String mode, String reason) {
+    /** The same for an OFD lock, whose line in /proc/locks names no process: the tree maps the file. */
+    @Test
+    void anOfdLockOnADescriptionNoFdHoldsIsRefused() {
+        refusedAndRunning(List.of("mapped", "ofd"), "open file description that no fd shows");
+    }
+
+    /** An OFD lock of a process outside the tree on a file the tree maps is that process's: no refusal. */
+    @Test
+    void anOutsideOfdLockOnAMappedFileIsNotTheTrees() {
         Path d = dir();
-        Proc p = cleanup.start("locks", new ProcessBuilder(exe().toString(), mode, d.toString()));
+        Proc p = cleanup.start("locks", new ProcessBuilder(exe().toString(), "mapped", "none", d.toString()));
         assertEquals(p.pid(), p.awaitReady());
-        Path image = tmp.resolve(mode + ".img");
+        Proc taker = cleanup.start("taker", new ProcessBuilder(exe().toString(), "take", "ofd", d.resolve("mapped").toString(), "w", "0", "0"));
+        assertEquals("TAKEN " + taker.pid(), taker.await("TAKEN", l -> l.startsWith("TAKEN ") || l.contains("FAIL")));
+        Path image = tmp.resolve("mapped.img");
+        Cryo.checkpoint(cleanup, p.pid(), image, "--leave-running");
+        assertTrue(PipeFixtureTest.showRecords(cleanup, image, "LOCK").isEmpty(), "the outside lock is not the tree's");
+        p.send("quit");
+        p.await("BYE", l -> l.equals("BYE"));
+        assertEquals(0, p.awaitExit(Timeouts.EXIT));
+        taker.closeStdin();
+        assertEquals(0, taker.awaitExit(Timeouts.EXIT));
+    }
+
+    private void refusedAndRunning(List<String> mode, String reason) {
+        Path d = dir();
+        List<String> cmd = new ArrayList<>(List.of(exe().toString()));
+        cmd.addAll(mode);
+        cmd.add(d.toString());
+        Proc p = cleanup.start("locks", new ProcessBuilder(cmd));
+        assertEquals(p.pid(), p.awaitReady());
+        Path image = tmp.resolve(mode.getFirst() + ".img");
         String line = Cryo.run(cleanup, "checkpoint", Long.toString(p.pid()), "-o", image.toString()).assertOneLineError();
         assertTrue(line.contains(reason) && line.contains(Long.toString(p.pid())), () -> "the refusal names the task and the reason: " + line);
         assertFalse(Files.exists(image), "no image is written");
