@@ -7,6 +7,7 @@ import cryo.ipc.IpcNamespace;
 import cryo.ipc.IpcRecord;
 import cryo.ipc.ShmPagesRecord;
 import cryo.files.FileLocks;
+import cryo.files.FdTables;
 import cryo.files.FileTable;
 import cryo.files.LockRecord;
 import cryo.files.OpenFileRecord;
@@ -116,7 +117,8 @@ public final class Checkpoint {
         // Everything that cannot be taken is collected, task by task and fd by fd, and refused at once.
         Refusal.Collector refused = new Refusal.Collector();
         checkTree(tree, root, refused);
-        FileTable files = new FileTable();
+        FileTable files = new FileTable(tree.tasks());
+        files.shareFdTables(FdTables.checkpoint(tree.liveParents(), refused));
         Map<Integer, Map<Integer, String>> fdLinks = new HashMap<>();
         Set<String> links = new HashSet<>();
         for (FrozenTree.Process p : tree.live()) {
@@ -203,7 +205,7 @@ public final class Checkpoint {
         for (FrozenTree.Process p : tree.processes.values()) {
             int[] tids = p.threads.stream().mapToInt(t -> t.tid).toArray();
             entries.add(new Tree.Process(p.pid, p.stat.ppid(), p.stat.pgid(), p.stat.sid(), p.stat.exitSignal(),
-                    p.zombie, p.zombie ? p.stat.exitCode() : 0, tids, p.stat.comm));
+                    p.zombie, p.zombie ? p.stat.exitCode() : 0, tids, p.stat.comm, files.fdTableOf(p.pid)));
         }
         byte[] xstate = dumps.get(root).threads().getFirst().xstate();
         Head head = new Head(Head.VERSION, "x86_64", Proc.kernelRelease(), 4096, xstate.length, xfeatures(xstate),

@@ -157,6 +157,23 @@ public final class FrozenTree {
         return out;
     }
 
+    /** Every thread and process id of the tree to its process, processes in tree order. */
+    public Map<Integer, Integer> tasks() {
+        Map<Integer, Integer> out = new LinkedHashMap<>();
+        for (Process p : processes.values()) {
+            out.put(p.pid, p.pid);
+            for (Tracee t : p.threads) out.put(t.tid, p.pid);
+        }
+        return out;
+    }
+
+    /** The parent of each live process, in tree order. */
+    public Map<Integer, Integer> liveParents() {
+        Map<Integer, Integer> out = new LinkedHashMap<>();
+        for (Process p : live()) out.put(p.pid, p.stat.ppid());
+        return out;
+    }
+
     public List<Process> live() {
         return processes.values().stream().filter(p -> !p.zombie).toList();
     }

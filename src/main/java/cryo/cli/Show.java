@@ -84,6 +84,7 @@ final class Show {
                     pm.put("exit_signal", p.exitSignal());
                     if (p.zombie()) pm.put("zombie_status", p.waitStatus());
                     pm.put("threads", Arrays.stream(p.tids()).boxed().toList());
+                    if (p.sharesFdTable()) pm.put("fd_table", p.fdTable());
                     ps.add(pm);
                 }
                 m.put("processes", ps);

@@ -23,6 +23,38 @@ public final class FileTable {
     /** Open file descriptions met so far, by the dev:ino of what they open. */
     private final Map<String, List<Holder>> descriptions = new HashMap<>();
     private int next = 1;
+    /** Every task of the tree, thread or process, to its process (tgid). */
+    private final Map<Integer, Integer> tasks;
+    /** The position of each process in the tree: the order restart restores them in. */
+    private final Map<Integer, Integer> order = new HashMap<>();
+
+    /** tasks: every thread and process id of the tree to its process, processes in tree order. */
+    public FileTable(Map<Integer, Integer> tasks) {
+        this.tasks = Map.copyOf(tasks);
+        for (int pid : tasks.values()) order.putIfAbsent(pid, order.size());
+    }
+
+    /** Each live process to the first process of the tree using its fd table (FdTables.checkpoint). */
+    private Map<Integer, Integer> fdTables = Map.of();
+
+    public void shareFdTables(Map<Integer, Integer> firstUsers) {
+        this.fdTables = Map.copyOf(firstUsers);
+    }
+
+    /** The first process of the tree that uses pid's fd table: pid itself unless it shares an earlier one's. */
+    public int fdTableOf(int pid) {
+        return fdTables.getOrDefault(pid, pid);
+    }
+
+    /** The process of a task of the tree; null for a task outside it. */
+    public Integer processOf(int tid) {
+        return tasks.get(tid);
+    }
+
+    /** True when process comes after holder in the tree (restart restores it later). */
+    public boolean restoredAfter(int process, int holder) {
+        return order.get(process) > order.get(holder);
+    }
 
     /** An fd of a task of the tree that holds the description objref. */
     public record Holder(int pid, int fd, int objref) {

@@ -11,11 +11,12 @@ import cryo.image.RecordType;
  * same description back. PATH descriptions are reopened from their FILE record with flags and position;
  * INHERITED ones are connected at restart to cryo's own fd `inheritFd` (a terminal or a pipe outside the
  * tree, CRIU's --shell-job), or EXTERNAL ones to the fd the user names with --inherit-fd; PIPE_READ and PIPE_WRITE are the ends of the PIPE record `pipe`; FIFO is a
- * named pipe reopened by the path of FILE `file`, its buffer in PIPE `pipe`.
+ * named pipe reopened by the path of FILE `file`, its buffer in PIPE `pipe`. PROC is a file of procfs, reopened
+ * by its path `description` (a /proc/PID/... file names a task of the tree, which has the same pid after restart).
  */
 public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flags, long pos, int inheritFd,
                              String description) implements ImageRecord {
-    public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO}
+    public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO, PROC}
 
     /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
     public static final int EXTERNAL = -1;
@@ -47,6 +48,7 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         if (needsFile != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
         boolean needsPipe = kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO;
         if (needsPipe != (pipe != 0)) throw d.error("pipe", "objref " + pipe + " does not fit a " + kind + " description");
+        if (kind == Kind.PROC && !ProcFiles.isProcPath(desc)) throw d.error("description", "'" + desc + "' is not a path under /proc");
         return new OpenFileRecord(objref, kind, file, pipe, flags, pos, inherit, desc);
     }
 }

@@ -55,10 +55,12 @@ public final class OpenFiles {
     /**
      * The fd table of a frozen task, whose fds (from links()) point at links. outside maps link texts to fds of processes outside the tree: a pipe
      * (or FIFO at fds 0-2) held outside is the task's connection to the world and is inherited at restart;
-     * any other pipe is the tree's own and is saved with its buffer.
+     * any other pipe is the tree's own and is saved with its buffer. A table shared with a process before
+     * it in the tree (FdTables) is saved there: this one gets no records.
      */
     public static Table checkpoint(int pid, Map<Integer, String> links, FileTable table, Map<String, List<FileTable.Holder>> outside,
                                    Set<String> external) throws Refusal, IOException {
+        if (table.fdTableOf(pid) != pid) return new Table(List.of(), List.of());   // saved with its first user
         Path dir = Path.of("/proc/" + pid + "/fd");
         List<OpenFileRecord> descs = new ArrayList<>();
         List<FdRecord> fds = new ArrayList<>();
@@ -136,6 +138,7 @@ public final class OpenFiles {
             return new OpenFileRecord(table.nextObjref(), end, 0, p.objref(), flags, 0, 0, link);
         }
         if (!link.startsWith("/")) throw new Refusal(pid, "fd " + fd + " is " + anonKind(link) + ": not supported yet");
+        if (ProcFiles.isProcFile(link, st)) return ProcFiles.describe(pid, fd, link, flags, pos, table);
         FileRecord f = table.ref(pid, proc, link);
         if (fifo) {
             PipeRecord p = table.pipe(pid, fd, st.ino());
@@ -193,9 +196,24 @@ public final class OpenFiles {
         }
     }
 
-    /** Installs every fd of one task, each description created once in cryo by opener. */
+    /**
+     * Installs every fd of one task, each description created once in cryo by opener; a /proc file of one
+     * of its threads, which do not exist yet, waits for restoreThreadFiles.
+     */
     public static void restore(Tracee t, FdBroker broker, List<FdRecord> fds, Opener opener) throws SysException {
-        for (FdRecord fd : fds) broker.install(t, opener.localFd(fd.openFile()), fd.fd(), fd.cloexec());
+        for (FdRecord fd : fds) {
+            OpenFileRecord d = opener.descs.get(fd.openFile());
+            if (d.kind() == OpenFileRecord.Kind.PROC && ProcFiles.waitsForTask(d)) {
+                opener.waiting.computeIfAbsent(fd.pid(), k -> new ArrayList<>()).add(fd);
+            } else {
+                broker.install(t, opener.localFd(fd.openFile()), fd.fd(), fd.cloexec());
+            }
+        }
+    }
+
+    /** Installs the fds restore() left for the threads of t's process, now that they exist. */
+    public static void restoreThreadFiles(Tracee t, FdBroker broker, Opener opener) throws SysException {
+        for (FdRecord fd : opener.waiting.getOrDefault(t.tid, List.of())) broker.install(t, opener.localFd(fd.openFile()), fd.fd(), fd.cloexec());
     }
 
     /**
@@ -214,6 +232,10 @@ public final class OpenFiles {
         private final Map<Integer, Integer> fifoHolders = new HashMap<>();
         private final Set<String> endsGiven = new java.util.HashSet<>();
         private final List<Integer> toClose = new ArrayList<>();
+        /** /proc descriptions opened, by cryo's fd: finish() sets their offsets. */
+        private final Map<Integer, OpenFileRecord> procFiles = new HashMap<>();
+        /** Fds of /proc files of threads that did not exist yet when their table was filled, by process. */
+        private final Map<Integer, List<FdRecord>> waiting = new HashMap<>();
 
         private final Map<String, Integer> inheritFds;
 
@@ -244,8 +266,13 @@ public final class OpenFiles {
             fd = switch (d.kind()) {
                 case INHERITED -> inheritFds.getOrDefault(d.description(), d.inheritFd());
                 case PATH -> own(reopen(d, files.get(d.file())));
-                case PIPE_READ, PIPE_WRITE -> own(pipeEnd(d));
+                case PIPE_READ, PIPE_WRITE -> pipeEnd(d);
                 case FIFO -> own(fifo(d));
+                case PROC -> {
+                    int f = own(ProcFiles.open(d, OPEN_FLAGS_KEPT));
+                    procFiles.put(f, d);
+                    yield f;
+                }
             };
             opened.put(objref, fd);
             return fd;
@@ -267,6 +294,12 @@ public final class OpenFiles {
             return fd;
         }
 
+        /**
+         * A description of a pipe: the first description of each end is that end of the pipe cryo creates;
+         * any other (a second reader or writer, or one opened O_RDWR through /proc/PID/fd/N) is a new open
+         * of the same pipe, as a FIFO open would give (fs/pipe.c fifo_open()). cryo keeps both ends open
+         * until close(), so such an open always finds the other side.
+         */
         private int pipeEnd(OpenFileRecord d) throws SysException {
             PipeRecord p = pipes.get(d.pipe());
             int[] ends = pipeEnds.get(p.objref());
@@ -275,16 +308,13 @@ public final class OpenFiles {
                 pipeEnds.put(p.objref(), ends);
                 fill(ends[1], p);
             }
+            int access = d.flags() & Fd.O_ACCMODE;
             boolean read = d.kind() == OpenFileRecord.Kind.PIPE_READ;
-            int end = read ? ends[0] : ends[1];
             int fd;
-            if (endsGiven.add(p.objref() + (read ? "r" : "w"))) {
-                fd = end;
-                if (read) ends[0] = -1;
-                else ends[1] = -1;
+            if (access != Fd.O_RDWR && endsGiven.add(p.objref() + (read ? "r" : "w"))) {
+                fd = read ? ends[0] : ends[1];
             } else {
-                // a second description of the same end: a new open of the pipe, as a FIFO open would give
-                fd = Fd.open("/proc/self/fd/" + end, (read ? Fd.O_RDONLY : Fd.O_WRONLY) | Fd.O_NONBLOCK);
+                fd = own(Fd.open("/proc/self/fd/" + ends[0], access | Fd.O_NONBLOCK));
             }
             Fd.fcntl(fd, Fd.F_SETFL, d.flags());
             return fd;
@@ -311,6 +341,15 @@ public final class OpenFiles {
             }
         }
 
+        /**
+         * Once every task is restored and every fd in place: puts the /proc files at their offsets, then
+         * closes cryo's own fds.
+         */
+        public void finish() throws SysException {
+            for (var e : procFiles.entrySet()) ProcFiles.seek(e.getKey(), e.getValue());
+            close();
+        }
+
         /** Closes every fd cryo opened (idempotent). */
         @Override
         public void close() {
@@ -324,16 +363,20 @@ public final class OpenFiles {
             for (int fd : fifoHolders.values()) Fd.close(fd);
             fifoHolders.clear();
             opened.clear();
+            procFiles.clear();
         }
     }
 
-    /** Closes what the task inherited from the stub and the image does not have, the broker socket last. */
-    public static void closeStrays(Tracee t, List<FdRecord> fds, int brokerFd) throws SysException {
+    /** Closes fds 0-2 the task inherited from the stub that the image does not have. */
+    static void closeStdioStrays(Tracee t, List<FdRecord> fds) throws SysException {
         Set<Integer> keep = new java.util.HashSet<>();
         for (FdRecord f : fds) keep.add(f.fd());
         for (int fd = 0; fd <= 2; fd++) {
             if (!keep.contains(fd)) t.call(Nr.CLOSE, null, fd);   // EBADF when cryo had no such fd: fine
         }
+    }
+
+    static void closeBroker(Tracee t, int brokerFd) throws SysException {
         t.syscall("close(broker)", Nr.CLOSE, brokerFd);
     }
 }

@@ -104,6 +104,7 @@ public final class Image {
                     img.openFiles.put(o.objref(), o);
                     if (o.file() != 0 && !img.files.containsKey(o.file())) throw new ImageException("record " + name + ": field 'file' names objref " + o.file() + ", which no FILE record before it has");
                     if (o.pipe() != 0 && !img.pipes.containsKey(o.pipe())) throw new ImageException("record " + name + ": field 'pipe' names objref " + o.pipe() + ", which no PIPE record before it has");
+                    if (o.kind() == OpenFileRecord.Kind.PROC) img.checkProcFile(o, name);
                     if (o.kind() == OpenFileRecord.Kind.FIFO && !img.files.get(o.file()).fifo()) throw new ImageException("record " + name + ": FILE " + o.file() + " of a FIFO description is not a FIFO");
                 }
                 case TaskRecord t -> {
@@ -142,6 +143,7 @@ public final class Image {
                 case FdRecord f -> {
                     ProcessImage p = img.live(f.pid(), name);
                     if (!img.openFiles.containsKey(f.openFile())) throw new ImageException("record " + name + ": field 'open_file' names objref " + f.openFile() + ", which no OPEN_FILE record before it has");
+                    if (p.entry.sharesFdTable()) throw new ImageException("record " + name + ": pid " + f.pid() + " shares the fd table of " + p.entry.fdTable() + ", whose FD records it uses");
                     if (p.fds.stream().anyMatch(o -> o.fd() == f.fd())) throw new ImageException("record " + name + ": fd " + f.fd() + " of pid " + f.pid() + " appears twice");
                     p.fds.add(f);
                 }
@@ -172,6 +174,7 @@ public final class Image {
                 if (parent == null) throw new ImageException("record TREE: pid " + p.pid() + " has parent " + p.ppid() + ", which is not before it in the tree");
                 if (parent.entry.zombie()) throw new ImageException("record TREE: pid " + p.pid() + " has parent " + p.ppid() + ", which is a zombie");
             }
+            if (p.sharesFdTable()) checkFdTable(p);
             processes.put(p.pid(), new ProcessImage(p));
         }
         if (root.zombie()) throw new ImageException("record TREE: the root " + root.pid() + " is a zombie");
@@ -201,6 +204,33 @@ public final class Image {
             throw new ImageException("record " + name + ": a " + l.what() + " needs OPEN_FILE " + l.openFile() + " open for " + (l.write() ? "writing" : "reading"));
         }
         p.locks.add(l);
+    }
+
+    /**
+     * A process sharing another's fd table is created by its parent with CLONE_FILES, so the parent must
+     * hold that table, and the table's first user must come before it (cryo.files.FdTables).
+     */
+    private void checkFdTable(Tree.Process p) throws ImageException {
+        String what = "record TREE: pid " + p.pid() + " shares the fd table of " + p.fdTable();
+        if (p == tree.root()) throw new ImageException(what + ", but it is the root");
+        if (p.zombie()) throw new ImageException(what + ", but it is a zombie");
+        ProcessImage owner = processes.get(p.fdTable());
+        if (owner == null) throw new ImageException(what + ", which is not a process before it in the tree");
+        if (owner.entry.zombie()) throw new ImageException(what + ", which is a zombie");
+        if (owner.entry.sharesFdTable()) throw new ImageException(what + ", which uses the table of " + owner.entry.fdTable());
+        ProcessImage parent = processes.get(p.ppid());
+        if (parent.entry.fdTable() != p.fdTable()) throw new ImageException(what + ", which its parent " + p.ppid() + " does not use");
+    }
+
+    /** A /proc file of a task names a task of the TREE: restart reopens it by the same path. */
+    private void checkProcFile(OpenFileRecord o, Name name) throws ImageException {
+        int task = cryo.files.ProcFiles.task(o.description());
+        if (task == 0) return;
+        for (Tree.Process p : tree.processes()) {
+            if (p.pid() == task) return;
+            for (int tid : p.tids()) if (tid == task) return;
+        }
+        throw new ImageException("record " + name + ": field 'description' " + o.description() + " is a file of task " + task + ", which is not in the TREE");
     }
 
     private boolean usedBy(int objref) {

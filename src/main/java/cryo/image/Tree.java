@@ -11,10 +11,15 @@ public record Tree(List<Process> processes) implements ImageRecord {
 
     /**
      * One process: ids, the signal its parent gets when it dies, and for a zombie its wait status.
-     * tids lists every thread, the leader (tid == pid) first.
+     * tids lists every thread, the leader (tid == pid) first. fdTable is the pid of the first process of the
+     * tree that uses this one's fd table (clone(2) CLONE_FILES without CLONE_THREAD): pid itself unless it
+     * shares the table of a process before it.
      */
     public record Process(int pid, int ppid, int pgid, int sid, int exitSignal, boolean zombie, int waitStatus,
-                          int[] tids, String comm) {
+                          int[] tids, String comm, int fdTable) {
+        public boolean sharesFdTable() {
+            return fdTable != pid;
+        }
     }
 
     public Tree {
@@ -36,6 +41,7 @@ public record Tree(List<Process> processes) implements ImageRecord {
                     .u32(p.tids.length);
             for (int t : p.tids) e.u32(t);
             e.str(p.comm);
+            e.u32(p.fdTable);
         }
     }
 
@@ -71,7 +77,8 @@ public record Tree(List<Process> processes) implements ImageRecord {
             if (nt > 0 && tids[0] != pid) throw d.error(f + "tids[0]", "is " + tids[0] + ", not the leader " + pid);
             String comm = d.str(f + "comm");
             if (comm.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 15) throw d.error(f + "comm", "is longer than 15 bytes");
-            ps[i] = new Process(pid, ppid, pgid, sid, exitSignal, zombie, status, tids, comm);
+            int fdTable = d.u32(f + "fd_table", 1, PID_MAX_LIMIT);
+            ps[i] = new Process(pid, ppid, pgid, sid, exitSignal, zombie, status, tids, comm, fdTable);
         }
         return new Tree(List.of(ps));
     }

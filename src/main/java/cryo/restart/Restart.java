@@ -6,6 +6,7 @@ import cryo.ipc.Ipc;
 import cryo.ipc.IpcNamespace;
 import cryo.ipc.IpcRecord;
 import cryo.files.FdBroker;
+import cryo.files.FdTables;
 import cryo.files.FdRecord;
 import cryo.files.FileLocks;
 import cryo.files.FileRecord;
@@ -75,12 +76,14 @@ public final class Restart {
     private final List<Integer> created = new ArrayList<>();
     private final List<IpcRecord> createdIpc = new ArrayList<>();
     private final boolean newIpcNs;
+    private final FdTables fdTables;
     /** Checks the page data of the image in the background from the start (ImageReader.Data.LATER). */
     private DataCheck data;
 
     private Restart(Image image, Options opts) {
         this.image = image;
         this.opts = opts;
+        this.fdTables = FdTables.of(image.tree);
         this.newIpcNs = opts.newIpcNamespace() || (image.head.flags() & Checkpoint.FLAG_OWN_IPC_NS) != 0;
     }
 
@@ -131,9 +134,10 @@ public final class Restart {
                 Ipc.destroyMarked(image.ipc.values());
                 return null;
             });
-            // Every fd is in place: cryo lets go of its own pipe ends and FIFO holders before any task runs,
-            // or a released writer would still find a reader (cryo) instead of EPIPE.
-            opener.close();
+            // Every fd is in place: /proc files go to their offsets now that every task has its final memory;
+            // cryo lets go of its own pipe ends and FIFO holders before any task runs, or a released writer
+            // would still find a reader (cryo) instead of EPIPE.
+            opener.finish();
             // Children first: a released parent may kill a child at once (ESRCH then only means that).
             for (Tracee t : ready.reversed()) {
                 try {
@@ -166,7 +170,7 @@ public final class Restart {
         int root = image.tree.root().pid();
         for (Tree.Process p : image.tree.processes()) {
             Tracee parent = p.pid() == root ? stub : tasks.get(p.ppid());
-            long flags = p.pid() == root ? CLONE_PARENT | (newIpcNs ? CLONE_NEWIPC : 0) : 0;
+            long flags = p.pid() == root ? CLONE_PARENT | (newIpcNs ? CLONE_NEWIPC : 0) : fdTables.cloneFlags(p);
             Tracee t = createTask(parent, p.pid(), flags, p.pid() == root ? 0 : p.exitSignal());
             t.useSyscallAt(hole);
             t.useScratch(hole + GADGET, Scratch.SIZE);
@@ -369,7 +373,7 @@ public final class Restart {
     private List<Tracee> restoreProcess(Tracee t, Image.ProcessImage p, FdBroker broker, long hole,
                                         OpenFiles.Opener opener, Map<Long, Integer> shmem)
             throws SysException, IOException, ImageException {
-        closeInherited(t, broker.remoteFd);
+        if (fdTables.fills(p.entry.pid())) closeInherited(t, broker.remoteFd);   // else its table's first user did
         MemoryRestore.clearLayout(t, p.vmas, hole, hole + HOLE);
         MemoryRestore.restore(t, p.mm, p.vmas, p.pages, image.files, broker, shmem, data);
         Timings.mark("memory of " + p.entry.pid());
@@ -387,9 +391,10 @@ public final class Restart {
             Ptrace.setSigmask(nt.tid, th.sigmask());
             threads.add(nt);
         }
+        OpenFiles.restoreThreadFiles(t, broker, opener);
         ThreadRecord lead = p.threads.getFirst();
         TaskState.restoreThread(t, p.entry.pid(), lead);
-        OpenFiles.closeStrays(t, p.fds, broker.remoteFd);
+        fdTables.closeStrays(t, p.entry.pid(), p.fds, broker.remoteFd);
         FileLocks.restore(t, image, p);
         TaskState.restoreCredentials(t, p.task);
         t.syscall("munmap(scratch)", Nr.MUNMAP, hole + GADGET, Scratch.SIZE);

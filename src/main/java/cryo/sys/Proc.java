@@ -9,7 +9,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 /** Process-directed calls cryo makes on its own behalf: signals, limits, robust lists, kcmp, pidfd. */
 public final class Proc {
     public static final int SIGKILL = 9, SIGCHLD = 17, SIGSTOP = 19;
-    public static final int KCMP_FILE = 0;
+    public static final int KCMP_FILE = 0, KCMP_FILES = 2;
 
     private Proc() {
     }
@@ -85,6 +85,11 @@ public final class Proc {
         long r = Native.check(Native.raw(Nr.KCMP, pid1, pid2, KCMP_FILE, fd1, fd2),
                 "kcmp(" + pid1 + ", " + pid2 + ", KCMP_FILE, " + fd1 + ", " + fd2 + ")");
         return r == 0;
+    }
+
+    /** kcmp(KCMP_FILES): true when pid1 and pid2 use one fd table (clone(2) CLONE_FILES). */
+    public static boolean sameFdTable(int pid1, int pid2) throws SysException {
+        return Native.check(Native.raw(Nr.KCMP, pid1, pid2, KCMP_FILES, 0, 0), "kcmp(" + pid1 + ", " + pid2 + ", KCMP_FILES)") == 0;
     }
 
     public static int pidfdOpen(int pid) throws SysException {
