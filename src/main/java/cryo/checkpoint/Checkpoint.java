@@ -140,6 +140,7 @@ public final class Checkpoint {
         }
         Timings.mark("task state and memory maps");
         Map<String, List<FileTable.Holder>> outside = outsideHolders(scan);
+        FdTables.refuseSharedOutside(fdLinks, outside);
         Timings.mark("outside holders");
         Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
         for (var e : states.entrySet()) {

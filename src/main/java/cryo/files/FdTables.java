@@ -70,6 +70,29 @@ public final class FdTables {
         return table;
     }
 
+    /**
+     * Refuses a process of the tree whose fd table a process outside the tree uses too (restart could not
+     * share it again). Such a process holds every fd of the table, so it is among the outside holders of
+     * the first one: only those are compared with kcmp(KCMP_FILES).
+     */
+    public static void refuseSharedOutside(Map<Integer, Map<Integer, String>> fdLinks, Map<String, List<FileTable.Holder>> outside)
+            throws Refusal {
+        for (var e : fdLinks.entrySet()) {
+            if (e.getValue().isEmpty()) continue;
+            var first = e.getValue().entrySet().iterator().next();
+            for (FileTable.Holder o : outside.getOrDefault(first.getValue(), List.of())) {
+                if (o.fd() != first.getKey()) continue;
+                try {
+                    if (Proc.sameFdTable(e.getKey(), o.pid())) {
+                        throw new Refusal(e.getKey(), "shares its fd table (CLONE_FILES) with task " + o.pid() + ", which is outside the tree: not supported");
+                    }
+                } catch (SysException gone) {
+                    // the outside process exited
+                }
+            }
+        }
+    }
+
     /** CLONE_FILES when p is created by its parent sharing the parent's table. */
     public long cloneFlags(Tree.Process p) {
         return p.sharesFdTable() ? CLONE_FILES : 0;

@@ -162,6 +162,24 @@ class FdKindsTest {
         assertEquals(0, s.proc().awaitExit(Timeouts.EXIT));
     }
 
+    @Test
+    void aTableSharedWithAProcessOutsideTheTreeIsRefused() {
+        Started s = start("clonefiles");
+        long parent = s.pids().get(0), child = s.pids().get(1);
+        Path image = tmp.resolve("outside-table.img");
+        // the child and grandchild share the parent's table; the parent is outside a checkpoint of the child
+        String line = Cryo.run(cleanup, "checkpoint", Long.toString(child), "-o", image.toString()).assertOneLineError();
+        System.out.println("[FdKindsTest] refused: " + line);
+        assertTrue(line.contains("task " + child) && line.contains(Long.toString(parent)) && line.contains("outside the tree")
+                && line.contains("fd table"), "the refusal names the child, the parent outside and the fd table: " + line);
+        assertFalse(Files.exists(image), "no image after a refused checkpoint");
+        for (long p : s.pids()) Procfs.assertRunningUntraced(p, "task " + p + " after a refused checkpoint");
+        assertCheck(s.proc(), "clonefiles", "after the refused checkpoint");
+        s.proc().send("quit");
+        assertEquals("BYE", s.proc().await("BYE", l -> l.equals("BYE")));
+        assertEquals(0, s.proc().awaitExit(Timeouts.EXIT));
+    }
+
     /**
      * Images whose fd_table fields or /proc descriptions restart could not honour, re-encoded from a good
      * image (TreeFixtures.rewrite), are refused with one line before anything is created.
