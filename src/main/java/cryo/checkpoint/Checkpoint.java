@@ -119,7 +119,7 @@ public final class Checkpoint {
         checkTree(tree, root, refused);
         FileTable files = new FileTable(tree.tasks());
         files.shareFdTables(FdTables.checkpoint(tree.liveParents(), refused));
-        Map<Integer, Map<Integer, String>> fdLinks = new HashMap<>();
+        Map<Integer, Map<Integer, String>> fdLinks = new LinkedHashMap<>();
         Set<String> links = new HashSet<>();
         for (FrozenTree.Process p : tree.live()) {
             fdLinks.put(p.pid, OpenFiles.links(p.pid));
@@ -140,7 +140,7 @@ public final class Checkpoint {
         }
         Timings.mark("task state and memory maps");
         Map<String, List<FileTable.Holder>> outside = outsideHolders(scan);
-        FdTables.refuseSharedOutside(fdLinks, outside);
+        FdTables.refuseSharedOutside(fdLinks, outside, refused);
         Timings.mark("outside holders");
         Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
         for (var e : states.entrySet()) {

@@ -71,12 +71,12 @@ public final class FdTables {
     }
 
     /**
-     * Refuses a process of the tree whose fd table a process outside the tree uses too (restart could not
+     * Refuses (into refused) each process of the tree whose fd table a process outside the tree uses too (restart could not
      * share it again). Such a process holds every fd of the table, so it is among the outside holders of
      * the first one: only those are compared with kcmp(KCMP_FILES).
      */
-    public static void refuseSharedOutside(Map<Integer, Map<Integer, String>> fdLinks, Map<String, List<FileTable.Holder>> outside)
-            throws Refusal {
+    public static void refuseSharedOutside(Map<Integer, Map<Integer, String>> fdLinks, Map<String, List<FileTable.Holder>> outside,
+                                           Refusal.Collector refused) {
         for (var e : fdLinks.entrySet()) {
             if (e.getValue().isEmpty()) continue;
             var first = e.getValue().entrySet().iterator().next();
@@ -84,7 +84,8 @@ public final class FdTables {
                 if (o.fd() != first.getKey()) continue;
                 try {
                     if (Proc.sameFdTable(e.getKey(), o.pid())) {
-                        throw new Refusal(e.getKey(), "shares its fd table (CLONE_FILES) with task " + o.pid() + ", which is outside the tree: not supported");
+                        refused.add(e.getKey(), "shares its fd table (CLONE_FILES) with task " + o.pid() + ", which is outside the tree: not supported");
+                        break;
                     }
                 } catch (SysException gone) {
                     // the outside process exited
