@@ -214,6 +214,7 @@ public final class OpenFiles {
     /** Installs the fds restore() left for the threads of t's process, now that they exist. */
     public static void restoreThreadFiles(Tracee t, FdBroker broker, Opener opener) throws SysException {
         for (FdRecord fd : opener.waiting.getOrDefault(t.tid, List.of())) broker.install(t, opener.localFd(fd.openFile()), fd.fd(), fd.cloexec());
+        opener.waiting.remove(t.tid);
     }
 
     /**
@@ -346,6 +347,11 @@ public final class OpenFiles {
          * closes cryo's own fds.
          */
         public void finish() throws SysException {
+            for (List<FdRecord> left : waiting.values()) {
+                FdRecord fd = left.getFirst();
+                throw new SysException("fd " + fd.fd() + " of task " + fd.pid() + ": " + descs.get(fd.openFile()).description()
+                        + " belongs to a task that restart did not create before it", Errno.ESRCH);
+            }
             for (var e : procFiles.entrySet()) ProcFiles.seek(e.getKey(), e.getValue());
             close();
         }

@@ -56,7 +56,8 @@ public final class ProcFiles {
         if (task != 0) {
             Integer process = table.processOf(task);
             if (process == null) {
-                throw new Refusal(pid, "fd " + fd + " is " + link + ", a file of task " + task + ", which is outside the tree: not supported");
+                String why = Files.exists(Path.of("/proc/" + task)) ? "which is outside the tree" : "which has exited";
+                throw new Refusal(pid, "fd " + fd + " is " + link + ", a file of task " + task + ", " + why + ": not supported");
             }
             if (process != task && table.restoredAfter(process, pid)) {
                 throw new Refusal(pid, "fd " + fd + " is " + link + ", a file of thread " + task + " of process " + process
