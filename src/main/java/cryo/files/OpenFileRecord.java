@@ -48,7 +48,7 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         if (needsFile != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
         boolean needsPipe = kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO;
         if (needsPipe != (pipe != 0)) throw d.error("pipe", "objref " + pipe + " does not fit a " + kind + " description");
-        if (kind == Kind.PROC && !ProcFiles.isProcPath(desc)) throw d.error("description", "'" + desc + "' is not a path under /proc");
+        if (kind == Kind.PROC && !ProcfsFile.isProcPath(desc)) throw d.error("description", "'" + desc + "' is not a path under /proc");
         return new OpenFileRecord(objref, kind, file, pipe, flags, pos, inherit, desc);
     }
 }

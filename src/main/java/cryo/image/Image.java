@@ -224,7 +224,7 @@ public final class Image {
 
     /** A /proc file of a task names a task of the TREE: restart reopens it by the same path. */
     private void checkProcFile(OpenFileRecord o, Name name) throws ImageException {
-        int task = cryo.files.ProcFiles.task(o.description());
+        int task = cryo.files.ProcfsFile.task(o.description());
         if (task == 0) return;
         for (Tree.Process p : tree.processes()) {
             if (p.pid() == task) return;

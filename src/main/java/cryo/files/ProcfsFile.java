@@ -7,6 +7,10 @@ import cryo.sys.SysException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * Files of procfs the tree holds open. A file under /proc/PID/ or /proc/PID/task/TID/ belongs to a task
@@ -16,8 +20,9 @@ import java.nio.file.Path;
  * seq_file (maps, status...) generates its text up to the offset at lseek(2) time (fs/seq_file.c
  * traverse()), and before that the task's memory still has the stub's layout and cryo's gadget page.
  */
-public final class ProcFiles {
-    private ProcFiles() {
+public final class ProcfsFile implements FileKind {
+    public Set<OpenFileRecord.Kind> kinds() {
+        return EnumSet.of(OpenFileRecord.Kind.PROC);
     }
 
     /** "/proc/..." with no empty, "." or ".." component. */
@@ -41,9 +46,9 @@ public final class ProcFiles {
         return !s.isEmpty() && s.length() <= 9 && s.chars().allMatch(Character::isDigit);
     }
 
-    /** True when link, the target of fd of a task, is a file of the procfs mounted at /proc. */
-    static boolean isProcFile(String link, FileTable.Stat st) throws IOException {
-        return isProcPath(link) && st.dev() == FileTable.Stat.of(Path.of("/proc")).dev();
+    /** True when the fd is a file of the procfs mounted at /proc. */
+    public boolean takes(FdContext c) throws IOException {
+        return isProcPath(c.link()) && c.st().dev() == FileTable.Stat.of(Path.of("/proc")).dev();
     }
 
     /**
@@ -51,20 +56,22 @@ public final class ProcFiles {
      * it creates the table's threads, so a file of a thread is accepted only if that thread belongs to this
      * process or to one restored before it.
      */
-    static OpenFileRecord describe(int pid, int fd, String link, int flags, long pos, FileTable table) throws Refusal {
+    public OpenFileRecord checkpoint(FdContext c) throws Refusal {
+        String link = c.link();
+        FileTable table = c.table();
         int task = task(link);
         if (task != 0) {
             Integer process = table.processOf(task);
             if (process == null) {
                 String why = Files.exists(Path.of("/proc/" + task)) ? "which is outside the tree" : "which has exited";
-                throw new Refusal(pid, "fd " + fd + " is " + link + ", a file of task " + task + ", " + why + ": not supported");
+                throw c.refuse(link + ", a file of task " + task + ", " + why + ": not supported");
             }
-            if (process != task && table.restoredAfter(process, pid)) {
-                throw new Refusal(pid, "fd " + fd + " is " + link + ", a file of thread " + task + " of process " + process
+            if (process != task && table.restoredAfter(process, c.pid())) {
+                throw c.refuse(link + ", a file of thread " + task + " of process " + process
                         + ", which restart creates after this process's fds: not supported");
             }
         }
-        return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.PROC, 0, 0, flags, pos, 0, link);
+        return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.PROC, 0, 0, c.flags(), c.pos(), 0, link);
     }
 
     /** At restart: true while the task the file of d belongs to does not exist yet (a thread created later). */
@@ -73,13 +80,30 @@ public final class ProcFiles {
         return task != 0 && !Files.exists(Path.of("/proc/" + task));
     }
 
-    /** Opens the description in cryo, without its offset (see seek). */
-    static int open(OpenFileRecord d, int keptFlags) throws SysException {
-        return Fd.open(d.description(), d.flags() & keptFlags | Fd.O_NOCTTY);
-    }
+    /**
+     * Opens each description in cryo without its offset; finish() sets the offsets once every task of the
+     * tree is restored and its fds installed.
+     */
+    public Restorer restorer(RestoreContext rc) {
+        return new Restorer() {
+            private final Map<Integer, OpenFileRecord> opened = new HashMap<>();
 
-    /** Moves the description, installed in its tasks, to its offset: once every task of the tree is restored. */
-    static void seek(int fd, OpenFileRecord d) throws SysException {
-        if (d.pos() != 0) Fd.lseek(fd, d.pos(), d.description());
+            public int open(OpenFileRecord d) throws SysException {
+                int fd = Fd.open(d.description(), d.flags() & RegularFile.OPEN_FLAGS_KEPT | Fd.O_NOCTTY);
+                opened.put(fd, d);
+                return fd;
+            }
+
+            public void finish() throws SysException {
+                for (var e : opened.entrySet()) {
+                    if (e.getValue().pos() != 0) Fd.lseek(e.getKey(), e.getValue().pos(), e.getValue().description());
+                }
+            }
+
+            public void close() {
+                for (int fd : opened.keySet()) Fd.close(fd);
+                opened.clear();
+            }
+        };
     }
 }

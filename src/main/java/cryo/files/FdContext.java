@@ -1,0 +1,30 @@
+package cryo.files;
+
+import cryo.image.Refusal;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * What checkpoint knows of one fd of a frozen task before its kind decides what to record: the readlink text
+ * of /proc/PID/fd/N, what it points at (stat), its status flags (close-on-exec removed) and position from
+ * fdinfo, the objref table, the fds of processes outside the tree that point at the same link, and the
+ * descriptions the user declared external (--external).
+ */
+record FdContext(int pid, int fd, String link, FileTable.Stat st, int flags, long pos, FileTable table,
+                 List<FileTable.Holder> outside, Set<String> external) {
+    /** /proc/PID/fd/N: a way to what the fd points at that needs no path. */
+    Path proc() {
+        return Path.of("/proc/" + pid + "/fd/" + fd);
+    }
+
+    int fileType() {
+        return st.mode() & FileRecord.S_IFMT;
+    }
+
+    /** "task PID: fd N is WHAT". */
+    Refusal refuse(String what) {
+        return new Refusal(pid, "fd " + fd + " is " + what);
+    }
+}

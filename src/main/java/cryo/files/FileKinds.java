@@ -1,0 +1,62 @@
+package cryo.files;
+
+import cryo.image.Refusal;
+
+import java.io.IOException;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The table of kinds of open file (the kernel series' restore_file_ops[]): checkpoint asks each kind in
+ * order whether it takes an fd, restart finds the restore half by the record's kind. Adding a kind is one
+ * class and one line here.
+ */
+final class FileKinds {
+    private FileKinds() {
+    }
+
+    /** In the order checkpoint asks them: the first that takes an fd records it. */
+    private static final List<FileKind> ALL = List.of(
+            new InheritedFile(),   // anything leading outside the tree, first: a pipe held outside is not the tree's
+            new PipeFile(),
+            new ProcfsFile(),
+            new FifoFile(),
+            new RegularFile());
+
+    /** The description of the fd in c, by the first kind that takes it; a refusal if none does. */
+    static OpenFileRecord checkpoint(FdContext c) throws Refusal, IOException {
+        for (FileKind k : ALL) {
+            if (k.takes(c)) return k.checkpoint(c);
+        }
+        throw c.refuse(unsupported(c.link()) + ": not supported yet");
+    }
+
+    /** The restore half of every kind for one restart, by OPEN_FILE kind. */
+    static Map<OpenFileRecord.Kind, FileKind.Restorer> restorers(RestoreContext rc) {
+        Map<OpenFileRecord.Kind, FileKind.Restorer> m = new EnumMap<>(OpenFileRecord.Kind.class);
+        for (FileKind k : ALL) {
+            FileKind.Restorer r = k.restorer(rc);
+            for (OpenFileRecord.Kind kind : k.kinds()) m.put(kind, r);
+        }
+        if (m.size() != OpenFileRecord.Kind.values().length) throw new IllegalStateException("a kind of OPEN_FILE has no restorer: " + m.keySet());
+        return m;
+    }
+
+    /** An fd no kind takes, in words: "an epoll instance (anon_inode:[eventpoll])". */
+    private static String unsupported(String link) {
+        String what = switch (link) {
+            case "anon_inode:[eventpoll]" -> "an epoll instance";
+            case "anon_inode:[eventfd]" -> "an eventfd";
+            case "anon_inode:[timerfd]" -> "a timerfd";
+            case "anon_inode:[signalfd]" -> "a signalfd";
+            case "anon_inode:inotify" -> "an inotify instance";
+            case "anon_inode:[fanotify]" -> "a fanotify instance";
+            case "anon_inode:[pidfd]" -> "a pidfd";
+            case "anon_inode:[io_uring]" -> "an io_uring instance";
+            case "anon_inode:[userfaultfd]" -> "a userfaultfd";
+            default -> null;
+        };
+        return what == null ? link : what + " (" + link + ")";
+    }
+}

@@ -1,0 +1,63 @@
+package cryo.files;
+
+import cryo.image.Refusal;
+
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * A description that leads outside the tree (CRIU's --shell-job and --inherit-fd): a terminal, a socket, or a
+ * pipe or FIFO whose other end a process outside holds. At fds 0-2 it is connected at restart to cryo
+ * restart's own fd of the same number; elsewhere only if the user declared it with --external and gives an
+ * fd for it with restart --inherit-fd FD:DESCRIPTION. Sockets of the tree's own are not supported yet.
+ */
+final class InheritedFile implements FileKind {
+    public Set<OpenFileRecord.Kind> kinds() {
+        return EnumSet.of(OpenFileRecord.Kind.INHERITED);
+    }
+
+    public boolean takes(FdContext c) {
+        boolean pipeOrFifo = c.link().startsWith("pipe:") || c.fileType() == FileRecord.S_IFIFO;
+        return c.external().contains(c.link()) || c.link().startsWith("socket:") || isTty(c.link())
+                || (pipeOrFifo && !c.outside().isEmpty());
+    }
+
+    public OpenFileRecord checkpoint(FdContext c) throws Refusal {
+        String link = c.link();
+        if (c.external().contains(link)) {
+            // The user vouches for it: connected at restart to the fd named by --inherit-fd FD:link.
+            return record(c, c.fd() <= 2 ? c.fd() : OpenFileRecord.EXTERNAL);
+        }
+        if (c.fd() > 2 && link.startsWith("socket:")) {
+            long inode = Long.parseLong(link, "socket:[".length(), link.length() - 1, 10);
+            throw c.refuse(SocketKind.describe(c.pid(), inode) + " (" + link + "): sockets are not supported yet");
+        }
+        if (c.fd() > 2) {
+            String holder = c.outside().isEmpty() ? "" : ", whose other end task " + c.outside().getFirst().pid()
+                    + " (fd " + c.outside().getFirst().fd() + ") holds outside the tree";
+            throw c.refuse(link + holder + ": only fds 0-2 may be connected outside the tree (--external " + link
+                    + " accepts it, to be given back with restart --inherit-fd FD:" + link + ")");
+        }
+        return record(c, c.fd());
+    }
+
+    private static OpenFileRecord record(FdContext c, int inheritFd) {
+        return new OpenFileRecord(c.table().nextObjref(), OpenFileRecord.Kind.INHERITED, 0, 0, c.flags(), 0, inheritFd, c.link());
+    }
+
+    static boolean isTty(String link) {
+        return link.startsWith("/dev/pts/") || link.startsWith("/dev/tty") || link.equals("/dev/console") || link.equals("/dev/ptmx");
+    }
+
+    public Restorer restorer(RestoreContext rc) {
+        return new Restorer() {
+            public int open(OpenFileRecord d) {
+                return rc.inheritFds().getOrDefault(d.description(), d.inheritFd());
+            }
+
+            public void close() {
+                // cryo's own fds 0-2 and those given with --inherit-fd are not cryo's to close
+            }
+        };
+    }
+}
