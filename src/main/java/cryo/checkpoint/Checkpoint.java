@@ -19,6 +19,7 @@ import cryo.image.Tree;
 import cryo.memory.AddressSpace;
 import cryo.memory.Mapping;
 import cryo.memory.PageMover;
+import cryo.memory.SharedAnon;
 import cryo.memory.VmaRecord;
 import cryo.remote.Scratch;
 import cryo.remote.Tracee;
@@ -181,8 +182,10 @@ public final class Checkpoint {
             for (VmaRecord v : d.memory().vmas()) if (v.kind() == VmaRecord.Kind.SYSV) attached.add((int) v.shmem());
         }
         Ipc.Selection sel = ownIpc ? new Ipc.Selection(true, Set.of()) : opts.ipc();
-        try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached))) {
-            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, ownIpc);
+        List<VmaRecord> allVmas = dumps.values().stream().flatMap(d -> d.memory().vmas().stream()).toList();
+        try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached));
+             SharedAnon.Dump shmem = SharedAnon.checkpoint(allVmas)) {
+            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc);
         } catch (Refusal | SysException | IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -191,17 +194,9 @@ public final class Checkpoint {
     }
 
     private static Result write(FrozenTree tree, int root, Options opts, Output output, long t0, FileTable files,
-                                Map<Integer, ProcessDump> dumps, List<LockRecord> locks, int threads, Ipc.Dump ipc, boolean ownIpc)
+                                Map<Integer, ProcessDump> dumps, List<LockRecord> locks, int threads, Ipc.Dump ipc, SharedAnon.Dump shmem,
+                                boolean ownIpc)
             throws Refusal, SysException, IOException {
-        for (ProcessDump d : dumps.values()) {
-            for (VmaRecord v : d.memory().vmas()) {
-                if (v.kind() != VmaRecord.Kind.SYSV) continue;
-                var seg = ipc.objects().stream().filter(o -> o.kind() == IpcRecord.Kind.SHM && o.id() == v.shmem()).findFirst().orElseThrow();
-                if (v.size() != ((seg.size() + 4095) & ~4095L)) {
-                    throw new Refusal(v.pid(), "SysV shared memory segment " + v.shmem() + " is attached only in part at " + Long.toHexString(v.start()) + ": not supported");
-                }
-            }
-        }
         List<Tree.Process> entries = new ArrayList<>();
         for (FrozenTree.Process p : tree.processes.values()) {
             int[] tids = p.threads.stream().mapToInt(t -> t.tid).toArray();
@@ -220,6 +215,7 @@ public final class Checkpoint {
         for (var pipe : files.pipes()) w.write(pipe);
         for (IpcRecord o : ipc.objects()) w.write(o);
         for (ShmPagesRecord p : ipc.pages()) w.write(p);
+        for (var r : shmem.records()) w.write(r);
         for (ProcessDump d : dumps.values()) for (var o : d.files().descriptions()) w.write(o);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {

@@ -136,7 +136,22 @@ final class Show {
                     m.put("file", v.file());
                     m.put("pgoff", v.pgoff());
                 }
+                if (v.kind() == VmaRecord.Kind.SHMEM || v.kind() == VmaRecord.Kind.SYSV) m.put("pgoff", v.pgoff());
                 if (v.shmem() != 0) m.put("shmem", v.shmem());
+                List<String> vmFlags = new ArrayList<>();
+                for (int i = 0; i < VmaRecord.VM_FLAG_NAMES.size(); i++) if (v.has(1 << i)) vmFlags.add(VmaRecord.VM_FLAG_NAMES.get(i));
+                if (!vmFlags.isEmpty()) m.put("vm_flags", String.join(",", vmFlags));
+            }
+            case cryo.memory.ShmemRecord s -> {
+                m.put("id", s.id());
+                m.put("inode", s.inode());
+                m.put("size", s.size());
+            }
+            case cryo.memory.ShmemPagesRecord p -> {
+                m.put("id", p.id());
+                m.put("offset", p.offset());
+                m.put("pages", p.data().byteSize() / 4096);
+                m.put("crc32c", hex(Integer.toUnsignedLong(p.crc())));
             }
             case PagesRecord p -> {
                 m.put("pid", p.pid());

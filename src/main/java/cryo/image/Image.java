@@ -33,6 +33,9 @@ public final class Image {
     /** SysV IPC objects by kind and id ("MSG:3"), and the pages of shm segments by id. */
     public final Map<String, cryo.ipc.IpcRecord> ipc = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.ipc.ShmPagesRecord>> shmPages = new HashMap<>();
+    /** Shared anonymous objects by inode, and their pages by SHMEM id. */
+    public final Map<Long, cryo.memory.ShmemRecord> shmem = new LinkedHashMap<>();
+    public final Map<Integer, List<cryo.memory.ShmemPagesRecord>> shmemPages = new HashMap<>();
     public final Map<Integer, ProcessImage> processes = new LinkedHashMap<>();
 
     /** Everything about one live process. */
@@ -95,6 +98,17 @@ public final class Image {
                     if (sp.offset() + sp.data().byteSize() > ((seg.size() + 4095) & ~4095L)) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of segment " + sp.id());
                     img.shmPages.computeIfAbsent(sp.id(), k -> new ArrayList<>()).add(sp);
                 }
+                case cryo.memory.ShmemRecord s -> {
+                    if (img.shmem.containsKey(s.inode())) throw new ImageException("record " + name + ": " + s.name() + " appears twice");
+                    if (img.shmem.values().stream().anyMatch(o -> o.id() == s.id())) throw new ImageException("record " + name + ": field 'id' " + s.id() + " is used twice");
+                    img.shmem.put(s.inode(), s);
+                }
+                case cryo.memory.ShmemPagesRecord sp -> {
+                    cryo.memory.ShmemRecord o = img.shmem.values().stream().filter(s -> s.id() == sp.id()).findFirst().orElse(null);
+                    if (o == null) throw new ImageException("record " + name + ": field 'id' names object " + sp.id() + ", which no SHMEM record before it has");
+                    if (sp.offset() + sp.data().byteSize() > o.size()) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of " + o.name() + " (" + o.size() + " bytes)");
+                    img.shmemPages.computeIfAbsent(sp.id(), k -> new ArrayList<>()).add(sp);
+                }
                 case PipeRecord pi -> {
                     if (img.usedBy(pi.objref())) throw new ImageException("record " + name + ": objref " + pi.objref() + " is used twice");
                     img.pipes.put(pi.objref(), pi);
@@ -131,6 +145,11 @@ public final class Image {
                     if (!p.vmas.isEmpty() && p.vmas.getLast().end() > v.start()) throw new ImageException("record " + name + ": field 'start' 0x" + Long.toHexString(v.start()) + " overlaps or precedes the VMA before it");
                     if (v.file() != 0 && !img.files.containsKey(v.file())) throw new ImageException("record " + name + ": field 'file' names objref " + v.file() + ", which no FILE record before it has");
                     if (v.kind() == VmaRecord.Kind.SYSV && !img.ipc.containsKey("SHM:" + v.shmem())) throw new ImageException("record " + name + ": field 'shmem' names shared memory segment " + v.shmem() + ", which no IPC record before it has");
+                    if (v.kind() == VmaRecord.Kind.SHMEM) {
+                        cryo.memory.ShmemRecord o = img.shmem.get(v.shmem());
+                        if (o == null) throw new ImageException("record " + name + ": field 'shmem' names shared anonymous memory object " + v.shmem() + ", which no SHMEM record before it has");
+                        if (v.pgoff() > o.size() / 4096 || v.pgoff() * 4096 + v.size() > o.size()) throw new ImageException("record " + name + ": field 'pgoff' " + v.pgoff() + " maps past the end of " + o.name() + " (" + o.size() + " bytes)");
+                    }
                     p.vmas.add(v);
                 }
                 case PagesRecord pg -> {

@@ -14,7 +14,8 @@ import cryo.task.ThreadRecord;
  * series' ckpt_hdr. Each kind of state keeps its record beside the code that saves and restores it.
  */
 public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord, MmRecord, VmaRecord,
-        PayloadRecord, FileRecord, OpenFileRecord, FdRecord, cryo.files.LockRecord, PipeRecord, cryo.ipc.IpcRecord, Tail {
+        PayloadRecord, FileRecord, OpenFileRecord, FdRecord, cryo.files.LockRecord, PipeRecord, cryo.ipc.IpcRecord,
+        cryo.memory.ShmemRecord, Tail {
 
     RecordType type();
 

@@ -8,7 +8,8 @@ import java.lang.foreign.MemorySegment;
  * all the metadata before creating anything and each record's data where it uses it, on the thread that
  * copies it, while it is in cache (the restart does: PageMover.load, Ipc.restore).
  */
-public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.PagesRecord, cryo.ipc.ShmPagesRecord {
+public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.PagesRecord, cryo.ipc.ShmPagesRecord,
+        cryo.memory.ShmemPagesRecord {
     /** Bytes of the record body before the data: {u32 a; u32 crc32c; u64 b}. */
     int HEADER = 16;
 
@@ -28,6 +29,7 @@ public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.Pa
     }
 
     static boolean is(int typeCode) {
-        return typeCode == RecordType.PAGES.code || typeCode == RecordType.SHM_PAGES.code;
+        return typeCode == RecordType.PAGES.code || typeCode == RecordType.SHM_PAGES.code
+                || typeCode == RecordType.SHMEM_PAGES.code;
     }
 }

@@ -26,6 +26,8 @@ public enum RecordType {
     IPC(12, cryo.ipc.IpcRecord::decode),
     SHM_PAGES(13, cryo.ipc.ShmPagesRecord::decode),
     LOCK(20, cryo.files.LockRecord::decode),
+    SHMEM(14, cryo.memory.ShmemRecord::decode),
+    SHMEM_PAGES(15, cryo.memory.ShmemPagesRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

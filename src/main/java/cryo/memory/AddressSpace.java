@@ -75,7 +75,8 @@ public final class AddressSpace {
                 if (v == null) continue;
                 vmas.add(v);
                 boolean privateFile = v.kind() == VmaRecord.Kind.FILE && !v.shared();
-                boolean anon = v.kind() == VmaRecord.Kind.ANON || v.kind() == VmaRecord.Kind.SHMEM;
+                // Shared anonymous objects are saved once for the tree, by SharedAnon.
+                boolean anon = v.kind() == VmaRecord.Kind.ANON;
                 if (privateFile || anon) {
                     Runs into = m.readable() ? pages : unreadable;
                     if (!scanPages(pagemapFd, m, privateFile, into)) {
@@ -113,7 +114,7 @@ public final class AddressSpace {
     private static VmaRecord vma(int pid, Mapping m, FileTable files) throws Refusal, IOException {
         String path = m.path();
         int flags = (m.shared() ? VmaRecord.MAP_SHARED : VmaRecord.MAP_PRIVATE) | (m.vmFlags().contains("gd") ? VmaRecord.MAP_GROWSDOWN : 0);
-        int advice = advice(m.vmFlags());
+        int vmFlags = vmFlags(pid, m);
         VmaRecord.Kind kind;
         int file = 0;
         long shmem = 0;
@@ -127,10 +128,10 @@ public final class AddressSpace {
             default -> {
                 if (path.startsWith("/SYSV")) {
                     // A SysV segment's shm file has the segment's id as inode number (ipc/shm.c newseg()).
-                    if (m.offset() != 0) throw new Refusal(pid, "SysV shared memory segment " + m.inode() + " is attached only in part at " + m.range() + ": not supported");
                     kind = VmaRecord.Kind.SYSV;
                     shmem = m.inode();
-                } else if (path.equals("/dev/zero (deleted)") && m.shared()) {
+                } else if (path.equals("/dev/zero (deleted)")) {
+                    if (!m.shared()) throw new Refusal(pid, "private mapping " + m.range() + " of a shared anonymous memory object (through /proc/PID/map_files): not supported");
                     kind = VmaRecord.Kind.SHMEM;
                     shmem = m.inode();
                 } else if (m.inode() == 0 || path.isEmpty() || path.startsWith("[")) {
@@ -145,23 +146,28 @@ public final class AddressSpace {
                 }
             }
         }
-        return new VmaRecord(pid, m.start(), m.end(), m.prot(), flags, m.offset() / Vmas.PAGE, kind, file, shmem, advice);
+        return new VmaRecord(pid, m.start(), m.end(), m.prot(), flags, m.offset() / Vmas.PAGE, kind, file, shmem, vmFlags);
     }
 
-    private static int advice(List<String> vmFlags) {
-        int a = 0;
-        for (String f : vmFlags) {
-            a |= switch (f) {
-                case "dc" -> VmaRecord.ADV_DONTFORK;
-                case "dd" -> VmaRecord.ADV_DONTDUMP;
-                case "hg" -> VmaRecord.ADV_HUGEPAGE;
-                case "nh" -> VmaRecord.ADV_NOHUGEPAGE;
-                case "mg" -> VmaRecord.ADV_MERGEABLE;
-                case "wf" -> VmaRecord.ADV_WIPEONFORK;
-                default -> 0;
+    /**
+     * The VmFlags restart sets again (VmaRecord.VM_*); refuses those it cannot: they come from userfaultfd
+     * (um, uw, ui), mseal (sl), hugetlbfs (ht), a shadow stack (ss), or a driver's special mapping (de, mm,
+     * ar) — outside the vdso, whose flags the kernel sets itself.
+     */
+    private static int vmFlags(int pid, Mapping m) throws Refusal {
+        boolean vdso = m.path().equals("[vdso]") || m.path().startsWith("[vvar");
+        for (String f : m.vmFlags()) {
+            String what = switch (f) {
+                case "um", "uw", "ui" -> "registered with userfaultfd";
+                case "sl" -> "sealed (mseal)";
+                case "ht" -> "a hugetlb mapping";
+                case "ss" -> "a shadow stack";
+                case "de", "mm", "ar" -> vdso ? null : "a special mapping of a driver";
+                default -> null;
             };
+            if (what != null) throw new Refusal(pid, "mapping " + m.range() + " " + m.path() + " is " + what + " (VmFlags " + f + "): not supported");
         }
-        return a;
+        return VmaRecord.vmFlags(m.vmFlags());
     }
 
     /** False once PAGEMAP_SCAN turned out missing (before 6.7): collectPages reads pagemap instead. */

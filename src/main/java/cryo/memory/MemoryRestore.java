@@ -28,11 +28,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class MemoryRestore {
     private static final int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
-            MAP_GROWSDOWN = 0x100;
-    private static final int MADV_DONTFORK = 10, MADV_MERGEABLE = 12, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15,
-            MADV_DONTDUMP = 16, MADV_WIPEONFORK = 18;
+            MAP_GROWSDOWN = 0x100, MAP_NORESERVE = 0x4000;
     private static final int ARCH_MAP_VDSO_64 = 0x2003;
-    private static final int SHM_RDONLY = 010000, SHM_EXEC = 0100000;
     private static final int PR_SET_MM = 35, PR_SET_MM_MAP = 14, PRCTL_MM_MAP_SIZE = 104;
 
     private MemoryRestore() {
@@ -65,65 +62,69 @@ public final class MemoryRestore {
     }
 
     /**
-     * Maps and fills the VMAs of one task. shmem carries the shared anonymous objects across the tasks of a
-     * restart: the first task to map object X gets a fresh MAP_SHARED|MAP_ANONYMOUS mapping, and cryo opens
-     * that very object through /proc/PID/map_files to hand it to every other VMA of X, so writes stay shared
-     * and /proc/PID/maps shows "/dev/zero (deleted)" as before.
+     * Maps and fills the VMAs of one task. shmem holds an fd (O_RDWR, in cryo) on every shared anonymous object
+     * of the image, made by SharedAnon: each VMA of one maps that object at its own offset. SysV pieces are
+     * attached first (SysvAttach). Each VMA is mapped so that its VmFlags come back: MAP_NORESERVE for nr, the
+     * file opened for writing only where the mapping had mw, writable at first where the pages must be
+     * written or where ac says the private mapping was writable once (VM_ACCOUNT stays after mprotect), then
+     * the final protection, madvise and mlock2 (VmFlagsRestore).
      */
     public static void restore(Tracee t, MmRecord mm, List<VmaRecord> vmas, List<PagesRecord> pages,
                                Map<Integer, FileRecord> files, FdBroker broker, Map<Long, Integer> shmem, DataCheck data)
             throws SysException, IOException, ImageException {
         long[] written = bytesPerVma(vmas, pages);
-        Map<Integer, Integer> remoteFds = new HashMap<>();
+        Map<Long, Integer> remoteFds = new HashMap<>();        // by objref * 2 + 1 for O_RDWR
         List<Integer> localFds = new ArrayList<>();
         try {
-            for (VmaRecord v : vmas) {
-                if (v.kind() == VmaRecord.Kind.FILE && !remoteFds.containsKey(v.file())) {
-                    boolean shared = vmas.stream().anyMatch(o -> o.file() == v.file() && o.shared());
-                    int local = openForMapping(files.get(v.file()), shared);
-                    localFds.add(local);
-                    remoteFds.put(v.file(), broker.pass(t, local));
-                }
-            }
+            SysvAttach.restore(t, vmas);
             for (int i = 0; i < vmas.size(); i++) {
                 VmaRecord v = vmas.get(i);
-                if (v.isVdso()) continue;
-                if (v.kind() == VmaRecord.Kind.SYSV) {
-                    int shmflg = ((v.prot() & VmaRecord.PROT_WRITE) == 0 ? SHM_RDONLY : 0) | ((v.prot() & VmaRecord.PROT_EXEC) != 0 ? SHM_EXEC : 0);
-                    long r = t.syscall("shmat(" + v.shmem() + ", " + Vmas.hex(v.start()) + ")", Nr.SHMAT, v.shmem(), v.start(), shmflg);
-                    if (r != v.start()) throw new SysException("remote shmat in task " + t.tid + " placed segment " + v.shmem() + " at " + Vmas.hex(r), cryo.sys.Errno.EINVAL);
-                    continue;
-                }
-                int prot = v.prot() | (written[i] > 0 ? VmaRecord.PROT_WRITE : 0);
+                if (v.isVdso() || v.kind() == VmaRecord.Kind.SYSV) continue;
+                int prot = initialProt(v, written[i] > 0);
                 int flags = MAP_FIXED | (v.shared() ? MAP_SHARED : MAP_PRIVATE)
-                        | ((v.flags() & VmaRecord.MAP_GROWSDOWN) != 0 ? MAP_GROWSDOWN : 0);
-                long fd = -1, off = 0;
-                boolean sharedObject = v.kind() == VmaRecord.Kind.SHMEM && shmem.containsKey(v.shmem());
-                if (v.kind() == VmaRecord.Kind.FILE) {
-                    fd = remoteFds.get(v.file());
-                    off = v.pgoff() * Vmas.PAGE;
-                } else if (sharedObject) {
-                    fd = broker.pass(t, shmem.get(v.shmem()));
-                    off = v.pgoff() * Vmas.PAGE;
-                } else {
-                    flags |= MAP_ANONYMOUS;
+                        | ((v.flags() & VmaRecord.MAP_GROWSDOWN) != 0 ? MAP_GROWSDOWN : 0)
+                        | (v.has(VmaRecord.VM_NORESERVE) ? MAP_NORESERVE : 0);
+                boolean rw = v.shared() && v.has(VmaRecord.VM_MAYWRITE);
+                long fd = -1, off = v.pgoff() * Vmas.PAGE;
+                switch (v.kind()) {
+                    case FILE -> {
+                        Integer remote = remoteFds.get(v.file() * 2L + (rw ? 1 : 0));
+                        if (remote == null) {
+                            int local = Fd.open(files.get(v.file()).path(), rw ? Fd.O_RDWR : Fd.O_RDONLY);
+                            localFds.add(local);
+                            remote = broker.pass(t, local);
+                            remoteFds.put(v.file() * 2L + (rw ? 1 : 0), remote);
+                        }
+                        fd = remote;
+                    }
+                    case SHMEM -> {
+                        Integer object = shmem.get(v.shmem());
+                        if (object == null) throw new ImageException("record VMA of pid " + v.pid() + " at " + Vmas.hex(v.start()) + ": no SHMEM object " + v.shmem());
+                        int local = object;
+                        if (!rw) {
+                            // a mapping through an fd opened read-only (map_files): shared, but without mw
+                            local = Fd.open("/proc/self/fd/" + object, Fd.O_RDONLY);
+                            localFds.add(local);
+                        }
+                        fd = broker.pass(t, local);
+                    }
+                    default -> {
+                        flags |= MAP_ANONYMOUS;
+                        off = 0;
+                    }
                 }
                 long r = t.syscall("mmap(" + Vmas.hex(v.start()) + ")", Nr.MMAP, v.start(), v.size(), prot, flags, fd, off);
                 if (r != v.start()) throw new SysException("remote mmap in task " + t.tid + " placed " + Vmas.hex(v.start()) + " at " + Vmas.hex(r), cryo.sys.Errno.EINVAL);
-                if (sharedObject) {
-                    t.syscall("close(shmem)", Nr.CLOSE, fd);
-                } else if (v.kind() == VmaRecord.Kind.SHMEM) {
-                    shmem.put(v.shmem(), Fd.open("/proc/" + t.tid + "/map_files/" + Long.toHexString(v.start()) + "-" + Long.toHexString(v.end()), Fd.O_RDWR));
-                }
+                if (v.kind() == VmaRecord.Kind.SHMEM) t.syscall("close(shmem)", Nr.CLOSE, fd);
             }
             PageMover.load(t.tid, pages, data);
             for (int i = 0; i < vmas.size(); i++) {
                 VmaRecord v = vmas.get(i);
-                if (v.isVdso() || v.kind() == VmaRecord.Kind.SYSV) continue;
-                if (written[i] > 0 && (v.prot() & VmaRecord.PROT_WRITE) == 0) {
+                if (v.isVdso()) continue;
+                if (v.kind() != VmaRecord.Kind.SYSV && initialProt(v, written[i] > 0) != v.prot()) {
                     t.syscall("mprotect(" + Vmas.hex(v.start()) + ")", Nr.MPROTECT, v.start(), v.size(), v.prot());
                 }
-                adviseAll(t, v);
+                VmFlagsRestore.apply(t, v);
             }
             setMm(t, mm, files.get(mm.exeFile()), broker);
             for (int fd : remoteFds.values()) t.syscall("close(" + fd + ")", Nr.CLOSE, fd);
@@ -132,24 +133,10 @@ public final class MemoryRestore {
         }
     }
 
-    private static void adviseAll(Tracee t, VmaRecord v) throws SysException {
-        int[][] map = {{VmaRecord.ADV_DONTFORK, MADV_DONTFORK}, {VmaRecord.ADV_DONTDUMP, MADV_DONTDUMP},
-                {VmaRecord.ADV_HUGEPAGE, MADV_HUGEPAGE}, {VmaRecord.ADV_NOHUGEPAGE, MADV_NOHUGEPAGE},
-                {VmaRecord.ADV_MERGEABLE, MADV_MERGEABLE}, {VmaRecord.ADV_WIPEONFORK, MADV_WIPEONFORK}};
-        for (int[] m : map) {
-            if ((v.advice() & m[0]) != 0) t.syscall("madvise(" + Vmas.hex(v.start()) + ", " + m[1] + ")", Nr.MADVISE, v.start(), v.size(), m[1]);
-        }
-    }
-
-    private static int openForMapping(FileRecord f, boolean shared) throws SysException {
-        if (shared) {
-            try {
-                return Fd.open(f.path(), Fd.O_RDWR);
-            } catch (SysException e) {
-                // a read-only shared mapping of a file cryo may not write: read-only is enough for it
-            }
-        }
-        return Fd.open(f.path(), Fd.O_RDONLY);
+    /** PROT_WRITE added where pages are to be written, and where VM_ACCOUNT must come back. */
+    private static int initialProt(VmaRecord v, boolean written) {
+        boolean account = v.has(VmaRecord.VM_ACCOUNT) && !v.shared() && !v.has(VmaRecord.VM_NORESERVE);
+        return v.prot() | (written || account ? VmaRecord.PROT_WRITE : 0);
     }
 
     /** PR_SET_MM_MAP (prctl(2)): code/data/brk/stack/arg/env bounds, auxv and the exe file in one call. */

@@ -11,17 +11,38 @@ import cryo.image.Tree;
  * VMA: one mapping (the kernel series' ckpt_hdr_vma). file is the objref of its FILE record (0 for none);
  * shmem names a shared anonymous object (its inode) so that every task sharing it maps one object again,
  * or, for SYSV, the id of the SysV shared memory segment attached there;
- * advice holds the VM flags that restart re-applies with madvise.
+ * vmFlags holds the smaps VmFlags that restart sets again (by madvise, mlock2, the mmap flags, the open mode of
+ * the file mapped, or the order of mmap and mprotect).
  */
 public record VmaRecord(int pid, long start, long end, int prot, int flags, long pgoff, Kind kind, int file,
-                        long shmem, int advice) implements ImageRecord {
+                        long shmem, int vmFlags) implements ImageRecord {
     public enum Kind {ANON, FILE, SHMEM, VVAR, VVAR_VCLOCK, VDSO, SYSV}
 
     public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     public static final int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_GROWSDOWN = 0x100;
-    /** advice bits: smaps VmFlags dc, dd, hg, nh, mg, wf. */
-    public static final int ADV_DONTFORK = 1, ADV_DONTDUMP = 2, ADV_HUGEPAGE = 4, ADV_NOHUGEPAGE = 8,
-            ADV_MERGEABLE = 16, ADV_WIPEONFORK = 32;
+    /**
+     * vmFlags bits, by smaps VmFlags mnemonic (fs/proc/task_mmu.c show_smap_vma_flags()): dc, dd, hg, nh, mg, wf,
+     * sr, rr, lo, lf, nr, ac (VM_ACCOUNT: the private mapping was writable once), mw (VM_MAYWRITE).
+     */
+    public static final int VM_DONTFORK = 1, VM_DONTDUMP = 2, VM_HUGEPAGE = 4, VM_NOHUGEPAGE = 8,
+            VM_MERGEABLE = 16, VM_WIPEONFORK = 32, VM_SEQ_READ = 64, VM_RAND_READ = 128, VM_LOCKED = 256,
+            VM_LOCKONFAULT = 512, VM_NORESERVE = 1024, VM_ACCOUNT = 2048, VM_MAYWRITE = 4096;
+    /** The mnemonics of the bits above, in bit order. */
+    public static final java.util.List<String> VM_FLAG_NAMES = java.util.List.of("dc", "dd", "hg", "nh", "mg", "wf", "sr", "rr",
+            "lo", "lf", "nr", "ac", "mw");
+
+    public static int vmFlags(java.util.List<String> mnemonics) {
+        int f = 0;
+        for (String m : mnemonics) {
+            int i = VM_FLAG_NAMES.indexOf(m);
+            if (i >= 0) f |= 1 << i;
+        }
+        return f;
+    }
+
+    public boolean has(int vmFlag) {
+        return (vmFlags & vmFlag) != 0;
+    }
 
     public long size() {
         return end - start;
@@ -40,7 +61,7 @@ public record VmaRecord(int pid, long start, long end, int prot, int flags, long
     }
 
     public void encode(Encoder e) {
-        e.u32(pid).u32(kind.ordinal()).u64(start).u64(end).u32(prot).u32(flags).u64(pgoff).u32(file).u32(advice).u64(shmem);
+        e.u32(pid).u32(kind.ordinal()).u64(start).u64(end).u32(prot).u32(flags).u64(pgoff).u32(file).u32(vmFlags).u64(shmem);
     }
 
     public static VmaRecord decode(Decoder d) throws ImageException {
@@ -57,8 +78,8 @@ public record VmaRecord(int pid, long start, long end, int prot, int flags, long
         long pgoff = d.u64("pgoff");
         int file = d.u32("file");
         if ((kind == Kind.FILE) != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " mapping");
-        int advice = d.u32("advice", 0, 63);
+        int vmFlags = d.u32("vm_flags", 0, (1 << VM_FLAG_NAMES.size()) - 1);
         long shmem = d.u64("shmem");
-        return new VmaRecord(pid, start, end, prot, flags, pgoff, kind, file, shmem, advice);
+        return new VmaRecord(pid, start, end, prot, flags, pgoff, kind, file, shmem, vmFlags);
     }
 }

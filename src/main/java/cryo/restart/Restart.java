@@ -19,6 +19,7 @@ import cryo.image.PayloadRecord;
 import cryo.image.Tree;
 import cryo.memory.Mapping;
 import cryo.memory.MemoryRestore;
+import cryo.memory.SharedAnon;
 import cryo.memory.VmaRecord;
 import cryo.memory.Vmas;
 import cryo.remote.Scratch;
@@ -95,6 +96,7 @@ public final class Restart {
     private int restore() throws ImageException, SysException, IOException {
         List<PayloadRecord> payloads = new ArrayList<>();
         image.shmPages.values().forEach(payloads::addAll);
+        image.shmemPages.values().forEach(payloads::addAll);
         for (Image.ProcessImage p : image.processes.values()) payloads.addAll(p.pages);
         try (DataCheck check = DataCheck.start(payloads)) {
             data = check;
@@ -118,6 +120,7 @@ public final class Restart {
             Tracee stub = spawnStub(broker);
             long hole = findHole(allVmas, stub.tid);
             makeGadget(stub, hole);
+            shmem.putAll(SharedAnon.restore(image.shmem.values(), image.shmemPages, data));
             Map<Integer, Tracee> tasks = createTree(stub, hole);
             killCreated(stub.tid);
             Timings.mark("stub and tree");

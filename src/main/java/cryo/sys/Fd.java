@@ -34,6 +34,19 @@ public final class Fd {
         return Native.check(Native.raw(Nr.LSEEK, fd, off, 0), "lseek(" + what + ", " + off + ")");
     }
 
+    private static final int ENXIO = 6;
+    public static final int SEEK_END = 2, SEEK_DATA = 3, SEEK_HOLE = 4;
+
+    /**
+     * lseek(2) with a whence other than SEEK_SET; for SEEK_DATA/SEEK_HOLE returns -1 where the kernel says ENXIO
+     * (no data at or after off).
+     */
+    public static long lseek(int fd, long off, int whence, String what) throws SysException {
+        long r = Native.raw(Nr.LSEEK, fd, off, whence);
+        if (r == -ENXIO && (whence == SEEK_DATA || whence == SEEK_HOLE)) return -1;
+        return Native.check(r, "lseek(" + what + ", " + off + ", " + whence + ")");
+    }
+
     public static int fcntl(int fd, int cmd, long arg) throws SysException {
         return (int) Native.check(Native.raw(Nr.FCNTL, fd, cmd, arg), "fcntl(" + fd + ", " + cmd + ")");
     }
