@@ -165,7 +165,7 @@ public final class AddressSpace {
                 case "de", "mm", "ar" -> vdso ? null : "a special mapping of a driver";
                 default -> null;
             };
-            if (what != null) throw new Refusal(pid, "mapping " + m.range() + " " + m.path() + " is " + what + " (VmFlags " + f + "): not supported");
+            if (what != null) throw new Refusal(pid, "mapping " + m.range() + (m.path().isEmpty() ? "" : " " + m.path()) + " is " + what + " (VmFlags " + f + "): not supported");
         }
         return VmaRecord.vmFlags(m.vmFlags());
     }
