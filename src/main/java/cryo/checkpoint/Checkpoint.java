@@ -17,6 +17,7 @@ import cryo.image.ImageWriter;
 import cryo.image.Refusal;
 import cryo.image.Tree;
 import cryo.memory.AddressSpace;
+import cryo.memory.CowSharing;
 import cryo.memory.Mapping;
 import cryo.memory.PageMover;
 import cryo.memory.SharedAnon;
@@ -139,6 +140,11 @@ public final class Checkpoint {
             }
             threads += p.threads.size();
         }
+        Map<Integer, AddressSpace.Dump> memories = new LinkedHashMap<>();
+        Map<Integer, Integer> parentOf = new HashMap<>();
+        states.forEach((pid, st) -> memories.put(pid, st.memory()));
+        tree.processes.values().forEach(p -> parentOf.put(p.pid, p.stat.ppid()));
+        CowSharing.detect(memories, parentOf);
         Timings.mark("task state and memory maps");
         Map<String, List<FileTable.Holder>> outside = outsideHolders(scan);
         FdTables.refuseSharedOutside(fdLinks, outside, refused);
@@ -224,6 +230,7 @@ public final class Checkpoint {
             for (ThreadRecord t : d.threads()) w.write(t);
             w.write(d.memory().mm());
             for (VmaRecord v : d.memory().vmas()) w.write(v);
+            for (var r : d.memory().inheritedRecords()) w.write(r);
             for (var fd : d.files().fds()) w.write(fd);
             PageMover.dump(e.getKey(), d.memory().pages(), d.memory().unreadablePages(), w);
             pageBytes += d.memory().pageBytes();

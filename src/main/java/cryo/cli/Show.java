@@ -147,6 +147,11 @@ final class Show {
                 m.put("inode", s.inode());
                 m.put("size", s.size());
             }
+            case cryo.memory.InheritedRecord in -> {
+                m.put("pid", in.pid());
+                m.put("addr", hex(in.addr()));
+                m.put("pages", in.len() / 4096);
+            }
             case cryo.memory.ShmemPagesRecord p -> {
                 m.put("id", p.id());
                 m.put("offset", p.offset());

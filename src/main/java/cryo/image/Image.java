@@ -46,6 +46,8 @@ public final class Image {
         public final List<ThreadRecord> threads = new ArrayList<>();
         public final List<VmaRecord> vmas = new ArrayList<>();
         public final List<PagesRecord> pages = new ArrayList<>();
+        /** Runs of pages shared copy-on-write with the parent, sorted. */
+        public final List<cryo.memory.InheritedRecord> inherited = new ArrayList<>();
         public final List<FdRecord> fds = new ArrayList<>();
         public final List<LockRecord> locks = new ArrayList<>();
 
@@ -151,6 +153,17 @@ public final class Image {
                         if (v.pgoff() > o.size() / 4096 || v.pgoff() * 4096 + v.size() > o.size()) throw new ImageException("record " + name + ": field 'pgoff' " + v.pgoff() + " maps past the end of " + o.name() + " (" + o.size() + " bytes)");
                     }
                     p.vmas.add(v);
+                }
+                case cryo.memory.InheritedRecord in -> {
+                    ProcessImage p = img.live(in.pid(), name);
+                    ProcessImage parent = img.processes.get(p.entry.ppid());
+                    if (p.entry == img.tree.root() || parent == null || parent.entry.zombie()) throw new ImageException("record " + name + ": pid " + in.pid() + " has no live parent in the tree to share pages with");
+                    long end = in.addr() + in.len();
+                    VmaRecord v = p.vmas.stream().filter(x -> x.start() <= in.addr() && end <= x.end()).findFirst().orElse(null);
+                    VmaRecord pv = v == null ? null : parent.vmas.stream().filter(x -> x.start() == v.start()).findFirst().orElse(null);
+                    if (pv == null || !v.inheritableFrom(pv)) throw new ImageException("record " + name + ": pages at 0x" + Long.toHexString(in.addr()) + " of pid " + in.pid() + " do not lie in a VMA it inherits from its parent " + parent.entry.pid());
+                    if (!p.inherited.isEmpty() && p.inherited.getLast().addr() + p.inherited.getLast().len() > in.addr()) throw new ImageException("record " + name + ": field 'addr' 0x" + Long.toHexString(in.addr()) + " overlaps or precedes the run before it");
+                    p.inherited.add(in);
                 }
                 case PagesRecord pg -> {
                     ProcessImage p = img.live(pg.pid(), name);

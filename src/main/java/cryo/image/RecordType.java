@@ -28,6 +28,7 @@ public enum RecordType {
     LOCK(20, cryo.files.LockRecord::decode),
     SHMEM(14, cryo.memory.ShmemRecord::decode),
     SHMEM_PAGES(15, cryo.memory.ShmemPagesRecord::decode),
+    INHERITED(16, cryo.memory.InheritedRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

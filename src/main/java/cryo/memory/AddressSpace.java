@@ -28,10 +28,20 @@ public final class AddressSpace {
     // /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst).
     private static final long PM_PRESENT = 1L << 63, PM_SWAP = 1L << 62, PM_FILE = 1L << 61;
 
-    /** What a checkpoint of one address space found: records plus the runs of pages to save. */
-    public record Dump(MmRecord mm, List<VmaRecord> vmas, Runs pages, Runs unreadablePages) {
+    /**
+     * What a checkpoint of one address space found: records plus the runs of pages to save, and (CowSharing)
+     * the runs of pages it still shares copy-on-write with its parent, which are not saved again.
+     */
+    public record Dump(MmRecord mm, List<VmaRecord> vmas, Runs pages, Runs unreadablePages, Runs inherited) {
         public long pageBytes() {
             return pages.bytes + unreadablePages.bytes;
+        }
+
+        /** One INHERITED record per run of pages shared with the parent. */
+        public List<InheritedRecord> inheritedRecords() {
+            List<InheritedRecord> out = new ArrayList<>();
+            for (int i = 0; i < inherited.count; i++) out.add(new InheritedRecord(mm.pid(), inherited.addr[i], inherited.len[i]));
+            return out;
         }
     }
 
@@ -108,7 +118,7 @@ public final class AddressSpace {
         ByteBuffer.wrap(auxvBytes).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(auxv);
         Path exeLink = Path.of("/proc/" + pid + "/exe");
         FileRecord exe = files.ref(pid, exeLink, Files.readSymbolicLink(exeLink).toString());
-        return new Dump(new MmRecord(pid, f, auxv, exe.objref()), vmas, pages, unreadable);
+        return new Dump(new MmRecord(pid, f, auxv, exe.objref()), vmas, pages, unreadable, new Runs());
     }
 
     private static VmaRecord vma(int pid, Mapping m, FileTable files) throws Refusal, IOException {

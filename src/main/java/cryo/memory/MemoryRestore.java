@@ -3,6 +3,7 @@ package cryo.memory;
 import cryo.files.FdBroker;
 import cryo.files.FileRecord;
 import cryo.image.DataCheck;
+import cryo.image.Image;
 import cryo.image.ImageException;
 import cryo.remote.Scratch;
 import cryo.remote.Tracee;
@@ -43,6 +44,29 @@ public final class MemoryRestore {
     public static void clearLayout(Tracee t, List<VmaRecord> vmas, long keepStart, long keepEnd) throws SysException, ImageException, IOException {
         t.syscall("munmap(below scratch)", Nr.MUNMAP, 0, keepStart);
         t.syscall("munmap(above scratch)", Nr.MUNMAP, keepEnd, Vmas.TASK_SIZE - keepEnd);
+        mapVdso(t, vmas);
+    }
+
+    /**
+     * Restores the memory of process p in its task t. parent is the image of the parent t was just forked
+     * from, already restored (null for a task made from the stub): VMAs t inherited unchanged keep their
+     * pages shared copy-on-write (ForkedLayout), and only the pages t has of its own are written.
+     */
+    public static void restoreProcess(Tracee t, Image.ProcessImage p, Image.ProcessImage parent, Map<Integer, FileRecord> files,
+                                      FdBroker broker, Map<Long, Integer> shmem, DataCheck data, long keepStart, long keepEnd)
+            throws SysException, IOException, ImageException {
+        if (parent == null) {
+            clearLayout(t, p.vmas, keepStart, keepEnd);
+            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, data, ForkedLayout.NONE);
+        } else {
+            ForkedLayout kept = ForkedLayout.of(p, parent);
+            kept.clear(t, keepStart, keepEnd);
+            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, data, kept);
+        }
+    }
+
+    /** Maps the vdso at its place once none of it is mapped (ARCH_MAP_VDSO_64), and checks it landed as in the image. */
+    static void mapVdso(Tracee t, List<VmaRecord> vmas) throws SysException, ImageException, IOException {
         List<VmaRecord> vdso = vmas.stream().filter(VmaRecord::isVdso).toList();
         if (vdso.isEmpty()) return;
         t.syscall("arch_prctl(ARCH_MAP_VDSO_64)", Nr.ARCH_PRCTL, ARCH_MAP_VDSO_64, vdso.getFirst().start());
@@ -69,9 +93,9 @@ public final class MemoryRestore {
      * written or where ac says the private mapping was writable once (VM_ACCOUNT stays after mprotect), then
      * the final protection, madvise and mlock2 (VmFlagsRestore).
      */
-    public static void restore(Tracee t, MmRecord mm, List<VmaRecord> vmas, List<PagesRecord> pages,
-                               Map<Integer, FileRecord> files, FdBroker broker, Map<Long, Integer> shmem, DataCheck data)
-            throws SysException, IOException, ImageException {
+    private static void restore(Tracee t, MmRecord mm, List<VmaRecord> vmas, List<PagesRecord> pages,
+                                Map<Integer, FileRecord> files, FdBroker broker, Map<Long, Integer> shmem, DataCheck data,
+                                ForkedLayout kept) throws SysException, IOException, ImageException {
         long[] written = bytesPerVma(vmas, pages);
         Map<Long, Integer> remoteFds = new HashMap<>();        // by objref * 2 + 1 for O_RDWR
         List<Integer> localFds = new ArrayList<>();
@@ -79,7 +103,7 @@ public final class MemoryRestore {
             SysvAttach.restore(t, vmas);
             for (int i = 0; i < vmas.size(); i++) {
                 VmaRecord v = vmas.get(i);
-                if (v.isVdso() || v.kind() == VmaRecord.Kind.SYSV) continue;
+                if (v.isVdso() || v.kind() == VmaRecord.Kind.SYSV || kept.keeps(v)) continue;
                 int prot = initialProt(v, written[i] > 0);
                 int flags = MAP_FIXED | (v.shared() ? MAP_SHARED : MAP_PRIVATE)
                         | ((v.flags() & VmaRecord.MAP_GROWSDOWN) != 0 ? MAP_GROWSDOWN : 0)
@@ -117,16 +141,18 @@ public final class MemoryRestore {
                 if (r != v.start()) throw new SysException("remote mmap in task " + t.tid + " placed " + Vmas.hex(v.start()) + " at " + Vmas.hex(r), cryo.sys.Errno.EINVAL);
                 if (v.kind() == VmaRecord.Kind.SHMEM) t.syscall("close(shmem)", Nr.CLOSE, fd);
             }
+            kept.prepare(t, written);
             PageMover.load(t.tid, pages, data);
             for (int i = 0; i < vmas.size(); i++) {
                 VmaRecord v = vmas.get(i);
                 if (v.isVdso()) continue;
-                if (v.kind() != VmaRecord.Kind.SYSV && initialProt(v, written[i] > 0) != v.prot()) {
+                boolean raised = kept.keeps(v) ? written[i] > 0 && (v.prot() & VmaRecord.PROT_WRITE) == 0 : initialProt(v, written[i] > 0) != v.prot();
+                if (v.kind() != VmaRecord.Kind.SYSV && raised) {
                     t.syscall("mprotect(" + Vmas.hex(v.start()) + ")", Nr.MPROTECT, v.start(), v.size(), v.prot());
                 }
                 VmFlagsRestore.apply(t, v);
             }
-            setMm(t, mm, files.get(mm.exeFile()), broker);
+            setMm(t, mm, kept.sameExe() ? null : files.get(mm.exeFile()), broker);
             for (int fd : remoteFds.values()) t.syscall("close(" + fd + ")", Nr.CLOSE, fd);
         } finally {
             for (int fd : localFds) Fd.close(fd);
@@ -141,12 +167,14 @@ public final class MemoryRestore {
 
     /** PR_SET_MM_MAP (prctl(2)): code/data/brk/stack/arg/env bounds, auxv and the exe file in one call. */
     private static void setMm(Tracee t, MmRecord mm, FileRecord exe, FdBroker broker) throws SysException {
-        int local = Fd.open(exe.path(), Fd.O_RDONLY);
-        int exeFd;
-        try {
-            exeFd = broker.pass(t, local);
-        } finally {
-            Fd.close(local);
+        int exeFd = -1;         // -1: keep the exe file the task has (prctl(2)), here the parent's it was forked from
+        if (exe != null) {
+            int local = Fd.open(exe.path(), Fd.O_RDONLY);
+            try {
+                exeFd = broker.pass(t, local);
+            } finally {
+                Fd.close(local);
+            }
         }
         try (Arena a = Arena.ofConfined()) {
             long auxv = t.put(Scratch.AUX, MemorySegment.ofArray(mm.auxv()));
@@ -158,11 +186,11 @@ public final class MemoryRestore {
             long addr = t.put(Scratch.AUX + 4096, map);
             t.syscall("prctl(PR_SET_MM_MAP)", Nr.PRCTL, PR_SET_MM, PR_SET_MM_MAP, addr, PRCTL_MM_MAP_SIZE, 0);
         }
-        t.syscall("close(exe)", Nr.CLOSE, exeFd);
+        if (exeFd >= 0) t.syscall("close(exe)", Nr.CLOSE, exeFd);
     }
 
     /** Bytes of page data that land in each VMA (records may span adjacent VMAs). */
-    private static long[] bytesPerVma(List<VmaRecord> vmas, List<PagesRecord> pages) {
+    static long[] bytesPerVma(List<VmaRecord> vmas, List<PagesRecord> pages) {
         long[] out = new long[vmas.size()];
         for (PagesRecord p : pages) {
             long s = p.addr(), e = p.addr() + p.data().byteSize();

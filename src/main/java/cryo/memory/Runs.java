@@ -29,6 +29,14 @@ public final class Runs {
         bytes += n;
     }
 
+    /** Takes the runs of other in place of its own. */
+    void replaceWith(Runs other) {
+        addr = other.addr;
+        len = other.len;
+        count = other.count;
+        bytes = other.bytes;
+    }
+
     /** The same runs cut so that none is longer than max bytes. */
     Runs split(long max) {
         Runs r = new Runs();

@@ -52,6 +52,19 @@ public record VmaRecord(int pid, long start, long end, int prot, int flags, long
         return (flags & MAP_SHARED) != 0;
     }
 
+    /**
+     * True when a fork of a task with parent's VMA gives this very VMA, pages shared copy-on-write: same range,
+     * protection, flags, object and offset, private, anonymous or file; the VmFlags may differ only in what
+     * fork does not pass on (locks, mm/memory.c and mm/mlock.c) and what restart sets again after it.
+     */
+    public boolean inheritableFrom(VmaRecord parent) {
+        int notInherited = VM_LOCKED | VM_LOCKONFAULT;
+        return !shared() && (kind == Kind.ANON || kind == Kind.FILE) && parent.kind == kind && parent.start == start
+                && parent.end == end && parent.prot == prot && parent.flags == flags && parent.pgoff == pgoff
+                && parent.file == file && !parent.has(VM_DONTFORK) && !parent.has(VM_WIPEONFORK)
+                && (parent.vmFlags & ~notInherited) == (vmFlags & ~notInherited);
+    }
+
     public boolean isVdso() {
         return kind == Kind.VVAR || kind == Kind.VVAR_VCLOCK || kind == Kind.VDSO;
     }

@@ -121,14 +121,22 @@ public final class Restart {
             long hole = findHole(allVmas, stub.tid);
             makeGadget(stub, hole);
             shmem.putAll(SharedAnon.restore(image.shmem.values(), image.shmemPages, data));
-            Map<Integer, Tracee> tasks = createTree(stub, hole);
+            int root = image.tree.root().pid();
+            // Each process gets its memory before its children are forked from it, so that they inherit the
+            // pages they shared copy-on-write (SysV segments must exist by then, in the root's namespace).
+            Map<Integer, Tracee> tasks = createTree(stub, hole, (p, t) -> {
+                if (p.pid() == root) {
+                    ipc(root, () -> {
+                        Ipc.restore(image.ipc.values(), image.shmPages, newIpcNs, createdIpc, data);
+                        return null;
+                    });
+                }
+                MemoryRestore.restoreProcess(t, image.processes.get(p.pid()), p.pid() == root ? null : image.processes.get(p.ppid()),
+                        image.files, broker, shmem, data, hole, hole + HOLE);
+                Timings.mark("memory of " + p.pid());
+            });
             killCreated(stub.tid);
             Timings.mark("stub and tree");
-            int root = image.tree.root().pid();
-            ipc(root, () -> {
-                Ipc.restore(image.ipc.values(), image.shmPages, newIpcNs, createdIpc, data);
-                return null;
-            });
             List<Tracee> ready = new ArrayList<>();
             for (Image.ProcessImage p : image.processes.values()) {
                 if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opener, shmem));
@@ -168,7 +176,12 @@ public final class Restart {
      * joined once every leader exists (setpgid(2) needs the group in the caller's session). Zombies then
      * exit with their status, and the exit signal this sends their parent is taken away again.
      */
-    private Map<Integer, Tracee> createTree(Tracee stub, long hole) throws SysException, ImageException {
+    /** What createTree does with each live process once it exists, before any child is forked from it. */
+    private interface Created {
+        void accept(Tree.Process p, Tracee t) throws SysException, IOException, ImageException;
+    }
+
+    private Map<Integer, Tracee> createTree(Tracee stub, long hole, Created created) throws SysException, ImageException, IOException {
         Map<Integer, Tracee> tasks = new LinkedHashMap<>();
         int root = image.tree.root().pid();
         for (Tree.Process p : image.tree.processes()) {
@@ -179,6 +192,7 @@ public final class Restart {
             t.useScratch(hole + GADGET, Scratch.SIZE);
             if (p.sid() == p.pid()) t.syscall("setsid", Nr.SETSID);
             tasks.put(p.pid(), t);
+            if (!p.zombie()) created.accept(p, t);
         }
         for (Tree.Process p : image.tree.processes()) {
             if (p.pgid() == p.pid() && p.sid() != p.pid()) tasks.get(p.pid()).syscall("setpgid(0, 0)", Nr.SETPGID, 0, 0);
@@ -377,9 +391,6 @@ public final class Restart {
                                         OpenFiles.Opener opener, Map<Long, Integer> shmem)
             throws SysException, IOException, ImageException {
         if (fdTables.fills(p.entry.pid())) closeInherited(t, broker.remoteFd);   // else its table's first user did
-        MemoryRestore.clearLayout(t, p.vmas, hole, hole + HOLE);
-        MemoryRestore.restore(t, p.mm, p.vmas, p.pages, image.files, broker, shmem, data);
-        Timings.mark("memory of " + p.entry.pid());
         OpenFiles.restore(t, broker, p.fds, opener);
         TaskState.restoreTask(t, p.task);
         List<Tracee> threads = new ArrayList<>();
