@@ -139,7 +139,7 @@ public final class Restart {
             Timings.mark("stub and tree");
             List<Tracee> ready = new ArrayList<>();
             for (Image.ProcessImage p : image.processes.values()) {
-                if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opener, shmem));
+                if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opener));
             }
             ipc(root, () -> {
                 Ipc.destroyMarked(image.ipc.values());
@@ -388,7 +388,7 @@ public final class Restart {
      * for the caller to detach with every other task.
      */
     private List<Tracee> restoreProcess(Tracee t, Image.ProcessImage p, FdBroker broker, long hole,
-                                        OpenFiles.Opener opener, Map<Long, Integer> shmem)
+                                        OpenFiles.Opener opener)
             throws SysException, IOException, ImageException {
         if (fdTables.fills(p.entry.pid())) closeInherited(t, broker.remoteFd);   // else its table's first user did
         OpenFiles.restore(t, broker, p.fds, opener);
