@@ -63,7 +63,7 @@ public final class TreeFixtures {
      * stream (new TAIL with the right length and CRC32C), with cryo's own writer.
      */
     public static void rewrite(Path in, Path out, UnaryOperator<List<ImageRecord>> change) {
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             List<ImageRecord> records = new ArrayList<>(ImageReader.read(ImageReader.map(in.toString(), arena)));
             List<ImageRecord> changed = change.apply(records);
             try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
