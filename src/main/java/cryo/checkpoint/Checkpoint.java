@@ -172,6 +172,9 @@ public final class Checkpoint {
                 }
             }
             for (String leak : files.leaks(outside, linkOf, regular)) refused.add(new Refusal(leak));
+            for (String leak : SharedAnon.leaks(memories.values().stream().flatMap(m -> m.vmas().stream()).toList(), tree.processes.keySet())) {
+                refused.add(new Refusal(leak));
+            }
         }
         Map<Integer, OpenFiles.Table> tables = new LinkedHashMap<>();
         dumps.forEach((pid, d) -> tables.put(pid, d.files()));

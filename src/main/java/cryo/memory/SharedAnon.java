@@ -48,6 +48,40 @@ public final class SharedAnon {
         }
     }
 
+    /**
+     * Shared anonymous objects of the tree that a process outside it maps too, one line each: after restart the
+     * tree would have an object of its own and the two would no longer see each other's writes.
+     */
+    public static List<String> leaks(Collection<VmaRecord> vmas, java.util.Set<Integer> tree) {
+        Map<Long, VmaRecord> objects = new HashMap<>();
+        for (VmaRecord v : vmas) if (v.kind() == VmaRecord.Kind.SHMEM) objects.putIfAbsent(v.shmem(), v);
+        List<String> out = new ArrayList<>();
+        if (objects.isEmpty()) return out;
+        java.io.File[] procs = new java.io.File("/proc").listFiles((d, n) -> !n.isEmpty() && n.chars().allMatch(Character::isDigit));
+        int self = (int) ProcessHandle.current().pid();
+        for (java.io.File dir : procs == null ? new java.io.File[0] : procs) {
+            int pid = Integer.parseInt(dir.getName());
+            if (tree.contains(pid) || pid == self) continue;
+            String maps;
+            try {
+                maps = cryo.sys.ProcFile.read("/proc/" + pid + "/maps");
+            } catch (java.io.IOException e) {
+                continue;               // gone, or a kernel thread
+            }
+            for (String line : maps.split("\n")) {
+                if (!line.endsWith(" /dev/zero (deleted)")) continue;
+                String[] f = line.trim().split(" +");
+                VmaRecord v = f.length > 4 ? objects.remove(Long.parseLong(f[4])) : null;
+                if (v != null) {
+                    out.add("task " + v.pid() + ": shared anonymous memory at " + Long.toHexString(v.start()) + "-" + Long.toHexString(v.end())
+                            + " is also mapped by task " + pid + " (at " + f[0] + "), which is outside the tree (--allow-leaks accepts this: "
+                            + "the restored tree gets an object of its own)");
+                }
+            }
+        }
+        return out;
+    }
+
     /** Reads every shared anonymous object the VMAs (of any task of the tree, stopped) map. */
     public static Dump checkpoint(Collection<VmaRecord> vmas) throws SysException {
         Map<Long, ShmemRecord> objects = new java.util.LinkedHashMap<>();

@@ -120,4 +120,32 @@ class SharedAnonPiecesTest {
         rest.await("BYE", "BYE"::equals);
         assertEquals(0, rest.awaitExit(Timeouts.EXIT));
     }
+
+    @Test
+    void anObjectSharedWithAProcessOutsideTheTreeIsALeak() {
+        Path exe = Fixtures.compile(tmp, "shmem_pieces", Fixtures.Build.PIE);
+        Instant t0 = Instant.now();
+        Proc orig = cleanup.start("shmem_pieces", new ProcessBuilder(exe.toString()));
+        String[] ready = orig.await("READY", l -> l.startsWith("READY ") || l.startsWith("ERROR")).split(" ");
+        long parent = Long.parseLong(ready[1]), child = Long.parseLong(ready[2]);
+        subreaper.foreign(cleanup, List.of(child), t0, "shmem_pieces child");
+        Path image = tmp.resolve("leak.img");
+        // the child alone: its parent, outside the tree, maps the same object
+        Cryo.Result r = Cryo.run(cleanup, "checkpoint", Long.toString(child), "-o", image.toString());
+        assertTrue(r.exit() != 0, r.describe());
+        String line = r.stderrLines().stream().filter(l -> l.contains("shared anonymous memory")).findFirst().orElse("");
+        System.out.println("[SharedAnonPiecesTest] refused: " + line);
+        assertTrue(line.contains("task " + child) && line.contains("task " + parent), "the refusal names both tasks: " + r.describe());
+        assertTrue(!Files.exists(image), "no image after a refused checkpoint");
+        // the pipes to the parent are refused too: accepted as external, the object with --allow-leaks
+        List<String> extra = new java.util.ArrayList<>(List.of("--allow-leaks", "--leave-running"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("--external (pipe:\\[\\d+\\])").matcher(r.stderr());
+        while (m.find()) extra.addAll(List.of("--external", m.group(1)));
+        Cryo.checkpoint(cleanup, child, image, extra.toArray(String[]::new));
+        orig.send("check 3");
+        assertEquals("OK", orig.await("OK", l -> l.equals("OK") || l.equals("FAILED")), "the pair after --allow-leaks --leave-running:\n" + orig.tails());
+        orig.send("quit");
+        orig.await("BYE", "BYE"::equals);
+        assertEquals(0, orig.awaitExit(Timeouts.EXIT));
+    }
 }
