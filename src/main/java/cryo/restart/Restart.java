@@ -169,18 +169,19 @@ public final class Restart {
         }
     }
 
-    /**
-     * Creates every process from its real parent, parents first: the root from the stub with CLONE_PARENT
-     * (so cryo is its parent), the others by clone3 in their parent with their exit signal. A session
-     * leader calls setsid() before its children exist, so they inherit the session; process groups are
-     * joined once every leader exists (setpgid(2) needs the group in the caller's session). Zombies then
-     * exit with their status, and the exit signal this sends their parent is taken away again.
-     */
     /** What createTree does with each live process once it exists, before any child is forked from it. */
     private interface Created {
         void accept(Tree.Process p, Tracee t) throws SysException, IOException, ImageException;
     }
 
+    /**
+     * Creates every process from its real parent, parents first: the root from the stub with CLONE_PARENT
+     * (so cryo is its parent), the others by clone3 in their parent with their exit signal. A session
+     * leader calls setsid() before its children exist, so they inherit the session; process groups are
+     * joined once every leader exists (setpgid(2) needs the group in the caller's session). Zombies then
+     * exit with their status, and the exit signal this sends their parent is taken away again. Each live
+     * process is handed to `created` as soon as it exists, before any child of its is forked from it.
+     */
     private Map<Integer, Tracee> createTree(Tracee stub, long hole, Created created) throws SysException, ImageException, IOException {
         Map<Integer, Tracee> tasks = new LinkedHashMap<>();
         int root = image.tree.root().pid();
