@@ -4,9 +4,10 @@
  *
  *   cow
  *
- * The parent fills REGION (8192 anonymous private pages) with a pattern of each page's index, and RO
- * (256 pages) too before making it read-only, then forks. The child writes its own pattern into pages
- * 0-63 of REGION and drops pages 100-131 (MADV_DONTNEED: zero for it); the parent then writes pages 200-263
+ * The parent maps RO (256 pages) and right above it REGION (8192 pages), anonymous private, fills both
+ * with a pattern of each page's index and makes RO read-only (two VMAs side by side, so runs of shared
+ * pages cross from one to the other), then forks. The child writes its own pattern into pages 64-127 of
+ * REGION and drops pages 200-231 (MADV_DONTNEED: zero for it); the parent then writes pages 300-363
  * with a third pattern. Every other page stays shared by the pair.
  * Prints "READY <parent pid> <child pid>" and "REGION <start hex> <end hex> <ro start hex> <ro end hex>".
  * Commands on the parent's stdin:
@@ -68,9 +69,9 @@ static int verify(int child) {
     int bad = 0;
     for (unsigned long p = 0; p < PAGES && bad < 5; p++) {
         uint64_t seed = 1;
-        if (child && p < 64) seed = 2;
-        else if (child && p >= 100 && p < 132) seed = ~0ULL;
-        else if (!child && p >= 200 && p < 264) seed = 3;
+        if (child && p >= 64 && p < 128) seed = 2;
+        else if (child && p >= 200 && p < 232) seed = ~0ULL;
+        else if (!child && p >= 300 && p < 364) seed = 3;
         bad += page_ok(region, p, seed, who);
     }
     for (unsigned long p = 0; p < RO_PAGES && bad < 5; p++) bad += page_ok(ro, p, 4, who);
@@ -79,11 +80,10 @@ static int verify(int child) {
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    region = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ro = mmap(NULL, RO_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (region == MAP_FAILED || ro == MAP_FAILED) die("mmap");
-    madvise(region, PAGES * PAGE, MADV_NOHUGEPAGE);     /* small pages: their sharing is what is counted */
-    madvise(ro, RO_PAGES * PAGE, MADV_NOHUGEPAGE);
+    ro = mmap(NULL, (RO_PAGES + PAGES) * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ro == MAP_FAILED) die("mmap");
+    region = ro + RO_PAGES * PAGE;
+    madvise(ro, (RO_PAGES + PAGES) * PAGE, MADV_NOHUGEPAGE);  /* small pages: their sharing is what is counted */
     fill(region, 0, PAGES, 1);
     fill(ro, 0, RO_PAGES, 4);
     if (mprotect(ro, RO_PAGES * PAGE, PROT_READ)) die("mprotect");
@@ -91,8 +91,8 @@ int main(void) {
     pid_t child = fork();
     if (child < 0) die("fork");
     if (child == 0) {
-        fill(region, 0, 64, 2);
-        if (madvise(region + 100 * PAGE, 32 * PAGE, MADV_DONTNEED)) die("MADV_DONTNEED");
+        fill(region, 64, 128, 2);
+        if (madvise(region + 200 * PAGE, 32 * PAGE, MADV_DONTNEED)) die("MADV_DONTNEED");
         char c = 'r';
         if (write(from_child[1], &c, 1) != 1) _exit(3);
         while (read(to_child[0], &c, 1) == 1) {
@@ -103,7 +103,7 @@ int main(void) {
     }
     char c;
     if (read(from_child[0], &c, 1) != 1) die("child ready");
-    fill(region, 200, 264, 3);
+    fill(region, 300, 364, 3);
     printf("READY %d %d\n", getpid(), child);
     printf("REGION %lx %lx %lx %lx\n", (unsigned long)region, (unsigned long)(region + PAGES * PAGE), (unsigned long)ro,
            (unsigned long)(ro + RO_PAGES * PAGE));

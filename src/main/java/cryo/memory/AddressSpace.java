@@ -37,10 +37,16 @@ public final class AddressSpace {
             return pages.bytes + unreadablePages.bytes;
         }
 
-        /** One INHERITED record per run of pages shared with the parent. */
+        /** One INHERITED record per run of pages shared with the parent, cut at VMA boundaries (runs merge across them). */
         public List<InheritedRecord> inheritedRecords() {
             List<InheritedRecord> out = new ArrayList<>();
-            for (int i = 0; i < inherited.count; i++) out.add(new InheritedRecord(mm.pid(), inherited.addr[i], inherited.len[i]));
+            for (int i = 0; i < inherited.count; i++) {
+                long s = inherited.addr[i], e = s + inherited.len[i];
+                for (VmaRecord v : vmas) {
+                    long lo = Math.max(s, v.start()), hi = Math.min(e, v.end());
+                    if (lo < hi) out.add(new InheritedRecord(mm.pid(), lo, hi - lo));
+                }
+            }
             return out;
         }
     }
