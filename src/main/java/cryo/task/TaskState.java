@@ -24,7 +24,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class TaskState {
     private static final int PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_SET_NAME = 15, PR_GET_TID_ADDRESS = 40;
-    private static final int SIGKILL = 9, SIGSTOP = 19;
+    private static final int SIGKILL = 9, SIGSTOP = 19, SIGALRM = 14, ITIMER_REAL = 0;
     // Scratch layout while checkpointing: all results land here and come back in one process_vm_readv.
     private static final int SC_SIGACTIONS = 0, SC_ALTSTACK = 2048, SC_TIDADDR = 2080, SC_PDEATH = 2088, SC_ITIMERS = 2096,
             SC_END = 2192;
@@ -99,17 +99,38 @@ public final class TaskState {
             if (task.personality() != 0) t.syscall("personality", Nr.PERSONALITY, task.personality());
             t.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, PR_SET_NAME, t.putString(0, task.comm()));
             if (task.pdeathSignal() != 0) t.syscall("prctl(PR_SET_PDEATHSIG)", Nr.PRCTL, PR_SET_PDEATHSIG, task.pdeathSignal());
-            long[] it = task.itimers();
-            for (int which = 0; which < 3; which++) {
-                if (it[4 * which + 2] == 0 && it[4 * which + 3] == 0) continue;
-                MemorySegment v = a.allocate(32);
-                MemorySegment.copy(it, 4 * which, v, JAVA_LONG, 0, 4);
-                t.syscall("setitimer(" + which + ")", Nr.SETITIMER, which, t.put(0, v), 0);
-            }
+            restoreItimers(t, task, a);
             long[] rl = task.rlimits();
             for (int r = 0; r < TaskRecord.RLIM_NLIMITS; r++) Proc.setRlimit(t.tid, r, rl[2 * r], rl[2 * r + 1]);
             for (byte[] si : task.sharedPending()) {
                 t.syscall("rt_sigqueueinfo", Nr.RT_SIGQUEUEINFO, t.tid, signo(si), t.put(0, MemorySegment.ofArray(si)));
+            }
+        }
+    }
+
+    /**
+     * ITIMER_REAL, VIRTUAL and PROF. An expired ITIMER_REAL is not re-armed when it fires but when its SIGALRM
+     * is dequeued (kernel/signal.c dequeue_signal() -> posixtimer_rearm_itimer()): while that signal is
+     * pending, getitimer shows the interval with a zero value, and setitimer cannot set an interval without
+     * arming the timer. So such a timer is armed to fire at once and allowed to fire before the saved
+     * SIGALRM is queued again (which a pending SIGALRM then absorbs): the task is left with one SIGALRM
+     * pending, the interval set and the timer idle, exactly as it was.
+     */
+    private static void restoreItimers(Tracee t, TaskRecord task, Arena a) throws SysException {
+        long[] it = task.itimers();
+        for (int which = 0; which < 3; which++) {
+            long[] v = java.util.Arrays.copyOfRange(it, 4 * which, 4 * which + 4);
+            boolean interval = v[0] != 0 || v[1] != 0, value = v[2] != 0 || v[3] != 0;
+            boolean firedUnseen = which == ITIMER_REAL && interval && !value && task.sharedPending().stream().anyMatch(si -> signo(si) == SIGALRM);
+            if (!value && !firedUnseen) continue;
+            if (firedUnseen) v[3] = 1;
+            long addr = t.put(0, a.allocate(32).copyFrom(MemorySegment.ofArray(v)));
+            t.syscall("setitimer(" + which + ")", Nr.SETITIMER, which, addr, 0);
+            for (int i = 0; firedUnseen; i++) {
+                t.syscall("getitimer(" + which + ")", Nr.GETITIMER, which, addr);
+                MemorySegment now = t.get(addr, 32, a);
+                if (now.get(JAVA_LONG, 16) == 0 && now.get(JAVA_LONG, 24) == 0) break;
+                if (i == 1000) throw new SysException("ITIMER_REAL of task " + t.tid + " armed for 1 us has not fired", cryo.sys.Errno.EINVAL);
             }
         }
     }
