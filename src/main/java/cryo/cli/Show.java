@@ -96,6 +96,12 @@ final class Show {
                 m.put("umask", "0" + Integer.toOctalString(t.umask()));
                 m.put("uids", Arrays.stream(t.uids()).boxed().toList());
                 m.put("gids", Arrays.stream(t.gids()).boxed().toList());
+                if (t.groups().length > 0) m.put("groups", Arrays.stream(t.groups()).boxed().toList());
+                m.put("caps", Arrays.stream(t.caps()).mapToObj(Long::toHexString).toList());
+                if (t.securebits() != 0) m.put("securebits", hex(t.securebits()));
+                if (t.noNewPrivs()) m.put("no_new_privs", 1);
+                m.put("dumpable", t.dumpable());
+                if (t.ttyForeground()) m.put("tty_foreground", 1);
                 List<Object> handlers = new ArrayList<>();
                 long[] sa = t.sigactions();
                 for (int s = 1; s <= TaskRecord.NSIG; s++) {

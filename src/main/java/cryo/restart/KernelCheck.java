@@ -13,6 +13,8 @@ import cryo.sys.Spawn;
 import cryo.sys.SysException;
 import cryo.sys.SysvIpc;
 import cryo.sys.Wait;
+import cryo.task.Capabilities;
+import cryo.task.Credentials;
 
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -51,12 +53,7 @@ public final class KernelCheck {
     }
 
     private int all() throws SysException {
-        check("running as a user that may trace others", () -> {
-            String caps = java.util.Arrays.stream(ProcFile.read("/proc/self/status").split("\n")).filter(l -> l.startsWith("CapEff:")).findFirst().orElse("");
-            long eff = Long.parseUnsignedLong(caps.substring(7).trim(), 16);
-            if ((eff & (1L << 19)) == 0 || (eff & (1L << 21)) == 0) throw new Exception("CAP_SYS_PTRACE and CAP_SYS_ADMIN are needed (run as root)");
-            return "CapEff " + Long.toHexString(eff);
-        });
+        capabilities();
         int pid = -1;
         try (FdBroker broker = new FdBroker(3)) {
             pid = Stub.spawn(broker);
@@ -162,6 +159,58 @@ public final class KernelCheck {
             }
         }
         return finish();
+    }
+
+    /** What each capability is for; whether cryo cannot work without it; what its absence costs. */
+    private record Need(int cap, boolean essential, String use, String cost) {
+    }
+
+    private static final Need[] NEEDS = {
+            new Need(Capabilities.SYS_PTRACE, true, "seize tasks of any user, read and write their memory, kcmp",
+                    "only dumpable tasks of cryo's own uid can be checkpointed or driven"),
+            new Need(Capabilities.SYS_ADMIN, false, "clone3 set_tid, PR_SET_MM_MAP, setns, map_files, IPC next ids",
+                    "restart needs CAP_CHECKPOINT_RESTORE instead for set_tid and PR_SET_MM_MAP; no IPC namespaces"),
+            new Need(Capabilities.CHECKPOINT_RESTORE, false, "clone3 set_tid and PR_SET_MM_MAP without CAP_SYS_ADMIN",
+                    "none while CAP_SYS_ADMIN is there"),
+            new Need(Capabilities.SETUID, false, "give restored tasks their uids",
+                    "tasks of other users than cryo's cannot be restarted"),
+            new Need(Capabilities.SETGID, false, "give restored tasks their gids and groups",
+                    "tasks with other gids or groups than cryo's cannot be restarted"),
+            new Need(Capabilities.SETPCAP, false, "give restored tasks their bounding, inheritable and ambient sets and securebits",
+                    "tasks with capability sets or securebits other than cryo's cannot be restarted"),
+            new Need(Capabilities.SYS_RESOURCE, false, "raise hard limits, pipes above fs.pipe-max-size, queues above msgmnb",
+                    "restart fails for tasks whose hard limits are above cryo's own (named before anything is created), pipes above fs.pipe-max-size and queues above kernel.msgmnb"),
+            new Need(Capabilities.KILL, false, "kill checkpointed trees of other users",
+                    "checkpoint of another user's tree works only with --leave-running"),
+            new Need(Capabilities.IPC_OWNER, false, "read and recreate SysV IPC objects whatever their modes",
+                    "SysV IPC objects whose mode denies root cannot be checkpointed"),
+            new Need(Capabilities.DAC_OVERRIDE, false, "reopen files the tasks opened whatever their modes",
+                    "files whose mode denies root cannot be reopened at restart"),
+    };
+
+    /** One line per capability cryo uses: OK with what it is for, or MISSING with what that costs. */
+    private void capabilities() {
+        long eff;
+        try {
+            eff = Credentials.caps(cryo.task.ProcStat.read(Proc.getpid()))[Credentials.EFF];
+        } catch (Exception e) {
+            failures++;
+            out.println("FAIL  capabilities: cannot read /proc/self/status: " + e.getMessage());
+            return;
+        }
+        boolean setTid = Capabilities.has(eff, Capabilities.SYS_ADMIN) || Capabilities.has(eff, Capabilities.CHECKPOINT_RESTORE);
+        for (Need n : NEEDS) {
+            String name = Capabilities.name(n.cap());
+            if (Capabilities.has(eff, n.cap())) {
+                out.println("OK    " + name + " (" + n.use() + ")");
+            } else {
+                boolean fatal = n.essential() || (n.cap() == Capabilities.CHECKPOINT_RESTORE && !setTid);
+                if (fatal) failures++;
+                String cost = n.cap() == Capabilities.CHECKPOINT_RESTORE && !setTid
+                        ? "no restart: neither it nor CAP_SYS_ADMIN allows clone3 set_tid and PR_SET_MM_MAP" : n.cost();
+                out.println((fatal ? "FAIL  " : "MISSING ") + name + ": " + cost);
+            }
+        }
     }
 
     private int finish() {

@@ -270,6 +270,7 @@ public final class Restart {
         }
         for (FileRecord f : image.files.values()) OpenFiles.verify(f, mapped.contains(f.objref()), w -> opts.log().accept("warning: " + w));
         checkVdso();
+        TaskState.preflight(image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList());
         for (var d : image.openFiles.values()) {
             if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !opts.inheritFds().containsKey(d.description())) {
                 throw new ImageException(d.description() + " led outside the tree at checkpoint: give it an fd with --inherit-fd FD:" + d.description());

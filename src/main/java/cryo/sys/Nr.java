@@ -14,6 +14,7 @@ public final class Nr {
             OPENAT = 257, TEE = 276, SET_ROBUST_LIST = 273, GET_ROBUST_LIST = 274, DUP3 = 292, PIPE2 = 293,
             RT_TGSIGQUEUEINFO = 297, PRLIMIT64 = 302, PROCESS_VM_READV = 310, PROCESS_VM_WRITEV = 311,
             KCMP = 312, MEMFD_CREATE = 319, RSEQ = 334, SETNS = 308, MINCORE = 27, MLOCK2 = 325, PIDFD_OPEN = 434, CLONE3 = 435;
+    public static final int SETFSUID = 122, SETFSGID = 123, CAPGET = 125, CAPSET = 126;
 
     private Nr() {
     }

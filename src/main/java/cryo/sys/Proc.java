@@ -71,6 +71,11 @@ public final class Proc {
         }
     }
 
+    /** prctl(PR_GET_SECUREBITS) of cryo itself (a task it creates starts with them). */
+    public static int securebits() throws SysException {
+        return (int) Native.check(Native.raw(Nr.PRCTL, 27, 0, 0, 0, 0), "prctl(PR_GET_SECUREBITS)");
+    }
+
     /** get_robust_list(tid): {head, len}. */
     public static long[] getRobustList(int tid) throws SysException {
         try (Arena a = Arena.ofConfined()) {

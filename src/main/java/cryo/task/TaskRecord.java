@@ -12,12 +12,17 @@ import java.util.List;
 /**
  * TASK: process-wide state of one live process (the kernel series' ckpt_hdr_task plus its signal and
  * credential records). sigactions holds 64 entries of {handler, flags, restorer, mask}; rlimits 16 pairs of
- * {soft, hard}; itimers ITIMER_REAL/VIRTUAL/PROF as {interval sec, usec, value sec, usec}.
+ * {soft, hard}; itimers ITIMER_REAL/VIRTUAL/PROF as {interval sec, usec, value sec, usec}. uids and gids are
+ * {real, effective, saved, fs}; caps the sets {inheritable, permitted, effective, bounding, ambient}
+ * (Credentials); dumpable is PR_GET_DUMPABLE's value; ttyForeground: the process's group was the foreground
+ * group of its controlling terminal (Terminal).
  */
 public record TaskRecord(int pid, String comm, int umask, int personality, int pdeathSignal, String cwd,
                          int[] uids, int[] gids, int[] groups, long[] rlimits, long[] sigactions,
-                         List<byte[]> sharedPending, long[] itimers) implements ImageRecord {
+                         List<byte[]> sharedPending, long[] itimers, long[] caps, int securebits, boolean noNewPrivs,
+                         int dumpable, boolean ttyForeground) implements ImageRecord {
     public static final int NSIG = 64, RLIM_NLIMITS = 16;
+    private static final int FLAG_NO_NEW_PRIVS = 1, FLAG_TTY_FOREGROUND = 2;
     static final long SIG_DFL = 0, SIG_IGN = 1;
 
     public RecordType type() {
@@ -31,6 +36,7 @@ public record TaskRecord(int pid, String comm, int umask, int personality, int p
         e.u32(groups.length);
         for (int g : groups) e.u32(g);
         e.longs(rlimits).longs(sigactions).blobs(sharedPending).longs(itimers);
+        e.longs(caps).u32(securebits).u32((noNewPrivs ? FLAG_NO_NEW_PRIVS : 0) | (ttyForeground ? FLAG_TTY_FOREGROUND : 0)).u32(dumpable);
     }
 
     public static TaskRecord decode(Decoder d) throws ImageException {
@@ -67,7 +73,17 @@ public record TaskRecord(int pid, String comm, int umask, int personality, int p
         checkSiginfos(d, "shared_pending", pending);
         long[] itimers = d.longs("itimers", 12);
         if (itimers.length != 12) throw d.error("itimers", "has " + itimers.length + " words, not 12");
-        return new TaskRecord(pid, comm, umask, personality, pdeath, cwd, uids, gids, groups, rlimits, sigactions, pending, itimers);
+        long[] caps = d.longs("caps", 5);
+        if (caps.length != 5) throw d.error("caps", "has " + caps.length + " sets, not 5");
+        if ((caps[Credentials.EFF] & ~caps[Credentials.PRM]) != 0) throw d.error("caps", "effective set is not within the permitted set");
+        if ((caps[Credentials.AMB] & ~(caps[Credentials.PRM] & caps[Credentials.INH])) != 0) {
+            throw d.error("caps", "ambient set is not within the permitted and inheritable sets");
+        }
+        int securebits = d.u32("securebits", 0, 0xff);
+        int flags = d.u32("flags", 0, FLAG_NO_NEW_PRIVS | FLAG_TTY_FOREGROUND);
+        int dumpable = d.u32("dumpable", 0, 2);
+        return new TaskRecord(pid, comm, umask, personality, pdeath, cwd, uids, gids, groups, rlimits, sigactions, pending, itimers,
+                caps, securebits, (flags & FLAG_NO_NEW_PRIVS) != 0, dumpable, (flags & FLAG_TTY_FOREGROUND) != 0);
     }
 
     static boolean userAddress(long a) {

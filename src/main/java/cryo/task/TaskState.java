@@ -1,5 +1,7 @@
 package cryo.task;
 
+import cryo.image.ImageException;
+import cryo.image.Refusal;
 import cryo.sys.ProcFile;
 import cryo.remote.Tracee;
 import cryo.sys.Nr;
@@ -14,6 +16,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -35,8 +38,9 @@ public final class TaskState {
     // ---------------------------------------------------------------- checkpoint
 
     /** Process-wide state of a stopped process whose leader is t (scratch memory set up). */
-    public static TaskRecord checkpointTask(Tracee t, ProcStat stat) throws SysException, IOException {
+    public static TaskRecord checkpointTask(Tracee t, ProcStat stat) throws Refusal, SysException, IOException {
         int pid = t.tid;
+        Credentials.checkThreads(pid, stat);
         for (int sig = 1; sig <= TaskRecord.NSIG; sig++) {
             t.syscall("rt_sigaction(" + sig + ")", Nr.RT_SIGACTION, sig, 0, t.scratch() + SC_SIGACTIONS + 32L * (sig - 1), 8);
         }
@@ -44,23 +48,19 @@ public final class TaskState {
         for (int which = 0; which < 3; which++) {
             t.syscall("getitimer(" + which + ")", Nr.GETITIMER, which, t.scratch() + SC_ITIMERS + 32L * which);
         }
+        int securebits = Credentials.securebits(t), dumpable = Credentials.dumpable(t);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = t.get(t.scratch(), SC_END, a);
             long[] sigactions = s.asSlice(SC_SIGACTIONS, 32L * TaskRecord.NSIG).toArray(JAVA_LONG);
             long[] itimers = s.asSlice(SC_ITIMERS, 96).toArray(JAVA_LONG);
-            long[] rlimits = new long[2 * TaskRecord.RLIM_NLIMITS];
-            for (int r = 0; r < TaskRecord.RLIM_NLIMITS; r++) {
-                long[] lim = Proc.getRlimit(pid, r);
-                rlimits[2 * r] = lim[0];
-                rlimits[2 * r + 1] = lim[1];
-            }
             String cwd = Files.readSymbolicLink(Path.of("/proc/" + pid + "/cwd")).toString();
             String comm = ProcFile.read("/proc/" + pid + "/comm").strip();
             int personality = (int) Long.parseLong(ProcFile.read("/proc/" + pid + "/personality").strip(), 16);
             int[] groups = stat.statusInts("Groups");
             return new TaskRecord(pid, comm, Integer.parseInt(stat.status("Umask"), 8), personality,
-                    s.get(JAVA_INT, SC_PDEATH), cwd, stat.statusInts("Uid"), stat.statusInts("Gid"), groups, rlimits,
-                    sigactions, Ptrace.peekSiginfo(pid, true), itimers);
+                    s.get(JAVA_INT, SC_PDEATH), cwd, stat.statusInts("Uid"), stat.statusInts("Gid"), groups, Rlimits.read(pid),
+                    sigactions, Ptrace.peekSiginfo(pid, true), itimers, Credentials.caps(stat), securebits,
+                    stat.status("NoNewPrivs").equals("1"), dumpable, Terminal.wasForeground(stat));
         }
     }
 
@@ -98,10 +98,8 @@ public final class TaskState {
             t.syscall("chdir(" + task.cwd() + ")", Nr.CHDIR, t.putString(0, task.cwd()));
             if (task.personality() != 0) t.syscall("personality", Nr.PERSONALITY, task.personality());
             t.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, PR_SET_NAME, t.putString(0, task.comm()));
-            if (task.pdeathSignal() != 0) t.syscall("prctl(PR_SET_PDEATHSIG)", Nr.PRCTL, PR_SET_PDEATHSIG, task.pdeathSignal());
             restoreItimers(t, task, a);
-            long[] rl = task.rlimits();
-            for (int r = 0; r < TaskRecord.RLIM_NLIMITS; r++) Proc.setRlimit(t.tid, r, rl[2 * r], rl[2 * r + 1]);
+            Rlimits.restore(t.tid, task.rlimits());
             for (byte[] si : task.sharedPending()) {
                 t.syscall("rt_sigqueueinfo", Nr.RT_SIGQUEUEINFO, t.tid, signo(si), t.put(0, MemorySegment.ofArray(si)));
             }
@@ -156,18 +154,22 @@ public final class TaskState {
         }
     }
 
-    /** setgroups/setresgid/setresuid: the last remote calls that need privilege. */
-    public static void restoreCredentials(Tracee t, TaskRecord task) throws SysException {
-        int[] u = task.uids(), g = task.gids();
-        boolean root = u[0] == 0 && u[1] == 0 && u[2] == 0 && g[0] == 0 && g[1] == 0 && g[2] == 0 && task.groups().length == 0;
-        if (root) return;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment groups = a.allocate(4L * Math.max(1, task.groups().length));
-            MemorySegment.copy(task.groups(), 0, groups, JAVA_INT, 0, task.groups().length);
-            t.syscall("setgroups", Nr.SETGROUPS, task.groups().length, t.put(0, groups));
-            t.syscall("setresgid", Nr.SETRESGID, g[0], g[1], g[2]);
-            t.syscall("setresuid", Nr.SETRESUID, u[0], u[1], u[2]);
-        }
+    /**
+     * Credentials (Credentials.restore): the last remote calls that need privilege. In the leader, after its
+     * threads: then the dumpable flag and the parent-death signal, which any change of credentials resets
+     * (kernel/cred.c commit_creds()).
+     */
+    public static void restoreCredentials(Tracee t, TaskRecord task) throws SysException, IOException, ImageException {
+        Credentials.restore(t, task);
+        if (t.tid != task.pid()) return;
+        Credentials.restoreDumpable(t, task);
+        if (task.pdeathSignal() != 0) t.syscall("prctl(PR_SET_PDEATHSIG)", Nr.PRCTL, PR_SET_PDEATHSIG, task.pdeathSignal());
+    }
+
+    /** What the restart cannot give the tasks (limits, capabilities), checked before anything is created. */
+    public static void preflight(Collection<TaskRecord> tasks) throws ImageException, IOException, SysException {
+        Rlimits.preflight(tasks);
+        Credentials.preflight(tasks);
     }
 
     /** Final CPU state: xstate now, general registers at the exit of the last remote call. */
