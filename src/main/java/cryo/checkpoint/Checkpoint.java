@@ -30,6 +30,7 @@ import cryo.sys.Proc;
 import cryo.sys.Ptrace;
 import cryo.sys.SysException;
 import cryo.sys.Wait;
+import cryo.task.GroupLeaders;
 import cryo.task.ProcStat;
 import cryo.task.TaskRecord;
 import cryo.task.TaskState;
@@ -305,11 +306,10 @@ public final class Checkpoint {
     }
 
     /**
-     * Sessions and process groups must be recreatable: their leader is in the tree, or they are the root's
-     * (which the restored root takes from cryo restart, like a shell job).
+     * Sessions and process groups must be recreatable: their leader is in the tree or gone (GroupLeaders), or
+     * they are the root's (which the restored root takes from cryo restart, like a shell job).
      */
     private static void checkTree(FrozenTree tree, int root, Refusal.Collector refused) throws IOException {
-        ProcStat r = tree.processes.get(root).stat;
         for (FrozenTree.Process p : tree.live()) {
             // Only the IPC namespace travels (cryo.ipc); any other would come back as cryo's.
             for (String ns : new String[]{"pid", "mnt", "net", "uts", "user", "cgroup", "time"}) {
@@ -322,15 +322,9 @@ public final class Checkpoint {
             String timers = ProcFile.read("/proc/" + p.pid + "/timers").trim();
             if (!timers.isEmpty()) refused.add(p.pid, "has POSIX timers (timer_create): not supported yet");
         }
-        for (FrozenTree.Process p : tree.processes.values()) {
-            int sid = p.stat.sid(), pgid = p.stat.pgid();
-            if (sid != r.sid() && !tree.processes.containsKey(sid)) {
-                refused.add(p.pid, "is in session " + sid + ", whose leader is outside the tree: not supported");
-            }
-            if (pgid != r.pgid() && !tree.processes.containsKey(pgid)) {
-                refused.add(p.pid, "is in process group " + pgid + ", whose leader is outside the tree: not supported");
-            }
-        }
+        Map<Integer, ProcStat> stats = new LinkedHashMap<>();
+        for (FrozenTree.Process p : tree.processes.values()) stats.put(p.pid, p.stat);
+        GroupLeaders.check(stats, root, refused);
     }
 
     /** start_code, end_code, start_stack, start_data, end_data, start_brk, arg_start, arg_end, env_start, env_end. */

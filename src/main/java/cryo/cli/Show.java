@@ -102,6 +102,7 @@ final class Show {
                 if (t.noNewPrivs()) m.put("no_new_privs", 1);
                 m.put("dumpable", t.dumpable());
                 if (t.ttyForeground()) m.put("tty_foreground", 1);
+                if (t.childSubreaper()) m.put("child_subreaper", 1);
                 List<Object> handlers = new ArrayList<>();
                 long[] sa = t.sigactions();
                 for (int s = 1; s <= TaskRecord.NSIG; s++) {

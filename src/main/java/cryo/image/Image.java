@@ -210,14 +210,10 @@ public final class Image {
             processes.put(p.pid(), new ProcessImage(p));
         }
         if (root.zombie()) throw new ImageException("record TREE: the root " + root.pid() + " is a zombie");
-        // Restart can recreate a session or group only from its leader, or take the root's from cryo.
+        // Restart recreates a session or group from its leader, or from a temporary one when the leader is
+        // gone, or takes the root's from cryo.
+        cryo.task.GroupLeaders.validate(tree);
         for (Tree.Process p : tree.processes()) {
-            if (p.sid() != root.sid() && !processes.containsKey(p.sid())) {
-                throw new ImageException("record TREE: pid " + p.pid() + " is in session " + p.sid() + ", whose leader is not in the tree");
-            }
-            if (p.pgid() != root.pgid() && !processes.containsKey(p.pgid())) {
-                throw new ImageException("record TREE: pid " + p.pid() + " is in process group " + p.pgid() + ", whose leader is not in the tree");
-            }
             ProcessImage sl = processes.get(p.sid()), gl = processes.get(p.pgid());
             if (sl != null && sl.entry.sid() != p.sid()) throw new ImageException("record TREE: pid " + p.pid() + " is in session " + p.sid() + ", but that process does not lead it");
             if (gl != null && gl.entry.pgid() != p.pgid()) throw new ImageException("record TREE: pid " + p.pid() + " is in process group " + p.pgid() + ", but that process does not lead it");

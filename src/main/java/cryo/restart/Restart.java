@@ -35,6 +35,7 @@ import cryo.sys.Spawn;
 import cryo.sys.SysException;
 import cryo.sys.Wait;
 import cryo.sys.WaitStatus;
+import cryo.task.GroupLeaders;
 import cryo.task.ProcStat;
 import cryo.task.TaskState;
 import cryo.task.ThreadRecord;
@@ -78,6 +79,8 @@ public final class Restart {
     private final List<IpcRecord> createdIpc = new ArrayList<>();
     private final boolean newIpcNs;
     private final FdTables fdTables;
+    /** Temporary leaders of the groups and sessions whose leader is gone. */
+    private final GroupLeaders groupLeaders;
     /** Checks the page data of the image in the background from the start (ImageReader.Data.LATER). */
     private DataCheck data;
 
@@ -86,6 +89,7 @@ public final class Restart {
         this.opts = opts;
         this.fdTables = FdTables.of(image.tree);
         this.newIpcNs = opts.newIpcNamespace() || (image.head.flags() & Checkpoint.FLAG_OWN_IPC_NS) != 0;
+        this.groupLeaders = new GroupLeaders(image.tree);
     }
 
     /** Restores the image; returns the root pid, detached and running. */
@@ -185,12 +189,19 @@ public final class Restart {
     private Map<Integer, Tracee> createTree(Tracee stub, long hole, Created created) throws SysException, ImageException, IOException {
         Map<Integer, Tracee> tasks = new LinkedHashMap<>();
         int root = image.tree.root().pid();
+        GroupLeaders.Factory factory = (parent, pid, flags, exitSignal) -> {
+            Tracee t = createTask(parent, pid, flags, exitSignal);
+            t.useSyscallAt(hole);
+            t.useScratch(hole + GADGET, Scratch.SIZE);
+            return t;
+        };
         for (Tree.Process p : image.tree.processes()) {
             Tracee parent = p.pid() == root ? stub : tasks.get(p.ppid());
             long flags = p.pid() == root ? CLONE_PARENT | (newIpcNs ? CLONE_NEWIPC : 0) : fdTables.cloneFlags(p);
-            Tracee t = createTask(parent, p.pid(), flags, p.pid() == root ? 0 : p.exitSignal());
-            t.useSyscallAt(hole);
-            t.useScratch(hole + GADGET, Scratch.SIZE);
+            Tracee sessionLeader = p.pid() == root ? null : groupLeaders.sessionLeaderFor(p, tasks, factory);
+            if (sessionLeader != null) flags |= GroupLeaders.cloneParent();   // its exit signal is the leader's
+            Tracee t = factory.create(sessionLeader != null ? sessionLeader : parent, p.pid(), flags,
+                    p.pid() == root || sessionLeader != null ? 0 : p.exitSignal());
             if (p.sid() == p.pid()) t.syscall("setsid", Nr.SETSID);
             tasks.put(p.pid(), t);
             if (!p.zombie()) created.accept(p, t);
@@ -198,12 +209,14 @@ public final class Restart {
         for (Tree.Process p : image.tree.processes()) {
             if (p.pgid() == p.pid() && p.sid() != p.pid()) tasks.get(p.pid()).syscall("setpgid(0, 0)", Nr.SETPGID, 0, 0);
         }
+        groupLeaders.makeGroups(tasks, factory);
         for (Tree.Process p : image.tree.processes()) {
-            if (p.pgid() != p.pid() && tasks.containsKey(p.pgid())) {
+            if (p.pgid() != p.pid() && (tasks.containsKey(p.pgid()) || groupLeaders.leads(p.pgid()))) {
                 tasks.get(p.pid()).syscall("setpgid(0, " + p.pgid() + ")", Nr.SETPGID, 0, p.pgid());
             }
         }
-        Map<Integer, Long> drain = new LinkedHashMap<>();
+        Map<Integer, Long> drain = new LinkedHashMap<>(groupLeaders.end(tasks));
+        created.removeAll(groupLeaders.created());
         for (Tree.Process p : image.tree.processes()) {
             if (!p.zombie()) continue;
             Tracee z = tasks.get(p.pid());
@@ -270,6 +283,7 @@ public final class Restart {
         }
         for (FileRecord f : image.files.values()) OpenFiles.verify(f, mapped.contains(f.objref()), w -> opts.log().accept("warning: " + w));
         checkVdso();
+        groupLeaders.preflight();
         TaskState.preflight(image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList());
         for (var d : image.openFiles.values()) {
             if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !opts.inheritFds().containsKey(d.description())) {

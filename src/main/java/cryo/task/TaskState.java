@@ -26,11 +26,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * (signal handlers, sigaltstack, clear_child_tid, itimers, pdeath signal) is read by remote syscalls.
  */
 public final class TaskState {
-    private static final int PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_SET_NAME = 15, PR_GET_TID_ADDRESS = 40;
+    private static final int PR_SET_PDEATHSIG = 1, PR_GET_PDEATHSIG = 2, PR_SET_NAME = 15, PR_SET_CHILD_SUBREAPER = 36,
+            PR_GET_CHILD_SUBREAPER = 37, PR_GET_TID_ADDRESS = 40;
     private static final int SIGKILL = 9, SIGSTOP = 19, SIGALRM = 14, ITIMER_REAL = 0;
     // Scratch layout while checkpointing: all results land here and come back in one process_vm_readv.
     private static final int SC_SIGACTIONS = 0, SC_ALTSTACK = 2048, SC_TIDADDR = 2080, SC_PDEATH = 2088, SC_ITIMERS = 2096,
-            SC_END = 2192;
+            SC_SUBREAPER = 2192, SC_END = 2200;
 
     private TaskState() {
     }
@@ -45,6 +46,7 @@ public final class TaskState {
             t.syscall("rt_sigaction(" + sig + ")", Nr.RT_SIGACTION, sig, 0, t.scratch() + SC_SIGACTIONS + 32L * (sig - 1), 8);
         }
         t.syscall("prctl(PR_GET_PDEATHSIG)", Nr.PRCTL, PR_GET_PDEATHSIG, t.scratch() + SC_PDEATH);
+        t.syscall("prctl(PR_GET_CHILD_SUBREAPER)", Nr.PRCTL, PR_GET_CHILD_SUBREAPER, t.scratch() + SC_SUBREAPER);
         for (int which = 0; which < 3; which++) {
             t.syscall("getitimer(" + which + ")", Nr.GETITIMER, which, t.scratch() + SC_ITIMERS + 32L * which);
         }
@@ -60,7 +62,8 @@ public final class TaskState {
             return new TaskRecord(pid, comm, Integer.parseInt(stat.status("Umask"), 8), personality,
                     s.get(JAVA_INT, SC_PDEATH), cwd, stat.statusInts("Uid"), stat.statusInts("Gid"), groups, Rlimits.read(pid),
                     sigactions, Ptrace.peekSiginfo(pid, true), itimers, Credentials.caps(stat), securebits,
-                    stat.status("NoNewPrivs").equals("1"), dumpable, Terminal.wasForeground(stat));
+                    stat.status("NoNewPrivs").equals("1"), dumpable, Terminal.wasForeground(stat),
+                    s.get(JAVA_INT, SC_SUBREAPER) != 0);
         }
     }
 
@@ -98,6 +101,7 @@ public final class TaskState {
             t.syscall("chdir(" + task.cwd() + ")", Nr.CHDIR, t.putString(0, task.cwd()));
             if (task.personality() != 0) t.syscall("personality", Nr.PERSONALITY, task.personality());
             t.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, PR_SET_NAME, t.putString(0, task.comm()));
+            if (task.childSubreaper()) t.syscall("prctl(PR_SET_CHILD_SUBREAPER)", Nr.PRCTL, PR_SET_CHILD_SUBREAPER, 1);
             restoreItimers(t, task, a);
             Rlimits.restore(t.tid, task.rlimits());
             for (byte[] si : task.sharedPending()) {

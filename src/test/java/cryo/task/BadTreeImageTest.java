@@ -169,9 +169,11 @@ class BadTreeImageTest {
                 new Variant(process(z3, Map.of("waitStatus", (1 << 8) | 9)), List.of(z3 + "", "265", "0x109")));
         variants.put("a zombie whose status is a stop, not an exit",
                 new Variant(process(z3, Map.of("waitStatus", (19 << 8) | 0x7f)), List.of(z3 + "", "4991", "0x137f")));
-        variants.put("a process group that no process of the tree can recreate",
-                new Variant(process(z0, Map.of("pgid", nobody)), List.of(z0 + "", nobody + "")));
-        variants.put("a session that no process of the tree can recreate",
+        // (a group or session whose leader is gone is recreated with a temporary leader: GroupLeadersTest)
+        variants.put("a process group with members in two sessions",
+                new Variant(both(process(z0, Map.of("pgid", nobody)), process(z1, Map.of("pgid", nobody, "sid", nobody))),
+                        List.of(z0 + "", z1 + "", nobody + "")));
+        variants.put("a process in the root's group but another session",
                 new Variant(process(z0, Map.of("sid", nobody)), List.of(z0 + "", nobody + "")));
 
         List<Executable> checks = new ArrayList<>();
