@@ -203,7 +203,7 @@ public final class Main {
         try (Arena arena = Arena.ofShared()) {
             Image image = Image.of(ImageReader.read(ImageReader.map(file, arena), ImageReader.Data.LATER));
             timing("read", System.nanoTime() - t0);
-            pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log));
+            pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach));
         }
         timing("total", System.nanoTime() - t0);
         if (detach) {

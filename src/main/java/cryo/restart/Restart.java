@@ -38,6 +38,7 @@ import cryo.sys.WaitStatus;
 import cryo.task.GroupLeaders;
 import cryo.task.ProcStat;
 import cryo.task.TaskState;
+import cryo.task.Terminal;
 import cryo.task.ThreadRecord;
 
 import java.io.IOException;
@@ -63,8 +64,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * (PTRACE_O_EXITKILL covers cryo dying too), so a failed restart leaves nothing behind.
  */
 public final class Restart {
-    /** newIpcNamespace: put the tree in a new IPC namespace even if it shared cryo's at checkpoint. */
-    public record Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log) {
+    /**
+     * newIpcNamespace: put the tree in a new IPC namespace even if it shared cryo's at checkpoint. detach: cryo
+     * will not wait for the root (it cannot keep a terminal's foreground job in front).
+     */
+    public record Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log, boolean detach) {
+        public Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log) {
+            this(newIpcNamespace, inheritFds, log, false);
+        }
     }
 
     private static final int CLONE_PARENT = 0x8000, CLONE_NEWIPC = 0x08000000;
@@ -81,6 +88,8 @@ public final class Restart {
     private final FdTables fdTables;
     /** Temporary leaders of the groups and sessions whose leader is gone. */
     private final GroupLeaders groupLeaders;
+    /** The terminal to hand to the restored foreground job, decided in preflight. */
+    private Terminal.Handover terminal;
     /** Checks the page data of the image in the background from the start (ImageReader.Data.LATER). */
     private DataCheck data;
 
@@ -153,6 +162,7 @@ public final class Restart {
             // cryo lets go of its own pipe ends and FIFO holders before any task runs, or a released writer
             // would still find a reader (cryo) instead of EPIPE.
             opener.finish();
+            Terminal.handOver(terminal);
             // Children first: a released parent may kill a child at once (ESRCH then only means that).
             for (Tracee t : ready.reversed()) {
                 try {
@@ -167,6 +177,7 @@ public final class Restart {
         } finally {
             for (int fd : shmem.values()) Fd.close(fd);
             if (!ok) {
+                Terminal.release(terminal);
                 killCreated(-1);
                 if (!newIpcNs) Ipc.remove(createdIpc);   // a new namespace goes away with its last task
             }
@@ -284,7 +295,9 @@ public final class Restart {
         for (FileRecord f : image.files.values()) OpenFiles.verify(f, mapped.contains(f.objref()), w -> opts.log().accept("warning: " + w));
         checkVdso();
         groupLeaders.preflight();
-        TaskState.preflight(image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList());
+        var tasks = image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList();
+        TaskState.preflight(tasks);
+        terminal = Terminal.preflight(image.tree, tasks, opts.detach());
         for (var d : image.openFiles.values()) {
             if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !opts.inheritFds().containsKey(d.description())) {
                 throw new ImageException(d.description() + " led outside the tree at checkpoint: give it an fd with --inherit-fd FD:" + d.description());
@@ -468,6 +481,7 @@ public final class Restart {
     /** Foreground: waits for the restored root like a parent; returns the shell-style exit status. */
     public static int waitForExit(int pid) throws SysException {
         WaitStatus st = Wait.blocking(pid);
+        Terminal.takeBack();
         return st.exited() ? st.exitCode() : 128 + st.termSignal();
     }
 }

@@ -2,7 +2,7 @@ package cryo.sys;
 
 /** errno values cryo tests for, and their names for error messages (errno(3), asm-generic/errno*.h). */
 public final class Errno {
-    public static final int EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, EBADF = 9, ECHILD = 10, ENOTTY = 25,
+    public static final int EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, ENXIO = 6, EBADF = 9, ECHILD = 10, ENOTTY = 25,
             EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, ENOTDIR = 20,
             EINVAL = 22, ENOSPC = 28, ESPIPE = 29, EPIPE = 32, ERANGE = 34, ENOSYS = 38, ENOMSG = 42,
             EIDRM = 43, ENOTSOCK = 88, EOPNOTSUPP = 95;
