@@ -132,6 +132,22 @@ class CredentialsTest {
         for (long pid : t.pids()) assertTrue(!Procfs.exists(pid), "pid " + pid + " was not created");
     }
 
+    /** An image whose TASK has an effective set outside its permitted set is refused, naming the field. */
+    @Test
+    void capabilitiesThatCannotBeAreABadImage() throws IOException {
+        Tree t = start();
+        Path image = tmp.resolve("creds.img"), bad = tmp.resolve("bad.img");
+        Cryo.checkpoint(cleanup, t.proc().pid(), image);
+        t.proc().awaitExit(Timeouts.EXIT);
+        TreeFixtures.awaitAllGone(t.pids(), Duration.ofSeconds(30));
+        long victim = t.pids().get(2);
+        TreeFixtures.rewrite(image, bad, rs -> rs.stream().map(r -> r instanceof TaskRecord task && task.pid() == victim
+                ? (cryo.image.ImageRecord) TreeFixtures.with(task, Map.of("caps", new long[] {0, 0, 1L << 21, task.caps()[3], 0})) : r).toList());
+        String line = Cryo.restartExpectingFailure(cleanup, bad, t.proc().pid()).assertOneLineError();
+        assertTrue(line.contains("TASK") && line.contains("caps") && line.contains("effective set is not within the permitted set"), line);
+        for (long pid : t.pids()) assertTrue(!Procfs.exists(pid), "pid " + pid + " was not created");
+    }
+
     private static void awaitReleased(long pid, Proc rest) {
         long deadline = System.nanoTime() + Timeouts.CRYO.toNanos();
         while (!(Procfs.alive(pid) && Procfs.tracerPid(pid) == 0)) {
