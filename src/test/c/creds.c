@@ -3,7 +3,8 @@
  *
  *   root (uid 0) ─┬─ nobody   started with setpriv --reuid/--regid 65534 --clear-groups; lowers its
  *                 │           RLIMIT_NOFILE to {64, 128} and RLIMIT_CORE to {0, 1 MiB}; forks:
- *                 │    └─ nobody-child (uid 65534, inherits all that)
+ *                 │    ├─ nobody-child (uid 65534, inherits all that)
+ *                 │    └─ nobody-zombie (exited 3, not reaped)
  *                 ├─ mixed    groups {5,6,7}; gids real 1001 effective 1002 saved 1003 fs 1001;
  *                 │           uids real 2001 effective 2002 saved 2003 fs 2003 (no capabilities left,
  *                 │           not dumpable)
@@ -14,7 +15,7 @@
  * The children wait in pause(). Each tells the root it is set up by writing a byte to a pipe.
  *
  * Protocol (root's stdin/stdout):
- *   at start   READY <root> <nobody> <nobody-child> <mixed> <caps>   (or FAIL <what>)
+ *   at start   READY <root> <nobody> <nobody-child> <mixed> <caps> <nobody-zombie>   (or FAIL <what>)
  *   quit       the root kills its children with SIGTERM, reaps them, prints BYE and exits 0
  *
  * Build: gcc -O1 -Wall -o creds creds.c
@@ -68,9 +69,14 @@ static int nobody(int up) {
     char b;
     if (read(p[0], &b, 1) != 1) fail("read nobody-child");
     close(p[0]);
-    /* tell the root the grandchild's pid after the byte: "x" then the pid */
+    pid_t z = fork();
+    if (z < 0) fail("fork");
+    if (z == 0) _exit(3);
+    siginfo_t si;
+    if (waitid(P_PID, z, &si, WEXITED | WNOWAIT)) fail("waitid");
+    /* tell the root the grandchildren's pids: "<child> <zombie>\n", then "x" */
     char msg[32];
-    int n = snprintf(msg, sizeof msg, "%d\n", c);
+    int n = snprintf(msg, sizeof msg, "%d %d\n", c, z);
     if (write(up, msg, n) != n) fail("write pid");
     up_and_wait(up);
     return 0;
@@ -134,9 +140,10 @@ int main(int argc, char **argv) {
         else if (got < (int)sizeof buf - 1) buf[got++] = b;
     }
     buf[got] = 0;
-    kids[1] = atoi(buf);
+    int zombie;
+    if (sscanf(buf, "%d %d", &kids[1], &zombie) != 2) fail("grandchildren's pids");
     close(up[0]);
-    printf("READY %d %d %d %d %d\n", getpid(), kids[0], kids[1], kids[2], kids[3]);
+    printf("READY %d %d %d %d %d %d\n", getpid(), kids[0], kids[1], kids[2], kids[3], zombie);
     char line[256];
     while (fgets(line, sizeof line, stdin)) {
         if (strncmp(line, "quit", 4) == 0) break;

@@ -211,7 +211,8 @@ public final class Checkpoint {
         for (FrozenTree.Process p : tree.processes.values()) {
             int[] tids = p.threads.stream().mapToInt(t -> t.tid).toArray();
             entries.add(new Tree.Process(p.pid, p.stat.ppid(), p.stat.pgid(), p.stat.sid(), p.stat.exitSignal(),
-                    p.zombie, p.zombie ? p.stat.exitCode() : 0, tids, p.stat.comm, files.fdTableOf(p.pid)));
+                    p.zombie, p.zombie ? p.stat.exitCode() : 0, tids, p.stat.comm, files.fdTableOf(p.pid),
+                    p.zombie ? TaskState.zombieCredentials(p.stat) : new int[0]));
         }
         byte[] xstate = dumps.get(root).threads().getFirst().xstate();
         Head head = new Head(Head.VERSION, "x86_64", Proc.kernelRelease(), 4096, xstate.length, xfeatures(xstate),

@@ -83,6 +83,7 @@ final class Show {
                     pm.put("sid", p.sid());
                     pm.put("exit_signal", p.exitSignal());
                     if (p.zombie()) pm.put("zombie_status", p.waitStatus());
+                    if (p.zombie()) pm.put("zombie_creds", Arrays.stream(p.zombieCreds()).boxed().toList());
                     pm.put("threads", Arrays.stream(p.tids()).boxed().toList());
                     if (p.sharesFdTable()) pm.put("fd_table", p.fdTable());
                     ps.add(pm);

@@ -13,10 +13,12 @@ public record Tree(List<Process> processes) implements ImageRecord {
      * One process: ids, the signal its parent gets when it dies, and for a zombie its wait status.
      * tids lists every thread, the leader (tid == pid) first. fdTable is the pid of the first process of the
      * tree that uses this one's fd table (clone(2) CLONE_FILES without CLONE_THREAD): pid itself unless it
-     * shares the table of a process before it.
+     * shares the table of a process before it. zombieCreds: for a zombie (which has no TASK record), its
+     * uids and gids (real, effective, saved, fs) then its groups, as /proc/PID/status shows them; empty
+     * for a live process.
      */
     public record Process(int pid, int ppid, int pgid, int sid, int exitSignal, boolean zombie, int waitStatus,
-                          int[] tids, String comm, int fdTable) {
+                          int[] tids, String comm, int fdTable, int[] zombieCreds) {
         public boolean sharesFdTable() {
             return fdTable != pid;
         }
@@ -42,6 +44,8 @@ public record Tree(List<Process> processes) implements ImageRecord {
             for (int t : p.tids) e.u32(t);
             e.str(p.comm);
             e.u32(p.fdTable);
+            e.u32(p.zombieCreds.length);
+            for (int c : p.zombieCreds) e.u32(c);
         }
     }
 
@@ -78,7 +82,13 @@ public record Tree(List<Process> processes) implements ImageRecord {
             String comm = d.str(f + "comm");
             if (comm.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 15) throw d.error(f + "comm", "is longer than 15 bytes");
             int fdTable = d.u32(f + "fd_table", 1, PID_MAX_LIMIT);
-            ps[i] = new Process(pid, ppid, pgid, sid, exitSignal, zombie, status, tids, comm, fdTable);
+            int nc = d.u32(f + "zombie_creds", 0, 8 + 65536);
+            if (zombie != (nc >= 8) || (nc > 0 && nc < 8)) {
+                throw d.error(f + "zombie_creds", "has " + nc + " ids: a zombie has 8 and its groups, a live process none");
+            }
+            int[] creds = new int[nc];
+            for (int j = 0; j < nc; j++) creds[j] = d.u32(f + "zombie_creds[" + j + "]");
+            ps[i] = new Process(pid, ppid, pgid, sid, exitSignal, zombie, status, tids, comm, fdTable, creds);
         }
         return new Tree(List.of(ps));
     }

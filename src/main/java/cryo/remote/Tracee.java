@@ -158,7 +158,10 @@ public final class Tracee {
             r.set(Regs.RIP, syscallInsn).set(Regs.RAX, cryo.sys.Nr.EXIT_GROUP).set(Regs.RDI, (status >> 8) & 0xff).set(Regs.ORIG_RAX, -1);
             Ptrace.setRegs(tid, r);
         } else {
-            cryo.sys.Proc.setRlimit(tid, 4 /* RLIMIT_CORE */, 0, 0);
+            // RLIMIT_CORE {0, 0}, set by the task itself: it may have another user's credentials already
+            try (Arena a = Arena.ofConfined()) {
+                syscall("prlimit64(RLIMIT_CORE)", cryo.sys.Nr.PRLIMIT64, 0, 4, put(0, a.allocate(16)), 0);
+            }
             Ptrace.setSigmask(tid, 0);
             cryo.sys.Proc.tgkill(tid, tid, status & 0x7f);
         }

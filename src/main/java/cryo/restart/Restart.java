@@ -232,6 +232,7 @@ public final class Restart {
             if (!p.zombie()) continue;
             Tracee z = tasks.get(p.pid());
             z.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, 15, z.putString(0, p.comm()));
+            TaskState.restoreZombieCredentials(z, p.zombieCreds());
             z.exitAs(p.waitStatus());
             if (p.exitSignal() != 0) drain.merge(p.ppid(), 1L << (p.exitSignal() - 1), (x, y) -> x | y);
         }

@@ -77,7 +77,35 @@ public final class Credentials {
         return (int) t.syscall("prctl(PR_GET_DUMPABLE)", Nr.PRCTL, PR_GET_DUMPABLE, 0, 0, 0, 0);
     }
 
+    /** A zombie's Uid, Gid and Groups lines as one array: 4 uids, 4 gids, the groups. */
+    static int[] zombie(ProcStat s) {
+        int[] u = s.statusInts("Uid"), g = s.statusInts("Gid"), groups = s.statusInts("Groups");
+        int[] out = new int[8 + groups.length];
+        System.arraycopy(u, 0, out, 0, 4);
+        System.arraycopy(g, 0, out, 4, 4);
+        System.arraycopy(groups, 0, out, 8, groups.length);
+        return out;
+    }
+
     // ---------------------------------------------------------------- restart
+
+    /**
+     * A zombie's ids, set in the fresh task just before it exits. Its capability sets are not saved: the
+     * kernel's own setuid fixup drops them as it did for the original (a zombie can do nothing with them).
+     */
+    static void restoreZombie(Tracee t, int[] c) throws SysException {
+        if (c[0] == 0 && c[1] == 0 && c[2] == 0 && c[3] == 0 && c[4] == 0 && c[5] == 0 && c[6] == 0 && c[7] == 0 && c.length == 8) return;
+        try (Arena a = Arena.ofConfined()) {
+            int n = c.length - 8;
+            MemorySegment groups = a.allocate(4L * Math.max(1, n));
+            MemorySegment.copy(c, 8, groups, JAVA_INT, 0, n);
+            t.syscall("setgroups", Nr.SETGROUPS, n, t.put(0, groups));
+            t.syscall("setresgid", Nr.SETRESGID, c[4], c[5], c[6]);
+            t.syscall("setfsgid", Nr.SETFSGID, c[7]);
+            t.syscall("setresuid", Nr.SETRESUID, c[0], c[1], c[2]);
+            t.syscall("setfsuid", Nr.SETFSUID, c[3]);
+        }
+    }
 
     /**
      * What cryo cannot give: capabilities it does not hold itself (capset(2) only lowers the permitted and

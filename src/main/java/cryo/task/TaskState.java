@@ -170,6 +170,16 @@ public final class TaskState {
         if (task.pdeathSignal() != 0) t.syscall("prctl(PR_SET_PDEATHSIG)", Nr.PRCTL, PR_SET_PDEATHSIG, task.pdeathSignal());
     }
 
+    /** A zombie's uids, gids (4 each) and groups, for its TREE entry. */
+    public static int[] zombieCredentials(ProcStat s) {
+        return Credentials.zombie(s);
+    }
+
+    /** A zombie-to-be's uids, gids and groups, before it exits (its capabilities follow its uids). */
+    public static void restoreZombieCredentials(Tracee t, int[] creds) throws SysException {
+        Credentials.restoreZombie(t, creds);
+    }
+
     /** What the restart cannot give the tasks (limits, capabilities), checked before anything is created. */
     public static void preflight(Collection<TaskRecord> tasks) throws ImageException, IOException, SysException {
         Rlimits.preflight(tasks);
