@@ -157,6 +157,32 @@ class CredentialsTest {
         for (long pid : t.pids()) assertTrue(!Procfs.exists(pid), "pid " + pid + " was not created");
     }
 
+    /** Credentials are per thread: a thread that changed its own uids (raw setresuid) is refused at checkpoint. */
+    @Test
+    void aThreadWithOtherCredentialsIsRefused() {
+        Path py = Fixtures.python();
+        Proc p = cleanup.start("thread-creds", new ProcessBuilder(py.toString(), "-c", """
+                import ctypes, os, sys, threading
+                libc = ctypes.CDLL(None, use_errno=True)
+                done = threading.Event()
+                def worker():
+                    if libc.syscall(117, 65534, 65534, 65534) != 0:   # SYS_setresuid, this thread only
+                        os.write(1, b"FAIL setresuid\\n")
+                    done.set()
+                    threading.Event().wait()
+                threading.Thread(target=worker, daemon=True).start()
+                done.wait()
+                os.write(1, b"READY %d\\n" % os.getpid())
+                sys.stdin.read()
+                """));
+        assertEquals(p.pid(), p.awaitReady());
+        String line = Cryo.run(cleanup, "checkpoint", Long.toString(p.pid()), "-o", tmp.resolve("t.img").toString()).assertOneLineError();
+        assertTrue(line.contains("task " + p.pid()) && line.contains("other credentials than its leader") && line.contains("Uid"), line);
+        Procfs.assertRunningUntraced(p.pid(), "the process");
+        p.closeStdin();
+        assertEquals(0, p.awaitExit(Timeouts.EXIT));
+    }
+
     private static void awaitReleased(long pid, Proc rest) {
         long deadline = System.nanoTime() + Timeouts.CRYO.toNanos();
         while (!(Procfs.alive(pid) && Procfs.tracerPid(pid) == 0)) {
