@@ -227,7 +227,7 @@ public final class Restart {
             }
         }
         Map<Integer, Long> drain = new LinkedHashMap<>(groupLeaders.end(tasks));
-        created.removeAll(groupLeaders.created());
+        this.created.removeAll(groupLeaders.created());
         for (Tree.Process p : image.tree.processes()) {
             if (!p.zombie()) continue;
             Tracee z = tasks.get(p.pid());
