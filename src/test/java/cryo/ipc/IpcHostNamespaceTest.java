@@ -55,7 +55,8 @@ class IpcHostNamespaceTest extends IpcTestSupport {
         Map<String, SysvObjects.Obj> original = ours(r, 0);
         Path image = checkpoint(r, "all", "--ipc", "all");
 
-        assertEquals(List.of("MSG:" + r.msg(), "SEM:" + r.sem(), "SHM:" + r.shm(), "SHM:" + r.dshm()), IpcFixture.ipcNames(image),
+        // in the order of /proc/sysvipc/*, which is by slot (id % 32768), not by id: compare as sets
+        assertEquals(Set.of("MSG:" + r.msg(), "SEM:" + r.sem(), "SHM:" + r.shm(), "SHM:" + r.dshm()), Set.copyOf(IpcFixture.ipcNames(image)),
                 "the image holds every object of the namespace");
         assertShow(r, image);
         // the originals: the queue, the set and the segment outlive the killed tree; the destroyed segment went
@@ -138,13 +139,13 @@ class IpcHostNamespaceTest extends IpcTestSupport {
     void typedIdsTakeWhatTheyNamePlusTheAttachedSegments() {
         IpcFixture.Running r = IpcFixture.startHost(cleanup, subreaper, ipc, exe());
         Path onlyQueue = checkpoint(r, "only-queue", "--leave-running", "--ipc", "msg:" + r.msg());
-        assertEquals(List.of("MSG:" + r.msg(), "SHM:" + r.shm(), "SHM:" + r.dshm()), IpcFixture.ipcNames(onlyQueue),
+        assertEquals(Set.of("MSG:" + r.msg(), "SHM:" + r.shm(), "SHM:" + r.dshm()), Set.copyOf(IpcFixture.ipcNames(onlyQueue)),
                 "--ipc msg:ID takes that queue, and the segments the tree has attached");
         IpcFixture.checkOk(r.proc(), "after a checkpoint with --leave-running (nothing was removed from the queue)");
         assertFixtureObjects(r, 0, "after a checkpoint with --leave-running");
 
         Path image = checkpoint(r, "typed", "--ipc", "msg:" + r.msg() + ",sem:" + r.sem());
-        assertEquals(List.of("MSG:" + r.msg(), "SEM:" + r.sem(), "SHM:" + r.shm(), "SHM:" + r.dshm()), IpcFixture.ipcNames(image),
+        assertEquals(Set.of("MSG:" + r.msg(), "SEM:" + r.sem(), "SHM:" + r.shm(), "SHM:" + r.dshm()), Set.copyOf(IpcFixture.ipcNames(image)),
                 "--ipc msg:ID,sem:ID");
         SysvObjects.removeNow(SysvObjects.Kind.MSG, r.msg());
         SysvObjects.removeNow(SysvObjects.Kind.SEM, r.sem());
@@ -162,7 +163,7 @@ class IpcHostNamespaceTest extends IpcTestSupport {
     void withoutIpcOptionOnlyTheAttachedSegmentsTravel() {
         IpcFixture.Running r = IpcFixture.startHost(cleanup, subreaper, ipc, exe());
         Path image = checkpoint(r, "attached");
-        assertEquals(List.of("SHM:" + r.shm(), "SHM:" + r.dshm()), IpcFixture.ipcNames(image),
+        assertEquals(Set.of("SHM:" + r.shm(), "SHM:" + r.dshm()), Set.copyOf(IpcFixture.ipcNames(image)),
                 "without --ipc the image holds the attached segments only");
         // the queue and the set stay on the host, and are what the restarted tree uses
         SysvObjects.removeNow(SysvObjects.Kind.SHM, r.shm());
