@@ -1,0 +1,112 @@
+package cryo.restart;
+
+import cryo.files.FileRecord;
+import cryo.files.OpenFileRecord;
+import cryo.files.OpenFiles;
+import cryo.image.Image;
+import cryo.image.ImageException;
+import cryo.ipc.Ipc;
+import cryo.memory.VmaRecord;
+import cryo.sys.Proc;
+import cryo.sys.ProcFile;
+import cryo.sys.SysException;
+import cryo.task.GroupLeaders;
+import cryo.task.ProcStat;
+import cryo.task.TaskState;
+import cryo.task.Terminal;
+
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What restart checks before it creates anything: pids free, files the same, the vdso of this kernel the
+ * size the image has, limits, credentials and terminal cryo can give, descriptions leading outside given an
+ * fd, IPC ids free. A failure here leaves nothing to undo.
+ */
+final class Preflight {
+    private Preflight() {
+    }
+
+    /** Runs every check; returns the terminal handover for a foreground job (Terminal.preflight). */
+    static Terminal.Handover run(Image image, Restart.Options opts, GroupLeaders groupLeaders, boolean newIpcNs)
+            throws ImageException, SysException, IOException {
+        for (Image.ProcessImage p : image.processes.values()) {
+            for (int tid : p.entry.zombie() ? new int[]{p.entry.pid()} : p.entry.tids()) {
+                ProcStat s = ProcStat.read(tid);
+                // A dead task whose parent has yet to reap it (the original of a piped checkpoint, a moment
+                // ago): give the parent a second before calling the pid taken.
+                for (int i = 0; i < 20 && s != null && (s.state == 'Z' || s.state == 'X'); i++) {
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                    s = ProcStat.read(tid);
+                }
+                if (s != null) {
+                    throw new ImageException("pid " + tid + " is in use by " + s.comm + " (state " + s.state + ")"
+                            + (s.state == 'Z' ? ": a zombie its parent has not reaped yet" : ""));
+                }
+            }
+        }
+        Set<Integer> mapped = new HashSet<>();
+        for (Image.ProcessImage p : image.processes.values()) {
+            if (p.mm != null) mapped.add(p.mm.exeFile());
+            for (VmaRecord v : p.vmas) if (v.file() != 0) mapped.add(v.file());
+        }
+        for (FileRecord f : image.files.values()) OpenFiles.verify(f, mapped.contains(f.objref()), w -> opts.log().accept("warning: " + w));
+        checkVdso(image);
+        groupLeaders.preflight();
+        var tasks = image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList();
+        TaskState.preflight(tasks);
+        Terminal.Handover terminal = Terminal.preflight(image.tree, tasks, opts.detach());
+        for (var d : image.openFiles.values()) {
+            if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !opts.inheritFds().containsKey(d.description())) {
+                throw new ImageException(d.description() + " led outside the tree at checkpoint: give it an fd with --inherit-fd FD:" + d.description());
+            }
+        }
+        Ipc.check(image.ipc.values(), newIpcNs);
+        String kernel = Proc.kernelRelease();
+        if (!kernel.equals(image.head.kernelRelease())) {
+            opts.log().accept("warning: image taken on kernel " + image.head.kernelRelease() + ", this is " + kernel);
+        }
+        return terminal;
+    }
+
+    /** The vdso is mapped by this kernel, not from the image: its layout must be the one the image has. */
+    private static void checkVdso(Image image) throws ImageException, IOException {
+        Map<String, Long> mine = vdsoOfCryo();
+        for (Image.ProcessImage p : image.processes.values()) {
+            for (VmaRecord v : p.vmas) {
+                if (!v.isVdso()) continue;
+                String name = switch (v.kind()) {
+                    case VVAR -> "[vvar]";
+                    case VVAR_VCLOCK -> "[vvar_vclock]";
+                    default -> "[vdso]";
+                };
+                Long size = mine.get(name);
+                if (size == null || size != v.size()) {
+                    throw new ImageException("record VMA of pid " + p.entry.pid() + ": " + name + " is " + v.size() / 4096
+                            + " pages in the image, " + (size == null ? "absent" : size / 4096 + " pages") + " on this kernel");
+                }
+            }
+        }
+    }
+
+    /** Sizes of cryo's own [vvar], [vvar_vclock] and [vdso], from /proc/self/maps (smaps of a JVM is large). */
+    private static Map<String, Long> vdsoOfCryo() throws IOException {
+        Map<String, Long> out = new HashMap<>();
+        for (String line : ProcFile.read("/proc/self/maps").split("\n")) {
+            int sp = line.lastIndexOf(' ');
+            String name = line.substring(sp + 1);
+            if (!name.startsWith("[v")) continue;
+            int dash = line.indexOf('-'), end = line.indexOf(' ');
+            out.put(name, Long.parseUnsignedLong(line, dash + 1, end, 16) - Long.parseUnsignedLong(line, 0, dash, 16));
+        }
+        return out;
+    }
+}
