@@ -63,7 +63,11 @@ public final class Checkpoint {
      * will map at restart with --inherit-fd. fault is a test hook: "after-pages" or "kill-target".
      */
     public record Options(boolean leaveRunning, boolean allowLeaks, Ipc.Selection ipc, Set<String> external, String fault,
-                          Consumer<String> log) {
+                          Consumer<String> log, long ghostLimit) {
+        /** No --ghost-limit: deleted files of any size are saved. */
+        public Options(boolean leaveRunning, boolean allowLeaks, Ipc.Selection ipc, Set<String> external, String fault, Consumer<String> log) {
+            this(leaveRunning, allowLeaks, ipc, external, fault, log, Long.MAX_VALUE);
+        }
     }
 
     /** HEAD flag: the tree had an IPC namespace of its own, restart makes a new one. */
@@ -121,6 +125,7 @@ public final class Checkpoint {
         Refusal.Collector refused = new Refusal.Collector();
         checkTree(tree, root, refused);
         FileTable files = new FileTable(tree.tasks());
+        files.ghosts().limit(opts.ghostLimit());
         files.shareFdTables(FdTables.checkpoint(tree.liveParents(), refused));
         Map<Integer, Map<Integer, String>> fdLinks = new LinkedHashMap<>();
         Set<String> links = new HashSet<>();
@@ -224,6 +229,7 @@ public final class Checkpoint {
         w.write(new Tree(entries));
         for (FileRecord f : files.files()) w.write(f);
         for (var pipe : files.pipes()) w.write(pipe);
+        files.ghosts().write(w);
         for (IpcRecord o : ipc.objects()) w.write(o);
         for (ShmPagesRecord p : ipc.pages()) w.write(p);
         for (var r : shmem.records()) w.write(r);

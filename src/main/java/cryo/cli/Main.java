@@ -22,6 +22,7 @@ public final class Main {
 
             commands:
               checkpoint PID -o FILE [--leave-running] [--allow-leaks] [--ipc all|ID,...] [--external pipe:[INODE]]...
+                             [--ghost-limit SIZE]
                                                           freeze the tree under PID (every descendant and thread) and
                                                           write its image (FILE '-' = stdout); the tree is killed
                                                           after, or resumes with --leave-running. --allow-leaks accepts
@@ -31,14 +32,17 @@ public final class Main {
                                                           segments it has attached, plus --ipc all (every object of
                                                           the namespace) or --ipc ID,... (msg:ID, sem:ID, shm:ID).
                                                           --external accepts a pipe (or FIFO, socket, tty) that leads
-                                                          outside the tree at any fd
-              restart FILE [-d] [--new-ipc-namespace] [--inherit-fd FD:pipe:[INODE]]...
+                                                          outside the tree at any fd. Deleted and O_TMPFILE files
+                                                          are saved with their contents; --ghost-limit refuses one
+                                                          larger than SIZE (bytes, or 512K, 64M, 2G)
+              restart FILE [-d] [--new-ipc-namespace] [--inherit-fd FD:pipe:[INODE]]... [--ghost-dir DIR]
                                                           bring the tree back with its pids (FILE '-' = stdin); cryo
                                                           stays the root's parent and exits with its status, -d
                                                           detaches and prints the root pid. --new-ipc-namespace puts
                                                           the tree and its IPC objects in a new IPC namespace;
                                                           --inherit-fd gives cryo's fd FD to every task that held the
-                                                          external description (CRIU's --inherit-fd)
+                                                          external description (CRIU's --inherit-fd). --ghost-dir
+                                                          recreates a deleted file whose directory is gone in DIR
               show FILE [--json]                          print the image record by record
               check                                       test that this kernel and user have what cryo needs
 
@@ -150,6 +154,19 @@ public final class Main {
         System.err.println("cryo: " + line);
     }
 
+    /** A size in bytes: digits with an optional K, M or G (powers of 1024). */
+    static long size(String arg, String option) throws Usage {
+        var m = java.util.regex.Pattern.compile("(\\d{1,15})([KMG]?)").matcher(arg.toUpperCase());
+        if (!m.matches()) throw new Usage(option + " takes a size like 1048576, 512K, 64M or 2G, not '" + arg + "'");
+        int shift = switch (m.group(2)) {
+            case "K" -> 10;
+            case "M" -> 20;
+            case "G" -> 30;
+            default -> 0;
+        };
+        return Long.parseLong(m.group(1)) << shift;
+    }
+
     private static void timing(String name, long nanos) {
         cryo.checkpoint.Timings.span(name, nanos);
     }
@@ -170,6 +187,8 @@ public final class Main {
         String out = option(args, "-o");
         if (out == null) out = option(args, "--output");
         if (out == null) throw new Usage("checkpoint needs -o FILE");
+        String limitArg = option(args, "--ghost-limit");
+        long ghostLimit = limitArg == null ? Long.MAX_VALUE : size(limitArg, "--ghost-limit");
         String pidArg = single(args, "PID");
         int pid;
         try {
@@ -177,7 +196,7 @@ public final class Main {
         } catch (NumberFormatException e) {
             throw new Usage("'" + pidArg + "' is not a pid");
         }
-        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, external, System.getenv("CRYO_FAULT"), Main::log), Output.of(out));
+        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, external, System.getenv("CRYO_FAULT"), Main::log, ghostLimit), Output.of(out));
         timing("frozen", r.frozenNanos());
         timing("total", System.nanoTime() - t0);
         if (System.getenv("CRYO_TIMING") != null) log("image " + r.bytes() + " bytes, " + r.pageBytes() + " bytes of pages");
@@ -198,12 +217,14 @@ public final class Main {
             }
             if (colon < 0) throw new Usage("--inherit-fd takes FD:DESCRIPTION, e.g. 5:pipe:[1234], not '" + m + "'");
         }
+        String ghostDir = option(args, "--ghost-dir");
+        if (ghostDir != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(ghostDir))) throw new Usage("--ghost-dir " + ghostDir + " is not a directory");
         String file = single(args, "FILE");
         int pid;
         try (Arena arena = Arena.ofShared()) {
             Image image = Image.of(ImageReader.read(ImageReader.map(file, arena), ImageReader.Data.LATER));
             timing("read", System.nanoTime() - t0);
-            pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach));
+            pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach, ghostDir == null ? null : java.nio.file.Path.of(ghostDir).toAbsolutePath()));
         }
         timing("total", System.nanoTime() - t0);
         if (detach) {

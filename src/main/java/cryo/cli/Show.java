@@ -53,6 +53,14 @@ final class Show {
             }
         }
         if (json) out.println("]");
+        long ghosts = 0, ghostBytes = 0;
+        for (ImageRecord r : records) {
+            if (r instanceof cryo.files.GhostRecord g) {
+                ghosts++;
+                ghostBytes += g.dataBytes();
+            }
+        }
+        if (!json && ghosts > 0) out.println("# ghost data: " + cryo.files.Ghosts.describe(ghosts, ghostBytes));
     }
 
     private static String hex(long v) {
@@ -224,6 +232,20 @@ final class Show {
                 m.put("offset", p.offset());
                 m.put("pages", p.data().byteSize() / 4096);
                 m.put("crc32c", hex(Integer.toUnsignedLong(p.crc())));
+            }
+            case cryo.files.GhostRecord g -> {
+                m.put("objref", g.objref());
+                m.put("path", g.path() + (g.tmpfile() ? " (O_TMPFILE)" : " (deleted)"));
+                m.put("mode", "0" + Integer.toOctalString(g.mode()));
+                m.put("owner", g.uid() + ":" + g.gid());
+                m.put("size", g.size());
+                m.put("data_bytes", g.dataBytes());
+            }
+            case cryo.files.GhostDataRecord d -> {
+                m.put("ghost", d.ghost());
+                m.put("offset", d.offset());
+                m.put("bytes", d.data().byteSize());
+                m.put("crc32c", hex(Integer.toUnsignedLong(d.crc())));
             }
             case FdRecord f -> {
                 m.put("pid", f.pid());

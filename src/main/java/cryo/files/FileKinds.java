@@ -22,6 +22,7 @@ final class FileKinds {
             new PipeFile(),
             new ProcfsFile(),
             new FifoFile(),
+            new GhostFile(),       // before RegularFile: a deleted file has no path to reopen
             new RegularFile());
 
     /** The description of the fd in c, by the first kind that takes it; a refusal if none does. */

@@ -23,6 +23,7 @@ public final class FileTable {
     /** Open file descriptions met so far, by the dev:ino of what they open. */
     private final Map<String, List<Holder>> descriptions = new HashMap<>();
     private int next = 1;
+    private final Ghosts ghosts = new Ghosts(this);
     /** Every task of the tree, thread or process, to its process (tgid). */
     private final Map<Integer, Integer> tasks;
     /** The position of each process in the tree: the order restart restores them in. */
@@ -91,6 +92,21 @@ public final class FileTable {
             files.add(f);
         }
         return f;
+    }
+
+    /** The deleted files of the tree met so far. */
+    public Ghosts ghosts() {
+        return ghosts;
+    }
+
+    /**
+     * The objref of what a mapping's link (/proc/PID/map_files/RANGE) leads to: a FILE record, or a GHOST
+     * record for a deleted file; `what` names the mapping in refusals.
+     */
+    public int mappedFile(int pid, Path link, String path, String what) throws Refusal, IOException {
+        if (!Ghosts.deleted(path)) return ref(pid, link, path).objref();
+        String other = Ghosts.otherName(pid, link, path, what);
+        return other != null ? ref(pid, link, other).objref() : ghosts.ref(pid, link, path, what).objref();
     }
 
     /**

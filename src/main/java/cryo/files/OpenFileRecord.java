@@ -13,10 +13,11 @@ import cryo.image.RecordType;
  * tree, CRIU's --shell-job), or EXTERNAL ones to the fd the user names with --inherit-fd; PIPE_READ and PIPE_WRITE are the ends of the PIPE record `pipe`; FIFO is a
  * named pipe reopened by the path of FILE `file`, its buffer in PIPE `pipe`. PROC is a file of procfs, reopened
  * by its path `description` (a /proc/PID/... file names a task of the tree, which has the same pid after restart).
+ * GHOST is a deleted or O_TMPFILE file: `file` names its GHOST record; it is reopened with flags and position.
  */
 public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flags, long pos, int inheritFd,
                              String description) implements ImageRecord {
-    public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO, PROC}
+    public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO, PROC, GHOST}
 
     /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
     public static final int EXTERNAL = -1;
@@ -44,7 +45,7 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         int pipe = d.u32("pipe");
         String desc = d.str("description");
         if (pos < 0) throw d.error("pos", "is negative");
-        boolean needsFile = kind == Kind.PATH || kind == Kind.FIFO;
+        boolean needsFile = kind == Kind.PATH || kind == Kind.FIFO || kind == Kind.GHOST;
         if (needsFile != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
         boolean needsPipe = kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO;
         if (needsPipe != (pipe != 0)) throw d.error("pipe", "objref " + pipe + " does not fit a " + kind + " description");

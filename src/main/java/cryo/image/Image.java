@@ -30,6 +30,9 @@ public final class Image {
     public final Map<Integer, FileRecord> files = new HashMap<>();
     public final Map<Integer, OpenFileRecord> openFiles = new HashMap<>();
     public final Map<Integer, PipeRecord> pipes = new HashMap<>();
+    /** Deleted and O_TMPFILE files by objref, and their data in file order. */
+    public final Map<Integer, cryo.files.GhostRecord> ghosts = new LinkedHashMap<>();
+    public final Map<Integer, List<cryo.files.GhostDataRecord>> ghostData = new HashMap<>();
     /** SysV IPC objects by kind and id ("MSG:3"), and the pages of shm segments by id. */
     public final Map<String, cryo.ipc.IpcRecord> ipc = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.ipc.ShmPagesRecord>> shmPages = new HashMap<>();
@@ -111,6 +114,11 @@ public final class Image {
                     if (sp.offset() + sp.data().byteSize() > o.size()) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of " + o.name() + " (" + o.size() + " bytes)");
                     img.shmemPages.computeIfAbsent(sp.id(), k -> new ArrayList<>()).add(sp);
                 }
+                case cryo.files.GhostRecord g -> {
+                    if (img.usedBy(g.objref())) throw new ImageException("record " + name + ": objref " + g.objref() + " is used twice");
+                    img.ghosts.put(g.objref(), g);
+                }
+                case cryo.files.GhostDataRecord gd -> cryo.files.GhostFiles.checkData(img.ghosts, img.ghostData, gd, name.toString());
                 case PipeRecord pi -> {
                     if (img.usedBy(pi.objref())) throw new ImageException("record " + name + ": objref " + pi.objref() + " is used twice");
                     img.pipes.put(pi.objref(), pi);
@@ -118,7 +126,8 @@ public final class Image {
                 case OpenFileRecord o -> {
                     if (img.usedBy(o.objref())) throw new ImageException("record " + name + ": objref " + o.objref() + " is used twice");
                     img.openFiles.put(o.objref(), o);
-                    if (o.file() != 0 && !img.files.containsKey(o.file())) throw new ImageException("record " + name + ": field 'file' names objref " + o.file() + ", which no FILE record before it has");
+                    if (o.kind() == OpenFileRecord.Kind.GHOST != img.ghosts.containsKey(o.file())) throw new ImageException("record " + name + ": field 'file' objref " + o.file() + " is " + (img.ghosts.containsKey(o.file()) ? "a GHOST record, not for a " + o.kind() + " description" : "no GHOST record before it"));
+                    if (o.file() != 0 && o.kind() != OpenFileRecord.Kind.GHOST && !img.files.containsKey(o.file())) throw new ImageException("record " + name + ": field 'file' names objref " + o.file() + ", which no FILE record before it has");
                     if (o.pipe() != 0 && !img.pipes.containsKey(o.pipe())) throw new ImageException("record " + name + ": field 'pipe' names objref " + o.pipe() + ", which no PIPE record before it has");
                     if (o.kind() == OpenFileRecord.Kind.PROC) img.checkProcFile(o, name);
                     if (o.kind() == OpenFileRecord.Kind.FIFO && !img.files.get(o.file()).fifo()) throw new ImageException("record " + name + ": FILE " + o.file() + " of a FIFO description is not a FIFO");
@@ -145,7 +154,7 @@ public final class Image {
                 case VmaRecord v -> {
                     ProcessImage p = img.live(v.pid(), name);
                     if (!p.vmas.isEmpty() && p.vmas.getLast().end() > v.start()) throw new ImageException("record " + name + ": field 'start' 0x" + Long.toHexString(v.start()) + " overlaps or precedes the VMA before it");
-                    if (v.file() != 0 && !img.files.containsKey(v.file())) throw new ImageException("record " + name + ": field 'file' names objref " + v.file() + ", which no FILE record before it has");
+                    if (v.file() != 0 && !img.files.containsKey(v.file()) && !img.ghosts.containsKey(v.file())) throw new ImageException("record " + name + ": field 'file' names objref " + v.file() + ", which no FILE record before it has");
                     if (v.kind() == VmaRecord.Kind.SYSV && !img.ipc.containsKey("SHM:" + v.shmem())) throw new ImageException("record " + name + ": field 'shmem' names shared memory segment " + v.shmem() + ", which no IPC record before it has");
                     if (v.kind() == VmaRecord.Kind.SHMEM) {
                         cryo.memory.ShmemRecord o = img.shmem.get(v.shmem());
@@ -182,6 +191,7 @@ public final class Image {
                 case LockRecord l -> img.lock(l, name);
             }
         }
+        cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
         for (ProcessImage p : img.processes.values()) {
             if (p.entry.zombie()) continue;
             int pid = p.entry.pid();
@@ -262,7 +272,7 @@ public final class Image {
     }
 
     private boolean usedBy(int objref) {
-        return files.containsKey(objref) || openFiles.containsKey(objref) || pipes.containsKey(objref);
+        return files.containsKey(objref) || openFiles.containsKey(objref) || pipes.containsKey(objref) || ghosts.containsKey(objref);
     }
 
     private ProcessImage live(int pid, Name record) throws ImageException {

@@ -29,6 +29,8 @@ public enum RecordType {
     SHMEM(14, cryo.memory.ShmemRecord::decode),
     SHMEM_PAGES(15, cryo.memory.ShmemPagesRecord::decode),
     INHERITED(16, cryo.memory.InheritedRecord::decode),
+    GHOST(30, cryo.files.GhostRecord::decode),
+    GHOST_DATA(31, cryo.files.GhostDataRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

@@ -1,0 +1,72 @@
+package cryo.files;
+
+import cryo.sys.FileIo;
+import cryo.sys.SysException;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The contents of a file that has no name to reopen it by (a deleted file, an O_TMPFILE file, a memfd):
+ * only its data extents, found with SEEK_DATA/SEEK_HOLE (lseek(2)), so a sparse file costs what it holds;
+ * read in large off-heap batches, never whole, and written back at the same offsets.
+ */
+public final class FileData {
+    /** Bytes read per batch: one payload record each. */
+    public static final long BATCH = 16L << 20;
+
+    private FileData() {
+    }
+
+    /** A run of data [offset, offset + length). */
+    public record Extent(long offset, long length) {
+        public long end() {
+            return offset + length;
+        }
+    }
+
+    /** The data extents of fd below size, in order. */
+    public static List<Extent> extents(int fd, long size, String what) throws SysException {
+        List<Extent> out = new ArrayList<>();
+        long at = 0;
+        while (at < size) {
+            long data = FileIo.seekData(fd, at, what);
+            if (data < 0 || data >= size) break;
+            long hole = Math.min(FileIo.seekHole(fd, data, what), size);
+            out.add(new Extent(data, hole - data));
+            at = hole;
+        }
+        return out;
+    }
+
+    public static long bytes(List<Extent> extents) {
+        long n = 0;
+        for (Extent e : extents) n += e.length();
+        return n;
+    }
+
+    /** Receives one batch of a file's data: valid only during the call. */
+    public interface Sink {
+        void accept(long offset, MemorySegment data) throws IOException;
+    }
+
+    /** Reads the extents of fd in batches of at most BATCH bytes (one off-heap buffer), each handed to sink. */
+    public static void read(int fd, List<Extent> extents, String what, Sink sink) throws SysException, IOException {
+        long biggest = 0;
+        for (Extent e : extents) biggest = Math.max(biggest, Math.min(e.length(), BATCH));
+        if (biggest == 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(biggest, 4096);
+            for (Extent e : extents) {
+                for (long off = e.offset(); off < e.end(); off += BATCH) {
+                    MemorySegment chunk = buf.asSlice(0, Math.min(BATCH, e.end() - off));
+                    FileIo.preadFully(fd, chunk, off, what);
+                    sink.accept(off, chunk);
+                }
+            }
+        }
+    }
+}
