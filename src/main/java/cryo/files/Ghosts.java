@@ -11,7 +11,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -148,9 +147,9 @@ public final class Ghosts {
         return files + " ghost file" + (files == 1 ? "" : "s") + ", " + bytes + " bytes of data";
     }
 
-    static List<GhostRecord> records(Ghosts g) {
-        List<GhostRecord> out = new ArrayList<>();
-        for (Ghost x : g.byInode.values()) out.add(x.record());
-        return out;
+    /** The inode of the ghost objref. */
+    long inode(int objref) {
+        for (Ghost g : byInode.values()) if (g.record().objref() == objref) return g.record().ino();
+        return -1;
     }
 }

@@ -158,7 +158,7 @@ public final class AddressSpace {
                         throw new Refusal(pid, "device mapping " + m.range() + " of " + path + ": not supported");
                     }
                     kind = VmaRecord.Kind.FILE;
-                    file = files.ref(pid, Path.of("/proc/" + pid + "/map_files/" + m.range()), path).objref();
+                    file = files.mappedFile(pid, Path.of("/proc/" + pid + "/map_files/" + m.range()), path, "mapping " + m.range());
                 }
             }
         }

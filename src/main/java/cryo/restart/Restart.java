@@ -6,6 +6,7 @@ import cryo.ipc.Ipc;
 import cryo.ipc.IpcNamespace;
 import cryo.ipc.IpcRecord;
 import cryo.files.FdBroker;
+import cryo.files.GhostFiles;
 import cryo.files.FdTables;
 import cryo.files.FdRecord;
 import cryo.files.FileLocks;
@@ -59,11 +60,13 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class Restart {
     /**
      * newIpcNamespace: put the tree in a new IPC namespace even if it shared cryo's at checkpoint. detach: cryo
-     * will not wait for the root (it cannot keep a terminal's foreground job in front).
+     * will not wait for the root (it cannot keep a terminal's foreground job in front). ghostDir: where a
+     * deleted file whose directory is gone is recreated (--ghost-dir), or null.
      */
-    public record Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log, boolean detach) {
+    public record Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log, boolean detach,
+                          Path ghostDir) {
         public Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log) {
-            this(newIpcNamespace, inheritFds, log, false);
+            this(newIpcNamespace, inheritFds, log, false, null);
         }
     }
 
@@ -85,6 +88,8 @@ public final class Restart {
     private Terminal.Handover terminal;
     /** Checks the page data of the image in the background from the start (ImageReader.Data.LATER). */
     private DataCheck data;
+    /** The image's files, and the ghost files recreated for this restart (GhostFiles.files). */
+    private Map<Integer, FileRecord> files;
 
     private Restart(Image image, Options opts) {
         this.image = image;
@@ -104,6 +109,7 @@ public final class Restart {
         image.shmPages.values().forEach(payloads::addAll);
         image.shmemPages.values().forEach(payloads::addAll);
         for (Image.ProcessImage p : image.processes.values()) payloads.addAll(p.pages);
+        image.ghostData.values().forEach(payloads::addAll);
         try (DataCheck check = DataCheck.start(payloads)) {
             data = check;
             return restoreChecked();
@@ -121,8 +127,9 @@ public final class Restart {
         }
         Map<Long, Integer> shmem = new HashMap<>();
         boolean ok = false;
-        try (FdBroker broker = new FdBroker(brokerFd);
-             OpenFiles.Opener opener = new OpenFiles.Opener(image.openFiles, image.files, image.pipes, opts.inheritFds())) {
+        try (GhostFiles ghosts = GhostFiles.recreate(image.ghosts, image.ghostData, opts.ghostDir(), data);
+             FdBroker broker = new FdBroker(brokerFd);
+             OpenFiles.Opener opener = new OpenFiles.Opener(image.openFiles, files = ghosts.files(image.files, image.ghosts), image.pipes, opts.inheritFds())) {
             Tracee stub = spawnStub(broker);
             long hole = findHole(allVmas, stub.tid);
             makeGadget(stub, hole);
@@ -138,7 +145,7 @@ public final class Restart {
                     });
                 }
                 MemoryRestore.restoreProcess(t, image.processes.get(p.pid()), p.pid() == root ? null : image.processes.get(p.ppid()),
-                        image.files, broker, shmem, data, hole, hole + HOLE);
+                        files, broker, shmem, data, hole, hole + HOLE);
                 Timings.mark("memory of " + p.pid());
             });
             killCreated(stub.tid);
