@@ -1,8 +1,13 @@
 package cryo.files;
 
 import cryo.image.Refusal;
+import cryo.sys.Fd;
+import cryo.sys.FileIo;
+import cryo.sys.SysException;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -32,8 +37,28 @@ final class GhostFile implements FileKind {
         return new OpenFileRecord(c.table().nextObjref(), OpenFileRecord.Kind.GHOST, g.objref(), 0, c.flags(), c.pos(), 0, c.link());
     }
 
-    /** The file's description is reopened like a PATH one: RestoreContext.files holds cryo's /proc/self/fd/N of it. */
+    /**
+     * Each description is a new open of cryo's /proc/self/fd/N of the recreated file (RestoreContext.files
+     * leads there), with the status flags and offset it had. Not O_TMPFILE again: it stays in the flags
+     * fdinfo shows of a file made with it, and includes O_DIRECTORY; nor O_NOFOLLOW, which acts only at the
+     * first open (and makes an open of the /proc link fail with ELOOP).
+     */
     public Restorer restorer(RestoreContext rc) {
-        return new RegularFile().restorer(rc);
+        return new Restorer() {
+            private final List<Integer> opened = new ArrayList<>();
+
+            public int open(OpenFileRecord d) throws SysException {
+                FileRecord f = rc.files().get(d.file());
+                int fd = Fd.open(f.path(), d.flags() & RegularFile.OPEN_FLAGS_KEPT & ~(FileIo.O_TMPFILE | Fd.O_NOFOLLOW) | Fd.O_NOCTTY);
+                opened.add(fd);
+                if (d.pos() != 0) Fd.lseek(fd, d.pos(), d.description());
+                return fd;
+            }
+
+            public void close() {
+                for (int fd : opened) Fd.close(fd);
+                opened.clear();
+            }
+        };
     }
 }
