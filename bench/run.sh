@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: cryo's speed benchmark (issue 2, "Speed").
 #
-#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200]
-#                                         run the given parts (default: all seven)
+#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200] [ghost]
+#                                         run the given parts (default: all eight)
 #   bench/run.sh --selftest               test the harness only (no cryo, no criu)
 #
 #   baseline what the machine allows, without cryo (bench/baseline.c), for SIZE_MIB
@@ -32,12 +32,18 @@
 #            and read ends in its child (bench/tree.c): checkpoint and restart
 #            seconds, median of REPEAT runs (after one warm-up), image on /dev/shm;
 #            after the restart the child checks that every pipe holds its bytes.
+#   ghost    a process holding a deleted file of GHOST_MIB (256) MiB in GHOST_DIR
+#            (/dev/shm) at fd 3 (bench/tree.c): checkpoint and restart GB/s (bytes
+#            of the file per second, JVM start-up included), median of REPEAT runs
+#            (after one warm-up), image on /dev/shm; after the restart the process
+#            checks that the file has no name, its size and every byte. Compare
+#            with the baseline rows (the same run's `baseline` part) for the floor.
 #
 # Run from anywhere as root. Environment:
 #   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (baseline/big/criu runs per directory;
 #   tree50, tree8 and pipes200 runs)  N=10  DIRS="/dev/shm /tmp"  CRIU=criu
 #   TIMEOUT=300 (s per cryo/criu/baseline command)  TREE_N=50  HOGS=8  HOG_MIB=256
-#   NPIPES=200  PIPE_KIB=64 (at most 1024)
+#   NPIPES=200  PIPE_KIB=64 (at most 1024)  GHOST_MIB=256  GHOST_DIR=/dev/shm
 #   KEEP=1 keeps the work directory (logs) instead of removing it.
 # GB/s is 10^9 bytes of process memory per second (1 GiB = 1.074 GB).
 # Every process the script starts is killed by pid on exit; images are removed.
@@ -59,11 +65,13 @@ HOGS=${HOGS:-8}
 HOG_MIB=${HOG_MIB:-256}
 NPIPES=${NPIPES:-200}
 PIPE_KIB=${PIPE_KIB:-64}
+GHOST_MIB=${GHOST_MIB:-256}
+GHOST_DIR=${GHOST_DIR:-/dev/shm}
 export CRYO_TIMING=1
 
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
-SELFTEST=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0
+SELFTEST=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0 DO_GHOST=0
 for a in "$@"; do
   case $a in
     baseline) DO_BASE=1 ;;
@@ -73,13 +81,14 @@ for a in "$@"; do
     tree50) DO_TREE50=1 ;;
     tree8) DO_TREE8=1 ;;
     pipes200) DO_PIPES=1 ;;
+    ghost) DO_GHOST=1 ;;
     --selftest) SELFTEST=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
   esac
 done
-[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + SELFTEST)) -eq 0 ] &&
-  DO_BASE=1 DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1
+[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + SELFTEST)) -eq 0 ] &&
+  DO_BASE=1 DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1 DO_GHOST=1
 
 for v in SIZE_MIB REPEAT N TIMEOUT TREE_N HOGS HOG_MIB NPIPES PIPE_KIB; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
@@ -533,7 +542,7 @@ small_run() { # small_run I (0 = warm-up, not counted)
 # ------------------------------------------------ parts: tree50, tree8, pipes200
 # A fixture is a tree under one root pid, which is our child; the rest are its
 # children. start_* sets FIX_ROOT and FIX_PIDS (root first) and tracks them all.
-FIX_ROOT= FIX_OUT= PIPE_CHILD= PIPE_RES=
+FIX_ROOT= FIX_OUT= PIPE_CHILD= PIPE_RES= GHOST_RES=
 FIX_PIDS=()
 declare -A HOGSUM=() HOGRES=()   # tree8: pid -> READY sum, result file
 
@@ -623,6 +632,12 @@ start_pipes() { # start_pipes TAG: NPIPES pipes of PIPE_KIB KiB, read ends in th
   FIX_PIDS+=("$PIPE_CHILD")
 }
 
+start_ghost() { # start_ghost TAG: a deleted file of GHOST_MIB MiB in GHOST_DIR at fd 3
+  GHOST_RES=$WORK/$1.ghost.result
+  rm -f "$GHOST_RES"
+  start_fixture "$1" ghost "$GHOST_DIR" "$GHOST_MIB" "$GHOST_RES"
+}
+
 # start_hogs TAG: HOGS memhogs of HOG_MIB MiB under one root. A bash subshell
 # starts HOGS-1 memhogs (each with its own stdout and result file), writes their
 # pids to a file and then execs the last memhog itself: the root.
@@ -704,6 +719,25 @@ verify_pipes() {
   fi
 }
 
+# verify_ghost PID RESULT_FILE: the ghost process checks its deleted file.
+verify_ghost() {
+  local pid=$1 res=$2 end line
+  rm -f "$res"
+  kill -USR1 "$pid" 2>/dev/null || { echo "NO-ANSWER (pid $pid: cannot signal)"; return 1; }
+  end=$(( $(now_ns) + 60 * 1000000000 ))
+  until [ -s "$res" ]; do
+    alive "$pid" || { echo "NO-ANSWER (pid $pid died, state '$(proc_state "$pid")')"; return 1; }
+    [ "$(now_ns)" -lt "$end" ] || { echo "NO-ANSWER (no result after 60 s)"; return 1; }
+    sleep 0.02
+  done
+  read -r line <"$res"
+  if [[ $line == "OK ghost bytes=$((GHOST_MIB * 1048576)) "* ]]; then
+    echo "OK (the deleted file has no name and its $GHOST_MIB MiB)"
+  else
+    echo "BAD ($line)"; return 1
+  fi
+}
+
 # tree_check MODE PID...: after a restart (root first): every process runs and
 # has its parent back, then the mode's own check. Prints OK ... or BAD ...
 tree_check() {
@@ -725,6 +759,7 @@ tree_check() {
       done
       echo "OK ($n of $# processes: memory intact)" ;;
     pipes200) verify_pipes "$PIPE_CHILD" "$PIPE_RES" ;;
+    ghost) verify_ghost "$root" "$GHOST_RES" ;;
   esac
 }
 
@@ -741,20 +776,23 @@ tree_row() {
   local mode=$1 c r img
   c=$(secs "$3"); r=$(secs "$4")
   img=$5; [ -n "$img" ] && img=$(mib "$img")
-  if [ "$mode" = tree8 ]; then
-    printf '%-4s %8s %9s %8s %9s %9s %9s%s\n' "$2" "$c" "$(gbps "$TREE8_BYTES" "$3")" "$r" "$(gbps "$TREE8_BYTES" "$4")" "$img" "$6" "${7:+  $7}"
+  if [ "$mode" = tree8 ] || [ "$mode" = ghost ]; then
+    local bytes=$TREE8_BYTES
+    [ "$mode" = ghost ] && bytes=$GHOST_BYTES
+    printf '%-4s %8s %9s %8s %9s %9s %9s%s\n' "$2" "$c" "$(gbps "$bytes" "$3")" "$r" "$(gbps "$bytes" "$4")" "$img" "$6" "${7:+  $7}"
   else
     printf '%-4s %8s %8s %9s %9s%s\n' "$2" "$c" "$r" "$img" "$6" "${7:+  $7}"
   fi
 }
 tree_head() {
-  if [ "$1" = tree8 ]; then
-    printf '%-4s %8s %9s %8s %9s %9s %9s  %s\n' run ckpt_s ckpt_GB/s rest_s rest_GB/s image_MiB frozen_ms memory
+  if [ "$1" = tree8 ] || [ "$1" = ghost ]; then
+    printf '%-4s %8s %9s %8s %9s %9s %9s  %s\n' run ckpt_s ckpt_GB/s rest_s rest_GB/s image_MiB frozen_ms "$([ "$1" = ghost ] && echo file || echo memory)"
   else
     printf '%-4s %8s %8s %9s %9s  %s\n' run ckpt_s rest_s image_MiB frozen_ms check
   fi
 }
 TREE8_BYTES=$((HOGS * HOG_MIB * 1048576))
+GHOST_BYTES=$((GHOST_MIB * 1048576))
 
 # tree_run MODE I: one checkpoint and restart of MODE's tree (I = 0: warm-up, not counted).
 tree_run() {
@@ -766,6 +804,7 @@ tree_run() {
     tree50) start_pause "$tag" ;;
     tree8) start_hogs "$tag" ;;
     pipes200) start_pipes "$tag" ;;
+    ghost) start_ghost "$tag" ;;
   esac || { tree_note "$mode" "run $i: the tree did not start"; return 1; }
   root=$FIX_ROOT pids=("${FIX_PIDS[@]}")
 
@@ -844,6 +883,10 @@ tree_report() { # tree_report MODE
     pipes200)
       echo "== pipes200: $NPIPES pipes holding $PIPE_KIB KiB each ($(mib $((NPIPES * PIPE_KIB * 1024))) MiB; bench/tree.c: write ends in a parent, read ends in its child),"
       echo "   checkpoint -o IMG / restart -d IMG, JVM start-up included, image on /dev/shm: ${TR_N[$mode]:-0} of $REPEAT runs measured (after 1 warm-up)" ;;
+    ghost)
+      echo "== ghost: a process holding a deleted file of $GHOST_MIB MiB in $GHOST_DIR at fd 3 (bench/tree.c), checkpoint -o IMG / restart -d IMG,"
+      echo "   JVM start-up included, image on /dev/shm: ${TR_N[$mode]:-0} of $REPEAT runs measured (after 1 warm-up)"
+      echo "   GB/s = 10^9 bytes of the file per second; the floor is the baseline part of the same run (readv+pwrite, writev)" ;;
   esac
   if [ -n "${TR_C[$mode]:-}" ]; then
     tree_head "$mode"
@@ -919,6 +962,18 @@ selftest() {
   [[ $r == BAD* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
   kill_all "${FIX_PIDS[@]}"
 
+  log "selftest: a deleted file of 16 MiB"
+  local gm=$GHOST_MIB
+  GHOST_MIB=16
+  start_ghost selftest-ghost || { echo "selftest: FAIL (ghost did not start)"; return 1; }
+  r=$(tree_check ghost "${FIX_PIDS[@]}"); echo "selftest: ghost, intact       -> $r"
+  [[ $r == OK* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
+  kill -USR2 "$FIX_ROOT"; sleep 0.3       # one byte of the file changed
+  r=$(tree_check ghost "${FIX_PIDS[@]}"); echo "selftest: ghost, 1 byte off   -> $r"
+  [[ $r == BAD* ]] || { kill_all "${FIX_PIDS[@]}"; return 1; }
+  kill_all "${FIX_PIDS[@]}"
+  GHOST_MIB=$gm
+
   log "selftest: baseline, 16 MiB"
   CLEAN_PATHS+=("/dev/shm/cryo-bench.$$.selftest-base")
   run_cmd selftest-base "$BASEBIN" 16 1 /dev/shm "cryo-bench.$$.selftest-base"
@@ -951,14 +1006,14 @@ if [ "$DO_BASE" = 1 ]; then
 fi
 
 CRYO_OK=1
-if [ $((DO_BIG + DO_SMALL + DO_TREE50 + DO_TREE8 + DO_PIPES)) -gt 0 ]; then
+if [ $((DO_BIG + DO_SMALL + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST)) -gt 0 ]; then
   if [ ! -x "$CRYO" ]; then
     log "cryo is not executable: $CRYO"; CRYO_OK=0
   else
     run_cmd probe "$CRYO" --help
     if [ "$RC" -ne 0 ]; then log "'$CRYO --help' failed: $(first_err probe)"; CRYO_OK=0; fi
   fi
-  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; DO_TREE50=0; DO_TREE8=0; DO_PIPES=0; log "skipping the cryo parts"; }
+  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; DO_TREE50=0; DO_TREE8=0; DO_PIPES=0; DO_GHOST=0; log "skipping the cryo parts"; }
 fi
 
 HAVE_CRIU=0
@@ -1000,6 +1055,9 @@ if [ "$DO_TREE8" = 1 ]; then
 fi
 if [ "$DO_PIPES" = 1 ]; then
   for ((i = 0; i <= REPEAT; i++)); do tree_run pipes200 "$i" || FAILED=1; done
+fi
+if [ "$DO_GHOST" = 1 ]; then
+  for ((i = 0; i <= REPEAT; i++)); do tree_run ghost "$i" || FAILED=1; done
 fi
 
 # ------------------------------------------------------------------ report
@@ -1043,5 +1101,6 @@ fi
 [ "$DO_TREE50" = 1 ] && tree_report tree50
 [ "$DO_TREE8" = 1 ] && tree_report tree8
 [ "$DO_PIPES" = 1 ] && tree_report pipes200
+[ "$DO_GHOST" = 1 ] && tree_report ghost
 if [ "$FAILED" = 0 ]; then echo "bench: done"; else echo "bench: done, with failures (see above)"; fi
 exit "$FAILED"

@@ -4,6 +4,7 @@
  *
  *   tree pause N
  *   tree pipes NPIPES BYTES RESULT_FILE
+ *   tree ghost DIR MIB RESULT_FILE
  *
  * pause: the process forks N-1 children; every one of the N processes then sits
  *        in pause() forever. Once all children are in place (each has reported
@@ -30,6 +31,15 @@
  *        The check reads the data, so it can be done once.
  *        SIGUSR2 to the child: reads one byte out of pipe 0 (to test the checker).
  *
+ * ghost: the process writes MIB MiB of a pattern of the file offset into a new file of
+ *        DIR, keeps it open at fd 3 and unlinks it (a ghost file), then prints
+ *            READY pid=<pid> bytes=<n>
+ *        SIGUSR1: it checks that fd 3 has no name left (nlink 0), is n bytes long and
+ *        holds the pattern, and writes one line to RESULT_FILE (as pipes does):
+ *            OK ghost bytes=<n> pid=<pid> ms=<time>
+ *            BAD ghost nlink=<k> size=<n> mismatch_at=<o|-> pid=<pid>
+ *        SIGUSR2: changes one byte of the file (to test the checker).
+ *
  * As in memhog, the work is done inside the signal handlers with async-signal-safe
  * calls only, and the processes keep no descriptor besides 0-2 and the pipes.
  */
@@ -43,6 +53,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -394,6 +405,103 @@ static int run_pipes(int n, long bytes, const char *result) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ ghost */
+static long ghost_bytes;
+
+static inline uint64_t ghost_word(uint64_t off) {
+    uint64_t z = off + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void on_usr1_ghost(int sig) {
+    (void)sig;
+    static uint64_t buf[1 << 17];   /* 1 MiB */
+    int saved = errno;
+    uint64_t t0 = now_ms();
+    struct stat st;
+    long nlink = -1, size = -1, bad = -1;
+    if (fstat(3, &st) == 0) nlink = (long)st.st_nlink, size = (long)st.st_size;
+    for (long off = 0; bad < 0 && off < ghost_bytes; off += sizeof buf) {
+        ssize_t r = pread(3, buf, sizeof buf, off);
+        if (r != (ssize_t)sizeof buf) { bad = off; break; }
+        for (size_t i = 0; i < sizeof buf / 8; i++)
+            if (buf[i] != ghost_word((uint64_t)off / 8 + i)) { bad = off + (long)i * 8; break; }
+    }
+    char line[256];
+    size_t n = 0;
+    if (nlink == 0 && size == ghost_bytes && bad < 0) {
+        n = put_str(line, n, "OK ghost bytes=");
+        n = put_dec(line, n, (uint64_t)ghost_bytes);
+        n = put_str(line, n, " pid=");
+        n = put_dec(line, n, (uint64_t)getpid());
+        n = put_str(line, n, " ms=");
+        n = put_dec(line, n, now_ms() - t0);
+    } else {
+        n = put_str(line, n, "BAD ghost nlink=");
+        n = put_dec(line, n, (uint64_t)(nlink < 0 ? 0 : nlink));
+        n = put_str(line, n, " size=");
+        n = put_dec(line, n, (uint64_t)(size < 0 ? 0 : size));
+        n = put_str(line, n, " mismatch_at=");
+        n = bad < 0 ? put_str(line, n, "-") : put_dec(line, n, (uint64_t)bad);
+        n = put_str(line, n, " pid=");
+        n = put_dec(line, n, (uint64_t)getpid());
+    }
+    n = put_str(line, n, "\n");
+    int fd = open(result_tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        write_all(fd, line, n);
+        close(fd);
+        rename(result_tmp, result_path);
+    }
+    errno = saved;
+}
+
+static void on_usr2_ghost(int sig) {
+    (void)sig;
+    char c = 0x5a;
+    ssize_t r = pwrite(3, &c, 1, ghost_bytes / 2);
+    (void)r;
+}
+
+static int run_ghost(const char *dir, long mib, const char *result) {
+    ghost_bytes = mib << 20;
+    snprintf(result_path, sizeof result_path, "%s", result);
+    snprintf(result_tmp, sizeof result_tmp, "%s.tmp", result);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cryo-bench-ghost.%d", dir, (int)getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || unlink(path) != 0) {
+        fprintf(stderr, "tree: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (fd != 3) {
+        if (dup2(fd, 3) != 3) return 1;
+        close(fd);
+    }
+    static uint64_t buf[1 << 17];
+    for (long off = 0; off < ghost_bytes; off += sizeof buf) {
+        for (size_t i = 0; i < sizeof buf / 8; i++) buf[i] = ghost_word((uint64_t)off / 8 + i);
+        if (pwrite(3, buf, sizeof buf, off) != (ssize_t)sizeof buf) {
+            fprintf(stderr, "tree: writing the ghost file: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigaddset(&sa.sa_mask, SIGUSR1);
+    sigaddset(&sa.sa_mask, SIGUSR2);
+    sa.sa_handler = on_usr1_ghost;
+    sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = on_usr2_ghost;
+    sigaction(SIGUSR2, &sa, NULL);
+    printf("READY pid=%d bytes=%ld\n", (int)getpid(), ghost_bytes);
+    fflush(stdout);
+    pause_forever();
+    return 0;
+}
+
 int main(int argc, char **argv) {
     char *end;
     if (argc == 3 && strcmp(argv[1], "pause") == 0) {
@@ -417,6 +525,14 @@ int main(int argc, char **argv) {
         }
         return run_pipes((int)n, bytes, argv[4]);
     }
-    fprintf(stderr, "usage: %s pause N | %s pipes NPIPES BYTES RESULT_FILE\n", argv[0], argv[0]);
+    if (argc == 5 && strcmp(argv[1], "ghost") == 0) {
+        long mib = strtol(argv[3], &end, 10);
+        if (*end || mib < 1 || mib > 65536) {
+            fprintf(stderr, "tree: bad size '%s' (MiB, 1..65536)\n", argv[3]);
+            return 2;
+        }
+        return run_ghost(argv[2], mib, argv[4]);
+    }
+    fprintf(stderr, "usage: %s pause N | %s pipes NPIPES BYTES RESULT_FILE | %s ghost DIR MIB RESULT_FILE\n", argv[0], argv[0], argv[0]);
     return 2;
 }

@@ -15,6 +15,12 @@ public record GhostDataRecord(int ghost, long offset, int crc, MemorySegment dat
         return new GhostDataRecord(ghost, offset, 0, data);
     }
 
+    /** Written from FileData's own read buffer, which nothing else writes. */
+    @Override
+    public boolean stable() {
+        return true;
+    }
+
     public long end() {
         return offset + data.byteSize();
     }

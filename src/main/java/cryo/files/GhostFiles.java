@@ -68,6 +68,7 @@ public final class GhostFiles implements AutoCloseable {
         boolean ok = false;
         try {
             for (GhostRecord g : ghosts.values()) out.holders.put(g.objref(), recreate(g, data.getOrDefault(g.objref(), List.of()), ghostDir, check));
+            if (!ghosts.isEmpty()) cryo.checkpoint.Timings.mark("ghost files");
             ok = true;
             return out;
         } finally {

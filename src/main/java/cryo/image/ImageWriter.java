@@ -109,15 +109,19 @@ public final class ImageWriter {
     /**
      * A record with bulk data: the data are copied once into a buffer of cryo's, so that their CRC (stored in
      * the header, see PayloadRecord) and the bytes written are of the same snapshot even if the memory they
-     * come from is still being written (a SysV segment shared outside the tree).
+     * come from is still being written (a SysV segment shared outside the tree); data already in a buffer of
+     * cryo's own (PayloadRecord.stable) are written as they are.
      */
     private void writePayload(PayloadRecord p) throws IOException {
         long n = p.data().byteSize();
         long len = PayloadRecord.HEADER + n;
         if (len > Integer.MAX_VALUE) throw new IllegalArgumentException(p.type() + " record of " + len + " bytes");
-        if (copy == null || copy.byteSize() < n) copy = java.lang.foreign.Arena.ofAuto().allocate(n, 4096);
-        MemorySegment data = copy.asSlice(0, n);
-        data.copyFrom(p.data());
+        MemorySegment data = p.data();
+        if (!p.stable()) {
+            if (copy == null || copy.byteSize() < n) copy = java.lang.foreign.Arena.ofAuto().allocate(n, 4096);
+            data = copy.asSlice(0, n);
+            data.copyFrom(p.data());
+        }
         Encoder e = new Encoder();
         p.encode(e);
         ByteBuffer fields = e.finish().order(ByteOrder.LITTLE_ENDIAN);

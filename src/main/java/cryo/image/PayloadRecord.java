@@ -15,6 +15,14 @@ public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.Pa
 
     MemorySegment data();
 
+    /**
+     * True when nothing writes data() while the image is written (a buffer of cryo's own): the writer then
+     * sends it as it is instead of snapshotting it first.
+     */
+    default boolean stable() {
+        return false;
+    }
+
     /** CRC32C of data() as the image states it. */
     int crc();
 
