@@ -155,11 +155,8 @@ class GhostFileTest {
         roundTrip("hardlink", "fd 3 is the file DIR/b names, at offset 7, nlink 1");
     }
 
-    @Test
-    void pythonTemporaryFileReadBackAfterRestart() throws IOException {
-        Path python = Fixtures.python();
-        Path dir = Files.createDirectories(tmp.resolve("py"));
-        String program = """
+    /** Keeps a tempfile.TemporaryFile (O_TMPFILE) of argv[1] at offset 12345; "read" checks it whole. */
+    static final String TEMPFILE = """
                 import os, sys, tempfile
                 f = tempfile.TemporaryFile(dir=sys.argv[1])
                 data = bytes((i * 31) % 251 for i in range(300000))
@@ -180,7 +177,12 @@ class GhostFileTest {
                         os.write(1, b'BYE\\n')
                         break
                 """;
-        Proc p = cleanup.start("python", new ProcessBuilder(python.toString(), "-c", program, dir.toString()));
+
+    @Test
+    void pythonTemporaryFileReadBackAfterRestart() throws IOException {
+        Path python = Fixtures.python();
+        Path dir = Files.createDirectories(tmp.resolve("py"));
+        Proc p = cleanup.start("python", new ProcessBuilder(python.toString(), "-c", TEMPFILE, dir.toString()));
         long pid = p.awaitReady();
         readBack(p, "before the checkpoint");
         Path image = tmp.resolve("py.img");
@@ -193,6 +195,30 @@ class GhostFileTest {
         assertEquals(List.of(), Cryo.list(dir), "the temporary file has no name");
         rest.send("quit");
         rest.await("BYE", l -> l.equals("BYE"));
+        assertEquals(0, rest.awaitExit(Timeouts.EXIT));
+    }
+
+    /** A ghost whose directory is gone comes back in restart --ghost-dir DIR. */
+    @Test
+    void aGhostWhoseDirectoryIsGoneComesBackInGhostDir() throws IOException {
+        Path python = Fixtures.python();
+        Path dir = Files.createDirectories(tmp.resolve("py"));
+        Path elsewhere = Files.createDirectories(tmp.resolve("elsewhere"));
+        Proc p = cleanup.start("python", new ProcessBuilder(python.toString(), "-c", TEMPFILE, dir.toString()));
+        long pid = p.awaitReady();
+        Path image = tmp.resolve("py.img");
+        Cryo.checkpoint(cleanup, pid, image);
+        p.awaitExit(Timeouts.EXIT);
+        Procfs.awaitGone(pid, Timeouts.EXIT);
+        Files.delete(dir);
+        Proc rest = Cryo.startRestart(cleanup, image, pid, "--ghost-dir", elsewhere.toString());
+        rest.send("read");
+        String l = rest.await("OK or FAIL", s -> s.startsWith("OK ") || s.startsWith("FAIL ") || s.startsWith("Traceback"));
+        assertTrue(l.startsWith("OK " + elsewhere + "/#") && l.endsWith(" (deleted) 12345 300000"),
+                "the temporary file is in --ghost-dir, whole, at offset 12345: " + l + "\n" + rest.tails());
+        assertEquals(List.of(), Cryo.list(elsewhere));
+        rest.send("quit");
+        rest.await("BYE", x -> x.equals("BYE"));
         assertEquals(0, rest.awaitExit(Timeouts.EXIT));
     }
 
