@@ -6,6 +6,7 @@ import cryo.ipc.Ipc;
 import cryo.ipc.IpcNamespace;
 import cryo.ipc.IpcRecord;
 import cryo.files.FdBroker;
+import cryo.files.FileRecord;
 import cryo.files.GhostFiles;
 import cryo.files.FdTables;
 import cryo.files.FdRecord;
