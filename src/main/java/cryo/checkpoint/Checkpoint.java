@@ -156,13 +156,19 @@ public final class Checkpoint {
         FdTables.refuseSharedOutside(fdLinks, outside, refused);
         Timings.mark("outside holders");
         Map<Integer, ProcessDump> dumps = new LinkedHashMap<>();
-        for (var e : states.entrySet()) {
-            ProcessState st = e.getValue();
+        for (FrozenTree.Process p : tree.live()) {
+            // A process refused for its memory or state still has its fds looked at: every reason at once.
+            ProcessState st = states.get(p.pid);
             try {
-                dumps.put(e.getKey(), new ProcessDump(st.task(), st.threads(), st.memory(),
-                        OpenFiles.checkpoint(e.getKey(), fdLinks.get(e.getKey()), files, outside, opts.external())));
+                OpenFiles.Table fds = OpenFiles.checkpoint(p.pid, fdLinks.get(p.pid), files, outside, opts.external());
+                if (st != null) dumps.put(p.pid, new ProcessDump(st.task(), st.threads(), st.memory(), fds));
             } catch (Refusal r) {
                 refused.add(r);
+            }
+        }
+        for (FileRecord f : files.files()) {
+            if (output.replaces(f.dev(), f.ino())) {
+                refused.add(new Refusal("-o " + output.name() + " is " + f.path() + ", a file the tree has open or mapped: the image would replace it"));
             }
         }
         if (!opts.allowLeaks()) {

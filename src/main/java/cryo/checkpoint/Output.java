@@ -36,6 +36,17 @@ public sealed interface Output {
     /** A regular file, into which page data may be written by position from several threads. */
     boolean seekable();
 
+    /**
+     * True if the image would replace this very file (dev, ino): one the tree has open or mapped must not be
+     * overwritten by its own image.
+     */
+    default boolean replaces(long dev, long ino) {
+        return false;
+    }
+
+    /** The destination as the user gave it. */
+    String name();
+
     /** The failure of a write into the channel, told with the destination's name. */
     OutputException failed(IOException e);
 
@@ -44,7 +55,9 @@ public sealed interface Output {
         abort();
     }
 
+    /** The destination of -o: "-" for stdout, else a path (not empty). */
     static Output of(String path) {
+        if (path.isEmpty()) throw new IllegalArgumentException("-o needs a file name, or - for stdout");
         return path.equals("-") ? new Stdout() : new ImageFile(Path.of(path));
     }
 
@@ -59,6 +72,8 @@ public sealed interface Output {
         private final Path given, target, temp;
         private FileChannel ch;
         private boolean committed;
+        /** dev and ino of the regular file at the path, if there is one: the image replaces it. */
+        private long[] existing;
 
         ImageFile(Path given) {
             this.given = given;
@@ -70,6 +85,14 @@ public sealed interface Output {
             return true;
         }
 
+        public String name() {
+            return given.toString();
+        }
+
+        public boolean replaces(long dev, long ino) {
+            return existing != null && existing[0] == dev && existing[1] == ino;
+        }
+
         public void prepare() throws OutputException {
             try {
                 BasicFileAttributes a = Files.readAttributes(target, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
@@ -77,6 +100,8 @@ public sealed interface Output {
                     throw new OutputException("-o " + given + " is " + kind(target, a)
                             + ": an image is written only to a regular file, or to stdout with -o -");
                 }
+                existing = new long[]{(Long) Files.getAttribute(target, "unix:dev", LinkOption.NOFOLLOW_LINKS),
+                        (Long) Files.getAttribute(target, "unix:ino", LinkOption.NOFOLLOW_LINKS)};
             } catch (NoSuchFileException e) {
                 // a new file
             } catch (OutputException e) {
@@ -103,9 +128,13 @@ public sealed interface Output {
         }
 
         public OutputException failed(IOException e) {
-            String why = e instanceof AccessDeniedException ? "Permission denied"
-                    : e instanceof FileSystemException fs && fs.getReason() != null ? fs.getReason()
-                    : e.getMessage();
+            String why = switch (e) {
+                case AccessDeniedException x -> "Permission denied";
+                case NoSuchFileException x -> "cannot create a file in " + target.getParent();
+                case FileSystemException fs when fs.getReason() != null -> fs.getReason();
+                case FileSystemException fs -> fs.getClass().getSimpleName().replace("Exception", "");
+                default -> e.getMessage();
+            };
             return new OutputException("cannot write the image to " + given + ": " + why);
         }
 
@@ -156,6 +185,10 @@ public sealed interface Output {
 
     final class Stdout implements Output {
         private FileChannel ch;
+
+        public String name() {
+            return "-";
+        }
 
         public boolean seekable() {
             return false;

@@ -187,6 +187,7 @@ public final class Main {
         String out = option(args, "-o");
         if (out == null) out = option(args, "--output");
         if (out == null) throw new Usage("checkpoint needs -o FILE");
+        if (out.isEmpty()) throw new Usage("-o needs a file name, or - for stdout");
         String limitArg = option(args, "--ghost-limit");
         long ghostLimit = limitArg == null ? Long.MAX_VALUE : size(limitArg, "--ghost-limit");
         String pidArg = single(args, "PID");

@@ -87,7 +87,7 @@ public final class FileTable {
         String key = st.dev + ":" + st.ino;
         FileRecord f = byInode.get(key);
         if (f == null) {
-            f = new FileRecord(nextObjref(), path, st.dev, st.ino, st.mode, st.size, st.mtimeNanos);
+            f = new FileRecord(nextObjref(), path, st.dev, st.ino, st.mode, st.size, st.mtimeNanos, st.ctimeNanos);
             byInode.put(key, f);
             files.add(f);
         }
@@ -234,12 +234,12 @@ public final class FileTable {
     }
 
     /** stat(2) of a path, following links. */
-    public record Stat(long dev, long ino, int mode, long size, long mtimeNanos) {
+    public record Stat(long dev, long ino, int mode, long size, long mtimeNanos, long ctimeNanos) {
         public static Stat of(Path p) throws IOException {
-            Map<String, Object> a = Files.readAttributes(p, "unix:dev,ino,mode,size,lastModifiedTime");
-            FileTime mtime = (FileTime) a.get("lastModifiedTime");
+            Map<String, Object> a = Files.readAttributes(p, "unix:dev,ino,mode,size,lastModifiedTime,ctime");
+            FileTime mtime = (FileTime) a.get("lastModifiedTime"), ctime = (FileTime) a.get("ctime");
             return new Stat((Long) a.get("dev"), (Long) a.get("ino"), (Integer) a.get("mode"), (Long) a.get("size"),
-                    mtime.to(TimeUnit.NANOSECONDS));
+                    mtime.to(TimeUnit.NANOSECONDS), ctime.to(TimeUnit.NANOSECONDS));
         }
     }
 }

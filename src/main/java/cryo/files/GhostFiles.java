@@ -145,7 +145,7 @@ public final class GhostFiles implements AutoCloseable {
         Map<Integer, FileRecord> all = new HashMap<>(files);
         for (var h : holders.entrySet()) {
             GhostRecord g = ghosts.get(h.getKey());
-            all.put(h.getKey(), new FileRecord(g.objref(), "/proc/self/fd/" + h.getValue(), g.dev(), g.ino(), g.mode(), g.size(), g.mtimeNanos()));
+            all.put(h.getKey(), new FileRecord(g.objref(), "/proc/self/fd/" + h.getValue(), g.dev(), g.ino(), g.mode(), g.size(), g.mtimeNanos(), 0));
         }
         return all;
     }

@@ -33,8 +33,8 @@ final class InheritedFile implements FileKind {
             throw c.refuse(SocketKind.describe(c.pid(), inode) + " (" + link + "): sockets are not supported yet");
         }
         if (c.fd() > 2) {
-            String holder = c.outside().isEmpty() ? "" : ", whose other end task " + c.outside().getFirst().pid()
-                    + " (fd " + c.outside().getFirst().fd() + ") holds outside the tree";
+            String holder = c.outside().isEmpty() ? "" : ", which task " + c.outside().getFirst().pid()
+                    + " (fd " + c.outside().getFirst().fd() + ") outside the tree holds too";
             throw c.refuse(link + holder + ": only fds 0-2 may be connected outside the tree (--external " + link
                     + " accepts it, to be given back with restart --inherit-fd FD:" + link + ")");
         }

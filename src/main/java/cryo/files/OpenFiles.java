@@ -107,7 +107,7 @@ public final class OpenFiles {
      * file (or the executable) so is a change of size or mtime; for a file only held open, a size change is
      * a warning.
      */
-    public static void verify(FileRecord f, boolean mapped, Consumer<String> warn) throws ImageException {
+    public static void verify(FileRecord f, boolean mapped, boolean locked, Consumer<String> warn) throws ImageException {
         FileTable.Stat st;
         try {
             st = FileTable.Stat.of(Path.of(f.path()));
@@ -123,13 +123,25 @@ public final class OpenFiles {
         if (st.ino() != f.ino() || st.dev() != f.dev()) {
             throw new ImageException("file " + f.path() + " was replaced: inode " + st.ino() + ", was " + f.ino());
         }
-        if (mapped && (st.size() != f.size() || st.mtimeNanos() != f.mtimeNanos())) {
-            throw new ImageException("mapped file " + f.path() + " changed since the checkpoint: size "
-                    + st.size() + " (was " + f.size() + "), mtime changed: " + (st.mtimeNanos() != f.mtimeNanos()));
+        if (f.directory()) return;
+        String change = change(f, st, locked);
+        if (change == null) return;
+        if (locked) {
+            // The locks were dropped when the tree was killed: someone may have written what they protected.
+            throw new ImageException("file " + f.path() + " changed since the checkpoint (" + change + ") while the tree's file"
+                    + " locks were down: another process may have written what they protected");
         }
-        if (!mapped && !f.directory() && st.size() != f.size()) {
-            warn.accept("file " + f.path() + " changed size since the checkpoint: " + st.size() + " bytes, was " + f.size());
-        }
+        if (mapped) throw new ImageException("mapped file " + f.path() + " changed since the checkpoint (" + change + ")");
+        if (st.size() != f.size()) warn.accept("file " + f.path() + " changed size since the checkpoint: " + st.size() + " bytes, was " + f.size());
+    }
+
+    /** What differs between the file as recorded and as it is ("size 10 -> 12, mtime"), or null. */
+    private static String change(FileRecord f, FileTable.Stat st, boolean withCtime) {
+        List<String> what = new ArrayList<>();
+        if (st.size() != f.size()) what.add("size " + f.size() + " -> " + st.size() + " bytes");
+        if (st.mtimeNanos() != f.mtimeNanos()) what.add("modification time");
+        if (withCtime && st.ctimeNanos() != f.ctimeNanos()) what.add("status change time");
+        return what.isEmpty() ? null : String.join(", ", what);
     }
 
     /**

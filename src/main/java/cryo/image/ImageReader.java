@@ -118,6 +118,7 @@ public final class ImageReader {
     /** Checks magic and TAIL (length and CRC32C), then decodes every record in order. */
     public static List<ImageRecord> read(MemorySegment image, Data data) throws ImageException {
         long size = image.byteSize();
+        if (size == 0) throw new ImageException("the image is empty (0 bytes)");
         if (size < Head.MAGIC.length || image.asSlice(0, Head.MAGIC.length).mismatch(MemorySegment.ofArray(Head.MAGIC)) != -1) {
             throw new ImageException("not a cryo image: bad magic (expected CRYOIMG1)");
         }

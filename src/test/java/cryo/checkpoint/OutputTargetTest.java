@@ -142,6 +142,33 @@ class OutputTargetTest {
         }
     }
 
+    @Test
+    void aFileTheTreeHasOpenOrItsOwnExecutableIsRefused() throws IOException {
+        Path log = Files.writeString(tmp.resolve("tree.log"), "");
+        Path exe = tmp.resolve("mysleep");
+        Files.copy(Path.of("/bin/sleep"), exe);
+        exe.toFile().setExecutable(true);
+        Proc writer = cleanup.start("writer", new ProcessBuilder("sh", "-c", "exec 3>>" + log + "; exec " + exe + " 100000"));
+        long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
+        while (!Procfs.stat(writer.pid()).map(s -> s.comm().equals("mysleep")).orElse(false)) {
+            assertTrue(System.nanoTime() < deadline, "the target did not start");
+            Procfs.sleep(java.time.Duration.ofMillis(10));
+        }
+        String was = node(exe);
+        refused(writer, log, "a file the tree has open or mapped");
+        refused(writer, exe, "a file the tree has open or mapped");
+        assertEquals(was, node(exe), "the executable is unchanged");
+        assertEquals("", Files.readString(log));
+    }
+
+    @Test
+    void anEmptyPathIsAUsageError() {
+        Proc target = Fixtures.startSleep(cleanup);
+        String line = Cryo.run(cleanup, "checkpoint", Long.toString(target.pid()), "-o", "").assertOneLineError();
+        assertTrue(line.contains("-o needs a file name"), line);
+        Procfs.assertRunningUntraced(target.pid(), "the target");
+    }
+
     private static void run(String... cmd) {
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
