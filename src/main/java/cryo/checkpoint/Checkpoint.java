@@ -236,6 +236,7 @@ public final class Checkpoint {
         for (FileRecord f : files.files()) w.write(f);
         for (var pipe : files.pipes()) w.write(pipe);
         files.ghosts().write(w);
+        files.unnamed().write(w);
         for (IpcRecord o : ipc.objects()) w.write(o);
         for (ShmPagesRecord p : ipc.pages()) w.write(p);
         for (var r : shmem.records()) w.write(r);

@@ -247,6 +247,35 @@ final class Show {
                 m.put("bytes", d.data().byteSize());
                 m.put("crc32c", hex(Integer.toUnsignedLong(d.crc())));
             }
+            case cryo.files.MemfdRecord mf -> {
+                m.put("objref", mf.objref());
+                m.put("name", mf.name());
+                m.put("inode", mf.inode());
+                m.put("size", mf.size());
+                m.put("data_bytes", mf.dataBytes());
+                m.put("seals", hex(mf.seals()));
+                m.put("mode", "0" + Integer.toOctalString(mf.mode()));
+                m.put("owner", mf.uid() + ":" + mf.gid());
+            }
+            case cryo.files.MemfdDataRecord d -> {
+                m.put("memfd", d.memfd());
+                m.put("offset", d.offset());
+                m.put("bytes", d.data().byteSize());
+                m.put("crc32c", hex(Integer.toUnsignedLong(d.crc())));
+            }
+            case cryo.files.UnlinkedFifoRecord uf -> {
+                m.put("objref", uf.objref());
+                m.put("path", uf.path());
+                m.put("pipe", uf.pipe());
+                m.put("mode", "0" + Integer.toOctalString(uf.mode()));
+                m.put("owner", uf.uid() + ":" + uf.gid());
+            }
+            case cryo.task.DeletedCwdRecord dc -> {
+                m.put("pid", dc.pid());
+                m.put("path", dc.path());
+                m.put("mode", "0" + Integer.toOctalString(dc.mode()));
+                m.put("owner", dc.uid() + ":" + dc.gid());
+            }
             case FdRecord f -> {
                 m.put("pid", f.pid());
                 m.put("fd", f.fd());

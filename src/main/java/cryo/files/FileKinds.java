@@ -21,8 +21,10 @@ final class FileKinds {
             new InheritedFile(),   // anything leading outside the tree, first: a pipe held outside is not the tree's
             new PipeFile(),
             new ProcfsFile(),
+            new UnlinkedFifoFile(),   // before FifoFile: a FIFO whose name is gone
             new FifoFile(),
             new GhostFile(),       // before RegularFile: a deleted file has no path to reopen
+            new MemfdFile(),          // before RegularFile: "/memfd:x (deleted)" is no path
             new RegularFile());
 
     /** The description of the fd in c, by the first kind that takes it; a refusal if none does. */

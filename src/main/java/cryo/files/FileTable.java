@@ -30,6 +30,13 @@ public final class FileTable {
     private final Map<Integer, Integer> order = new HashMap<>();
 
     /** tasks: every thread and process id of the tree to its process, processes in tree order. */
+    /** Memfds and unlinked FIFOs met so far. */
+    private final UnnamedFiles unnamed = new UnnamedFiles(this);
+
+    public UnnamedFiles unnamed() {
+        return unnamed;
+    }
+
     public FileTable(Map<Integer, Integer> tasks) {
         this.tasks = Map.copyOf(tasks);
         for (int pid : tasks.values()) order.putIfAbsent(pid, order.size());

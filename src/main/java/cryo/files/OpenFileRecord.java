@@ -14,10 +14,11 @@ import cryo.image.RecordType;
  * named pipe reopened by the path of FILE `file`, its buffer in PIPE `pipe`. PROC is a file of procfs, reopened
  * by its path `description` (a /proc/PID/... file names a task of the tree, which has the same pid after restart).
  * GHOST is a deleted or O_TMPFILE file: `file` names its GHOST record; it is reopened with flags and position.
+ * MEMFD is a new open of MEMFD `file` with flags and position; FIFO_UNLINKED one of UNLINKED_FIFO `file`.
  */
 public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flags, long pos, int inheritFd,
                              String description) implements ImageRecord {
-    public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO, PROC, GHOST}
+    public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO, PROC, GHOST, MEMFD, FIFO_UNLINKED}
 
     /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
     public static final int EXTERNAL = -1;
@@ -45,7 +46,7 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         int pipe = d.u32("pipe");
         String desc = d.str("description");
         if (pos < 0) throw d.error("pos", "is negative");
-        boolean needsFile = kind == Kind.PATH || kind == Kind.FIFO || kind == Kind.GHOST;
+        boolean needsFile = kind == Kind.PATH || kind == Kind.FIFO || kind == Kind.GHOST || kind == Kind.MEMFD || kind == Kind.FIFO_UNLINKED;
         if (needsFile != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
         boolean needsPipe = kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO;
         if (needsPipe != (pipe != 0)) throw d.error("pipe", "objref " + pipe + " does not fit a " + kind + " description");

@@ -177,10 +177,16 @@ public final class OpenFiles {
         private final Map<Integer, List<FdRecord>> waiting = new HashMap<>();
 
         /** inheritFds: cryo's fd for each inherited description, by its text ("pipe:[123]"), from --inherit-fd. */
-        public Opener(Map<Integer, OpenFileRecord> descs, Map<Integer, FileRecord> files, Map<Integer, PipeRecord> pipes,
-                      Map<String, Integer> inheritFds) {
-            this.descs = descs;
-            this.restorers = FileKinds.restorers(new RestoreContext(files, pipes, inheritFds));
+        /** files: the image's files and the ghost files recreated for this restart (GhostFiles.files). */
+        public Opener(cryo.image.Image image, Map<Integer, FileRecord> files, Map<String, Integer> inheritFds) {
+            this.descs = image.openFiles;
+            this.restorers = FileKinds.restorers(new RestoreContext(files, image.pipes, image.memfds, image.memfdData,
+                    image.unlinkedFifos, inheritFds));
+        }
+
+        /** cryo's fd (O_RDWR) on the memfd of MEMFD objref, for mappings of it: the one object its fds open too. */
+        public int memfd(int objref) throws SysException {
+            return ((MemfdFile.Objects) restorers.get(OpenFileRecord.Kind.MEMFD)).object(objref);
         }
 
         int localFd(int objref) throws SysException {

@@ -1,10 +1,14 @@
 package cryo.files;
 
+import java.util.List;
 import java.util.Map;
 
 /**
- * What the restore halves of file kinds read from the image: the files on disk and pipe buffers by objref,
- * and cryo's fds for descriptions that led outside the tree (--inherit-fd, by description text).
+ * What the restore halves of file kinds read from the image: the files on disk, pipe buffers, memfds with
+ * their data and unlinked FIFOs by objref, and cryo's fds for descriptions that led outside the tree
+ * (--inherit-fd, by description text).
  */
-record RestoreContext(Map<Integer, FileRecord> files, Map<Integer, PipeRecord> pipes, Map<String, Integer> inheritFds) {
+record RestoreContext(Map<Integer, FileRecord> files, Map<Integer, PipeRecord> pipes, Map<Integer, MemfdRecord> memfds,
+                      Map<Integer, List<MemfdDataRecord>> memfdData, Map<Integer, UnlinkedFifoRecord> unlinkedFifos,
+                      Map<String, Integer> inheritFds) {
 }

@@ -33,6 +33,10 @@ public final class Image {
     /** Deleted and O_TMPFILE files by objref, and their data in file order. */
     public final Map<Integer, cryo.files.GhostRecord> ghosts = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.files.GhostDataRecord>> ghostData = new HashMap<>();
+    /** Memfds and their data (in offset order), unlinked FIFOs, by objref. */
+    public final Map<Integer, cryo.files.MemfdRecord> memfds = new HashMap<>();
+    public final Map<Integer, List<cryo.files.MemfdDataRecord>> memfdData = new HashMap<>();
+    public final Map<Integer, cryo.files.UnlinkedFifoRecord> unlinkedFifos = new HashMap<>();
     /** SysV IPC objects by kind and id ("MSG:3"), and the pages of shm segments by id. */
     public final Map<String, cryo.ipc.IpcRecord> ipc = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.ipc.ShmPagesRecord>> shmPages = new HashMap<>();
@@ -53,6 +57,8 @@ public final class Image {
         public final List<cryo.memory.InheritedRecord> inherited = new ArrayList<>();
         public final List<FdRecord> fds = new ArrayList<>();
         public final List<LockRecord> locks = new ArrayList<>();
+        /** The directory to make, enter and remove again when the cwd had been deleted; null if not. */
+        public cryo.task.DeletedCwdRecord deletedCwd;
 
         ProcessImage(Tree.Process entry) {
             this.entry = entry;
@@ -119,6 +125,24 @@ public final class Image {
                     img.ghosts.put(g.objref(), g);
                 }
                 case cryo.files.GhostDataRecord gd -> cryo.files.GhostFiles.checkData(img.ghosts, img.ghostData, gd, name.toString());
+                case cryo.files.MemfdRecord m -> {
+                    if (img.usedBy(m.objref())) throw new ImageException("record " + name + ": objref " + m.objref() + " is used twice");
+                    img.memfds.put(m.objref(), m);
+                    img.memfdData.put(m.objref(), new ArrayList<>());
+                }
+                case cryo.files.MemfdDataRecord md -> img.memfdData(md, name);
+                case cryo.files.UnlinkedFifoRecord uf -> {
+                    if (img.usedBy(uf.objref())) throw new ImageException("record " + name + ": objref " + uf.objref() + " is used twice");
+                    if (!img.pipes.containsKey(uf.pipe())) throw new ImageException("record " + name + ": field 'pipe' names objref " + uf.pipe() + ", which no PIPE record before it has");
+                    img.unlinkedFifos.put(uf.objref(), uf);
+                }
+                case cryo.task.DeletedCwdRecord dc -> {
+                    ProcessImage p = img.live(dc.pid(), name);
+                    if (p.task == null) throw new ImageException("record " + name + ": pid " + dc.pid() + " has no TASK record before it");
+                    if (p.deletedCwd != null) throw new ImageException("record " + name + ": a second DELETED_CWD for pid " + dc.pid());
+                    if (!p.task.cwd().equals(dc.path() + " (deleted)")) throw new ImageException("record " + name + ": field 'path' " + dc.path() + " is not the deleted cwd of pid " + dc.pid() + " (" + p.task.cwd() + ")");
+                    p.deletedCwd = dc;
+                }
                 case PipeRecord pi -> {
                     if (img.usedBy(pi.objref())) throw new ImageException("record " + name + ": objref " + pi.objref() + " is used twice");
                     img.pipes.put(pi.objref(), pi);
@@ -127,7 +151,7 @@ public final class Image {
                     if (img.usedBy(o.objref())) throw new ImageException("record " + name + ": objref " + o.objref() + " is used twice");
                     img.openFiles.put(o.objref(), o);
                     if (o.kind() == OpenFileRecord.Kind.GHOST != img.ghosts.containsKey(o.file())) throw new ImageException("record " + name + ": field 'file' objref " + o.file() + " is " + (img.ghosts.containsKey(o.file()) ? "a GHOST record, not for a " + o.kind() + " description" : "no GHOST record before it"));
-                    if (o.file() != 0 && o.kind() != OpenFileRecord.Kind.GHOST && !img.files.containsKey(o.file())) throw new ImageException("record " + name + ": field 'file' names objref " + o.file() + ", which no FILE record before it has");
+                    img.checkFileOf(o, name);
                     if (o.pipe() != 0 && !img.pipes.containsKey(o.pipe())) throw new ImageException("record " + name + ": field 'pipe' names objref " + o.pipe() + ", which no PIPE record before it has");
                     if (o.kind() == OpenFileRecord.Kind.PROC) img.checkProcFile(o, name);
                     if (o.kind() == OpenFileRecord.Kind.FIFO && !img.files.get(o.file()).fifo()) throw new ImageException("record " + name + ": FILE " + o.file() + " of a FIFO description is not a FIFO");
@@ -192,6 +216,7 @@ public final class Image {
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
+        img.checkMemfdData();
         for (ProcessImage p : img.processes.values()) {
             if (p.entry.zombie()) continue;
             int pid = p.entry.pid();
@@ -272,7 +297,40 @@ public final class Image {
     }
 
     private boolean usedBy(int objref) {
-        return files.containsKey(objref) || openFiles.containsKey(objref) || pipes.containsKey(objref) || ghosts.containsKey(objref);
+        return files.containsKey(objref) || openFiles.containsKey(objref) || pipes.containsKey(objref) || ghosts.containsKey(objref)
+                || memfds.containsKey(objref) || unlinkedFifos.containsKey(objref);
+    }
+
+    /** The record an OPEN_FILE's field 'file' names, by its kind: a FILE, a MEMFD or an UNLINKED_FIFO. */
+    private void checkFileOf(OpenFileRecord o, Name name) throws ImageException {
+        if (o.file() == 0) return;
+        String wanted = switch (o.kind()) {
+            case MEMFD -> memfds.containsKey(o.file()) ? null : "MEMFD";
+            case FIFO_UNLINKED -> unlinkedFifos.containsKey(o.file()) ? null : "UNLINKED_FIFO";
+            case GHOST -> null;           // checked against the GHOST records before
+            default -> files.containsKey(o.file()) ? null : "FILE";
+        };
+        if (wanted != null) throw new ImageException("record " + name + ": field 'file' names objref " + o.file() + ", which no " + wanted + " record before it has");
+    }
+
+    /** Data of a memfd: inside its size, in offset order, not overlapping. */
+    private void memfdData(cryo.files.MemfdDataRecord d, Name name) throws ImageException {
+        cryo.files.MemfdRecord m = memfds.get(d.memfd());
+        if (m == null) throw new ImageException("record " + name + ": field 'memfd' names objref " + d.memfd() + ", which no MEMFD record before it has");
+        List<cryo.files.MemfdDataRecord> l = memfdData.get(d.memfd());
+        long end = d.offset() + d.data().byteSize();
+        if (end > m.size()) throw new ImageException("record " + name + ": data at offset " + d.offset() + " run past the end of " + m.describe() + " (" + m.size() + " bytes)");
+        if (!l.isEmpty() && l.getLast().offset() + l.getLast().data().byteSize() > d.offset()) throw new ImageException("record " + name + ": field 'offset' " + d.offset() + " overlaps or precedes the data before it");
+        l.add(d);
+    }
+
+    /** Every memfd has all the data its record counts. */
+    private void checkMemfdData() throws ImageException {
+        for (cryo.files.MemfdRecord m : memfds.values()) {
+            long n = 0;
+            for (var d : memfdData.get(m.objref())) n += d.data().byteSize();
+            if (n != m.dataBytes()) throw new ImageException("record MEMFD " + m.describe() + " (objref " + m.objref() + "): its MEMFD_DATA records hold " + n + " bytes, field 'data_bytes' says " + m.dataBytes());
+        }
     }
 
     private ProcessImage live(int pid, Name record) throws ImageException {

@@ -29,6 +29,10 @@ public enum RecordType {
     SHMEM(14, cryo.memory.ShmemRecord::decode),
     SHMEM_PAGES(15, cryo.memory.ShmemPagesRecord::decode),
     INHERITED(16, cryo.memory.InheritedRecord::decode),
+    MEMFD(21, cryo.files.MemfdRecord::decode),
+    MEMFD_DATA(22, cryo.files.MemfdDataRecord::decode),
+    UNLINKED_FIFO(23, cryo.files.UnlinkedFifoRecord::decode),
+    DELETED_CWD(24, cryo.task.DeletedCwdRecord::decode),
     GHOST(30, cryo.files.GhostRecord::decode),
     GHOST_DATA(31, cryo.files.GhostDataRecord::decode),
     TAIL(99, Tail::decode);

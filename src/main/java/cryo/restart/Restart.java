@@ -130,7 +130,7 @@ public final class Restart {
         boolean ok = false;
         try (GhostFiles ghosts = GhostFiles.recreate(image.ghosts, image.ghostData, opts.ghostDir(), data);
              FdBroker broker = new FdBroker(brokerFd);
-             OpenFiles.Opener opener = new OpenFiles.Opener(image.openFiles, files = ghosts.files(image.files, image.ghosts), image.pipes, opts.inheritFds())) {
+             OpenFiles.Opener opener = new OpenFiles.Opener(image, files = ghosts.files(image.files, image.ghosts), opts.inheritFds())) {
             Tracee stub = spawnStub(broker);
             long hole = findHole(allVmas, stub.tid);
             makeGadget(stub, hole);
