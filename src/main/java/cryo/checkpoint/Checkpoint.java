@@ -30,6 +30,8 @@ import cryo.sys.Proc;
 import cryo.sys.Ptrace;
 import cryo.sys.SysException;
 import cryo.sys.Wait;
+import cryo.task.DeletedCwd;
+import cryo.task.DeletedCwdRecord;
 import cryo.task.GroupLeaders;
 import cryo.task.ProcStat;
 import cryo.task.TaskRecord;
@@ -245,6 +247,8 @@ public final class Checkpoint {
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();
             w.write(d.task());
+            DeletedCwdRecord cwd = DeletedCwd.checkpoint(d.task().pid(), d.task().cwd());
+            if (cwd != null) w.write(cwd);
             for (ThreadRecord t : d.threads()) w.write(t);
             w.write(d.memory().mm());
             for (VmaRecord v : d.memory().vmas()) w.write(v);
@@ -294,6 +298,7 @@ public final class Checkpoint {
         AddressSpace.Dump mem;
         try {
             for (Tracee t : p.threads) t.useScratch(scratch, Scratch.SIZE);
+            DeletedCwd.checkRoot(pid);
             task = TaskState.checkpointTask(leader, p.stat);
             for (int i = 0; i < p.threads.size(); i++) {
                 threads.add(TaskState.checkpointThread(p.threads.get(i), pid, p.masks.get(i)));

@@ -111,8 +111,8 @@ final class MemfdFile implements FileKind {
                 MemorySegment s = r.data();
                 Fs.pwriteFully(fd, s, r.offset(), what);
             }
+            Fs.fchown(fd, m.uid(), m.gid(), what);      // first: chown(2) clears set-user-ID
             Fs.fchmod(fd, m.mode() & 07777, what);
-            Fs.fchown(fd, m.uid(), m.gid(), what);
         }
 
         public void finish() throws SysException {

@@ -82,8 +82,8 @@ final class UnlinkedFifoFile implements FileKind {
         try {
             int fd = Fd.open(path, Fd.O_RDWR | Fd.O_NONBLOCK | Fd.O_NOFOLLOW);
             try {
-                Fs.fchmod(fd, f.mode() & 07777, f.path());
                 Fs.fchown(fd, f.uid(), f.gid(), f.path());
+                Fs.fchmod(fd, f.mode() & 07777, f.path());
             } catch (SysException e) {
                 Fd.close(fd);
                 throw e;

@@ -1,0 +1,84 @@
+package cryo.task;
+
+import cryo.image.Refusal;
+import cryo.remote.Tracee;
+import cryo.sys.Errno;
+import cryo.sys.Fd;
+import cryo.sys.Fs;
+import cryo.sys.Nr;
+import cryo.sys.SysException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * A current directory that was removed while the process stayed in it (rmdir(2) of its cwd: /proc/PID/cwd
+ * reads "PATH (deleted)", no link left). Checkpoint records its path, mode, owner and times; restart makes
+ * an empty directory there like it, has the task chdir into it and removes it at once, so the task is again
+ * in a deleted directory (where getcwd(2) fails with ENOENT and nothing can be created). Each task gets a
+ * directory of its own: tasks that shared one deleted cwd no longer share its inode.
+ */
+public final class DeletedCwd {
+    private static final String DELETED = " (deleted)";
+
+    private DeletedCwd() {
+    }
+
+    /** A deleted root directory cannot be given back without chroot(2) into a recreated one: refused. */
+    public static void checkRoot(int pid) throws Refusal, IOException {
+        String root = Files.readSymbolicLink(Path.of("/proc/" + pid + "/root")).toString();
+        if (root.endsWith(DELETED) && nlink(Path.of("/proc/" + pid + "/root")) == 0) {
+            throw new Refusal(pid, "its root directory " + root + " was removed: not supported (restart would have to chroot into a new one)");
+        }
+    }
+
+    /** The DELETED_CWD record of process pid whose cwd link reads cwd; null when its cwd was not removed. */
+    public static DeletedCwdRecord checkpoint(int pid, String cwd) throws IOException {
+        Path proc = Path.of("/proc/" + pid + "/cwd");
+        if (!cwd.endsWith(DELETED) || nlink(proc) != 0) return null;
+        Map<String, Object> a = Files.readAttributes(proc, "unix:mode,uid,gid,lastAccessTime,lastModifiedTime");
+        return new DeletedCwdRecord(pid, (Integer) a.get("mode"), (Integer) a.get("uid"), (Integer) a.get("gid"),
+                ((FileTime) a.get("lastAccessTime")).to(TimeUnit.NANOSECONDS), ((FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS),
+                cwd.substring(0, cwd.length() - DELETED.length()));
+    }
+
+    private static int nlink(Path p) throws IOException {
+        return (Integer) Files.getAttribute(p, "unix:nlink");
+    }
+
+    /**
+     * Makes the directory (at its old path, or at a temporary name beside it if that path is taken again),
+     * enters it in t and removes it; nothing is left on disk whether or not this succeeds.
+     */
+    public static void enter(Tracee t, DeletedCwdRecord r, Consumer<String> warn) throws SysException {
+        String path = r.path();
+        for (int i = 0; ; i++) {
+            try {
+                Fs.mkdir(path, 0700);
+                break;
+            } catch (SysException e) {
+                if (e.errno() != Errno.EEXIST || i == 20) throw new SysException("recreating deleted cwd " + r.path() + " of task " + r.pid() + ": " + e.getMessage(), e.errno());
+                path = r.path() + ".cryo-" + Long.toHexString(System.nanoTime());
+            }
+        }
+        if (!path.equals(r.path())) warn.accept("task " + r.pid() + ": its deleted cwd " + r.path() + " is taken again: it is back as " + path + DELETED);
+        try {
+            int fd = Fd.open(path, Fd.O_RDONLY | Fd.O_DIRECTORY | Fd.O_NOFOLLOW);
+            try {
+                Fs.fchown(fd, r.uid(), r.gid(), path);      // first: chown(2) clears set-group-ID
+                Fs.fchmod(fd, r.mode() & 07777, path);
+                Fs.futimens(fd, r.atimeNanos(), r.mtimeNanos(), path);
+            } finally {
+                Fd.close(fd);
+            }
+            t.syscall("chdir(" + path + ")", Nr.CHDIR, t.putString(0, path));
+        } finally {
+            Fs.rmdir(path);
+        }
+    }
+}
