@@ -1,6 +1,6 @@
 package cryo.files;
 
-import cryo.sys.Fs;
+import cryo.sys.Fd;
 import cryo.sys.SysException;
 
 import java.util.ArrayList;
@@ -19,9 +19,9 @@ final class FileExtents {
         List<long[]> out = new ArrayList<>();
         long at = 0;
         while (at < size) {
-            long data = Fs.seek(fd, at, Fs.SEEK_DATA, what);
+            long data = Fd.lseek(fd, at, Fd.SEEK_DATA, what);
             if (data < 0 || data >= size) break;
-            long hole = Fs.seek(fd, data, Fs.SEEK_HOLE, what);
+            long hole = Fd.lseek(fd, data, Fd.SEEK_HOLE, what);
             if (hole < 0 || hole > size) hole = size;
             out.add(new long[]{data, hole});
             at = hole;

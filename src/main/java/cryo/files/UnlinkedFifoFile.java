@@ -74,7 +74,7 @@ final class UnlinkedFifoFile implements FileKind {
                 break;
             } catch (SysException e) {
                 if (e.errno() != Errno.EEXIST || i == 20) {
-                    throw new SysException("recreating unlinked FIFO " + f.path() + ": " + e.getMessage(), e.errno());
+                    throw new SysException("mkfifo(" + path + "), recreating the unlinked FIFO", e.errno());
                 }
                 path = f.path() + ".cryo-" + Long.toHexString(System.nanoTime());
             }

@@ -178,7 +178,10 @@ public final class Image {
                 case VmaRecord v -> {
                     ProcessImage p = img.live(v.pid(), name);
                     if (!p.vmas.isEmpty() && p.vmas.getLast().end() > v.start()) throw new ImageException("record " + name + ": field 'start' 0x" + Long.toHexString(v.start()) + " overlaps or precedes the VMA before it");
-                    if (v.file() != 0 && !img.files.containsKey(v.file()) && !img.ghosts.containsKey(v.file())) throw new ImageException("record " + name + ": field 'file' names objref " + v.file() + ", which no FILE record before it has");
+                    if (v.kind() == VmaRecord.Kind.MEMFD) {
+                        cryo.files.MemfdRecord m = img.memfds.get(v.file());
+                        if (m == null) throw new ImageException("record " + name + ": field 'file' names objref " + v.file() + ", which no MEMFD record before it has");
+                    } else if (v.file() != 0 && !img.files.containsKey(v.file()) && !img.ghosts.containsKey(v.file())) throw new ImageException("record " + name + ": field 'file' names objref " + v.file() + ", which no FILE record before it has");
                     if (v.kind() == VmaRecord.Kind.SYSV && !img.ipc.containsKey("SHM:" + v.shmem())) throw new ImageException("record " + name + ": field 'shmem' names shared memory segment " + v.shmem() + ", which no IPC record before it has");
                     if (v.kind() == VmaRecord.Kind.SHMEM) {
                         cryo.memory.ShmemRecord o = img.shmem.get(v.shmem());

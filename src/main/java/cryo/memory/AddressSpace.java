@@ -3,6 +3,7 @@ package cryo.memory;
 import cryo.sys.ProcFile;
 import cryo.files.FileRecord;
 import cryo.files.FileTable;
+import cryo.files.UnnamedFiles;
 import cryo.image.Refusal;
 import cryo.remote.Tracee;
 import cryo.sys.Fd;
@@ -90,7 +91,7 @@ public final class AddressSpace {
                 }
                 if (v == null) continue;
                 vmas.add(v);
-                boolean privateFile = v.kind() == VmaRecord.Kind.FILE && !v.shared();
+                boolean privateFile = (v.kind() == VmaRecord.Kind.FILE || v.kind() == VmaRecord.Kind.MEMFD) && !v.shared();
                 // Shared anonymous objects are saved once for the tree, by SharedAnon.
                 boolean anon = v.kind() == VmaRecord.Kind.ANON;
                 if (privateFile || anon) {
@@ -150,6 +151,10 @@ public final class AddressSpace {
                     if (!m.shared()) throw new Refusal(pid, "private mapping " + m.range() + " of a shared anonymous memory object (through /proc/PID/map_files): not supported");
                     kind = VmaRecord.Kind.SHMEM;
                     shmem = m.inode();
+                } else if (UnnamedFiles.isMemfd(path) && m.inode() != 0) {
+                    // one object for the tree however many mappings and fds lead to it; its data are saved with it
+                    kind = VmaRecord.Kind.MEMFD;
+                    file = files.unnamed().memfd(pid, Path.of("/proc/" + pid + "/map_files/" + m.range()), path, "mapping " + m.range()).objref();
                 } else if (m.inode() == 0 || path.isEmpty() || path.startsWith("[")) {
                     if (m.shared()) throw new Refusal(pid, "shared mapping " + m.range() + " " + path + ": not supported");
                     kind = VmaRecord.Kind.ANON;

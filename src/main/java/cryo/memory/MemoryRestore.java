@@ -1,6 +1,7 @@
 package cryo.memory;
 
 import cryo.files.FdBroker;
+import cryo.files.OpenFiles;
 import cryo.files.FileRecord;
 import cryo.image.DataCheck;
 import cryo.image.Image;
@@ -53,15 +54,16 @@ public final class MemoryRestore {
      * pages shared copy-on-write (ForkedLayout), and only the pages t has of its own are written.
      */
     public static void restoreProcess(Tracee t, Image.ProcessImage p, Image.ProcessImage parent, Map<Integer, FileRecord> files,
-                                      FdBroker broker, Map<Long, Integer> shmem, DataCheck data, long keepStart, long keepEnd)
+                                      FdBroker broker, Map<Long, Integer> shmem, OpenFiles.Opener memfds, DataCheck data,
+                                      long keepStart, long keepEnd)
             throws SysException, IOException, ImageException {
         if (parent == null) {
             clearLayout(t, p.vmas, keepStart, keepEnd);
-            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, data, ForkedLayout.NONE);
+            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, memfds, data, ForkedLayout.NONE);
         } else {
             ForkedLayout kept = ForkedLayout.of(p, parent);
             kept.clear(t, keepStart, keepEnd);
-            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, data, kept);
+            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, memfds, data, kept);
         }
     }
 
@@ -87,15 +89,16 @@ public final class MemoryRestore {
 
     /**
      * Maps and fills the VMAs of one task. shmem holds an fd (O_RDWR, in cryo) on every shared anonymous object
-     * of the image, made by SharedAnon: each VMA of one maps that object at its own offset. SysV pieces are
+     * of the image, made by SharedAnon: each VMA of one maps that object at its own offset; a MEMFD VMA maps
+     * the memfd the Opener made once for its fds and mappings (memfds.memfd). SysV pieces are
      * attached first (SysvAttach). Each VMA is mapped so that its VmFlags come back: MAP_NORESERVE for nr, the
      * file opened for writing only where the mapping had mw, writable at first where the pages must be
      * written or where ac says the private mapping was writable once (VM_ACCOUNT stays after mprotect), then
      * the final protection, madvise and mlock2 (VmFlagsRestore).
      */
     private static void restore(Tracee t, MmRecord mm, List<VmaRecord> vmas, List<PagesRecord> pages,
-                                Map<Integer, FileRecord> files, FdBroker broker, Map<Long, Integer> shmem, DataCheck data,
-                                ForkedLayout kept) throws SysException, IOException, ImageException {
+                                Map<Integer, FileRecord> files, FdBroker broker, Map<Long, Integer> shmem, OpenFiles.Opener memfds,
+                                DataCheck data, ForkedLayout kept) throws SysException, IOException, ImageException {
         long[] written = bytesPerVma(vmas, pages);
         Map<Long, Integer> remoteFds = new HashMap<>();        // by objref * 2 + 1 for O_RDWR
         List<Integer> localFds = new ArrayList<>();
@@ -111,10 +114,12 @@ public final class MemoryRestore {
                 boolean rw = v.shared() && v.has(VmaRecord.VM_MAYWRITE);
                 long fd = -1, off = v.pgoff() * Vmas.PAGE;
                 switch (v.kind()) {
-                    case FILE -> {
+                    case FILE, MEMFD -> {
                         Integer remote = remoteFds.get(v.file() * 2L + (rw ? 1 : 0));
                         if (remote == null) {
-                            int local = Fd.open(files.get(v.file()).path(), rw ? Fd.O_RDWR : Fd.O_RDONLY);
+                            // a memfd: the one object its fds open too, made (and filled) by the first to ask
+                            String path = v.kind() == VmaRecord.Kind.MEMFD ? "/proc/self/fd/" + memfds.memfd(v.file()) : files.get(v.file()).path();
+                            int local = Fd.open(path, rw ? Fd.O_RDWR : Fd.O_RDONLY);
                             localFds.add(local);
                             remote = broker.pass(t, local);
                             remoteFds.put(v.file() * 2L + (rw ? 1 : 0), remote);

@@ -16,7 +16,7 @@ import cryo.image.Tree;
  */
 public record VmaRecord(int pid, long start, long end, int prot, int flags, long pgoff, Kind kind, int file,
                         long shmem, int vmFlags) implements ImageRecord {
-    public enum Kind {ANON, FILE, SHMEM, VVAR, VVAR_VCLOCK, VDSO, SYSV}
+    public enum Kind {ANON, FILE, SHMEM, VVAR, VVAR_VCLOCK, VDSO, SYSV, MEMFD}
 
     public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
     public static final int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_GROWSDOWN = 0x100;
@@ -90,7 +90,7 @@ public record VmaRecord(int pid, long start, long end, int prot, int flags, long
         }
         long pgoff = d.u64("pgoff");
         int file = d.u32("file");
-        if ((kind == Kind.FILE) != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " mapping");
+        if ((kind == Kind.FILE || kind == Kind.MEMFD) != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " mapping");
         int vmFlags = d.u32("vm_flags", 0, (1 << VM_FLAG_NAMES.size()) - 1);
         long shmem = d.u64("shmem");
         return new VmaRecord(pid, start, end, prot, flags, pgoff, kind, file, shmem, vmFlags);

@@ -56,7 +56,7 @@ final class Preflight {
         Set<Integer> mapped = new HashSet<>();
         for (Image.ProcessImage p : image.processes.values()) {
             if (p.mm != null) mapped.add(p.mm.exeFile());
-            for (VmaRecord v : p.vmas) if (v.file() != 0) mapped.add(v.file());
+            for (VmaRecord v : p.vmas) if (v.kind() == VmaRecord.Kind.FILE) mapped.add(v.file());
         }
         // A tree that held file locks gets its files back only as it left them (no other writer meanwhile).
         boolean locked = image.processes.values().stream().anyMatch(p -> !p.locks.isEmpty());

@@ -146,7 +146,7 @@ public final class Restart {
                     });
                 }
                 MemoryRestore.restoreProcess(t, image.processes.get(p.pid()), p.pid() == root ? null : image.processes.get(p.ppid()),
-                        files, broker, shmem, data, hole, hole + HOLE);
+                        files, broker, shmem, opener, data, hole, hole + HOLE);
                 Timings.mark("memory of " + p.pid());
             });
             killCreated(stub.tid);

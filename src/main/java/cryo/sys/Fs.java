@@ -10,8 +10,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * FIFO, a deleted directory), and the extent walk checkpoint reads their data with.
  */
 public final class Fs {
-    private static final int AT_FDCWD = -100, ENXIO = 6;
-    public static final int SEEK_DATA = 3, SEEK_HOLE = 4;
+    private static final int AT_FDCWD = -100;
     public static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
     public static final int MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2, MFD_HUGETLB = 4, MFD_NOEXEC_SEAL = 8, MFD_EXEC = 0x10;
     public static final int O_NOATIME = 01000000;
@@ -26,13 +25,6 @@ public final class Fs {
             return (int) Native.check(Native.raw(Nr.MEMFD_CREATE, a.allocateFrom(name).address(), flags | MFD_CLOEXEC),
                     "memfd_create(" + name + ", 0x" + Integer.toHexString(flags) + ")");
         }
-    }
-
-    /** lseek(fd, off, SEEK_DATA or SEEK_HOLE); -1 where the kernel says ENXIO (no data at or after off). */
-    public static long seek(int fd, long off, int whence, String what) throws SysException {
-        long r = Native.raw(Nr.LSEEK, fd, off, whence);
-        if (r == -ENXIO) return -1;
-        return Native.check(r, "lseek(" + what + ", " + off + ", " + (whence == SEEK_DATA ? "SEEK_DATA" : "SEEK_HOLE") + ")");
     }
 
     /** pread(2) until buf is full; fails at end of file. */

@@ -62,7 +62,7 @@ public final class DeletedCwd {
                 Fs.mkdir(path, 0700);
                 break;
             } catch (SysException e) {
-                if (e.errno() != Errno.EEXIST || i == 20) throw new SysException("recreating deleted cwd " + r.path() + " of task " + r.pid() + ": " + e.getMessage(), e.errno());
+                if (e.errno() != Errno.EEXIST || i == 20) throw new SysException("mkdir(" + path + "), recreating the deleted cwd of task " + r.pid(), e.errno());
                 path = r.path() + ".cryo-" + Long.toHexString(System.nanoTime());
             }
         }

@@ -117,8 +117,7 @@ class UnnamedFilesTest {
     @Test
     void aSealedMemfdMappedByTwoProcessesStaysOneObject() {
         for (int i = 0; i < LOOPS; i++) {
-            Started s = start("memfd");
-            checkOk(s.proc(), "before checkpoint");
+            Started s = start("memfd");   // not checked before: check reads the holes, which fills them
             Path image = checkpoint(s, "memfd-" + i + ".img");
             List<Map<String, String>> memfds = PipeFixtureTest.showRecords(cleanup, image, "MEMFD");
             assertEquals(2, memfds.size(), "two MEMFD records (one per memfd, however many fds and mappings): " + memfds);
