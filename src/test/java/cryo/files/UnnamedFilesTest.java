@@ -171,6 +171,25 @@ class UnnamedFilesTest {
         }
     }
 
+    @Test
+    void aMemfdHeldOutsideTheTreeIsRefused() {
+        Started s = start("memfd");
+        long child = s.pids().get(1);
+        Path image = tmp.resolve("outside.img");
+        // only the child: its fds 3 and 4 of the memfd are its parent's too, and the parent is outside the tree
+        Cryo.Result res = Cryo.run(cleanup, "checkpoint", Long.toString(child), "-o", image.toString());
+        assertEquals(1, res.exit(), res.describe());
+        assertEquals(3, res.stderrLines().size(), "one line per fd of the memfd, and the summary: " + res.describe());
+        String line = res.stderrLines().getFirst();
+        System.out.println("[UnnamedFilesTest] refused: " + line);
+        assertTrue(line.contains("memfd:cryo memfd") && line.contains(Long.toString(child)) && line.contains(Long.toString(s.proc().pid())),
+                "the refusal names the memfd, the task and the outside holder: " + line);
+        assertFalse(Files.exists(image), "no image after a refused checkpoint");
+        Procfs.assertRunningUntraced(child, "the child after a refused checkpoint");
+        checkOk(s.proc(), "after the refused checkpoint");
+        quit(s.proc());
+    }
+
     // ------------------------------------------------------------------ bad images
 
     private void expectOneLineFailure(Path good, List<Long> pids, Map<String, UnaryOperator<List<ImageRecord>>> variants,
