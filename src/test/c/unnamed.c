@@ -6,8 +6,9 @@
  *     [3 MiB, 3 MiB + 64 KiB), holes elsewhere; maps it MAP_SHARED read-write; seals it with
  *     F_SEAL_SHRINK|F_SEAL_GROW; leaves fd 3 at offset 12345 and opens a second description of it read-only
  *     through /proc/self/fd/3 (fd 4, O_RDONLY|O_NONBLOCK, offset 777). It makes memfd "only mapped" too,
- *     writes it, maps it shared and closes its fd. Then it forks a child that inherits both mappings and fds
- *     and echoes: whenever word 0 of a mapping changes to n, it writes n + 1 into word 1.
+ *     writes it, maps it shared and closes its fd; and memfd "write sealed" (fd 5): 8 KiB, sealed with
+ *     F_SEAL_WRITE|F_SEAL_SEAL, mapped shared read-only. Then it forks a child that inherits the mappings and
+ *     fds and echoes: whenever word 0 of the first two mappings changes to n, it writes n + 1 into word 1.
  *   unnamed fifo DIR
  *     Makes FIFO DIR/fifo, opens it for reading (fd 3, O_NONBLOCK) and writing (fd 4), writes 10 KiB of a
  *     pattern into it and removes the FIFO.
@@ -46,16 +47,19 @@
 #define F_SEAL_SEAL 1
 #define F_SEAL_SHRINK 2
 #define F_SEAL_GROW 4
+#define F_SEAL_WRITE 8
 #endif
 
 #define MIB (1024L * 1024)
 #define SIZE (4 * MIB)
 #define ONLY_SIZE (64 * 1024)
 #define FIFO_BYTES 10240
+#define WS_SIZE 8192
 
 static char failure[512];
 static pid_t child;
 static volatile uint64_t *shared_map, *only_map;
+static const unsigned char *ws_map;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...) {
@@ -118,6 +122,17 @@ static void setup_memfd(void) {
     lseek(ro, 777, SEEK_SET);
     shared_map = (volatile uint64_t *)m;
 
+    /* fd 5: write-sealed and closed to further seals, mapped shared read-only */
+    int ws = memfd_create("write sealed", MFD_ALLOW_SEALING);
+    if (ws != 5) { fprintf(stderr, "memfd_create gave fd %d\n", ws); exit(2); }
+    unsigned char buf[WS_SIZE];
+    for (long i = 0; i < WS_SIZE; i++) buf[i] = pattern(i + 3);
+    if (write(ws, buf, WS_SIZE) != WS_SIZE) { perror("write"); exit(2); }
+    /* sealed first: a shared mapping made after F_SEAL_WRITE may not become writable (no mw), one made before would keep the seal off */
+    if (fcntl(ws, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL) < 0) { perror("F_ADD_SEALS write"); exit(2); }
+    ws_map = mmap(NULL, WS_SIZE, PROT_READ, MAP_SHARED, ws, 0);
+    if (ws_map == MAP_FAILED) { perror("mmap ws"); exit(2); }
+
     int only = memfd_create("only mapped", MFD_CLOEXEC);
     if (ftruncate(only, ONLY_SIZE) < 0) { perror("ftruncate"); exit(2); }
     char *o = mmap(NULL, ONLY_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, only, 0);
@@ -166,6 +181,13 @@ static int check_memfd(void) {
     const char *o = (const char *)only_map;
     for (long i = 16; i < ONLY_SIZE; i++)
         if ((unsigned char)o[i] != pattern(i + 1)) return fail("only-mapped byte %ld is %d", i, (unsigned char)o[i]);
+    if (strcmp(link_of(5), "/memfd:write sealed (deleted)") != 0) return fail("fd 5 is '%s'", link_of(5));
+    int ws = fcntl(5, F_GET_SEALS);
+    if (ws != (F_SEAL_WRITE | F_SEAL_SEAL)) return fail("fd 5 seals 0x%x", ws);
+    if (pwrite(5, "x", 1, 0) != -1 || errno != EPERM) return fail("writing the write-sealed memfd did not fail with EPERM");
+    if (fcntl(5, F_ADD_SEALS, F_SEAL_SHRINK) != -1 || errno != EPERM) return fail("F_SEAL_SEAL did not stop a new seal");
+    for (long i = 0; i < WS_SIZE; i++)
+        if (ws_map[i] != pattern(i + 3)) return fail("write-sealed byte %ld is %d", i, ws_map[i]);
     round += 10;
     if (echo(shared_map, round, "the memfd's mapping") < 0) return -1;
     if (echo(only_map, round + 1, "the only-mapped memfd") < 0) return -1;

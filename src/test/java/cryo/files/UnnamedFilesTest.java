@@ -37,7 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Files without a name (src/test/c/unnamed.c, which checks itself): a sealed memfd mapped shared by a parent
- * and its child, with a second read-only description, and a memfd only mapped (its fd closed); a FIFO
+ * and its child, with a second read-only description, a memfd only mapped (its fd closed), a memfd sealed
+ * against writes and further seals; a FIFO
  * unlinked with 10 KiB buffered; a removed current directory. Each comes back as one object with its
  * contents, and nothing is left on disk; bad images of them fail with one line and leave nothing behind.
  * -Dcryo.loops=N repeats each scenario N times.
@@ -120,9 +121,10 @@ class UnnamedFilesTest {
             Started s = start("memfd");   // not checked before: check reads the holes, which fills them
             Path image = checkpoint(s, "memfd-" + i + ".img");
             List<Map<String, String>> memfds = PipeFixtureTest.showRecords(cleanup, image, "MEMFD");
-            assertEquals(2, memfds.size(), "two MEMFD records (one per memfd, however many fds and mappings): " + memfds);
+            assertEquals(3, memfds.size(), "three MEMFD records (one per memfd, however many fds and mappings): " + memfds);
+            assertTrue(memfds.stream().anyMatch(m -> "0x9".equals(m.get("seals"))), "a MEMFD with F_SEAL_WRITE|F_SEAL_SEAL: " + memfds);
             List<Map<String, String>> vmas = PipeFixtureTest.showRecords(cleanup, image, "VMA").stream().filter(v -> "MEMFD".equals(v.get("kind"))).toList();
-            assertEquals(4, vmas.size(), "two memfd mappings in each of two processes: " + vmas);
+            assertEquals(6, vmas.size(), "three memfd mappings in each of two processes: " + vmas);
             Map<String, String> sealed = memfds.stream().filter(m -> "0x6".equals(m.get("seals"))).findFirst().orElseThrow(
                     () -> new AssertionError("no MEMFD with seals F_SEAL_SHRINK|F_SEAL_GROW (0x6): " + memfds));
             assertEquals("4194304", sealed.get("size"), "the sealed memfd's size: " + sealed);
@@ -179,7 +181,7 @@ class UnnamedFilesTest {
         // only the child: its fds 3 and 4 of the memfd are its parent's too, and the parent is outside the tree
         Cryo.Result res = Cryo.run(cleanup, "checkpoint", Long.toString(child), "-o", image.toString());
         assertEquals(1, res.exit(), res.describe());
-        assertEquals(3, res.stderrLines().size(), "one line per fd of the memfd, and the summary: " + res.describe());
+        assertEquals(4, res.stderrLines().size(), "one line per memfd fd (3, 4, 5), and the summary: " + res.describe());
         String line = res.stderrLines().getFirst();
         System.out.println("[UnnamedFilesTest] refused: " + line);
         assertTrue(line.contains("memfd:cryo memfd") && line.contains(Long.toString(child)) && line.contains(Long.toString(s.proc().pid())),
