@@ -84,6 +84,8 @@ public final class FileTable {
      * The FILE record of what link (a /proc magic link: map_files, exe, fd) points to, known by path.
      */
     public FileRecord ref(int pid, Path link, String path) throws Refusal, IOException {
+        // fds and mappings of a memfd are taken before this (MemfdFile, AddressSpace): what is left is the executable
+        if (UnnamedFiles.isMemfd(path)) throw new Refusal(pid, "runs " + path.substring(1, path.length() - " (deleted)".length()) + ", a memfd, as its executable: not supported");
         if (path.endsWith(" (deleted)")) throw new Refusal(pid, path + " is a deleted file: not supported");
         Stat st;
         try {
