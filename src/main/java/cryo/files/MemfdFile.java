@@ -89,18 +89,26 @@ final class MemfdFile implements FileKind {
 
         /**
          * memfd_create with sealing allowed (the seals are added later, F_SEAL_SEAL among them if it had
-         * it), MFD_NOEXEC_SEAL for one sealed against exec, MFD_EXEC for one with exec bits (so that
-         * vm.memfd_noexec=1 does not take them away; kernels before 6.3 know neither flag nor sysctl).
+         * it): MFD_NOEXEC_SEAL for one sealed against exec with no exec bits, else MFD_EXEC, so that
+         * vm.memfd_noexec=1 does not seal it against exec (mm/memfd.c; kernels before 6.3 know neither flag
+         * nor sysctl). A memfd born with a seal it did not have is an error, not a silent change.
          */
         private static int create(MemfdRecord m) throws SysException {
             boolean noexec = (m.seals() & MemfdRecord.F_SEAL_EXEC) != 0 && (m.mode() & 0111) == 0;
-            int flags = Fs.MFD_ALLOW_SEALING | (noexec ? Fs.MFD_NOEXEC_SEAL : (m.mode() & 0111) != 0 ? Fs.MFD_EXEC : 0);
+            int fd;
             try {
-                return Fs.memfdCreate(m.name(), flags);
+                fd = Fs.memfdCreate(m.name(), Fs.MFD_ALLOW_SEALING | (noexec ? Fs.MFD_NOEXEC_SEAL : Fs.MFD_EXEC));
             } catch (SysException e) {
                 if (e.errno() != Errno.EINVAL || noexec) throw e;
-                return Fs.memfdCreate(m.name(), Fs.MFD_ALLOW_SEALING);
+                fd = Fs.memfdCreate(m.name(), Fs.MFD_ALLOW_SEALING);
             }
+            int born = Fd.fcntl(fd, Fs.F_GET_SEALS, 0);
+            if ((born & ~m.seals()) != 0) {
+                Fd.close(fd);
+                throw new SysException("memfd_create(" + m.name() + ") made a memfd sealed 0x" + Integer.toHexString(born)
+                        + ", more than its seals 0x" + Integer.toHexString(m.seals()) + " (vm.memfd_noexec?)", Errno.EPERM);
+            }
+            return fd;
         }
 
         private static void fill(int fd, MemfdRecord m, List<MemfdDataRecord> data) throws SysException, ImageException {

@@ -37,7 +37,22 @@ public final class UnnamedFiles {
         this.table = table;
     }
 
-    /** True when link (readlink of an fd or map_files entry) names a memfd: "/memfd:NAME (deleted)" on shmem, with no link left. */
+    private static long memfdDev = -1;
+
+    /** The device of memfds (the kernel's internal shmem mount, mm/shmem.c shm_mnt), from one cryo makes. */
+    private static long memfdDev() throws SysException, IOException {
+        if (memfdDev < 0) {
+            int fd = Fs.memfdCreate("cryo-probe", 0);
+            try {
+                memfdDev = FileTable.Stat.of(Path.of("/proc/self/fd/" + fd)).dev();
+            } finally {
+                Fd.close(fd);
+            }
+        }
+        return memfdDev;
+    }
+
+    /** True when link (readlink of an fd or map_files entry) reads like a memfd's: "/memfd:NAME (deleted)". */
     public static boolean isMemfd(String link) {
         return link.startsWith("/memfd:") && link.endsWith(" (deleted)");
     }
@@ -69,6 +84,7 @@ public final class UnnamedFiles {
             if (Fs.fsType(fd, "memfd:" + name) == Fs.HUGETLBFS_MAGIC) {
                 throw new Refusal(pid, what + " is memfd:" + name + " of huge pages (MFD_HUGETLB): not supported");
             }
+            if (st.dev() != memfdDev()) throw new Refusal(pid, what + " is " + link + ", a deleted file named like a memfd: not supported");
             int seals = Fd.fcntl(fd, Fs.F_GET_SEALS, 0);
             if ((seals & ~MemfdRecord.SEALS_KNOWN) != 0) {
                 throw new Refusal(pid, what + " is memfd:" + name + " with seals 0x" + Integer.toHexString(seals) + " cryo does not know: not supported");
