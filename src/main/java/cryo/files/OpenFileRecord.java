@@ -14,7 +14,8 @@ import cryo.image.RecordType;
  * named pipe reopened by the path of FILE `file`, its buffer in PIPE `pipe`. PROC is a file of procfs, reopened
  * by its path `description` (a /proc/PID/... file names a task of the tree, which has the same pid after restart).
  * GHOST is a deleted or O_TMPFILE file: `file` names its GHOST record; it is reopened with flags and position.
- * MEMFD is a new open of MEMFD `file` with flags and position; FIFO_UNLINKED one of UNLINKED_FIFO `file`.
+ * MEMFD is a new open of MEMFD `file` with flags and position; FIFO_UNLINKED one of UNLINKED_FIFO `file`, whose
+ * buffer is PIPE `pipe`.
  */
 public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flags, long pos, int inheritFd,
                              String description) implements ImageRecord {
@@ -24,7 +25,7 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
     public static final int EXTERNAL = -1;
 
     public boolean pipeEnd() {
-        return kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO;
+        return kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO || kind == Kind.FIFO_UNLINKED;
     }
 
     public RecordType type() {
@@ -48,7 +49,7 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         if (pos < 0) throw d.error("pos", "is negative");
         boolean needsFile = kind == Kind.PATH || kind == Kind.FIFO || kind == Kind.GHOST || kind == Kind.MEMFD || kind == Kind.FIFO_UNLINKED;
         if (needsFile != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
-        boolean needsPipe = kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO;
+        boolean needsPipe = kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO || kind == Kind.FIFO_UNLINKED;
         if (needsPipe != (pipe != 0)) throw d.error("pipe", "objref " + pipe + " does not fit a " + kind + " description");
         if (kind == Kind.PROC && !ProcfsFile.isProcPath(desc)) throw d.error("description", "'" + desc + "' is not a path under /proc");
         return new OpenFileRecord(objref, kind, file, pipe, flags, pos, inherit, desc);

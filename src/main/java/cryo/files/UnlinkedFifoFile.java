@@ -34,7 +34,7 @@ final class UnlinkedFifoFile implements FileKind {
 
     public OpenFileRecord checkpoint(FdContext c) throws Refusal, IOException {
         UnlinkedFifoRecord f = c.table().unnamed().fifo(c);
-        return new OpenFileRecord(c.table().nextObjref(), OpenFileRecord.Kind.FIFO_UNLINKED, f.objref(), 0, c.flags(), 0, 0, c.link());
+        return new OpenFileRecord(c.table().nextObjref(), OpenFileRecord.Kind.FIFO_UNLINKED, f.objref(), f.pipe(), c.flags(), 0, 0, c.link());
     }
 
     public Restorer restorer(RestoreContext rc) {

@@ -309,7 +309,7 @@ public final class Image {
         if (o.file() == 0) return;
         String wanted = switch (o.kind()) {
             case MEMFD -> memfds.containsKey(o.file()) ? null : "MEMFD";
-            case FIFO_UNLINKED -> unlinkedFifos.containsKey(o.file()) ? null : "UNLINKED_FIFO";
+            case FIFO_UNLINKED -> unlinkedFifos.containsKey(o.file()) && unlinkedFifos.get(o.file()).pipe() == o.pipe() ? null : "UNLINKED_FIFO (with PIPE " + o.pipe() + ")";
             case GHOST -> null;           // checked against the GHOST records before
             default -> files.containsKey(o.file()) ? null : "FILE";
         };

@@ -147,7 +147,9 @@ class UnnamedFilesTest {
             List<Map<String, String>> f = PipeFixtureTest.showRecords(cleanup, image, "UNLINKED_FIFO");
             assertEquals(1, f.size(), "one UNLINKED_FIFO record: " + f);
             assertEquals(dir.resolve("fifo").toString(), f.getFirst().get("path"));
-            assertEquals(10240, PipeFixtureTest.showPipes(cleanup, image).getFirst().buffered(), "the FIFO's 10 KiB buffer");
+            PipeFixtureTest.PipeLine pipe = PipeFixtureTest.showPipes(cleanup, image).getFirst();
+            assertEquals(10240, pipe.buffered(), "the FIFO's 10 KiB buffer");
+            assertEquals(List.of(s.proc().pid() + ":3", s.proc().pid() + ":4"), pipe.holders().stream().sorted().toList(), "the FIFO's holders: " + pipe);
             Proc r = restart(image, s.pids());
             assertEquals(List.of(), Cryo.list(dir), "the FIFO was removed again before the tree ran");
             checkOk(r, "after restart");
