@@ -15,6 +15,12 @@ public record MemfdDataRecord(int memfd, long offset, int crc, MemorySegment dat
         return new MemfdDataRecord(memfd, offset, 0, data);
     }
 
+    /** Written from FileData's own read buffer, which nothing else writes. */
+    @Override
+    public boolean stable() {
+        return true;
+    }
+
     public RecordType type() {
         return RecordType.MEMFD_DATA;
     }

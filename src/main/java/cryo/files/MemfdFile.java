@@ -4,6 +4,7 @@ import cryo.image.ImageException;
 import cryo.image.Refusal;
 import cryo.sys.Errno;
 import cryo.sys.Fd;
+import cryo.sys.FileIo;
 import cryo.sys.Fs;
 import cryo.sys.SysException;
 
@@ -113,14 +114,14 @@ final class MemfdFile implements FileKind {
 
         private static void fill(int fd, MemfdRecord m, List<MemfdDataRecord> data) throws SysException, ImageException {
             String what = m.describe();
-            Fs.ftruncate(fd, m.size(), what);
+            FileIo.ftruncate(fd, m.size(), what);
             for (MemfdDataRecord r : data) {
                 r.verify();
                 MemorySegment s = r.data();
-                Fs.pwriteFully(fd, s, r.offset(), what);
+                FileIo.pwriteFully(fd, s, r.offset(), what);
             }
-            Fs.fchown(fd, m.uid(), m.gid(), what);      // first: chown(2) clears set-user-ID
-            Fs.fchmod(fd, m.mode() & 07777, what);
+            FileIo.fchown(fd, m.uid(), m.gid(), what);      // first: chown(2) clears set-user-ID
+            FileIo.fchmod(fd, m.mode() & 07777, what);
         }
 
         public void finish() throws SysException {

@@ -3,6 +3,7 @@ package cryo.files;
 import cryo.image.Refusal;
 import cryo.sys.Errno;
 import cryo.sys.Fd;
+import cryo.sys.FileIo;
 import cryo.sys.Fs;
 import cryo.sys.SysException;
 
@@ -82,8 +83,8 @@ final class UnlinkedFifoFile implements FileKind {
         try {
             int fd = Fd.open(path, Fd.O_RDWR | Fd.O_NONBLOCK | Fd.O_NOFOLLOW);
             try {
-                Fs.fchown(fd, f.uid(), f.gid(), f.path());
-                Fs.fchmod(fd, f.mode() & 07777, f.path());
+                FileIo.fchown(fd, f.uid(), f.gid(), f.path());
+                FileIo.fchmod(fd, f.mode() & 07777, f.path());
             } catch (SysException e) {
                 Fd.close(fd);
                 throw e;
@@ -91,7 +92,7 @@ final class UnlinkedFifoFile implements FileKind {
             return fd;
         } finally {
             try {
-                Fs.unlink(path);
+                FileIo.unlink(path);
             } catch (SysException e) {
                 // ENOENT: someone removed it already; the holder keeps the FIFO either way
             }

@@ -3,28 +3,25 @@ package cryo.files;
 import cryo.image.ImageWriter;
 import cryo.image.Refusal;
 import cryo.sys.Fd;
+import cryo.sys.FileIo;
 import cryo.sys.Fs;
 import cryo.sys.SysException;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * The files of a checkpoint that no path leads to: memfds (met through fds or mappings) and unlinked FIFOs,
  * each saved once by dev:ino. A memfd's contents are read only when the image is written, straight from
- * /proc/PID/fd/N or /proc/PID/map_files/RANGE (the tree is still frozen), one data extent (SEEK_DATA,
- * SEEK_HOLE) at a time in batches of BATCH bytes, so a large memfd never sits whole in cryo's heap.
+ * /proc/PID/fd/N or /proc/PID/map_files/RANGE (the tree is still frozen), its data extents only (FileData:
+ * SEEK_DATA, SEEK_HOLE) in batches of FileData.BATCH bytes, so a large memfd never sits whole in cryo's heap.
  */
 public final class UnnamedFiles {
-    /** Bytes per MEMFD_DATA record. */
-    static final long BATCH = 8L << 20;
-
     /** A memfd seen at checkpoint: its record less the data count, and where to read it. */
     private record Memfd(MemfdRecord rec, Path source) {
     }
@@ -127,37 +124,19 @@ public final class UnnamedFiles {
 
     /** Writes every memfd with its data, then every unlinked FIFO (after the PIPE records they name). */
     public void write(ImageWriter w) throws IOException {
-        if (memfds.isEmpty() && fifos.isEmpty()) return;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = null;
-            for (Memfd m : memfds.values()) {
-                if (buf == null) buf = arena.allocate(BATCH, 4096);
-                writeMemfd(m, w, buf);
-            }
-        }
+        for (Memfd m : memfds.values()) writeMemfd(m, w);
         for (UnlinkedFifoRecord f : fifos.values()) w.write(f);
     }
 
-    private static void writeMemfd(Memfd m, ImageWriter w, MemorySegment buf) throws IOException {
-        String what = m.rec().describe() + " (" + m.source() + ")";
+    private static void writeMemfd(Memfd m, ImageWriter w) throws IOException {
+        MemfdRecord r = m.rec();
+        String what = r.describe() + " (" + m.source() + ")";
         try {
             int fd = Fd.open(m.source().toString(), Fd.O_RDONLY | Fs.O_NOATIME);
             try {
-                long size = m.rec().size();
-                java.util.List<long[]> extents = FileExtents.of(fd, size, what);
-                long bytes = 0;
-                for (long[] e : extents) bytes += e[1] - e[0];
-                MemfdRecord r = m.rec();
-                w.write(new MemfdRecord(r.objref(), r.name(), r.inode(), r.size(), bytes, r.seals(), r.mode(), r.uid(), r.gid()));
-                for (long[] e : extents) {
-                    for (long off = e[0]; off < e[1]; ) {
-                        long n = Math.min(BATCH, e[1] - off);
-                        MemorySegment s = buf.asSlice(0, n);
-                        Fs.preadFully(fd, s, off, what);
-                        w.write(MemfdDataRecord.of(r.objref(), off, s));
-                        off += n;
-                    }
-                }
+                List<FileData.Extent> extents = FileData.extents(fd, r.size(), what);
+                w.write(new MemfdRecord(r.objref(), r.name(), r.inode(), r.size(), FileData.bytes(extents), r.seals(), r.mode(), r.uid(), r.gid()));
+                FileData.read(fd, extents, what, (off, data) -> w.write(MemfdDataRecord.of(r.objref(), off, data)));
             } finally {
                 Fd.close(fd);
             }

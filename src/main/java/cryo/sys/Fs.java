@@ -7,7 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * File system calls in cryo's own process for files restart recreates without a name (memfd, an unlinked
- * FIFO, a deleted directory), and the extent walk checkpoint reads their data with.
+ * FIFO, a deleted directory); reads and writes of their data and attributes are in FileIo.
  */
 public final class Fs {
     private static final int AT_FDCWD = -100;
@@ -27,52 +27,6 @@ public final class Fs {
         }
     }
 
-    /** pread(2) until buf is full; fails at end of file. */
-    public static void preadFully(int fd, MemorySegment buf, long off, String what) throws SysException {
-        long done = 0;
-        while (done < buf.byteSize()) {
-            long r = Native.raw(Nr.PREAD64, fd, buf.address() + done, buf.byteSize() - done, off + done);
-            if (r == -Errno.EINTR) continue;
-            long n = Native.check(r, "pread(" + what + ", " + (off + done) + ")");
-            if (n == 0) throw new SysException("pread(" + what + "): end of file at " + (off + done), Errno.EIO);
-            done += n;
-        }
-    }
-
-    /** pwrite(2) of all of buf at off. */
-    public static void pwriteFully(int fd, MemorySegment buf, long off, String what) throws SysException {
-        long done = 0;
-        while (done < buf.byteSize()) {
-            long r = Native.raw(Nr.PWRITE64, fd, buf.address() + done, buf.byteSize() - done, off + done);
-            if (r == -Errno.EINTR) continue;
-            done += Native.check(r, "pwrite(" + what + ", " + (off + done) + ")");
-        }
-    }
-
-    public static void ftruncate(int fd, long size, String what) throws SysException {
-        Native.check(Native.raw(Nr.FTRUNCATE, fd, size), "ftruncate(" + what + ", " + size + ")");
-    }
-
-    public static void fchmod(int fd, int mode, String what) throws SysException {
-        Native.check(Native.raw(Nr.FCHMOD, fd, mode), "fchmod(" + what + ", 0" + Integer.toOctalString(mode) + ")");
-    }
-
-    public static void fchown(int fd, int uid, int gid, String what) throws SysException {
-        Native.check(Native.raw(Nr.FCHOWN, fd, uid, gid), "fchown(" + what + ", " + uid + ", " + gid + ")");
-    }
-
-    /** utimensat(fd, NULL, {atime, mtime}, 0): the times of what fd is open on. */
-    public static void futimens(int fd, long atimeNanos, long mtimeNanos, String what) throws SysException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment t = a.allocate(32);
-            t.set(JAVA_LONG, 0, Math.floorDiv(atimeNanos, 1_000_000_000L));
-            t.set(JAVA_LONG, 8, Math.floorMod(atimeNanos, 1_000_000_000L));
-            t.set(JAVA_LONG, 16, Math.floorDiv(mtimeNanos, 1_000_000_000L));
-            t.set(JAVA_LONG, 24, Math.floorMod(mtimeNanos, 1_000_000_000L));
-            Native.check(Native.raw(Nr.UTIMENSAT, fd, 0, t.address(), 0), "utimensat(" + what + ")");
-        }
-    }
-
     /** mknod(path, S_IFIFO | mode): mkfifo(3). */
     public static void mkfifo(String path, int mode) throws SysException {
         try (Arena a = Arena.ofConfined()) {
@@ -89,12 +43,6 @@ public final class Fs {
     public static void rmdir(String path) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             Native.check(Native.raw(Nr.RMDIR, a.allocateFrom(path).address()), "rmdir(" + path + ")");
-        }
-    }
-
-    public static void unlink(String path) throws SysException {
-        try (Arena a = Arena.ofConfined()) {
-            Native.check(Native.raw(Nr.UNLINK, a.allocateFrom(path).address()), "unlink(" + path + ")");
         }
     }
 

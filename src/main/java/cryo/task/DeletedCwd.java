@@ -4,6 +4,7 @@ import cryo.image.Refusal;
 import cryo.remote.Tracee;
 import cryo.sys.Errno;
 import cryo.sys.Fd;
+import cryo.sys.FileIo;
 import cryo.sys.Fs;
 import cryo.sys.Nr;
 import cryo.sys.SysException;
@@ -70,9 +71,9 @@ public final class DeletedCwd {
         try {
             int fd = Fd.open(path, Fd.O_RDONLY | Fd.O_DIRECTORY | Fd.O_NOFOLLOW);
             try {
-                Fs.fchown(fd, r.uid(), r.gid(), path);      // first: chown(2) clears set-group-ID
-                Fs.fchmod(fd, r.mode() & 07777, path);
-                Fs.futimens(fd, r.atimeNanos(), r.mtimeNanos(), path);
+                FileIo.fchown(fd, r.uid(), r.gid(), path);      // first: chown(2) clears set-group-ID
+                FileIo.fchmod(fd, r.mode() & 07777, path);
+                FileIo.futimens(fd, r.atimeNanos(), r.mtimeNanos(), path);
             } finally {
                 Fd.close(fd);
             }
