@@ -112,6 +112,7 @@ final class Show {
                 m.put("dumpable", t.dumpable());
                 if (t.ttyForeground()) m.put("tty_foreground", 1);
                 if (t.childSubreaper()) m.put("child_subreaper", 1);
+                if (t.sessionLeaderGone()) m.put("session_leader_gone", 1);
                 List<Object> handlers = new ArrayList<>();
                 long[] sa = t.sigactions();
                 for (int s = 1; s <= TaskRecord.NSIG; s++) {

@@ -97,7 +97,8 @@ public final class Restart {
         this.opts = opts;
         this.fdTables = FdTables.of(image.tree);
         this.newIpcNs = opts.newIpcNamespace() || (image.head.flags() & Checkpoint.FLAG_OWN_IPC_NS) != 0;
-        this.groupLeaders = new GroupLeaders(image.tree);
+        Image.ProcessImage root = image.processes.get(image.tree.root().pid());
+        this.groupLeaders = new GroupLeaders(image.tree, root == null ? null : root.task);
     }
 
     /** Restores the image; returns the root pid, detached and running. */
@@ -210,7 +211,7 @@ public final class Restart {
         for (Tree.Process p : image.tree.processes()) {
             Tracee parent = p.pid() == root ? stub : tasks.get(p.ppid());
             long flags = p.pid() == root ? CLONE_PARENT | (newIpcNs ? CLONE_NEWIPC : 0) : fdTables.cloneFlags(p);
-            Tracee sessionLeader = p.pid() == root ? null : groupLeaders.sessionLeaderFor(p, tasks, factory);
+            Tracee sessionLeader = p.pid() == root ? groupLeaders.rootSessionLeader(stub, factory) : groupLeaders.sessionLeaderFor(p, tasks, factory);
             if (sessionLeader != null) flags |= GroupLeaders.cloneParent();   // its exit signal is the leader's
             Tracee t = factory.create(sessionLeader != null ? sessionLeader : parent, p.pid(), flags,
                     p.pid() == root || sessionLeader != null ? 0 : p.exitSignal());

@@ -25,6 +25,12 @@ import java.util.TreeSet;
  * member that calls setpgid(0, 0) so that the members can join. Once the groups are made, the temporary
  * leaders exit and their parent reaps them. A leader that is a zombie of the tree is restored as a zombie,
  * after its members joined its group.
+ * <p>
+ * The root's own session and group are cryo restart's (a shell's job comes back as a job of the shell that
+ * restarts it), unless the root's session leader was gone at checkpoint (a daemon that forked twice, or whose
+ * shell exited: its session lost its terminal with its leader): then the root gets its old session and group
+ * back, with a temporary session leader created by the stub with CLONE_PARENT, which creates the root with
+ * CLONE_PARENT too, so that cryo is the parent of both and reaps the leader.
  */
 public final class GroupLeaders {
     /** Creates a task of the restart (clone3 with set_tid in parent), ready for remote calls. */
@@ -43,11 +49,18 @@ public final class GroupLeaders {
     private final Map<Integer, Tracee> leaders = new LinkedHashMap<>();
     private final Map<Integer, Integer> parentOf = new HashMap<>();
     private final Map<Integer, Tree.Process> byPid = new HashMap<>();
+    /** The root's gone session, recreated by a temporary leader that cryo reaps; 0 when the root takes cryo's. */
+    private final int rootSession;
 
-    /** The gone sessions and groups of a tree; the root's own are cryo restart's and need no leader. */
-    public GroupLeaders(Tree tree) {
+    /**
+     * The gone sessions and groups of a tree; the root's own are cryo restart's and need no leader, unless
+     * rootTask says its session leader was gone at checkpoint.
+     */
+    public GroupLeaders(Tree tree, TaskRecord rootTask) {
         Tree.Process root = tree.root();
         for (Tree.Process p : tree.processes()) byPid.put(p.pid(), p);
+        boolean ownIds = rootTask != null && rootTask.sessionLeaderGone() && !byPid.containsKey(root.sid());
+        rootSession = ownIds ? root.sid() : 0;
         for (Tree.Process p : tree.processes()) {
             Tree.Process parent = byPid.get(p.ppid());
             if (p.sid() != root.sid() && !byPid.containsKey(p.sid()) && parent != null && parent.sid() != p.sid()) {
@@ -55,10 +68,17 @@ public final class GroupLeaders {
             }
         }
         for (Tree.Process p : tree.processes()) {
-            if (p.pgid() != root.pgid() && !byPid.containsKey(p.pgid()) && !sessions.containsKey(p.pgid())) {
+            if ((ownIds || p.pgid() != root.pgid()) && !byPid.containsKey(p.pgid()) && !sessions.containsKey(p.pgid())
+                    && p.pgid() != rootSession) {
                 groups.putIfAbsent(p.pgid(), p.pid());
             }
         }
+    }
+
+    /** No task has this id any more (a zombie that its parent has yet to reap counts as gone). */
+    static boolean gone(int id) throws IOException {
+        ProcStat s = ProcStat.read(id);
+        return s == null || s.state == 'Z';
     }
 
     // ---------------------------------------------------------------- checkpoint
@@ -70,11 +90,13 @@ public final class GroupLeaders {
      */
     public static void check(Map<Integer, ProcStat> tree, int root, Refusal.Collector refused) throws IOException {
         ProcStat r = tree.get(root);
+        // A root whose session leader is gone gets its own session and group back: no exception for them then.
+        boolean ownIds = !tree.containsKey(r.sid()) && gone(r.sid());
         Map<Integer, Entry> entered = new HashMap<>();
         for (ProcStat p : tree.values()) {
             for (int id : new int[]{p.sid(), p.pgid()}) {
                 boolean session = id == p.sid();
-                if (id == (session ? r.sid() : r.pgid()) || tree.containsKey(id)) continue;
+                if (!ownIds && id == (session ? r.sid() : r.pgid()) || tree.containsKey(id)) continue;
                 ProcStat outside = ProcStat.read(id);
                 if (outside != null && outside.state != 'Z') {
                     refused.add(p.pid, "is in " + (session ? "session " : "process group ") + id + ", whose leader " + id
@@ -135,6 +157,7 @@ public final class GroupLeaders {
     public Set<Integer> pids() {
         Set<Integer> s = new TreeSet<>(sessions.keySet());
         s.addAll(groups.keySet());
+        if (rootSession != 0) s.add(rootSession);
         return s;
     }
 
@@ -143,7 +166,7 @@ public final class GroupLeaders {
         for (int pid : pids()) {
             ProcStat s = ProcStat.read(pid);
             if (s != null) {
-                throw new ImageException("pid " + pid + ", the id of a " + (sessions.containsKey(pid) ? "session" : "process group")
+                throw new ImageException("pid " + pid + ", the id of a " + (sessions.containsKey(pid) || pid == rootSession ? "session" : "process group")
                         + " whose leader is gone, is in use by " + s.comm + " (state " + s.state + ")");
             }
         }
@@ -165,6 +188,18 @@ public final class GroupLeaders {
             leaders.put(p.sid(), leader);
             parentOf.put(p.sid(), e.parent());
         }
+        return leader;
+    }
+
+    /**
+     * The task that creates the root, when the root's session is its own (else null): a temporary session
+     * leader, created by the stub with CLONE_PARENT (cryo is its parent), that called setsid().
+     */
+    public Tracee rootSessionLeader(Tracee stub, Factory factory) throws SysException, ImageException {
+        if (rootSession == 0) return null;
+        Tracee leader = factory.create(stub, rootSession, CLONE_PARENT, 0);
+        leader.syscall("setsid", Nr.SETSID);
+        leaders.put(rootSession, leader);
         return leader;
     }
 
@@ -195,8 +230,10 @@ public final class GroupLeaders {
     public Map<Integer, Long> end(Map<Integer, Tracee> tasks) throws SysException {
         Map<Integer, Long> signals = new LinkedHashMap<>();
         for (var l : leaders.entrySet()) {
-            int pid = l.getKey(), parent = parentOf.get(pid);
+            int pid = l.getKey();
             l.getValue().exitAs(0);
+            if (pid == rootSession) continue;   // cryo's child: its exit as tracer reaped it (kernel/exit.c)
+            int parent = parentOf.get(pid);
             Tracee p = tasks.get(parent);
             for (int i = 0; p.syscall("wait4(" + pid + ")", Nr.WAIT4, pid, 0, Wait.WNOHANG | Wait.WALL, 0) != pid; i++) {
                 if (i == 1000) throw new SysException("remote wait4(" + pid + ") in task " + parent + " found no exited child", cryo.sys.Errno.ECHILD);

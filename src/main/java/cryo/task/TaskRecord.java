@@ -15,14 +15,17 @@ import java.util.List;
  * {soft, hard}; itimers ITIMER_REAL/VIRTUAL/PROF as {interval sec, usec, value sec, usec}. uids and gids are
  * {real, effective, saved, fs}; caps the sets {inheritable, permitted, effective, bounding, ambient}
  * (Credentials); dumpable is PR_GET_DUMPABLE's value; ttyForeground: the process's group was the foreground
- * group of its controlling terminal (Terminal); childSubreaper: PR_SET_CHILD_SUBREAPER was set.
+ * group of its controlling terminal (Terminal); childSubreaper: PR_SET_CHILD_SUBREAPER was set;
+ * sessionLeaderGone: no task had the id of the process's session any more (GroupLeaders: the root of such a
+ * tree, a daemon, gets its own session and group back at restart instead of cryo restart's).
  */
 public record TaskRecord(int pid, String comm, int umask, int personality, int pdeathSignal, String cwd,
                          int[] uids, int[] gids, int[] groups, long[] rlimits, long[] sigactions,
                          List<byte[]> sharedPending, long[] itimers, long[] caps, int securebits, boolean noNewPrivs,
-                         int dumpable, boolean ttyForeground, boolean childSubreaper) implements ImageRecord {
+                         int dumpable, boolean ttyForeground, boolean childSubreaper,
+                         boolean sessionLeaderGone) implements ImageRecord {
     public static final int NSIG = 64, RLIM_NLIMITS = 16;
-    private static final int FLAG_NO_NEW_PRIVS = 1, FLAG_TTY_FOREGROUND = 2, FLAG_CHILD_SUBREAPER = 4;
+    private static final int FLAG_NO_NEW_PRIVS = 1, FLAG_TTY_FOREGROUND = 2, FLAG_CHILD_SUBREAPER = 4, FLAG_SESSION_LEADER_GONE = 8;
     static final long SIG_DFL = 0, SIG_IGN = 1;
 
     public RecordType type() {
@@ -37,7 +40,7 @@ public record TaskRecord(int pid, String comm, int umask, int personality, int p
         for (int g : groups) e.u32(g);
         e.longs(rlimits).longs(sigactions).blobs(sharedPending).longs(itimers);
         e.longs(caps).u32(securebits).u32((noNewPrivs ? FLAG_NO_NEW_PRIVS : 0) | (ttyForeground ? FLAG_TTY_FOREGROUND : 0)
-                | (childSubreaper ? FLAG_CHILD_SUBREAPER : 0)).u32(dumpable);
+                | (childSubreaper ? FLAG_CHILD_SUBREAPER : 0) | (sessionLeaderGone ? FLAG_SESSION_LEADER_GONE : 0)).u32(dumpable);
     }
 
     public static TaskRecord decode(Decoder d) throws ImageException {
@@ -81,11 +84,12 @@ public record TaskRecord(int pid, String comm, int umask, int personality, int p
             throw d.error("caps", "ambient set is not within the permitted and inheritable sets");
         }
         int securebits = d.u32("securebits", 0, 0xff);
-        int flags = d.u32("flags", 0, FLAG_NO_NEW_PRIVS | FLAG_TTY_FOREGROUND | FLAG_CHILD_SUBREAPER);
+        int flags = d.u32("flags", 0, FLAG_NO_NEW_PRIVS | FLAG_TTY_FOREGROUND | FLAG_CHILD_SUBREAPER
+                | FLAG_SESSION_LEADER_GONE);
         int dumpable = d.u32("dumpable", 0, 2);
         return new TaskRecord(pid, comm, umask, personality, pdeath, cwd, uids, gids, groups, rlimits, sigactions, pending, itimers,
                 caps, securebits, (flags & FLAG_NO_NEW_PRIVS) != 0, dumpable, (flags & FLAG_TTY_FOREGROUND) != 0,
-                (flags & FLAG_CHILD_SUBREAPER) != 0);
+                (flags & FLAG_CHILD_SUBREAPER) != 0, (flags & FLAG_SESSION_LEADER_GONE) != 0);
     }
 
     static boolean userAddress(long a) {

@@ -38,6 +38,7 @@ public final class Terminal {
     public static Handover preflight(Tree tree, Collection<TaskRecord> tasks, boolean detach) throws ImageException, SysException {
         Tree.Process root = tree.root(), job = null;
         for (TaskRecord t : tasks) {
+            if (t.pid() == root.pid() && t.sessionLeaderGone()) return null;   // its own session: no terminal (GroupLeaders)
             if (!t.ttyForeground()) continue;
             for (Tree.Process p : tree.processes()) if (p.pid() == t.pid() && p.sid() == root.sid()) job = p;
         }
