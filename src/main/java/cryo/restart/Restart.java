@@ -402,9 +402,13 @@ public final class Restart {
         }
     }
 
-    /** Foreground: waits for the restored root like a parent; returns the shell-style exit status. */
+    /**
+     * Foreground: waits for the restored root like a parent; returns the shell-style exit status. A job that
+     * was handed the terminal stops and continues with cryo, as its shell's job (Terminal.jobStopped).
+     */
     public static int waitForExit(int pid) throws SysException {
-        WaitStatus st = Wait.blocking(pid);
+        WaitStatus st;
+        while ((st = Wait.blocking(pid, Terminal.handedOver() ? Wait.WUNTRACED : 0)).stopped()) Terminal.jobStopped(st.stopSignal());
         Terminal.takeBack();
         return st.exited() ? st.exitCode() : 128 + st.termSignal();
     }

@@ -8,7 +8,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /** Process-directed calls cryo makes on its own behalf: signals, limits, robust lists, kcmp, pidfd. */
 public final class Proc {
-    public static final int SIGKILL = 9, SIGCHLD = 17, SIGSTOP = 19;
+    public static final int SIGKILL = 9, SIGCHLD = 17, SIGCONT = 18, SIGSTOP = 19;
     public static final int KCMP_FILE = 0, KCMP_FILES = 2;
 
     private Proc() {
@@ -20,6 +20,18 @@ public final class Proc {
 
     public static void tgkill(int tgid, int tid, int sig) throws SysException {
         Native.check(Native.raw(Nr.TGKILL, tgid, tid, sig), "tgkill(" + tgid + ", " + tid + ", " + sig + ")");
+    }
+
+    /**
+     * Stops the whole process (every JVM thread) with a stop signal (SIGSTOP, or SIGTSTP/SIGTTIN/SIGTTOU, which
+     * the JVM leaves at their default action) and returns once it is continued by SIGCONT. Sent to the calling
+     * thread itself, it starts the group stop before the call returns to user space (kernel/signal.c
+     * do_signal_stop()); the parent sees the process stopped by that signal, as a shell does its job. The
+     * kernel discards the last three in an orphaned process group: then this returns at once.
+     */
+    public static void stopSelf(int signal) throws SysException {
+        int tid = (int) Native.raw(Nr.GETTID, 0);
+        tgkill(getpid(), tid, signal);
     }
 
     /** setns(2): moves the calling thread into the namespace fd refers to. */

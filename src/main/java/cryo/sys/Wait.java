@@ -9,7 +9,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /** wait4(2) for one pid, with __WALL so that tracees which are not our children are seen too. */
 public final class Wait {
-    public static final int WNOHANG = 1, WALL = 0x40000000;
+    public static final int WNOHANG = 1, WUNTRACED = 2, WALL = 0x40000000;
     private static final ThreadLocal<MemorySegment> STATUS = ThreadLocal.withInitial(() -> Arena.global().allocate(JAVA_INT));
 
     private Wait() {
@@ -49,9 +49,14 @@ public final class Wait {
 
     /** Blocking waitpid(pid, 0): for children that run on their own (the restored root in the foreground). */
     public static WaitStatus blocking(int pid) throws SysException {
+        return blocking(pid, 0);
+    }
+
+    /** Blocking waitpid(pid, flags): WUNTRACED also reports a stop of a child that is not traced. */
+    public static WaitStatus blocking(int pid, int flags) throws SysException {
         MemorySegment st = STATUS.get();
         while (true) {
-            long r = Native.raw(Nr.WAIT4, pid, st.address(), WALL, 0);
+            long r = Native.raw(Nr.WAIT4, pid, st.address(), WALL | flags, 0);
             if (r == -Errno.EINTR) continue;
             Native.check(r, "waitpid(" + pid + ")");
             return new WaitStatus((int) r, st.get(JAVA_INT, 0));

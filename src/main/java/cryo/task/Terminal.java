@@ -21,6 +21,7 @@ public final class Terminal {
     public record Handover(int fd, int group, int own) {
     }
 
+    private static final int SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22;
     private static volatile Handover handed;
 
     private Terminal() {
@@ -81,6 +82,32 @@ public final class Terminal {
     /** A failed restart: nothing was handed over; only the fd goes. */
     public static void release(Handover h) {
         if (h != null && handed != h) Fd.close(h.fd());
+    }
+
+    /** cryo handed a terminal to a restored group: it waits for the root's stops too (jobStopped). */
+    public static boolean handedOver() {
+        return handed != null;
+    }
+
+    /**
+     * The restored root stopped (^Z sent SIGTSTP to its group, or SIGTTIN stopped it in the background): cryo
+     * does what a job-control shell's job does, since its shell sees only cryo. If the job had the terminal,
+     * cryo takes it back for its own group and stops itself with the root's stop signal (SIGSTOP for any
+     * other), so its shell sees its job stopped, and why, and takes the
+     * terminal. When the shell continues cryo, cryo hands the terminal on if it has it (fg), and continues the
+     * restored group either way (bg). A root stopped while cryo is in the foreground (fg of a running cryo
+     * whose job then read the terminal) is given the terminal and continued at once.
+     */
+    public static void jobStopped(int signal) throws SysException {
+        Handover h = handed;
+        if (Tty.foregroundGroup(h.fd()) == h.own()) {
+            Tty.setForegroundGroup(h.fd(), h.group());
+        } else {
+            if (Tty.foregroundGroup(h.fd()) == h.group()) Tty.setForegroundGroup(h.fd(), h.own());
+            Proc.stopSelf(signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU ? signal : Proc.SIGSTOP);
+            if (Tty.foregroundGroup(h.fd()) == h.own()) Tty.setForegroundGroup(h.fd(), h.group());
+        }
+        Proc.kill(-h.group(), Proc.SIGCONT);
     }
 
     /** After the restored root is gone: the terminal back to cryo's group, as it was before the restart. */

@@ -39,8 +39,11 @@ class TerminalJobTest {
     @TempDir
     Path tmp;
 
-    /** Runs bash -i on a new pty; relays stdin to it ("<EOF>" as ^D) and its output, without \r, to stdout. */
-    private static final String DRIVER = """
+    /**
+     * Runs bash -i on a new pty; relays stdin to it ("<EOF>" as ^D, "<SUSP>" as ^Z, "<INTR>" as ^C) and its
+     * output, without \r, to stdout.
+     */
+    static final String DRIVER = """
             import os, pty, select, sys
             pid, fd = pty.fork()
             if pid == 0:
@@ -62,7 +65,8 @@ class TerminalJobTest {
                     data = os.read(inp, 4096)
                     if not data:
                         break
-                    os.write(fd, data.replace(b"<EOF>\\n", b"\\x04"))
+                    data = data.replace(b"<EOF>\\n", b"\\x04").replace(b"<SUSP>\\n", b"\\x1a")
+                    os.write(fd, data.replace(b"<INTR>\\n", b"\\x03"))
             os.close(fd)
             os.waitpid(pid, 0)
             """;
@@ -110,12 +114,12 @@ class TerminalJobTest {
         Procfs.awaitGone(reader, Timeouts.EXIT);
     }
 
-    private static long after(String line, String key) {
+    static long after(String line, String key) {
         return Long.parseLong(line.substring(line.indexOf(key) + key.length()).trim());
     }
 
     /** Field 8 of /proc/PID/stat: the foreground group of the task's terminal. */
-    private static long tpgid(long pid) {
+    static long tpgid(long pid) {
         try {
             String s = Procfs.read(Path.of("/proc/" + pid + "/stat"));
             return Long.parseLong(s.substring(s.lastIndexOf(')') + 2).split(" ")[5]);
