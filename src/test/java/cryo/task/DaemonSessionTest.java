@@ -61,8 +61,12 @@ class DaemonSessionTest {
         }
     }
 
-    @Test
-    void aDaemonWhoseSessionLeaderIsGoneKeepsItsSessionAndGroup() {
+    /** The daemon's subshell (first) and its sleeps, its gone leader, and their ids before the checkpoint. */
+    private record Daemon(long root, long leader, List<Long> tree, Map<Long, String> before) {
+    }
+
+    /** Starts the daemon, checks that its leader is gone, checkpoints it to image; the tree is gone then. */
+    private Daemon checkpointDaemon(Path image) {
         Fixtures.assumeRoot();
         Fixtures.assumeTool("setsid");
         Fixtures.assumeTool("bash");
@@ -86,10 +90,18 @@ class DaemonSessionTest {
         assertFalse(Procfs.exists(leader), "the session leader is gone");
         Map<Long, String> before = ids(tree);
         assertEquals(leader + " " + leader, before.get(root).substring(2), "the subshell is in the gone leader's session and group");
-
-        Path image = tmp.resolve("daemon.img");
         Cryo.checkpoint(cleanup, root, image);
         TreeFixtures.awaitAllGone(tree, Duration.ofSeconds(30));
+        return new Daemon(root, leader, tree, before);
+    }
+
+    @Test
+    void aDaemonWhoseSessionLeaderIsGoneKeepsItsSessionAndGroup() {
+        Path image = tmp.resolve("daemon.img");
+        Daemon d = checkpointDaemon(image);
+        long root = d.root(), leader = d.leader();
+        List<Long> tree = d.tree();
+        Map<Long, String> before = d.before();
         Proc rest = Cryo.startRestart(cleanup, image, root);
         awaitRestored(tree, rest);
         assertEquals(before, ids(tree), "parent, group and session of every task, in the foreground");
@@ -103,5 +115,20 @@ class DaemonSessionTest {
         awaitRestored(tree, rest);
         assertEquals(before, ids(tree), "parent, group and session of every task, with -d");
         assertFalse(Procfs.exists(leader), "the temporary session leader is gone");
+    }
+
+    /** The session's id taken by another process at restart: one line naming it, and nothing restored. */
+    @Test
+    void aTakenSessionIdFailsTheRestart() {
+        Path image = tmp.resolve("daemon.img");
+        Daemon d = checkpointDaemon(image);
+        Path holder = Fixtures.compile(tmp, "pid_holder", Fixtures.Build.PIE);
+        Proc h = cleanup.start("pid holder", new ProcessBuilder(holder.toString(), Long.toString(d.leader())));
+        assertEquals(d.leader(), h.awaitReady(), "the holder has the session's id");
+        String line = Cryo.restartExpectingFailure(cleanup, image, d.root()).assertOneLineError();
+        assertTrue(line.contains("pid " + d.leader()) && line.contains("session") && line.contains("in use"), line);
+        for (long p : d.tree()) assertFalse(Procfs.exists(p), "nothing restored: " + p);
+        h.closeStdin();
+        assertEquals(0, h.awaitExit(Timeouts.EXIT));
     }
 }
