@@ -48,6 +48,11 @@ public final class Proc {
         }
     }
 
+    /** getsid(0): cryo's own session. */
+    public static int getsid() {
+        return (int) Native.raw(Nr.GETSID, 0);
+    }
+
     public static int getpid() {
         return (int) Native.raw(Nr.GETPID, 0);
     }

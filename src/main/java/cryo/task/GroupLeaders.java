@@ -5,6 +5,7 @@ import cryo.image.Refusal;
 import cryo.image.Tree;
 import cryo.remote.Tracee;
 import cryo.sys.Nr;
+import cryo.sys.Proc;
 import cryo.sys.SysException;
 import cryo.sys.Wait;
 
@@ -59,7 +60,10 @@ public final class GroupLeaders {
     public GroupLeaders(Tree tree, TaskRecord rootTask) {
         Tree.Process root = tree.root();
         for (Tree.Process p : tree.processes()) byPid.put(p.pid(), p);
-        boolean ownIds = rootTask != null && rootTask.sessionLeaderGone() && !byPid.containsKey(root.sid());
+        // cryo restart in that very session (its other members live on, so its id cannot be taken again):
+        // the root is created in it, as cryo's.
+        boolean ownIds = rootTask != null && rootTask.sessionLeaderGone() && !byPid.containsKey(root.sid())
+                && Proc.getsid() != root.sid();
         rootSession = ownIds ? root.sid() : 0;
         for (Tree.Process p : tree.processes()) {
             Tree.Process parent = byPid.get(p.ppid());
