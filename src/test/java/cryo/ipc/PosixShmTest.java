@@ -1,0 +1,126 @@
+package cryo.ipc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import cryo.task.Subreaper;
+import cryo.task.TreeFixtures;
+import cryo.testing.Cleanup;
+import cryo.testing.Cryo;
+import cryo.testing.Fixtures;
+import cryo.testing.Proc;
+import cryo.testing.Timeouts;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * POSIX shared memory and semaphores (src/test/c/posix_shm.c checks itself): shm_open'ed objects named and
+ * unlinked, sem_open'ed semaphores named and unlinked, an unnamed process-shared semaphore and a
+ * PTHREAD_PROCESS_SHARED mutex in an anonymous MAP_SHARED region; a parent blocked in sem_wait and its child
+ * blocked in pthread_mutex_lock across checkpoint and restart wake up when posted and unlocked after it.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class PosixShmTest {
+    @RegisterExtension
+    @Order(1)
+    final Subreaper subreaper = new Subreaper();
+
+    @RegisterExtension
+    @Order(2)
+    final Cleanup cleanup = new Cleanup();
+
+    @TempDir
+    Path tmp;
+
+    /** Every /dev/shm name of this test starts with it (shm objects) or with "sem." and it (semaphores). */
+    final String prefix = "cryo-test-" + ProcessHandle.current().pid() + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
+
+    @BeforeEach
+    void root() {
+        Fixtures.assumeRoot();
+    }
+
+    @AfterEach
+    void removeNames() {
+        removeShmNames(prefix);
+    }
+
+    /** Removes /dev/shm/PREFIX* and /dev/shm/sem.PREFIX*. */
+    static void removeShmNames(String prefix) {
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/dev/shm"))) {
+            for (Path p : d) {
+                String n = p.getFileName().toString();
+                if (n.startsWith(prefix) || n.startsWith("sem." + prefix)) Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new AssertionError("cannot clean /dev/shm of " + prefix + "*", e);
+        }
+    }
+
+    static List<String> shmNames(String prefix) {
+        List<String> names = new ArrayList<>();
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/dev/shm"))) {
+            for (Path p : d) {
+                String n = p.getFileName().toString();
+                if (n.startsWith(prefix) || n.startsWith("sem." + prefix)) names.add(n);
+            }
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        names.sort(null);
+        return names;
+    }
+
+    private static void command(Proc p, String cmd, String when) {
+        p.send(cmd);
+        String l = p.await("OK or FAIL", s -> s.startsWith("OK ") || s.startsWith("FAIL "));
+        assertEquals("OK " + cmd, l, "posix_shm " + cmd + " " + when + "\n" + p.tails());
+    }
+
+    @Test
+    void blockedOnSemaphoresAndAMutexWakeAfterRestart() {
+        Path exe = Fixtures.compile(tmp, "posix_shm", Fixtures.Build.PIE);
+        Instant t0 = Instant.now();
+        Proc p = cleanup.start("posix_shm", new ProcessBuilder(exe.toString(), prefix));
+        String ready = p.await("READY", s -> s.startsWith("READY "));
+        List<Long> pids = Arrays.stream(ready.substring(6).trim().split(" ")).map(Long::parseLong).toList();
+        assertEquals(p.pid(), pids.getFirst());
+        subreaper.foreign(cleanup, pids.subList(1, pids.size()), t0, "posix_shm waiter and child");
+        command(p, "check", "before the checkpoint");
+        List<String> names = shmNames(prefix);
+        assertEquals(List.of(prefix + "-shm", "sem." + prefix + "-sem"), names);
+
+        Path image = tmp.resolve("posix_shm.img");
+        Cryo.checkpoint(cleanup, pids.getFirst(), image);
+        p.awaitExit(Timeouts.EXIT);
+        TreeFixtures.awaitAllGone(pids, Duration.ofSeconds(30));
+        assertEquals(names, shmNames(prefix), "checkpoint leaves /dev/shm as it was");
+
+        Instant t1 = Instant.now();
+        Proc rest = Cryo.startRestart(cleanup, image, pids.getFirst());
+        subreaper.foreign(cleanup, pids.subList(1, pids.size()), t1, "restored posix_shm waiter and child");
+        command(rest, "check", "after restart: the same objects with the same contents, names and values");
+        assertEquals(names, shmNames(prefix), "no unlinked name comes back");
+        command(rest, "go", "after restart: the waiter blocked in sem_wait(unlinked named semaphore) and its child blocked in "
+                + "pthread_mutex_lock(process-shared mutex) wake when posted and unlocked, and post back");
+        rest.send("quit");
+        assertEquals("BYE", rest.await("BYE", l -> l.equals("BYE")));
+        assertEquals(0, rest.awaitExit(Timeouts.EXIT));
+        assertEquals(List.of(), shmNames(prefix), "the fixture unlinked its names");
+    }
+}
