@@ -10,14 +10,17 @@
  *     an anonymous MAP_SHARED region holding a sem_t (sem_init pshared=1, value 0), a
  *     PTHREAD_PROCESS_SHARED mutex (locked by this process) and a counter
  *   This process forks a waiter W, blocked in sem_wait(semgone); W forks C, blocked in
- *   pthread_mutex_lock(mutex). All three map all of it.
+ *   pthread_mutex_lock(mutex); then it forks D, blocked in sem_timedwait(timed) (a second unnamed semaphore in
+ *   the region) with a deadline an hour ahead, that takes EINTR as a failure. All four map all of it.
  *
- * Prints "READY <pid> <W pid> <C pid>" once both are blocked (as far as /proc/PID/wchan tells). Commands:
+ * Prints "READY <pid> <W pid> <C pid> <D pid>" once they are blocked (as far as /proc/PID/wchan tells).
+ * Commands:
  *   check   the contents of both shm objects and of the region, the values of the semaphores, prints
  *           "OK check" or "FAIL <reason>"
- *   go      posts semgone and unlocks the mutex; W wakes, writes "W" to shmgone, posts sem; C gets the mutex,
- *           counts, writes "C" to shm, unlocks, posts the unnamed semaphore; this process waits for both
- *           (5 s each), reaps W (which reaps C), checks what they wrote, prints "OK go" or "FAIL <reason>"
+ *   go      posts semgone and timed and unlocks the mutex; W wakes, writes "W" to shmgone, posts sem; C gets
+ *           the mutex, counts, writes "C" to shm, unlocks, posts the unnamed semaphore; D writes "D" to shm;
+ *           this process waits for W and C (5 s each), reaps W (which reaps C) and D, checks what they
+ *           wrote and how they ended, prints "OK go" or "FAIL <reason>"
  *   quit    (or EOF) kills W and C if still there, unlinks its names, prints BYE, exits 0
  *
  * Build: gcc -O1 -Wall -pthread -o posix_shm posix_shm.c
@@ -41,7 +44,7 @@
 #define SIZE 8192
 
 struct region {
-    sem_t unnamed;
+    sem_t unnamed, timed;
     pthread_mutex_t mutex;
     int counter;
 };
@@ -50,7 +53,7 @@ static char nShm[256], nShmGone[256], nSem[256], nSemGone[256];
 static char *shm, *shmGone;
 static sem_t *sem, *semGone;
 static struct region *r;
-static pid_t w, c;
+static pid_t w, c, d;
 static char fail[1024];
 
 #define CHECK(cond, ...)                                                  \
@@ -123,6 +126,15 @@ static void childC(void) {
     _exit(0);
 }
 
+static void timedD(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 3600;
+    if (sem_timedwait(&r->timed, &t) != 0) _exit(30 + errno);
+    shm[2] = 'D';
+    _exit(0);
+}
+
 static void waiterW(void) {
     c = fork();
     must(c >= 0, "fork");
@@ -138,7 +150,7 @@ static void waiterW(void) {
 }
 
 static void check(void) {
-    for (int i = 2; i < SIZE; i++) {
+    for (int i = 3; i < SIZE; i++) {
         CHECK(shm[i] == pattern(i, 0), "shm byte %d is %d", i, shm[i]);
         CHECK(shmGone[i] == pattern(i, 1), "shmgone byte %d is %d", i, shmGone[i]);
     }
@@ -154,8 +166,8 @@ static void check(void) {
     CHECK(access(path, F_OK) != 0, "%s is back", path);
     snprintf(path, sizeof path, "/dev/shm/sem.%s", nSemGone + 1);
     CHECK(access(path, F_OK) != 0, "%s is back", path);
-    CHECK(semValue(sem) == 0 && semValue(semGone) == 0 && semValue(&r->unnamed) == 0, "semaphore values %d %d %d",
-          semValue(sem), semValue(semGone), semValue(&r->unnamed));
+    CHECK(semValue(sem) == 0 && semValue(semGone) == 0 && semValue(&r->unnamed) == 0 && semValue(&r->timed) == 0,
+          "semaphore values %d %d %d %d", semValue(sem), semValue(semGone), semValue(&r->unnamed), semValue(&r->timed));
     CHECK(r->counter == 0, "counter %d", r->counter);
     /* shm[0] is written by this process through the mapping and read back through fd 3: one object */
     shm[0] = 'x';
@@ -168,12 +180,16 @@ static void check(void) {
 static void go(void) {
     must(sem_post(semGone) == 0, "sem_post");
     must(pthread_mutex_unlock(&r->mutex) == 0, "pthread_mutex_unlock");
+    must(sem_post(&r->timed) == 0, "sem_post");
     CHECK(timedWait(sem) == 0, "W did not post %s: %s", nSem, strerror(errno));
     CHECK(timedWait(&r->unnamed) == 0, "C did not post the unnamed semaphore: %s", strerror(errno));
     if (fail[0]) return;
     int st;
     CHECK(waitpid(w, &st, 0) == w && WIFEXITED(st) && WEXITSTATUS(st) == 0, "W ended with status %#x", st);
     w = c = 0;
+    CHECK(waitpid(d, &st, 0) == d && WIFEXITED(st) && WEXITSTATUS(st) == 0, "D ended with status %#x (exit 34: sem_timedwait failed with EINTR)", st);
+    d = 0;
+    CHECK(shm[2] == 'D', "D's write to the shm is not seen: %d", shm[2]);
     CHECK(shmGone[1] == 'W', "W's write to the unlinked shm is not seen: %d", shmGone[1]);
     CHECK(shm[1] == 'C', "C's write to the shm is not seen: %d", shm[1]);
     CHECK(r->counter == 1, "counter %d", r->counter);
@@ -201,7 +217,7 @@ int main(int argc, char **argv) {
     must(sem_unlink(nSemGone) == 0, "sem_unlink");
     r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     must(r != MAP_FAILED, "mmap");
-    must(sem_init(&r->unnamed, 1, 0) == 0, "sem_init");
+    must(sem_init(&r->unnamed, 1, 0) == 0 && sem_init(&r->timed, 1, 0) == 0, "sem_init");
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
@@ -223,9 +239,13 @@ int main(int argc, char **argv) {
     }
     c = atoi(buf);
     must(c > 0, "the pid of C");
+    d = fork();
+    must(d >= 0, "fork");
+    if (d == 0) timedD();
     waitBlocked(w);
     waitBlocked(c);
-    printf("READY %d %d %d\n", getpid(), w, c);
+    waitBlocked(d);
+    printf("READY %d %d %d %d\n", getpid(), w, c, d);
     char line[64];
     while (fgets(line, sizeof line, stdin)) {
         fail[0] = 0;
@@ -240,6 +260,10 @@ int main(int argc, char **argv) {
         }
     }
     if (c > 0) kill(c, SIGKILL);
+    if (d > 0) {
+        kill(d, SIGKILL);
+        waitpid(d, NULL, 0);
+    }
     if (w > 0) {
         kill(w, SIGKILL);
         waitpid(w, NULL, 0);

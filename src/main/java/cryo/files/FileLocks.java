@@ -127,6 +127,8 @@ public final class FileLocks {
             int pid = e.getKey();
             for (FdRecord fd : e.getValue().fds()) {
                 OpenFileRecord d = descs.get(fd.openFile());
+                // shared with a table that was refused (its descriptions are not saved): the checkpoint fails anyway
+                if (d == null) continue;
                 long ino = inode(d, files);
                 if (ino >= 0 && !lockedInodes.contains(ino)) continue;
                 for (Line l : fdinfoLocks(pid, fd.fd())) {

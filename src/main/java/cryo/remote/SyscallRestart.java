@@ -11,6 +11,7 @@ import cryo.sys.Regs;
 public final class SyscallRestart {
     private static final long ERESTARTSYS = -512, ERESTARTNOINTR = -513, ERESTARTNOHAND = -514,
             ERESTART_RESTARTBLOCK = -516, EINTR = -4;
+    private static final long FUTEX_WAIT_BITSET = 9, FUTEX_CMD_MASK = ~(128 | 256);   // ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
 
     private SyscallRestart() {
     }
@@ -28,11 +29,24 @@ public final class SyscallRestart {
             } else if (rax == ERESTART_RESTARTBLOCK) {
                 if (sameTask) {
                     r.set(Regs.RAX, Nr.RESTART_SYSCALL).set(Regs.RIP, r.rip() - 2);
+                } else if (absoluteFutexWait(r)) {
+                    r.set(Regs.RAX, r.get(Regs.ORIG_RAX)).set(Regs.RIP, r.rip() - 2);
                 } else {
                     r.set(Regs.RAX, EINTR);
                 }
             }
         }
         return r.set(Regs.ORIG_RAX, -1);
+    }
+
+    /**
+     * A FUTEX_WAIT_BITSET with a timeout: the timeout is absolute (futex(2)), and the argument registers still
+     * hold what the task passed, so running the call again is what restart_syscall would have done
+     * (kernel/futex/waitwake.c futex_wait_restart). glibc's sem_timedwait, pthread_cond_timedwait and
+     * pthread_mutex_timedlock wait this way; sem_timedwait would hand an -EINTR to a program that has no
+     * signal handler. A relative FUTEX_WAIT still gets -EINTR: re-running it would wait its whole timeout again.
+     */
+    private static boolean absoluteFutexWait(Regs r) {
+        return r.get(Regs.ORIG_RAX) == Nr.FUTEX && (r.get(Regs.RSI) & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET;
     }
 }

@@ -15,6 +15,7 @@ public final class Nr {
             RT_TGSIGQUEUEINFO = 297, PRLIMIT64 = 302, PROCESS_VM_READV = 310, PROCESS_VM_WRITEV = 311,
             KCMP = 312, MEMFD_CREATE = 319, RSEQ = 334, SETNS = 308, MINCORE = 27, MLOCK2 = 325, PIDFD_OPEN = 434, CLONE3 = 435,
             MKDIR = 83, RMDIR = 84, FSTATFS = 138, MKNODAT = 259;
+    public static final int FUTEX = 202;
     public static final int SETFSUID = 122, SETFSGID = 123, CAPGET = 125, CAPSET = 126;
 
     private Nr() {

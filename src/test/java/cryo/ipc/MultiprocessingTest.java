@@ -87,7 +87,8 @@ class MultiprocessingTest {
                     while total.value < 1:
                         time.sleep(0.001)
                     print('READY', os.getpid(), shm.name, flush=True)
-                    sys.stdin.readline()
+                    while sys.stdin.readline().strip() == 'ping':
+                        print('PONG', flush=True)
                     gate.value = 1
                     res = r.get(timeout=60)
                     got = [q.get(timeout=10) for _ in range(100)]
@@ -130,6 +131,9 @@ class MultiprocessingTest {
         List<Long> pids = new ArrayList<>(others);
         pids.addFirst(p.pid());
 
+        int shmFiles = PosixShmTest.shmObjects(pids).size();
+        assertTrue(shmFiles >= 3, "the lock's and the queue's semaphores, the Values' arena, the SharedMemory: " + PosixShmTest.shmObjects(pids));
+        PosixShmTest.assertOneObjectEach(pids, shmFiles, "before the checkpoint");
         Path image = tmp.resolve("mp.img");
         Cryo.checkpoint(cleanup, p.pid(), image);
         p.awaitExit(Timeouts.EXIT);
@@ -139,6 +143,9 @@ class MultiprocessingTest {
         Instant t1 = Instant.now();
         Proc rest = Cryo.startRestart(cleanup, image, p.pid());
         subreaper.foreign(cleanup, others, t1, "restored multiprocessing worker or resource tracker");
+        rest.send("ping");
+        rest.await("PONG", s -> s.equals("PONG"));
+        PosixShmTest.assertOneObjectEach(pids, shmFiles, "after restart");
         rest.send("go");
         String l = rest.await("OK or FAIL", s -> s.equals("OK") || s.startsWith("FAIL") || s.startsWith("Traceback"));
         assertEquals("OK", l, "after restart, map finishes with the right results, the queue holds its items, the sums add up\n" + rest.tails());

@@ -18,6 +18,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -32,7 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
  * POSIX shared memory and semaphores (src/test/c/posix_shm.c checks itself): shm_open'ed objects named and
  * unlinked, sem_open'ed semaphores named and unlinked, an unnamed process-shared semaphore and a
  * PTHREAD_PROCESS_SHARED mutex in an anonymous MAP_SHARED region; a parent blocked in sem_wait and its child
- * blocked in pthread_mutex_lock across checkpoint and restart wake up when posted and unlocked after it.
+ * blocked in pthread_mutex_lock across checkpoint and restart wake up when posted and unlocked after it, and
+ * so does a child in sem_timedwait with a deadline (which must not see EINTR). Each /dev/shm file mapped by
+ * several processes is one object after restart.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class PosixShmTest {
@@ -86,6 +92,32 @@ class PosixShmTest {
         return names;
     }
 
+    /**
+     * For every /dev/shm file the processes map (by the path in /proc/PID/maps, " (deleted)" and all), the
+     * inodes mapped under that path: one each when every process maps one object.
+     */
+    static Map<String, Set<String>> shmObjects(List<Long> pids) {
+        Map<String, Set<String>> out = new TreeMap<>();
+        for (long pid : pids) {
+            try {
+                for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
+                    String[] f = l.trim().split("\\s+", 6);
+                    if (f.length == 6 && f[5].startsWith("/dev/shm/")) out.computeIfAbsent(f[5], k -> new TreeSet<>()).add(f[3] + " " + f[4]);
+                }
+            } catch (IOException e) {
+                throw new AssertionError("cannot read the maps of " + pid, e);
+            }
+        }
+        return out;
+    }
+
+    /** Every /dev/shm file mapped by several of pids is one object (one inode), and there are `count` of them. */
+    static void assertOneObjectEach(List<Long> pids, int count, String when) {
+        Map<String, Set<String>> objects = shmObjects(pids);
+        for (var e : objects.entrySet()) assertEquals(1, e.getValue().size(), when + ": " + e.getKey() + " is one object in " + pids + ": " + objects);
+        assertEquals(count, objects.size(), when + ": the /dev/shm files mapped: " + objects);
+    }
+
     private static void command(Proc p, String cmd, String when) {
         p.send(cmd);
         String l = p.await("OK or FAIL", s -> s.startsWith("OK ") || s.startsWith("FAIL "));
@@ -102,6 +134,7 @@ class PosixShmTest {
         assertEquals(p.pid(), pids.getFirst());
         subreaper.foreign(cleanup, pids.subList(1, pids.size()), t0, "posix_shm waiter and child");
         command(p, "check", "before the checkpoint");
+        assertOneObjectEach(pids, 4, "before the checkpoint");
         List<String> names = shmNames(prefix);
         assertEquals(List.of(prefix + "-shm", "sem." + prefix + "-sem"), names);
 
@@ -115,6 +148,7 @@ class PosixShmTest {
         Proc rest = Cryo.startRestart(cleanup, image, pids.getFirst());
         subreaper.foreign(cleanup, pids.subList(1, pids.size()), t1, "restored posix_shm waiter and child");
         command(rest, "check", "after restart: the same objects with the same contents, names and values");
+        assertOneObjectEach(pids, 4, "after restart");
         assertEquals(names, shmNames(prefix), "no unlinked name comes back");
         command(rest, "go", "after restart: the waiter blocked in sem_wait(unlinked named semaphore) and its child blocked in "
                 + "pthread_mutex_lock(process-shared mutex) wake when posted and unlocked, and post back");
