@@ -19,21 +19,24 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Python multiprocessing (start method fork): a Pool of two workers in the middle of map (the first items wait
+ * Python multiprocessing (start method fork, and spawn): a Pool of two workers in the middle of map (the first items wait
  * on a gate, so the checkpoint always falls inside map with both workers busy), a Queue holding 100 items, a
  * Lock the workers take for every item, a Value they add to, a RawValue (the gate) and a
- * shared_memory.SharedMemory the workers write. Locks and queues are semaphores in unlinked /dev/shm/sem.*
- * files, Values live in an unlinked /dev/shm/pym-* arena, the pool's and queue's pipes are os.pipe, and a
+ * shared_memory.SharedMemory the workers write. Locks and queues are semaphores in /dev/shm/sem.* files
+ * (unlinked at once with fork, named with spawn), Values live in an unlinked /dev/shm/pym-* arena, the pool's and queue's pipes are os.pipe, and a
  * resource_tracker process tracks the SharedMemory. Checkpointed, killed, restarted, the gate opened: map
  * finishes with the right results, the queue gives its items back in order, the sums add up.
  */
@@ -53,28 +56,33 @@ class MultiprocessingTest {
     /** /dev/shm names the program's processes may leave if the test fails: its SharedMemory and its arenas. */
     private final List<String> shmPrefixes = new ArrayList<>();
 
+    /** The named /dev/shm files its processes map (spawn's semaphores), removed after the test. */
+    private final List<Path> shmNames = new ArrayList<>();
+
     static final String PROGRAM = """
             import multiprocessing as mp, os, sys, time
             from multiprocessing import shared_memory
 
             N = 64
 
-            def init(g, t, l, name):
-                global gate, total, lock, shm
-                gate, total, lock = g, t, l
+            def init(g, s, t, l, name):
+                global gate, started, total, lock, shm
+                gate, started, total, lock = g, s, t, l
                 shm = shared_memory.SharedMemory(name=name)
 
             def work(x):
                 with lock:
                     total.value += x
+                    started.value += 1
                 while not gate.value:
                     time.sleep(0.001)
                 shm.buf[x] = x % 251
                 return x * x
 
             def main():
-                mp.set_start_method('fork')
+                mp.set_start_method(sys.argv[1])
                 gate = mp.RawValue('i', 0)
+                started = mp.RawValue('i', 0)
                 total = mp.Value('q', 0)
                 lock = mp.Lock()
                 q = mp.Queue()
@@ -82,9 +90,9 @@ class MultiprocessingTest {
                 shm.buf[N:N + 5] = b'hello'
                 for i in range(100):
                     q.put(('item', i))
-                with mp.Pool(2, initializer=init, initargs=(gate, total, lock, shm.name)) as pool:
+                with mp.Pool(2, initializer=init, initargs=(gate, started, total, lock, shm.name)) as pool:
                     r = pool.map_async(work, range(N), chunksize=1)
-                    while total.value < 1:
+                    while started.value < 2:  # both workers inside work()
                         time.sleep(0.001)
                     print('READY', os.getpid(), shm.name, flush=True)
                     while sys.stdin.readline().strip() == 'ping':
@@ -102,7 +110,8 @@ class MultiprocessingTest {
                 shm.unlink()
                 print('FAIL ' + '; '.join(fails) if fails else 'OK', flush=True)
 
-            main()
+            if __name__ == '__main__':
+                main()
             """;
 
     @BeforeEach
@@ -113,13 +122,23 @@ class MultiprocessingTest {
     @AfterEach
     void removeNames() {
         for (String prefix : shmPrefixes) PosixShmTest.removeShmNames(prefix);
+        for (Path name : shmNames) {
+            try {
+                Files.deleteIfExists(name);
+            } catch (IOException e) {
+                throw new AssertionError("cannot remove " + name, e);
+            }
+        }
     }
 
-    @Test
-    void aPoolInTheMiddleOfMapWithAQueueALockAValueAndSharedMemory() throws IOException {
+    /** fork is the default on Linux; spawn execs each worker, which opens the semaphores by name (spawn keeps them named). */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"fork", "spawn"})
+    void aPoolInTheMiddleOfMapWithAQueueALockAValueAndSharedMemory(String startMethod) throws IOException {
         Path python = Fixtures.python();
+        Path program = Files.writeString(tmp.resolve("mp_program.py"), PROGRAM);
         Instant t0 = Instant.now();
-        Proc p = cleanup.start("python multiprocessing", new ProcessBuilder(python.toString(), "-c", PROGRAM));
+        Proc p = cleanup.start("python multiprocessing " + startMethod, new ProcessBuilder(python.toString(), program.toString(), startMethod));
         shmPrefixes.add("pym-" + p.pid() + "-");
         String[] ready = p.await("READY", s -> s.startsWith("READY ")).split(" ");
         assertEquals(Long.toString(p.pid()), ready[1]);
@@ -131,9 +150,9 @@ class MultiprocessingTest {
         List<Long> pids = new ArrayList<>(others);
         pids.addFirst(p.pid());
 
-        int shmFiles = PosixShmTest.shmObjects(pids).size();
-        assertTrue(shmFiles >= 3, "the lock's and the queue's semaphores, the Values' arena, the SharedMemory: " + PosixShmTest.shmObjects(pids));
-        PosixShmTest.assertOneObjectEach(pids, shmFiles, "before the checkpoint");
+        Map<Long, Set<String>> before = PosixShmTest.shmObjects(pids);
+        shmNames.addAll(PosixShmTest.namesOf(before.keySet()));
+        assertTrue(before.size() >= 4, "the lock's and the queues' semaphores, the Values' arena, the SharedMemory: " + before);
         Path image = tmp.resolve("mp.img");
         Cryo.checkpoint(cleanup, p.pid(), image);
         p.awaitExit(Timeouts.EXIT);
@@ -145,7 +164,7 @@ class MultiprocessingTest {
         subreaper.foreign(cleanup, others, t1, "restored multiprocessing worker or resource tracker");
         rest.send("ping");
         rest.await("PONG", s -> s.equals("PONG"));
-        PosixShmTest.assertOneObjectEach(pids, shmFiles, "after restart");
+        PosixShmTest.assertSameObjects(before, pids, "after restart");
         rest.send("go");
         String l = rest.await("OK or FAIL", s -> s.equals("OK") || s.startsWith("FAIL") || s.startsWith("Traceback"));
         assertEquals("OK", l, "after restart, map finishes with the right results, the queue holds its items, the sums add up\n" + rest.tails());

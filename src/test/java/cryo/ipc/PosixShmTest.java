@@ -12,10 +12,13 @@ import cryo.testing.Timeouts;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -93,16 +96,20 @@ class PosixShmTest {
     }
 
     /**
-     * For every /dev/shm file the processes map (by the path in /proc/PID/maps, " (deleted)" and all), the
-     * inodes mapped under that path: one each when every process maps one object.
+     * The /dev/shm files the processes map, by inode: each one's mappings ("PID@START" of /proc/PID/maps).
+     * The path alone does not name an object: sem_open(O_CREAT) maps a temporary name it then links to the
+     * semaphore's name and unlinks, so its creator's maps say "sem.XXXXXX (deleted)" for a file that has a
+     * name, which processes that open the semaphore later show.
      */
-    static Map<String, Set<String>> shmObjects(List<Long> pids) {
-        Map<String, Set<String>> out = new TreeMap<>();
+    static Map<Long, Set<String>> shmObjects(List<Long> pids) {
+        Map<Long, Set<String>> out = new TreeMap<>();
         for (long pid : pids) {
             try {
                 for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/maps"))) {
                     String[] f = l.trim().split("\\s+", 6);
-                    if (f.length == 6 && f[5].startsWith("/dev/shm/")) out.computeIfAbsent(f[5], k -> new TreeSet<>()).add(f[3] + " " + f[4]);
+                    if (f.length == 6 && f[5].startsWith("/dev/shm/")) {
+                        out.computeIfAbsent(Long.parseLong(f[4]), k -> new TreeSet<>()).add(pid + "@" + f[0].substring(0, f[0].indexOf('-')));
+                    }
                 }
             } catch (IOException e) {
                 throw new AssertionError("cannot read the maps of " + pid, e);
@@ -111,11 +118,31 @@ class PosixShmTest {
         return out;
     }
 
-    /** Every /dev/shm file mapped by several of pids is one object (one inode), and there are `count` of them. */
-    static void assertOneObjectEach(List<Long> pids, int count, String when) {
-        Map<String, Set<String>> objects = shmObjects(pids);
-        for (var e : objects.entrySet()) assertEquals(1, e.getValue().size(), when + ": " + e.getKey() + " is one object in " + pids + ": " + objects);
-        assertEquals(count, objects.size(), when + ": the /dev/shm files mapped: " + objects);
+    /**
+     * Asserts that the mappings of /dev/shm files are grouped into objects after restart as they were before:
+     * mappings of one file in several processes stay one object, different files stay different.
+     */
+    static void assertSameObjects(Map<Long, Set<String>> before, List<Long> pids, String when) {
+        Map<Long, Set<String>> after = shmObjects(pids);
+        assertEquals(new HashSet<>(before.values()), new HashSet<>(after.values()),
+                when + ": the mappings (PID@ADDRESS) of each /dev/shm file, before and after; by inode: before " + before + ", after " + after);
+    }
+
+    /** The names in /dev/shm of the inodes: what the processes that map them may leave behind. */
+    static List<Path> namesOf(Set<Long> inodes) {
+        List<Path> out = new ArrayList<>();
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/dev/shm"))) {
+            for (Path p : d) {
+                try {
+                    if (inodes.contains((Long) Files.getAttribute(p, "unix:ino", LinkOption.NOFOLLOW_LINKS))) out.add(p);
+                } catch (NoSuchFileException e) {
+                    // gone meanwhile
+                }
+            }
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        return out;
     }
 
     private static void command(Proc p, String cmd, String when) {
@@ -134,7 +161,10 @@ class PosixShmTest {
         assertEquals(p.pid(), pids.getFirst());
         subreaper.foreign(cleanup, pids.subList(1, pids.size()), t0, "posix_shm waiter and child");
         command(p, "check", "before the checkpoint");
-        assertOneObjectEach(pids, 4, "before the checkpoint");
+        Map<Long, Set<String>> objects = shmObjects(pids);
+        assertEquals(4, objects.size(), "shm, shmgone, sem and semgone mapped: " + objects);
+        assertEquals(List.of(List.of(4), List.of(4), List.of(4), List.of(4)),
+                objects.values().stream().map(m -> List.of(m.size())).toList(), "each mapped by all four processes: " + objects);
         List<String> names = shmNames(prefix);
         assertEquals(List.of(prefix + "-shm", "sem." + prefix + "-sem"), names);
 
@@ -148,7 +178,7 @@ class PosixShmTest {
         Proc rest = Cryo.startRestart(cleanup, image, pids.getFirst());
         subreaper.foreign(cleanup, pids.subList(1, pids.size()), t1, "restored posix_shm waiter and child");
         command(rest, "check", "after restart: the same objects with the same contents, names and values");
-        assertOneObjectEach(pids, 4, "after restart");
+        assertSameObjects(objects, pids, "after restart");
         assertEquals(names, shmNames(prefix), "no unlinked name comes back");
         command(rest, "go", "after restart: the waiter blocked in sem_wait(unlinked named semaphore) and its child blocked in "
                 + "pthread_mutex_lock(process-shared mutex) wake when posted and unlocked, and post back");
