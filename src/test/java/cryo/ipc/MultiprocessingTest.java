@@ -12,7 +12,6 @@ import cryo.testing.Fixtures;
 import cryo.testing.Proc;
 import cryo.testing.Timeouts;
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
