@@ -91,8 +91,14 @@ class IpcHostNamespaceTest extends IpcTestSupport {
     private void assertShow(IpcFixture.Running r, Path image) {
         List<String> lines = IpcFixture.show(cleanup, image, "IPC");
         assertEquals(4, lines.size(), "cryo show lists 4 IPC records:\n" + String.join("\n", lines));
-        Map<String, String> msg = TreeFixtures.fields(lines.get(0).substring(3)), sem = TreeFixtures.fields(lines.get(1).substring(3)),
-                shm = TreeFixtures.fields(lines.get(2).substring(3)), dshm = TreeFixtures.fields(lines.get(3).substring(3));
+        // by id: /proc/sysvipc lists objects by slot (id % 32768), so two segments may come in either order
+        Map<String, Map<String, String>> byId = new java.util.HashMap<>();
+        for (String l : lines) {
+            Map<String, String> f = TreeFixtures.fields(l.substring(3));
+            byId.put(f.get("kind") + ":" + f.get("id"), f);
+        }
+        Map<String, String> msg = byId.getOrDefault("MSG:" + r.msg(), Map.of()), sem = byId.getOrDefault("SEM:" + r.sem(), Map.of()),
+                shm = byId.getOrDefault("SHM:" + r.shm(), Map.of()), dshm = byId.getOrDefault("SHM:" + r.dshm(), Map.of());
         assertEquals(List.of("MSG", "" + r.msg(), "8", "" + r.cbytes(), "1001", "1002", "0640"),
                 List.of(msg.get("kind"), msg.get("id"), msg.get("messages"), msg.get("cbytes"), msg.get("uid"), msg.get("gid"), msg.get("mode")),
                 "show: the queue " + msg);
