@@ -20,7 +20,7 @@ import java.util.Map;
  * Restart of ghost files: each GHOST is recreated before any task is restored — with O_TMPFILE in its old
  * directory if it never had a name, else under its old name (O_EXCL), unlinked again at once, so it is on
  * disk by name only for the moment between two calls and a failed restart leaves nothing behind. cryo keeps
- * one O_RDWR fd of each; every description and mapping of the file is a new open of /proc/self/fd/N, the
+ * one O_RDONLY fd of each once it is filled; every description and mapping of the file is a new open of /proc/self/fd/N, the
  * same deleted inode (its /proc link reads "DIR/NAME (deleted)" again), so mappings shared by several tasks
  * stay shared. Also checks GHOST_DATA records as the image is read.
  */
@@ -93,7 +93,11 @@ public final class GhostFiles implements AutoCloseable {
             FileIo.fchown(fd, g.uid(), g.gid(), what);       // before fchmod: chown(2) clears setuid/setgid
             FileIo.fchmod(fd, g.mode() & GhostRecord.PERMISSIONS, what);
             FileIo.futimens(fd, g.atimeNanos(), g.mtimeNanos(), what);
-            return fd;
+            // cryo keeps a read-only fd: PR_SET_MM_MAP refuses an exe_fd whose file has a writer (EACCES,
+            // kernel/sys.c replace_mm_exe_file), and a deleted executable comes back through it too
+            int reader = Fd.open("/proc/self/fd/" + fd, Fd.O_RDONLY);
+            Fd.close(fd);
+            return reader;
         } catch (SysException | ImageException | RuntimeException e) {
             Fd.close(fd);
             throw e;

@@ -172,7 +172,7 @@ public final class Image {
                 case MmRecord m -> {
                     ProcessImage p = img.live(m.pid(), name);
                     if (p.mm != null) throw new ImageException("record " + name + ": a second MM for pid " + m.pid());
-                    if (!img.files.containsKey(m.exeFile())) throw new ImageException("record " + name + ": field 'exe_file' names objref " + m.exeFile() + ", which no FILE record before it has");
+                    if (!img.files.containsKey(m.exeFile()) && !img.ghosts.containsKey(m.exeFile())) throw new ImageException("record " + name + ": field 'exe_file' names objref " + m.exeFile() + ", which no FILE or GHOST record before it has");
                     p.mm = m;
                 }
                 case VmaRecord v -> {

@@ -124,8 +124,9 @@ public final class AddressSpace {
         long[] auxv = new long[auxvBytes.length / 8];
         ByteBuffer.wrap(auxvBytes).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(auxv);
         Path exeLink = Path.of("/proc/" + pid + "/exe");
-        FileRecord exe = files.ref(pid, exeLink, Files.readSymbolicLink(exeLink).toString());
-        return new Dump(new MmRecord(pid, f, auxv, exe.objref()), vmas, pages, unreadable, new Runs());
+        // an executable deleted since it was started (a package upgrade replaced it) is a ghost file like its mappings
+        int exe = files.mappedFile(pid, exeLink, Files.readSymbolicLink(exeLink).toString(), "its executable");
+        return new Dump(new MmRecord(pid, f, auxv, exe), vmas, pages, unreadable, new Runs());
     }
 
     private static VmaRecord vma(int pid, Mapping m, FileTable files) throws Refusal, IOException {
