@@ -14,6 +14,11 @@
  *     pattern into it and removes the FIFO.
  *   unnamed cwd DIR
  *     Makes DIR/gone (mode 0751), enters it and removes it.
+ *   unnamed root DIR
+ *     Makes DIR/jail (mode 0751), chroots into it, enters it (chdir "/") and removes it through an fd of DIR
+ *     opened before: its root and cwd are one removed directory.
+ *   unnamed rootonly DIR
+ *     The same without chdir: its cwd stays the directory it was started in (check: always OK).
  *
  * Prints "READY <pid> <child pid or 0>". Commands on stdin:
  *   check   checks everything it set up (contents, name, seals, offsets, flags, that the parent's writes
@@ -244,6 +249,23 @@ static int check_cwd(void) {
     return 0;
 }
 
+static int check_nothing(void) {
+    return 0;
+}
+
+/* the root and cwd are one removed, empty directory of mode 0751 that nothing can be created in */
+static int check_root(void) {
+    char buf[PATH_MAX];
+    if (getcwd(buf, sizeof buf) || errno != ENOENT) return fail("getcwd did not fail with ENOENT: %s", strerror(errno));
+    struct stat root, cwd, up;
+    if (stat("/", &root) < 0 || stat(".", &cwd) < 0 || stat("/..", &up) < 0) return fail("stat: %s", strerror(errno));
+    if (root.st_ino != cwd.st_ino || root.st_dev != cwd.st_dev) return fail("/ and . are not one directory");
+    if (up.st_ino != root.st_ino) return fail("/.. leads out of the root");
+    if (!S_ISDIR(root.st_mode) || root.st_nlink != 0 || (root.st_mode & 07777) != 0751) return fail("/ mode 0%o nlink %ld", root.st_mode, (long)root.st_nlink);
+    if (open("/new", O_CREAT | O_WRONLY, 0600) >= 0 || errno != ENOENT) return fail("creating a file in the deleted root: %s", strerror(errno));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage\n"); return 2; }
     const char *mode = argv[1];
@@ -270,6 +292,12 @@ int main(int argc, char **argv) {
         snprintf(cwd_path, sizeof cwd_path, "%s/gone", argv[2]);
         if (mkdir(cwd_path, 0751) < 0 || chmod(cwd_path, 0751) < 0 || chdir(cwd_path) < 0 || rmdir(cwd_path) < 0) { perror("cwd"); return 2; }
         check = check_cwd;
+    } else if ((strcmp(mode, "root") == 0 || strcmp(mode, "rootonly") == 0) && argc > 2) {
+        int parent = open(argv[2], O_RDONLY | O_DIRECTORY);
+        snprintf(cwd_path, sizeof cwd_path, "%s/jail", argv[2]);
+        if (parent < 0 || mkdir(cwd_path, 0751) < 0 || chmod(cwd_path, 0751) < 0 || chroot(cwd_path) < 0 || (mode[4] == 0 && chdir("/") < 0)
+                || unlinkat(parent, "jail", AT_REMOVEDIR) < 0 || close(parent) < 0) { perror("root"); return 2; }
+        check = mode[4] == 0 ? check_root : check_nothing;
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;

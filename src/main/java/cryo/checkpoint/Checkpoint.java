@@ -249,6 +249,7 @@ public final class Checkpoint {
             w.write(d.task());
             DeletedCwdRecord cwd = DeletedCwd.checkpoint(d.task().pid(), d.task().cwd());
             if (cwd != null) w.write(cwd);
+            if (cwd != null && DeletedCwd.rootRemoved(d.task().pid())) w.write(new cryo.task.DeletedRootRecord(d.task().pid()));
             for (ThreadRecord t : d.threads()) w.write(t);
             w.write(d.memory().mm());
             for (VmaRecord v : d.memory().vmas()) w.write(v);

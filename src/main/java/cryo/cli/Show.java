@@ -271,6 +271,7 @@ final class Show {
                 m.put("mode", "0" + Integer.toOctalString(uf.mode()));
                 m.put("owner", uf.uid() + ":" + uf.gid());
             }
+            case cryo.task.DeletedRootRecord dr -> m.put("pid", dr.pid());
             case cryo.task.DeletedCwdRecord dc -> {
                 m.put("pid", dc.pid());
                 m.put("path", dc.path());

@@ -59,6 +59,8 @@ public final class Image {
         public final List<LockRecord> locks = new ArrayList<>();
         /** The directory to make, enter and remove again when the cwd had been deleted; null if not. */
         public cryo.task.DeletedCwdRecord deletedCwd;
+        /** True when the root had been removed too, and was that same directory: the task is chrooted into it. */
+        public boolean deletedRoot;
 
         ProcessImage(Tree.Process entry) {
             this.entry = entry;
@@ -142,6 +144,12 @@ public final class Image {
                     if (p.deletedCwd != null) throw new ImageException("record " + name + ": a second DELETED_CWD for pid " + dc.pid());
                     if (!p.task.cwd().equals(dc.path() + " (deleted)")) throw new ImageException("record " + name + ": field 'path' " + dc.path() + " is not the deleted cwd of pid " + dc.pid() + " (" + p.task.cwd() + ")");
                     p.deletedCwd = dc;
+                }
+                case cryo.task.DeletedRootRecord dr -> {
+                    ProcessImage p = img.live(dr.pid(), name);
+                    if (p.deletedCwd == null) throw new ImageException("record " + name + ": pid " + dr.pid() + " has no DELETED_CWD record before it");
+                    if (p.deletedRoot) throw new ImageException("record " + name + ": a second DELETED_ROOT for pid " + dr.pid());
+                    p.deletedRoot = true;
                 }
                 case PipeRecord pi -> {
                     if (img.usedBy(pi.objref())) throw new ImageException("record " + name + ": objref " + pi.objref() + " is used twice");

@@ -33,6 +33,7 @@ public enum RecordType {
     MEMFD_DATA(22, cryo.files.MemfdDataRecord::decode),
     UNLINKED_FIFO(23, cryo.files.UnlinkedFifoRecord::decode),
     DELETED_CWD(24, cryo.task.DeletedCwdRecord::decode),
+    DELETED_ROOT(25, cryo.task.DeletedRootRecord::decode),
     GHOST(30, cryo.files.GhostRecord::decode),
     GHOST_DATA(31, cryo.files.GhostDataRecord::decode),
     TAIL(99, Tail::decode);

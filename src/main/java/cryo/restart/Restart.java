@@ -345,7 +345,7 @@ public final class Restart {
             throws SysException, IOException, ImageException {
         if (fdTables.fills(p.entry.pid())) closeInherited(t, broker.remoteFd);   // else its table's first user did
         OpenFiles.restore(t, broker, p.fds, opener);
-        TaskState.restoreTask(t, p.task, p.deletedCwd, w -> opts.log().accept("warning: " + w));
+        TaskState.restoreTask(t, p.task, p.deletedCwd, p.deletedRoot, w -> opts.log().accept("warning: " + w));
         List<Tracee> threads = new ArrayList<>();
         for (ThreadRecord th : p.threads.subList(1, p.threads.size())) {
             Tracee nt = createTask(t, th.tid(), CLONE_THREAD_FLAGS, 0);

@@ -30,12 +30,22 @@ public final class DeletedCwd {
     private DeletedCwd() {
     }
 
-    /** A deleted root directory cannot be given back without chroot(2) into a recreated one: refused. */
+    /**
+     * A removed root directory comes back only when it is also the task's cwd (chroot(2), chdir("/"), then
+     * the directory removed from outside): one directory is made for both. Otherwise refused.
+     */
     public static void checkRoot(int pid) throws Refusal, IOException {
-        String root = Files.readSymbolicLink(Path.of("/proc/" + pid + "/root")).toString();
-        if (root.endsWith(DELETED) && nlink(Path.of("/proc/" + pid + "/root")) == 0) {
-            throw new Refusal(pid, "its root directory " + root + " was removed: not supported (restart would have to chroot into a new one)");
+        Path root = Path.of("/proc/" + pid + "/root");
+        String link = Files.readSymbolicLink(root).toString();
+        if (rootRemoved(pid) && !Files.isSameFile(root, Path.of("/proc/" + pid + "/cwd"))) {
+            throw new Refusal(pid, "its root directory " + link + " was removed and its cwd is another directory: not supported");
         }
+    }
+
+    /** True when the root directory of pid was removed (its link reads "PATH (deleted)", no link left). */
+    public static boolean rootRemoved(int pid) throws IOException {
+        Path root = Path.of("/proc/" + pid + "/root");
+        return Files.readSymbolicLink(root).toString().endsWith(DELETED) && nlink(root) == 0;
     }
 
     /** The DELETED_CWD record of process pid whose cwd link reads cwd; null when its cwd was not removed. */
@@ -54,9 +64,10 @@ public final class DeletedCwd {
 
     /**
      * Makes the directory (at its old path, or at a temporary name beside it if that path is taken again),
-     * enters it in t and removes it; nothing is left on disk whether or not this succeeds.
+     * enters it in t (and chroots t into it when root: t still has its privileges, credentials drop last)
+     * and removes it; nothing is left on disk whether or not this succeeds.
      */
-    public static void enter(Tracee t, DeletedCwdRecord r, Consumer<String> warn) throws SysException {
+    public static void enter(Tracee t, DeletedCwdRecord r, boolean root, Consumer<String> warn) throws SysException {
         String path = r.path();
         for (int i = 0; ; i++) {
             try {
@@ -78,6 +89,7 @@ public final class DeletedCwd {
                 Fd.close(fd);
             }
             t.syscall("chdir(" + path + ")", Nr.CHDIR, t.putString(0, path));
+            if (root) t.syscall("chroot(" + path + ")", Nr.CHROOT, t.putString(0, "."));
         } finally {
             Fs.rmdir(path);
         }

@@ -17,6 +17,7 @@ import cryo.testing.Os;
 import cryo.testing.Proc;
 import cryo.testing.Procfs;
 import cryo.testing.Timeouts;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -176,6 +177,47 @@ class UnnamedFilesTest {
     }
 
     @Test
+    void aRemovedRootThatIsAlsoTheCwdIsRemovedAgainAfterRestart() throws IOException {
+        for (int i = 0; i < LOOPS; i++) {
+            Path dir = tmp.resolve("root-" + i);
+            mkdirs(dir);
+            Started s = start("root", dir.toString());
+            long pid = s.proc().pid();
+            assertEquals(dir.resolve("jail") + " (deleted)", Files.readSymbolicLink(Path.of("/proc/" + pid + "/root")).toString());
+            checkOk(s.proc(), "before checkpoint");
+            Path image = checkpoint(s, "root-" + i + ".img");
+            assertEquals(1, PipeFixtureTest.showRecords(cleanup, image, "DELETED_CWD").size(), "one DELETED_CWD record");
+            assertEquals(List.of(Map.of("pid", Long.toString(pid))), PipeFixtureTest.showRecords(cleanup, image, "DELETED_ROOT").stream()
+                    .map(m -> Map.of("pid", m.get("pid"))).toList(), "one DELETED_ROOT record");
+            Proc r = restart(image, s.pids());
+            assertEquals(List.of(), Cryo.list(dir), "the directory was removed again before the tree ran");
+            assertEquals(dir.resolve("jail") + " (deleted)", Files.readSymbolicLink(Path.of("/proc/" + pid + "/root")).toString(), "the restored task's root");
+            assertEquals(dir.resolve("jail") + " (deleted)", Files.readSymbolicLink(Path.of("/proc/" + pid + "/cwd")).toString(), "the restored task's cwd");
+            checkOk(r, "after restart");
+            quit(r);
+        }
+    }
+
+    @Test
+    void aRemovedRootThatIsNotTheCwdIsRefused() {
+        Path dir = tmp.resolve("rootonly");
+        mkdirs(dir);
+        Started s = start("rootonly", dir.toString());
+        long pid = s.proc().pid();
+        Path image = tmp.resolve("rootonly.img");
+        Cryo.Result res = Cryo.run(cleanup, "checkpoint", Long.toString(pid), "-o", image.toString());
+        assertEquals(1, res.exit(), res.describe());
+        String line = res.stderrLines().getFirst();
+        System.out.println("[UnnamedFilesTest] refused: " + line);
+        assertTrue(line.contains(Long.toString(pid)) && line.contains(dir.resolve("jail") + " (deleted)") && line.contains("cwd is another directory"),
+                "the refusal names the task, its removed root and why: " + line);
+        assertFalse(Files.exists(image), "no image after a refused checkpoint");
+        Procfs.assertRunningUntraced(pid, "the task after a refused checkpoint");
+        checkOk(s.proc(), "after the refused checkpoint");
+        quit(s.proc());
+    }
+
+    @Test
     void aMemfdHeldOutsideTheTreeIsRefused() {
         Started s = start("memfd");
         long child = s.pids().get(1);
@@ -287,6 +329,15 @@ class UnnamedFilesTest {
         h3.put("a deleted cwd in a directory that is gone", gone + "/gone");
         v3.put("a DELETED_CWD whose path is not the task's cwd", change(DeletedCwdRecord.class, r -> TreeFixtures.with(r, "path", "/elsewhere")));
         h3.put("a DELETED_CWD whose path is not the task's cwd", "/elsewhere");
+        v3.put("a DELETED_ROOT before the DELETED_CWD", rs -> {
+            List<ImageRecord> out = new ArrayList<>();
+            for (ImageRecord r : rs) {
+                if (r instanceof DeletedCwdRecord d) out.add(new cryo.task.DeletedRootRecord(d.pid()));
+                out.add(r);
+            }
+            return out;
+        });
+        h3.put("a DELETED_ROOT before the DELETED_CWD", "no DELETED_CWD record before it");
         expectOneLineFailure(cwd, c.pids(), v3, h3, cdir);
         assertFalse(Files.exists(gone), "cryo made no directory " + gone);
     }
