@@ -37,8 +37,13 @@ public final class DeletedCwd {
     public static void checkRoot(int pid) throws Refusal, IOException {
         Path root = Path.of("/proc/" + pid + "/root");
         String link = Files.readSymbolicLink(root).toString();
-        if (rootRemoved(pid) && !Files.isSameFile(root, Path.of("/proc/" + pid + "/cwd"))) {
+        boolean removed = rootRemoved(pid);
+        if (removed && !Files.isSameFile(root, Path.of("/proc/" + pid + "/cwd"))) {
             throw new Refusal(pid, "its root directory " + link + " was removed and its cwd is another directory: not supported");
+        }
+        // A root that still exists and is not cryo's (a chroot) is not restored: it would come back as cryo's.
+        if (!removed && !Files.isSameFile(root, Path.of("/proc/self/root"))) {
+            throw new Refusal(pid, "its root directory is " + link + " (chroot), not cryo's: not supported yet");
         }
     }
 

@@ -71,4 +71,15 @@ class EveryRefusalTest {
         assertEquals(List.of(), Cryo.list(tmp), "no image, not even a temporary one");
         Procfs.assertRunningUntraced(server.pid(), "the server");
     }
+
+    @Test
+    void aTaskInAChrootIsRefusedNotGivenCryosRoot() throws IOException {
+        Path jail = java.nio.file.Files.createDirectory(tmp.resolve("jail"));
+        Proc jailed = cleanup.start("jailed", new ProcessBuilder("python3", "-c",
+                "import os, sys\nos.chroot(sys.argv[1])\nos.chdir('/')\nos.write(1, b'READY\\n')\nsys.stdin.read()\n", jail.toString()));
+        jailed.out().next("READY", Timeouts.LINE);
+        String line = Cryo.run(cleanup, "checkpoint", Long.toString(jailed.pid()), "-o", tmp.resolve("j.img").toString()).assertOneLineError();
+        assertTrue(line.contains("task " + jailed.pid()) && line.contains("chroot"), line);
+        Procfs.assertRunningUntraced(jailed.pid(), "the chrooted task");
+    }
 }
