@@ -1,5 +1,7 @@
 package cryo.files;
 
+import cryo.image.ImageException;
+import cryo.image.PayloadRecord;
 import cryo.sys.FileIo;
 import cryo.sys.SysException;
 
@@ -40,6 +42,47 @@ public final class FileData {
             at = hole;
         }
         return out;
+    }
+
+    /** A payload record of a file's data at a byte offset: GHOST_DATA, MEMFD_DATA. */
+    public sealed interface Chunk extends PayloadRecord permits GhostDataRecord, MemfdDataRecord {
+        long offset();
+
+        default long end() {
+            return offset() + data().byteSize();
+        }
+    }
+
+    /**
+     * Checks chunk d of a file against the chunks of that file before it (in order, not overlapping) and the
+     * file's size, then adds it to them. file names the file in errors, name the record.
+     */
+    public static <T extends Chunk> void checkNext(List<T> before, T d, long size, String file, String name) throws ImageException {
+        if (!before.isEmpty() && before.getLast().end() > d.offset()) {
+            throw new ImageException("record " + name + ": field 'offset' " + d.offset() + " overlaps or precedes the data before it (which end at " + before.getLast().end() + ")");
+        }
+        if (d.end() > size || d.end() < 0) throw new ImageException("record " + name + ": data at offset " + d.offset() + " run past the end of " + file + " (" + size + " bytes)");
+        before.add(d);
+    }
+
+    /** Bytes of data the chunks hold. */
+    public static long dataBytes(List<? extends Chunk> chunks) {
+        long n = 0;
+        for (Chunk c : chunks) n += c.data().byteSize();
+        return n;
+    }
+
+    /** Checks the CRC32C of a chunk before it is used (DataCheck.verify, or PayloadRecord.verify). */
+    public interface Verifier {
+        void verify(PayloadRecord p) throws ImageException;
+    }
+
+    /** Writes every chunk into fd at its offset, each checked by verifier first. */
+    public static void write(int fd, List<? extends Chunk> chunks, String what, Verifier verifier) throws SysException, ImageException {
+        for (Chunk c : chunks) {
+            verifier.verify(c);
+            FileIo.pwriteFully(fd, c.data(), c.offset(), what);
+        }
     }
 
     public static long bytes(List<Extent> extents) {

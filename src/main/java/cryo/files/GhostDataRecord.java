@@ -3,13 +3,12 @@ package cryo.files;
 import cryo.image.Decoder;
 import cryo.image.Encoder;
 import cryo.image.ImageException;
-import cryo.image.PayloadRecord;
 import cryo.image.RecordType;
 
 import java.lang.foreign.MemorySegment;
 
 /** GHOST_DATA: bytes of GHOST `ghost` at byte offset `offset`, {u32 ghost; u32 crc32c; u64 offset} then the data. */
-public record GhostDataRecord(int ghost, long offset, int crc, MemorySegment data) implements PayloadRecord {
+public record GhostDataRecord(int ghost, long offset, int crc, MemorySegment data) implements FileData.Chunk {
     /** A record to write: ImageWriter computes the CRC of the data as it writes them. */
     public static GhostDataRecord of(int ghost, long offset, MemorySegment data) {
         return new GhostDataRecord(ghost, offset, 0, data);
@@ -19,10 +18,6 @@ public record GhostDataRecord(int ghost, long offset, int crc, MemorySegment dat
     @Override
     public boolean stable() {
         return true;
-    }
-
-    public long end() {
-        return offset + data.byteSize();
     }
 
     public RecordType type() {

@@ -39,19 +39,13 @@ public final class GhostFiles implements AutoCloseable {
             throws ImageException {
         GhostRecord g = ghosts.get(d.ghost());
         if (g == null) throw new ImageException("record " + name + ": field 'ghost' names objref " + d.ghost() + ", which no GHOST record before it has");
-        List<GhostDataRecord> before = data.computeIfAbsent(d.ghost(), k -> new ArrayList<>());
-        if (!before.isEmpty() && before.getLast().end() > d.offset()) {
-            throw new ImageException("record " + name + ": field 'offset' " + d.offset() + " overlaps or precedes the data before it (which end at " + before.getLast().end() + ")");
-        }
-        if (d.end() > g.size() || d.end() < 0) throw new ImageException("record " + name + ": data at offset " + d.offset() + " run past the end of ghost file " + g.path() + " (" + g.size() + " bytes)");
-        before.add(d);
+        FileData.checkNext(data.computeIfAbsent(d.ghost(), k -> new ArrayList<>()), d, g.size(), "ghost file " + g.path(), name);
     }
 
     /** Checks that every ghost has all the data its GHOST record announces. */
     public static void checkComplete(Map<Integer, GhostRecord> ghosts, Map<Integer, List<GhostDataRecord>> data) throws ImageException {
         for (GhostRecord g : ghosts.values()) {
-            long n = 0;
-            for (GhostDataRecord d : data.getOrDefault(g.objref(), List.of())) n += d.data().byteSize();
+            long n = FileData.dataBytes(data.getOrDefault(g.objref(), List.of()));
             if (n != g.dataBytes()) {
                 throw new ImageException("record GHOST " + g.objref() + " (" + g.path() + "): field 'data_bytes' is " + g.dataBytes() + ", its GHOST_DATA records hold " + n);
             }
@@ -85,10 +79,7 @@ public final class GhostFiles implements AutoCloseable {
         String what = "ghost file " + g.path();
         int fd = create(g, dir);
         try {
-            for (GhostDataRecord d : data) {
-                check.verify(d);
-                FileIo.pwriteFully(fd, d.data(), d.offset(), what);
-            }
+            FileData.write(fd, data, what, check::verify);
             FileIo.ftruncate(fd, g.size(), what);
             FileIo.fchown(fd, g.uid(), g.gid(), what);       // before fchmod: chown(2) clears setuid/setgid
             FileIo.fchmod(fd, g.mode() & GhostRecord.PERMISSIONS, what);

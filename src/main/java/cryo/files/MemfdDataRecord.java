@@ -3,13 +3,12 @@ package cryo.files;
 import cryo.image.Decoder;
 import cryo.image.Encoder;
 import cryo.image.ImageException;
-import cryo.image.PayloadRecord;
 import cryo.image.RecordType;
 
 import java.lang.foreign.MemorySegment;
 
 /** MEMFD_DATA: bytes of MEMFD `memfd` at byte offset `offset`, {u32 memfd; u32 crc32c; u64 offset} then the data. */
-public record MemfdDataRecord(int memfd, long offset, int crc, MemorySegment data) implements PayloadRecord {
+public record MemfdDataRecord(int memfd, long offset, int crc, MemorySegment data) implements FileData.Chunk {
     /** A record to write: ImageWriter computes the CRC of the data as it writes them. */
     public static MemfdDataRecord of(int memfd, long offset, MemorySegment data) {
         return new MemfdDataRecord(memfd, offset, 0, data);

@@ -1,6 +1,7 @@
 package cryo.files;
 
 import cryo.image.ImageException;
+import cryo.image.PayloadRecord;
 import cryo.image.Refusal;
 import cryo.sys.Errno;
 import cryo.sys.Fd;
@@ -9,7 +10,6 @@ import cryo.sys.Fs;
 import cryo.sys.SysException;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -115,11 +115,7 @@ final class MemfdFile implements FileKind {
         private static void fill(int fd, MemfdRecord m, List<MemfdDataRecord> data) throws SysException, ImageException {
             String what = m.describe();
             FileIo.ftruncate(fd, m.size(), what);
-            for (MemfdDataRecord r : data) {
-                r.verify();
-                MemorySegment s = r.data();
-                FileIo.pwriteFully(fd, s, r.offset(), what);
-            }
+            FileData.write(fd, data, what, PayloadRecord::verify);
             FileIo.fchown(fd, m.uid(), m.gid(), what);      // first: chown(2) clears set-user-ID
             FileIo.fchmod(fd, m.mode() & 07777, what);
         }

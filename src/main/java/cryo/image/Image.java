@@ -328,18 +328,13 @@ public final class Image {
     private void memfdData(cryo.files.MemfdDataRecord d, Name name) throws ImageException {
         cryo.files.MemfdRecord m = memfds.get(d.memfd());
         if (m == null) throw new ImageException("record " + name + ": field 'memfd' names objref " + d.memfd() + ", which no MEMFD record before it has");
-        List<cryo.files.MemfdDataRecord> l = memfdData.get(d.memfd());
-        long end = d.offset() + d.data().byteSize();
-        if (end > m.size()) throw new ImageException("record " + name + ": data at offset " + d.offset() + " run past the end of " + m.describe() + " (" + m.size() + " bytes)");
-        if (!l.isEmpty() && l.getLast().offset() + l.getLast().data().byteSize() > d.offset()) throw new ImageException("record " + name + ": field 'offset' " + d.offset() + " overlaps or precedes the data before it");
-        l.add(d);
+        cryo.files.FileData.checkNext(memfdData.get(d.memfd()), d, m.size(), m.describe(), name.toString());
     }
 
     /** Every memfd has all the data its record counts. */
     private void checkMemfdData() throws ImageException {
         for (cryo.files.MemfdRecord m : memfds.values()) {
-            long n = 0;
-            for (var d : memfdData.get(m.objref())) n += d.data().byteSize();
+            long n = cryo.files.FileData.dataBytes(memfdData.get(m.objref()));
             if (n != m.dataBytes()) throw new ImageException("record MEMFD " + m.describe() + " (objref " + m.objref() + "): its MEMFD_DATA records hold " + n + " bytes, field 'data_bytes' says " + m.dataBytes());
         }
     }

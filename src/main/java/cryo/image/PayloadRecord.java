@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
  * copies it, while it is in cache (the restart does: PageMover.load, Ipc.restore).
  */
 public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.PagesRecord, cryo.ipc.ShmPagesRecord,
-        cryo.memory.ShmemPagesRecord, cryo.files.GhostDataRecord, cryo.files.MemfdDataRecord {
+        cryo.memory.ShmemPagesRecord, cryo.files.FileData.Chunk {
     /** Bytes of the record body before the data: {u32 a; u32 crc32c; u64 b}. */
     int HEADER = 16;
 
