@@ -79,6 +79,15 @@ public final class GroupLeaders {
         }
     }
 
+    /**
+     * The root of a tree gets its old session and group back when its session leader is gone — unless its
+     * group's leader still runs outside the tree (a job of a harness such as timeout(1) in a session whose
+     * leader exited): that group's id cannot be taken again, so the root takes cryo restart's, like a shell job.
+     */
+    public static boolean ownsGoneSession(ProcStat s) throws IOException {
+        return gone(s.sid()) && (s.pgid() == s.sid() || s.pgid() == s.pid || gone(s.pgid()));
+    }
+
     /** No task has this id any more (a zombie that its parent has yet to reap counts as gone). */
     static boolean gone(int id) throws IOException {
         ProcStat s = ProcStat.read(id);
@@ -95,7 +104,7 @@ public final class GroupLeaders {
     public static void check(Map<Integer, ProcStat> tree, int root, Refusal.Collector refused) throws IOException {
         ProcStat r = tree.get(root);
         // A root whose session leader is gone gets its own session and group back: no exception for them then.
-        boolean ownIds = !tree.containsKey(r.sid()) && gone(r.sid());
+        boolean ownIds = !tree.containsKey(r.sid()) && ownsGoneSession(r);
         Map<Integer, Entry> entered = new HashMap<>();
         for (ProcStat p : tree.values()) {
             for (int id : new int[]{p.sid(), p.pgid()}) {

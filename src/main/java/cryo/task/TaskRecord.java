@@ -16,7 +16,7 @@ import java.util.List;
  * {real, effective, saved, fs}; caps the sets {inheritable, permitted, effective, bounding, ambient}
  * (Credentials); dumpable is PR_GET_DUMPABLE's value; ttyForeground: the process's group was the foreground
  * group of its controlling terminal (Terminal); childSubreaper: PR_SET_CHILD_SUBREAPER was set;
- * sessionLeaderGone: no task had the id of the process's session any more (GroupLeaders: the root of such a
+ * sessionLeaderGone: no task had the id of the process's session any more, nor of its group (GroupLeaders.ownsGoneSession: the root of such a
  * tree, a daemon, gets its own session and group back at restart instead of cryo restart's).
  */
 public record TaskRecord(int pid, String comm, int umask, int personality, int pdeathSignal, String cwd,

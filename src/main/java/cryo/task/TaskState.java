@@ -63,7 +63,7 @@ public final class TaskState {
                     s.get(JAVA_INT, SC_PDEATH), cwd, stat.statusInts("Uid"), stat.statusInts("Gid"), groups, Rlimits.read(pid),
                     sigactions, Ptrace.peekSiginfo(pid, true), itimers, Credentials.caps(stat), securebits,
                     stat.status("NoNewPrivs").equals("1"), dumpable, Terminal.wasForeground(stat),
-                    s.get(JAVA_INT, SC_SUBREAPER) != 0, GroupLeaders.gone(stat.sid()));
+                    s.get(JAVA_INT, SC_SUBREAPER) != 0, GroupLeaders.ownsGoneSession(stat));
         }
     }
 

@@ -131,4 +131,43 @@ class DaemonSessionTest {
         h.closeStdin();
         assertEquals(0, h.awaitExit(Timeouts.EXIT));
     }
+
+    /**
+     * A job of a harness in a session whose leader exited — timeout(1) makes its own group and stays alive, as
+     * under CI: the group's id cannot be taken again, so the task comes back in cryo restart's session and
+     * group, like a shell job, instead of being refused.
+     */
+    @Test
+    void aTaskWhoseGroupLeaderLivesOnOutsideComesBackAsAJob() {
+        Fixtures.assumeRoot();
+        Fixtures.assumeTool("setsid");
+        Fixtures.assumeTool("timeout");
+        Instant t0 = Instant.now();
+        Proc launcher = cleanup.start("harness", new ProcessBuilder("setsid", "bash", "-c",
+                "timeout 300 sleep 1009 </dev/null >/dev/null 2>&1 & echo \"READY $!\"; echo \"LEADER $$\""));
+        long harness = launcher.awaitReady();
+        long leader = Long.parseLong(launcher.await("LEADER", s -> s.startsWith("LEADER ")).substring(7));
+        cleanup.foreign(harness, t0, "timeout");
+        subreaper.track(List.of(harness));
+        assertEquals(0, launcher.awaitExit(Timeouts.EXIT));
+        List<Long> kids = List.of();
+        long deadline = System.nanoTime() + Timeouts.EXIT.toNanos();
+        while (kids.size() != 1 || !Procfs.stat(kids.getFirst()).map(s -> s.comm().equals("sleep")).orElse(false)) {
+            if (System.nanoTime() > deadline) throw new AssertionError("timeout's sleep did not start: " + kids);
+            Procfs.sleep(Duration.ofMillis(10));
+            kids = new ArrayList<>(TreeFixtures.children(harness));
+        }
+        long sleep = kids.getFirst();
+        subreaper.foreign(cleanup, List.of(sleep), t0, "the harness's job");
+        assertFalse(Procfs.exists(leader), "the session leader is gone");
+        assertEquals(harness + " " + leader, ids(List.of(sleep)).get(sleep).substring(2), "in timeout's group, in the gone session");
+
+        Path image = tmp.resolve("job.img");
+        Cryo.checkpoint(cleanup, sleep, image);
+        TreeFixtures.awaitAllGone(List.of(sleep), Duration.ofSeconds(30));
+        Proc rest = Cryo.startRestart(cleanup, image, sleep);
+        awaitRestored(List.of(sleep), rest);
+        String own = Procfs.stat(rest.pid()).map(s -> s.pgrp() + " " + s.session()).orElseThrow();
+        assertEquals(own, ids(List.of(sleep)).get(sleep).substring(2), "cryo restart's group and session");
+    }
 }
