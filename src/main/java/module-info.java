@@ -9,4 +9,5 @@ module cryo {
     exports cryo.ipc;
     exports cryo.remote;
     exports cryo.sys;
+    exports cryo.container;
 }

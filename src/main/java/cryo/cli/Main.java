@@ -43,6 +43,9 @@ public final class Main {
                                                           --inherit-fd gives cryo's fd FD to every task that held the
                                                           external description (CRIU's --inherit-fd). --ghost-dir
                                                           recreates a deleted file whose directory is gone in DIR
+              run [--hostname NAME] [--net] [--root DIR] [-d] -- CMD [ARGS...]
+                                                          start CMD as pid 1 of new pid, mount, UTS and IPC (--net:
+                                                          and network) namespaces with its own /proc; see cryo run --help
               show FILE [--json]                          print the image record by record
               check                                       test that this kernel and user have what cryo needs
 
@@ -54,7 +57,7 @@ public final class Main {
 
     public static void main(String[] args) {
         cryo.checkpoint.Timings.begin();
-        cryo.sys.Proc.linkInBackground(args.length > 0 && args[0].equals("restart"));
+        cryo.sys.Proc.linkInBackground(args.length > 0 && (args[0].equals("restart") || args[0].equals("run")));
         PrintStream err = System.err;
         int status;
         try {
@@ -107,6 +110,7 @@ public final class Main {
             return 0;
         }
         List<String> rest = new ArrayList<>(List.of(args).subList(1, args.length));
+        if (args[0].equals("run")) return run(rest);   // its own help; CMD's arguments are not cryo's
         if (rest.contains("--help") || rest.contains("-h")) {
             System.out.print(USAGE);
             return 0;
@@ -233,6 +237,25 @@ public final class Main {
             return 0;
         }
         return Restart.waitForExit(pid);
+    }
+
+    private static int run(List<String> args) throws Exception {
+        cryo.container.RunOptions o;
+        try {
+            o = cryo.container.RunOptions.parse(args);
+        } catch (IllegalArgumentException e) {
+            throw new Usage(e.getMessage());
+        }
+        if (o == null) {
+            System.out.print(cryo.container.RunOptions.HELP);
+            return 0;
+        }
+        try {
+            return cryo.container.Run.run(o, System.out);
+        } catch (cryo.container.ExecFailure e) {
+            log(e.getMessage());
+            return e.status();
+        }
     }
 
     private static int show(List<String> args) throws Exception {

@@ -14,12 +14,12 @@ import java.nio.ByteOrder;
  * The process every restored task starts from: a static ELF of cryo's own (no libc), one read-execute
  * page at BASE that loops on pause(2). Its address space is nearly empty, so it is easy to clear.
  */
-final class Stub {
+public final class Stub {
     /** Load address: mmap_min_addr, below where executables and libraries go. */
     static final long BASE = 0x10000;
     private static final int HEADERS = 64 + 2 * 56;
     /** Address of the `syscall` instruction in the loop: mov eax, 34 (5 bytes) comes first. */
-    static final long SYSCALL_INSN = BASE + HEADERS + 5;
+    public static final long SYSCALL_INSN = BASE + HEADERS + 5;
 
     private Stub() {
     }
@@ -38,7 +38,7 @@ final class Stub {
         }
     }
 
-    static byte[] elf() {
+    public static byte[] elf() {
         byte[] code = {
                 (byte) 0xb8, 0x22, 0x00, 0x00, 0x00,    // mov eax, __NR_pause
                 0x0f, 0x05,                             // syscall

@@ -16,6 +16,8 @@ public final class Nr {
             KCMP = 312, MEMFD_CREATE = 319, RSEQ = 334, SETNS = 308, MINCORE = 27, MLOCK2 = 325, PIDFD_OPEN = 434, CLONE3 = 435,
             MKDIR = 83, RMDIR = 84, FSTATFS = 138, MKNODAT = 259;
     public static final int FUTEX = 202;
+    public static final int SOCKET = 41, EXECVE = 59, PIVOT_ROOT = 155, MOUNT = 165, UMOUNT2 = 166, SETHOSTNAME = 170,
+            CLOSE_RANGE = 436;
     public static final int SETFSUID = 122, SETFSGID = 123, CAPGET = 125, CAPSET = 126;
 
     private Nr() {
