@@ -85,19 +85,19 @@ final class Exec {
         } else {
             for (String dir : path.split(":", -1)) candidates.add(dir.isEmpty() ? cmd : dir + (dir.endsWith("/") ? "" : "/") + cmd);
         }
-        int denied = 0;
+        boolean denied = false;
         for (String c : candidates) {
             if (cString(c).length > PATH_MAX) continue;
             long r = t.call(Nr.EXECVE, null, t.putString(pathOffset, c), argvAddr, envpAddr);
             if (r == 0) return;
             int errno = (int) -r;
             if (errno == Errno.EACCES) {
-                denied = errno;
+                denied = true;
             } else if (errno != Errno.ENOENT && errno != Errno.ENOTDIR) {
                 throw new ExecFailure("run: cannot execute " + c + ": " + Errno.describe(errno), 126);
             }
         }
-        if (denied != 0) throw new ExecFailure("run: cannot execute " + cmd + ": " + Errno.describe(denied), 126);
+        if (denied) throw new ExecFailure("run: cannot execute " + cmd + ": " + Errno.describe(Errno.EACCES), 126);
         throw new ExecFailure(cmd.contains("/") ? "run: " + cmd + ": no such file"
                 : "run: " + cmd + ": command not found in PATH", 127);
     }

@@ -1,5 +1,7 @@
 package cryo.container;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -70,12 +72,17 @@ public record RunOptions(String hostname, boolean net, Path root, boolean detach
         List<String> command = args.subList(i, args.size());
         if (command.isEmpty()) throw new IllegalArgumentException("run needs a command: cryo run [OPTIONS] -- CMD [ARGS...]");
         if (command.getFirst().isEmpty()) throw new IllegalArgumentException("run: the command is an empty string");
-        if (hostname != null && (hostname.isEmpty() || hostname.length() > HOST_NAME_MAX || hostname.contains("\0"))) {
+        if (hostname != null && (hostname.isEmpty() || hostname.getBytes(StandardCharsets.UTF_8).length > HOST_NAME_MAX || hostname.contains("\0"))) {
             throw new IllegalArgumentException("--hostname takes a name of 1 to " + HOST_NAME_MAX + " characters, not '" + hostname + "'");
         }
         if (root != null) {
-            root = root.toAbsolutePath().normalize();
             if (!Files.isDirectory(root)) throw new IllegalArgumentException("--root " + root + " is not a directory");
+            try {
+                root = root.toRealPath();   // the host's view of it: the container's symlinks would mislead
+            } catch (IOException e) {
+                throw new IllegalArgumentException("--root " + root + ": " + e.getMessage());
+            }
+            if (root.getNameCount() == 0) throw new IllegalArgumentException("--root " + root + " is the host's root already: leave --root out");
             if (!Files.isDirectory(root.resolve("proc"))) throw new IllegalArgumentException("--root " + root + " has no proc directory to mount /proc on");
         }
         return new RunOptions(hostname, net, root, detach, command);

@@ -36,7 +36,7 @@ final class Setup {
         // Mount events must not propagate to the host: the copied mounts are shared ones on systemd hosts.
         call("make the container's mounts private", Nr.MOUNT, 0, str(0, "/"), 0, MS_REC | MS_PRIVATE, 0);
         if (o.hostname() != null) {
-            call("sethostname(" + o.hostname() + ")", Nr.SETHOSTNAME, str(0, o.hostname()), o.hostname().getBytes().length);
+            call("sethostname(" + o.hostname() + ")", Nr.SETHOSTNAME, str(0, o.hostname()), o.hostname().getBytes(java.nio.charset.StandardCharsets.UTF_8).length);
         }
         if (o.root() != null) pivotRoot(o.root());
         call("mount proc on /proc", Nr.MOUNT, str(0, "proc"), str(64, "/proc"), str(0, "proc"), MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);

@@ -62,6 +62,8 @@ class RunTest {
     void foregroundExitsWithTheCommandsStatus() {
         assertEquals(3, run("--", "sh", "-c", "exit 3").exit());
         assertEquals(0, run("true").assertOk().exit());
+        // CMD's options are its own
+        assertEquals(List.of("--help"), lines(run("sh", "-c", "echo \"$0\"", "--help").assertOk()));
     }
 
     @Test
@@ -156,7 +158,8 @@ class RunTest {
         List<List<String>> bad = List.of(List.of(), List.of("--"), List.of("--hostname", "x"), List.of("--hostname"),
                 List.of("--frob", "--", "true"), List.of("--root", tmp.resolve("missing").toString(), "--", "true"),
                 List.of("--root", noProc.toString(), "--", "true"), List.of("--hostname", "x".repeat(65), "--", "true"),
-                List.of("--", "no-such-command-here"), List.of("--net", "--", "/no/such/file"), List.of("--", "/etc/passwd"));
+                List.of("--root", "/", "--", "true"), List.of("--", "no-such-command-here"), List.of("-d", "--", "no-such-command-here"),
+                List.of("--net", "--", "/no/such/file"), List.of("--", "/etc/passwd"));
         for (List<String> args : bad) {
             Cryo.Result r = run(args.toArray(String[]::new));
             String line = r.assertOneLineError();
