@@ -31,7 +31,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class Run {
     private static final long CLONE_PARENT = 0x8000, CLONE_NEWNS = 0x20000, CLONE_NEWUTS = 0x04000000,
             CLONE_NEWIPC = 0x08000000, CLONE_NEWPID = 0x20000000, CLONE_NEWNET = 0x40000000;
-    private static final int CLONE_ARGS_SIZE = 88;
+    private static final int CLONE_ARGS_SIZE = 88, RLIMIT_NOFILE = 7;
+    private static final String CALLER_NOFILE = "CRYO_CALLER_NOFILE";
     private static final int PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
 
     private Run() {
@@ -50,7 +51,9 @@ public final class Run {
 
     /** Starts the container; returns its init's host pid, running the command, no longer traced. */
     static int start(RunOptions o) throws SysException, IOException, ExecFailure {
-        Exec exec = new Exec(o.command(), System.getenv());
+        java.util.Map<String, String> env = new java.util.HashMap<>(System.getenv());
+        String nofile = env.remove(CALLER_NOFILE);
+        Exec exec = new Exec(o.command(), env);
         long scratchSize = exec.scratchSize() + 2 * 4096;   // Setup's strings go above its first page
         int stubPid = spawnStub();
         int init = -1;
@@ -68,6 +71,7 @@ public final class Run {
             t.useScratch(scratch, scratchSize);
             kill(stubPid);
             stubPid = -1;
+            callersOpenFilesLimit(init, nofile);
             new Setup(t).apply(o);
             exec.run(t);
             Ptrace.setSigmask(init, 0);
@@ -78,6 +82,17 @@ public final class Run {
             if (stubPid != -1) kill(stubPid);
             if (!ok && init != -1) kill(init);
         }
+    }
+
+    /**
+     * The JVM raised its soft RLIMIT_NOFILE to the hard limit at start-up (its MaxFDLimit): the command gets the
+     * caller's soft limit back, which bin/cryo passes in CRYO_CALLER_NOFILE ("unlimited" or a number).
+     */
+    private static void callersOpenFilesLimit(int init, String soft) throws SysException {
+        if (soft == null || !soft.strip().matches("unlimited|[0-9]{1,18}")) return;
+        long[] lim = Proc.getRlimit(init, RLIMIT_NOFILE);
+        long want = soft.strip().equals("unlimited") ? -1L : Long.parseLong(soft.strip());
+        if (Long.compareUnsigned(want, lim[1]) <= 0) Proc.setRlimit(init, RLIMIT_NOFILE, want, lim[1]);
     }
 
     /** The stub from a memfd, with no fd passed on: whatever of the JVM's it inherits, Setup closes. */

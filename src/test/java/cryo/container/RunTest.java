@@ -79,6 +79,14 @@ class RunTest {
         assertEquals(List.of("a b", Cryo.root().toString()), lines(r.assertOk()));
     }
 
+    /** The JVM raises its own soft open-files limit: the command gets the caller's, and no variable of cryo's. */
+    @Test
+    void commandGetsTheCallersOpenFilesLimit() {
+        Cryo.Result r = Cryo.run(cleanup, Map.of(), List.of("sh", "-c", "ulimit -Sn 100; exec \"$0\" \"$@\""), null,
+                "run", "--", "sh", "-c", "ulimit -Sn; echo \"[${CRYO_CALLER_NOFILE-}]\"");
+        assertEquals(List.of("100", "[]"), lines(r.assertOk()));
+    }
+
     @Test
     void hostnameIsTheContainersOnly() throws IOException {
         String host = Files.readString(Path.of("/proc/sys/kernel/hostname")).trim();
