@@ -10,4 +10,5 @@ module cryo {
     exports cryo.remote;
     exports cryo.sys;
     exports cryo.container;
+    exports cryo.ns;
 }

@@ -24,6 +24,9 @@ import cryo.memory.SharedAnon;
 import cryo.memory.VmaRecord;
 import cryo.remote.Scratch;
 import cryo.remote.Tracee;
+import cryo.ns.Container;
+import cryo.ns.NamespacesRecord;
+import cryo.ns.PidMap;
 import cryo.sys.Errno;
 import cryo.sys.Nr;
 import cryo.sys.Proc;
@@ -75,6 +78,11 @@ public final class Checkpoint {
     /** HEAD flag: the tree had an IPC namespace of its own, restart makes a new one. */
     public static final long FLAG_OWN_IPC_NS = 1;
 
+    /** A container's pids and namespaces; for a plain tree the same pids and no NAMESPACES record. */
+    private record ContainerDump(PidMap pids, NamespacesRecord record) {
+        static final ContainerDump NONE = new ContainerDump(PidMap.SAME, null);
+    }
+
     /** What was written and how long the tree was frozen. */
     public record Result(long bytes, long pageBytes, long frozenNanos, int processes, int threads) {
     }
@@ -95,6 +103,7 @@ public final class Checkpoint {
 
     public static Result run(int pid, Options opts, Output output) throws Refusal, SysException, IOException {
         ProcStat stat = validateTarget(pid);
+        Container container = Container.of(pid);   // null: a plain tree
         // Where the image goes is checked, and its file created, before the tree is touched.
         output.prepare();
         try {
@@ -105,7 +114,7 @@ public final class Checkpoint {
             boolean done = false;
             try {
                 if ("kill-target".equals(opts.fault())) Proc.kill(pid, Proc.SIGKILL);
-                Result r = dump(tree, pid, opts, output, t0);
+                Result r = dump(tree, pid, container, opts, output, t0);
                 done = true;
                 return r;
             } catch (SysException e) {
@@ -121,11 +130,14 @@ public final class Checkpoint {
         }
     }
 
-    private static Result dump(FrozenTree tree, int root, Options opts, Output output, long t0)
+    private static Result dump(FrozenTree tree, int root, Container container, Options opts, Output output, long t0)
             throws Refusal, SysException, IOException {
         // Everything that cannot be taken is collected, task by task and fd by fd, and refused at once.
         Refusal.Collector refused = new Refusal.Collector();
-        checkTree(tree, root, refused);
+        checkTree(tree, root, container, refused);
+        ContainerDump ns = container == null ? ContainerDump.NONE
+                : new ContainerDump(container.pids(tree.tasks().keySet()), container.record(refused));
+        // MOUNTS (issue 11, helper "mounts"): MountsDump mounts = Mounts.checkpoint(root, refused) for a container.
         FileTable files = new FileTable(tree.tasks());
         files.ghosts().limit(opts.ghostLimit());
         files.shareFdTables(FdTables.checkpoint(tree.liveParents(), refused));
@@ -208,7 +220,7 @@ public final class Checkpoint {
         List<VmaRecord> allVmas = dumps.values().stream().flatMap(d -> d.memory().vmas().stream()).toList();
         try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached));
              SharedAnon.Dump shmem = SharedAnon.checkpoint(allVmas)) {
-            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc);
+            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc, ns);
         } catch (Refusal | SysException | IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -218,12 +230,12 @@ public final class Checkpoint {
 
     private static Result write(FrozenTree tree, int root, Options opts, Output output, long t0, FileTable files,
                                 Map<Integer, ProcessDump> dumps, List<LockRecord> locks, int threads, Ipc.Dump ipc, SharedAnon.Dump shmem,
-                                boolean ownIpc)
+                                boolean ownIpc, ContainerDump ns)
             throws Refusal, SysException, IOException {
         List<Tree.Process> entries = new ArrayList<>();
         for (FrozenTree.Process p : tree.processes.values()) {
             int[] tids = p.threads.stream().mapToInt(t -> t.tid).toArray();
-            entries.add(new Tree.Process(p.pid, p.stat.ppid(), p.stat.pgid(), p.stat.sid(), p.stat.exitSignal(),
+            entries.add(new Tree.Process(p.pid, p.pid, p.stat.ppid(), p.stat.pgid(), p.stat.sid(), p.stat.exitSignal(),
                     p.zombie, p.zombie ? p.stat.exitCode() : 0, tids, p.stat.comm, files.fdTableOf(p.pid),
                     p.zombie ? TaskState.zombieCredentials(p.stat) : new int[0]));
         }
@@ -234,7 +246,10 @@ public final class Checkpoint {
         WritableByteChannel ch = output.open();
         ImageWriter w = new ImageWriter(ch, output.seekable());
         w.write(head);
+        if (!ns.pids().identity()) w.pids(ns.pids());   // host pids in, the container's own pids out
         w.write(new Tree(entries));
+        if (ns.record() != null) w.write(ns.record());
+        // MOUNTS (issue 11, helper "mounts"): mounts.write(w) for a container.
         for (FileRecord f : files.files()) w.write(f);
         for (var pipe : files.pipes()) w.write(pipe);
         files.ghosts().write(w);
@@ -255,7 +270,7 @@ public final class Checkpoint {
             for (VmaRecord v : d.memory().vmas()) w.write(v);
             for (var r : d.memory().inheritedRecords()) w.write(r);
             for (var fd : d.files().fds()) w.write(fd);
-            PageMover.dump(e.getKey(), d.memory().pages(), d.memory().unreadablePages(), w);
+            PageMover.dump(e.getKey(), ns.pids().ns(e.getKey()), d.memory().pages(), d.memory().unreadablePages(), w);
             pageBytes += d.memory().pageBytes();
         }
         for (LockRecord l : locks) w.write(l);
@@ -329,16 +344,11 @@ public final class Checkpoint {
      * Sessions and process groups must be recreatable: their leader is in the tree or gone (GroupLeaders), or
      * they are the root's (which the restored root takes from cryo restart, like a shell job).
      */
-    private static void checkTree(FrozenTree tree, int root, Refusal.Collector refused) throws IOException {
+    private static void checkTree(FrozenTree tree, int root, Container container, Refusal.Collector refused) throws IOException {
+        List<Integer> live = tree.live().stream().map(p -> p.pid).toList();
+        if (container == null) Container.checkPlainTree(live, refused);
+        else container.check(live, tree.processes.keySet(), refused);
         for (FrozenTree.Process p : tree.live()) {
-            // Only the IPC namespace travels (cryo.ipc); any other would come back as cryo's.
-            for (String ns : new String[]{"pid", "mnt", "net", "uts", "user", "cgroup", "time"}) {
-                Path mine = Path.of("/proc/self/ns/" + ns), theirs = Path.of("/proc/" + p.pid + "/ns/" + ns);
-                if (!Files.exists(mine)) continue;
-                if (!Files.readSymbolicLink(mine).equals(Files.readSymbolicLink(theirs))) {
-                    refused.add(p.pid, "is in another " + ns + " namespace than cryo (" + Files.readSymbolicLink(theirs) + "): not supported yet");
-                }
-            }
             String timers = ProcFile.read("/proc/" + p.pid + "/timers").trim();
             if (!timers.isEmpty()) refused.add(p.pid, "has POSIX timers (timer_create): not supported yet");
         }

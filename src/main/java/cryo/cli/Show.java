@@ -85,6 +85,7 @@ final class Show {
                 for (Tree.Process p : t.processes()) {
                     Map<String, Object> pm = new LinkedHashMap<>();
                     pm.put("pid", p.pid());
+                    if (p.hostPid() != p.pid()) pm.put("host_pid", p.hostPid());
                     pm.put("comm", p.comm());
                     pm.put("ppid", p.ppid());
                     pm.put("pgid", p.pgid());
@@ -272,6 +273,12 @@ final class Show {
                 m.put("owner", uf.uid() + ":" + uf.gid());
             }
             case cryo.task.DeletedRootRecord dr -> m.put("pid", dr.pid());
+            case cryo.ns.NamespacesRecord ns -> {
+                m.put("own", ns.own().stream().map(n -> n.proc).toList());
+                if (ns.has(cryo.ns.Namespace.UTS)) m.put("hostname", ns.hostname());
+                if (ns.has(cryo.ns.Namespace.UTS)) m.put("domainname", ns.domainname());
+                if (ns.has(cryo.ns.Namespace.NET)) m.put("loopback", ns.loopbackUp() ? "up" : "down");
+            }
             case cryo.task.DeletedCwdRecord dc -> {
                 m.put("pid", dc.pid());
                 m.put("path", dc.path());

@@ -8,9 +8,13 @@ import cryo.image.RecordType;
 import cryo.image.Tree;
 
 /** FD: one entry of a task's fd table: number, the objref of its OPEN_FILE, close-on-exec. */
-public record FdRecord(int pid, int fd, int openFile, boolean cloexec) implements ImageRecord {
+public record FdRecord(int pid, int fd, int openFile, boolean cloexec) implements ImageRecord, cryo.image.HoldsPids {
     /** fs.nr_open's ceiling (include/linux/fs.h NR_OPEN max). */
     public static final int NR_OPEN_MAX = 1 << 20;
+
+    public FdRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new FdRecord(toImage.applyAsInt(pid), fd, openFile, cloexec);
+    }
 
     public RecordType type() {
         return RecordType.FD;

@@ -14,8 +14,12 @@ import cryo.image.Tree;
  * is [start, start+len), len 0 reaching to the end of file as in struct flock; a flock lock covers the
  * whole file (start and len 0). write: F_WRLCK / LOCK_EX, else F_RDLCK / LOCK_SH.
  */
-public record LockRecord(int pid, Kind kind, int openFile, boolean write, long start, long len) implements ImageRecord {
+public record LockRecord(int pid, Kind kind, int openFile, boolean write, long start, long len) implements ImageRecord, cryo.image.HoldsPids {
     public enum Kind {POSIX, OFD, FLOCK}
+
+    public LockRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new LockRecord(toImage.applyAsInt(pid), kind, openFile, write, start, len);
+    }
 
     public RecordType type() {
         return RecordType.LOCK;

@@ -44,6 +44,8 @@ public final class Image {
     public final Map<Long, cryo.memory.ShmemRecord> shmem = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.memory.ShmemPagesRecord>> shmemPages = new HashMap<>();
     public final Map<Integer, ProcessImage> processes = new LinkedHashMap<>();
+    /** The container's namespaces (its root is their init, pid 1); null for a plain tree. */
+    public cryo.ns.NamespacesRecord namespaces;
 
     /** Everything about one live process. */
     public static final class ProcessImage {
@@ -224,6 +226,11 @@ public final class Image {
                     p.fds.add(f);
                 }
                 case LockRecord l -> img.lock(l, name);
+                case cryo.ns.NamespacesRecord ns -> {
+                    if (img.namespaces != null) throw new ImageException("record " + name + ": a second NAMESPACES");
+                    if (tree.root().pid() != 1) throw new ImageException("record " + name + ": the container's init is pid " + tree.root().pid() + " in the TREE, not 1");
+                    img.namespaces = ns;
+                }
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);

@@ -16,7 +16,8 @@ import cryo.task.ThreadRecord;
 public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord, MmRecord, VmaRecord,
         PayloadRecord, FileRecord, OpenFileRecord, FdRecord, cryo.files.LockRecord, PipeRecord, cryo.ipc.IpcRecord,
         cryo.memory.ShmemRecord, cryo.memory.InheritedRecord, cryo.files.GhostRecord, Tail,
-        cryo.files.MemfdRecord, cryo.files.UnlinkedFifoRecord, cryo.task.DeletedCwdRecord, cryo.task.DeletedRootRecord {
+        cryo.files.MemfdRecord, cryo.files.UnlinkedFifoRecord, cryo.task.DeletedCwdRecord, cryo.task.DeletedRootRecord,
+        cryo.ns.NamespacesRecord {
 
     RecordType type();
 

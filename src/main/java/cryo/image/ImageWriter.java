@@ -25,6 +25,8 @@ public final class ImageWriter {
     private final boolean seekable;
     /** Where writePayload snapshots the data of a record. */
     private MemorySegment copy;
+    /** Host pid -> the pid the image holds; null: the same. */
+    private java.util.function.IntUnaryOperator toImage;
 
     /** A stream written strictly in order (a pipe, or any channel). */
     public ImageWriter(WritableByteChannel out) throws IOException {
@@ -92,7 +94,13 @@ public final class ImageWriter {
         return written;
     }
 
+    /** From now on every record that names tasks gets toImage(pid) for each host pid (a container's own pids). */
+    public void pids(java.util.function.IntUnaryOperator toImage) {
+        this.toImage = toImage;
+    }
+
     public void write(ImageRecord r) throws IOException {
+        if (toImage != null && r instanceof HoldsPids h) r = h.withPids(toImage);
         if (r instanceof PayloadRecord p) {
             writePayload(p);
             return;

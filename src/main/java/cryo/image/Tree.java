@@ -6,7 +6,7 @@ import java.util.List;
  * TREE: every process of the checkpointed tree, parents before children, so restart can create each one
  * from its real parent.
  */
-public record Tree(List<Process> processes) implements ImageRecord {
+public record Tree(List<Process> processes) implements ImageRecord, HoldsPids {
     public static final int PID_MAX_LIMIT = 4 * 1024 * 1024;
 
     /**
@@ -15,12 +15,20 @@ public record Tree(List<Process> processes) implements ImageRecord {
      * tree that uses this one's fd table (clone(2) CLONE_FILES without CLONE_THREAD): pid itself unless it
      * shares the table of a process before it. zombieCreds: for a zombie (which has no TASK record), its
      * uids and gids (real, effective, saved, fs) then its groups, as /proc/PID/status shows them; empty
-     * for a live process.
+     * for a live process. hostPid: its pid on the host at checkpoint, for the record (a container's tasks
+     * have other pids inside it; restart gives them new host pids); pid itself for a plain tree.
      */
-    public record Process(int pid, int ppid, int pgid, int sid, int exitSignal, boolean zombie, int waitStatus,
+    public record Process(int pid, int hostPid, int ppid, int pgid, int sid, int exitSignal, boolean zombie, int waitStatus,
                           int[] tids, String comm, int fdTable, int[] zombieCreds) {
         public boolean sharesFdTable() {
             return fdTable != pid;
+        }
+
+        /** Every pid renumbered but the host pid, which stays the checkpoint's. */
+        Process withPids(java.util.function.IntUnaryOperator toImage) {
+            return new Process(toImage.applyAsInt(pid), hostPid, toImage.applyAsInt(ppid), toImage.applyAsInt(pgid),
+                    toImage.applyAsInt(sid), exitSignal, zombie, waitStatus, java.util.Arrays.stream(tids).map(toImage).toArray(),
+                    comm, toImage.applyAsInt(fdTable), zombieCreds);
         }
     }
 
@@ -32,6 +40,10 @@ public record Tree(List<Process> processes) implements ImageRecord {
         return processes.getFirst();
     }
 
+    public Tree withPids(java.util.function.IntUnaryOperator toImage) {
+        return new Tree(processes.stream().map(p -> p.withPids(toImage)).toList());
+    }
+
     public RecordType type() {
         return RecordType.TREE;
     }
@@ -39,7 +51,7 @@ public record Tree(List<Process> processes) implements ImageRecord {
     public void encode(Encoder e) {
         e.u32(processes.size());
         for (Process p : processes) {
-            e.u32(p.pid).u32(p.ppid).u32(p.pgid).u32(p.sid).u32(p.exitSignal).u32(p.zombie ? 1 : 0).u32(p.waitStatus)
+            e.u32(p.pid).u32(p.hostPid).u32(p.ppid).u32(p.pgid).u32(p.sid).u32(p.exitSignal).u32(p.zombie ? 1 : 0).u32(p.waitStatus)
                     .u32(p.tids.length);
             for (int t : p.tids) e.u32(t);
             e.str(p.comm);
@@ -68,6 +80,7 @@ public record Tree(List<Process> processes) implements ImageRecord {
         for (int i = 0; i < n; i++) {
             String f = "processes[" + i + "].";
             int pid = d.u32(f + "pid", 1, PID_MAX_LIMIT);
+            int hostPid = d.u32(f + "host_pid", 1, PID_MAX_LIMIT);
             int ppid = d.u32(f + "ppid", 0, PID_MAX_LIMIT);
             int pgid = d.u32(f + "pgid", 0, PID_MAX_LIMIT);
             int sid = d.u32(f + "sid", 0, PID_MAX_LIMIT);
@@ -88,7 +101,7 @@ public record Tree(List<Process> processes) implements ImageRecord {
             }
             int[] creds = new int[nc];
             for (int j = 0; j < nc; j++) creds[j] = d.u32(f + "zombie_creds[" + j + "]");
-            ps[i] = new Process(pid, ppid, pgid, sid, exitSignal, zombie, status, tids, comm, fdTable, creds);
+            ps[i] = new Process(pid, hostPid, ppid, pgid, sid, exitSignal, zombie, status, tids, comm, fdTable, creds);
         }
         return new Tree(List.of(ps));
     }

@@ -17,7 +17,7 @@ import java.util.List;
  * a queue, otime/ctime for semaphores, atime/dtime/ctime for shm; pids lspid/lrpid or cpid/lpid.
  */
 public record IpcRecord(Kind kind, int id, int key, int uid, int gid, int cuid, int cgid, int mode, long size,
-                        long[] times, int[] pids, List<Message> messages, short[] values) implements ImageRecord {
+                        long[] times, int[] pids, List<Message> messages, short[] values) implements ImageRecord, cryo.image.HoldsPids {
     public enum Kind {MSG, SEM, SHM}
 
     /** One message: m_type >= 1 and its body. */
@@ -28,6 +28,12 @@ public record IpcRecord(Kind kind, int id, int key, int uid, int gid, int cuid, 
     public static final int SEMVMX = 32767;
     /** In a SHM record's mode: IPC_RMID was called while attached (the kernel's SHM_DEST). */
     public static final int SHM_DEST = 01000;
+
+    /** The last sender/receiver or creator/last user pids, as the container saw them (0: a task it cannot see). */
+    public IpcRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new IpcRecord(kind, id, key, uid, gid, cuid, cgid, mode, size, times,
+                java.util.Arrays.stream(pids).map(toImage).toArray(), messages, values);
+    }
 
     public RecordType type() {
         return RecordType.IPC;

@@ -12,7 +12,11 @@ import cryo.image.Tree;
  * physical pages at the same addresses), {u32 pid; u32 pad; u64 addr; u64 len}. Their contents are in the
  * parent's image; restart forks the task from its restored parent, so it gets these very pages shared again.
  */
-public record InheritedRecord(int pid, long addr, long len) implements ImageRecord {
+public record InheritedRecord(int pid, long addr, long len) implements ImageRecord, cryo.image.HoldsPids {
+    public InheritedRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new InheritedRecord(toImage.applyAsInt(pid), addr, len);
+    }
+
     public RecordType type() {
         return RecordType.INHERITED;
     }

@@ -12,11 +12,15 @@ import cryo.image.Tree;
  * end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end — with the auxv words and
  * the objref of the executable's FILE record.
  */
-public record MmRecord(int pid, long[] fields, long[] auxv, int exeFile) implements ImageRecord {
+public record MmRecord(int pid, long[] fields, long[] auxv, int exeFile) implements ImageRecord, cryo.image.HoldsPids {
     public static final int START_CODE = 0, END_CODE = 1, START_DATA = 2, END_DATA = 3, START_BRK = 4, BRK = 5,
             START_STACK = 6, ARG_START = 7, ARG_END = 8, ENV_START = 9, ENV_END = 10;
     static final String[] NAMES = {"start_code", "end_code", "start_data", "end_data", "start_brk", "brk",
             "start_stack", "arg_start", "arg_end", "env_start", "env_end"};
+
+    public MmRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new MmRecord(toImage.applyAsInt(pid), fields, auxv, exeFile);
+    }
 
     public RecordType type() {
         return RecordType.MM;

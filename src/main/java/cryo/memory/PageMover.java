@@ -75,9 +75,10 @@ public final class PageMover {
      * will stand in the image — process_vm_readv scatters the pages between the record headers — and
      * checksummed while it is still in cache, by WORKERS threads in parallel. Into a regular file the workers
      * also write their batch at a position reserved in stream order; into a pipe the caller writes batches
-     * in order. The CRCs are folded into the image's in stream order either way.
+     * in order. The CRCs are folded into the image's in stream order either way. imagePid: the pid the
+     * records name (the task's pid in its container; pid itself for a plain tree).
      */
-    public static void dump(int pid, Runs readable, Runs unreadable, ImageWriter out) throws IOException, SysException {
+    public static void dump(int pid, int imagePid, Runs readable, Runs unreadable, ImageWriter out) throws IOException, SysException {
         List<Batch> batches = batches(readable.split(BUFFER), false);
         batches.addAll(batches(unreadable.split(BUFFER), true));
         if (batches.isEmpty()) return;
@@ -97,7 +98,7 @@ public final class PageMover {
                 MemorySegment buf = take(free);
                 long pos = out.seekable() ? out.reserve(b.streamBytes()) : -1;
                 Future<Integer> crc = workers.submit(() -> {
-                    int c = assemble(pid, mem, b, buf);
+                    int c = assemble(pid, imagePid, mem, b, buf);
                     if (pos >= 0) out.writeAt(buf.asSlice(0, b.streamBytes()).asByteBuffer(), pos);
                     return c;
                 });
@@ -135,7 +136,7 @@ public final class PageMover {
      * Lays out the batch's PAGES records in buf, pages read straight into place, each header with the CRC32C
      * of its data; returns the CRC32C of the headers, the part of the batch the TAIL checksum covers.
      */
-    private static int assemble(int pid, FileChannel mem, Batch b, MemorySegment buf) throws SysException, IOException {
+    private static int assemble(int pid, int imagePid, FileChannel mem, Batch b, MemorySegment buf) throws SysException, IOException {
         Runs runs = b.runs;
         MemorySegment[] slots = new MemorySegment[b.count];
         long off = 0;
@@ -144,7 +145,7 @@ public final class PageMover {
             MemorySegment h = buf.asSlice(off, RECORD_HEADER);
             h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 0, cryo.image.RecordType.PAGES.code);
             h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 4, (int) (PagesRecord.HEADER + runs.len[k]));
-            h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 8, pid);
+            h.set(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, 8, imagePid);
             h.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 16, runs.addr[k]);
             slots[i] = buf.asSlice(off + RECORD_HEADER, runs.len[k]);
             off += RECORD_HEADER + runs.len[k];

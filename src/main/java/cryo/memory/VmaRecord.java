@@ -15,7 +15,7 @@ import cryo.image.Tree;
  * the file mapped, or the order of mmap and mprotect).
  */
 public record VmaRecord(int pid, long start, long end, int prot, int flags, long pgoff, Kind kind, int file,
-                        long shmem, int vmFlags) implements ImageRecord {
+                        long shmem, int vmFlags) implements ImageRecord, cryo.image.HoldsPids {
     public enum Kind {ANON, FILE, SHMEM, VVAR, VVAR_VCLOCK, VDSO, SYSV, MEMFD}
 
     public static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
@@ -67,6 +67,10 @@ public record VmaRecord(int pid, long start, long end, int prot, int flags, long
 
     public boolean isVdso() {
         return kind == Kind.VVAR || kind == Kind.VVAR_VCLOCK || kind == Kind.VDSO;
+    }
+
+    public VmaRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new VmaRecord(toImage.applyAsInt(pid), start, end, prot, flags, pgoff, kind, file, shmem, vmFlags);
     }
 
     public RecordType type() {

@@ -11,7 +11,11 @@ import cryo.image.Tree;
  * DELETED_CWD: the current directory of process pid had been removed (/proc/PID/cwd reads "PATH (deleted)"):
  * restart makes an empty directory at path with this mode, owner and times, enters it and removes it again.
  */
-public record DeletedCwdRecord(int pid, int mode, int uid, int gid, long atimeNanos, long mtimeNanos, String path) implements ImageRecord {
+public record DeletedCwdRecord(int pid, int mode, int uid, int gid, long atimeNanos, long mtimeNanos, String path) implements ImageRecord, cryo.image.HoldsPids {
+    public DeletedCwdRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new DeletedCwdRecord(toImage.applyAsInt(pid), mode, uid, gid, atimeNanos, mtimeNanos, path);
+    }
+
     public RecordType type() {
         return RecordType.DELETED_CWD;
     }

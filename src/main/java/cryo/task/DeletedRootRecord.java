@@ -11,7 +11,11 @@ import cryo.image.Tree;
  * DELETED_ROOT: the root directory of process pid had been removed, and it is the same directory as its
  * deleted cwd (the DELETED_CWD before it): restart chroots the task into the directory it makes for its cwd.
  */
-public record DeletedRootRecord(int pid) implements ImageRecord {
+public record DeletedRootRecord(int pid) implements ImageRecord, cryo.image.HoldsPids {
+    public DeletedRootRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new DeletedRootRecord(toImage.applyAsInt(pid));
+    }
+
     public RecordType type() {
         return RecordType.DELETED_ROOT;
     }

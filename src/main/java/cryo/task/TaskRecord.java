@@ -23,10 +23,16 @@ public record TaskRecord(int pid, String comm, int umask, int personality, int p
                          int[] uids, int[] gids, int[] groups, long[] rlimits, long[] sigactions,
                          List<byte[]> sharedPending, long[] itimers, long[] caps, int securebits, boolean noNewPrivs,
                          int dumpable, boolean ttyForeground, boolean childSubreaper,
-                         boolean sessionLeaderGone) implements ImageRecord {
+                         boolean sessionLeaderGone) implements ImageRecord, cryo.image.HoldsPids {
     public static final int NSIG = 64, RLIM_NLIMITS = 16;
     private static final int FLAG_NO_NEW_PRIVS = 1, FLAG_TTY_FOREGROUND = 2, FLAG_CHILD_SUBREAPER = 4, FLAG_SESSION_LEADER_GONE = 8;
     static final long SIG_DFL = 0, SIG_IGN = 1;
+
+    public TaskRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new TaskRecord(toImage.applyAsInt(pid), comm, umask, personality, pdeathSignal, cwd, uids, gids, groups, rlimits,
+                sigactions, sharedPending, itimers, caps, securebits, noNewPrivs, dumpable, ttyForeground, childSubreaper,
+                sessionLeaderGone);
+    }
 
     public RecordType type() {
         return RecordType.TASK;

@@ -18,8 +18,13 @@ import java.util.List;
 public record ThreadRecord(int pid, int tid, long[] regs, byte[] xstate, long sigmask, List<byte[]> pending,
                            long altstackSp, int altstackFlags, long altstackSize, long clearChildTid,
                            long robustHead, long robustLen, long rseqPointer, int rseqSize, int rseqSignature)
-        implements ImageRecord {
+        implements ImageRecord, cryo.image.HoldsPids {
     private static final long USER_CS = 0x33, USER_DS = 0x2b;
+
+    public ThreadRecord withPids(java.util.function.IntUnaryOperator toImage) {
+        return new ThreadRecord(toImage.applyAsInt(pid), toImage.applyAsInt(tid), regs, xstate, sigmask, pending, altstackSp,
+                altstackFlags, altstackSize, clearChildTid, robustHead, robustLen, rseqPointer, rseqSize, rseqSignature);
+    }
 
     public RecordType type() {
         return RecordType.THREAD;
