@@ -161,8 +161,8 @@ public final class OpenFiles {
 
     /** Installs the fds restore() left for the threads of t's process, now that they exist. */
     public static void restoreThreadFiles(Tracee t, FdBroker broker, Opener opener) throws SysException {
-        for (FdRecord fd : opener.waiting.getOrDefault(t.tid, List.of())) broker.install(t, opener.localFd(fd.openFile()), fd.fd(), fd.cloexec());
-        opener.waiting.remove(t.tid);
+        for (FdRecord fd : opener.waiting.getOrDefault(t.nsTid, List.of())) broker.install(t, opener.localFd(fd.openFile()), fd.fd(), fd.cloexec());
+        opener.waiting.remove(t.nsTid);
     }
 
     /**

@@ -22,15 +22,22 @@ import java.lang.foreign.MemorySegment;
 public final class Tracee {
     public static final long WAIT_MS = 10_000;
 
+    /** The thread's id on the host: what ptrace, /proc and cryo's own signals name it by. */
     public final int tid;
+    /**
+     * Its id in its own pid namespace: what remote calls inside it name it by (a restored container's tasks;
+     * tid itself for a plain tree, and at checkpoint, where no remote call names the task).
+     */
+    public final int nsTid;
     private final Regs stopped;
     private long syscallInsn;
     private long scratch, scratchSize;
     private boolean regsBorrowed;
     private long lastChild;
 
-    private Tracee(int tid, Regs stopped) {
+    private Tracee(int tid, int nsTid, Regs stopped) {
         this.tid = tid;
+        this.nsTid = nsTid;
         this.stopped = stopped;
     }
 
@@ -46,6 +53,11 @@ public final class Tracee {
 
     /** Waits for the first stop of a task that is already traced (seized, or auto-attached at clone). */
     public static Tracee adopt(int tid) throws SysException {
+        return adopt(tid, tid);
+    }
+
+    /** adopt(tid) for a task whose id in its own pid namespace is nsTid. */
+    public static Tracee adopt(int tid, int nsTid) throws SysException {
         while (true) {
             WaitStatus st = Wait.waitFor(tid, WAIT_MS);
             if (st.gone()) throw new SysException("task " + tid + " " + st + " while being frozen", Errno.ESRCH);
@@ -57,7 +69,7 @@ public final class Tracee {
             }
             Ptrace.cont(tid, 0);
         }
-        return new Tracee(tid, Ptrace.getRegs(tid));
+        return new Tracee(tid, nsTid, Ptrace.getRegs(tid));
     }
 
     /** The registers the task had when it stopped. */
@@ -82,7 +94,11 @@ public final class Tracee {
         return scratchSize;
     }
 
-    /** The pid reported by the last PTRACE_EVENT_CLONE/FORK during a remote call. */
+    /**
+     * The pid reported by the last PTRACE_EVENT_CLONE/FORK during a remote call: in the tracer's pid namespace
+     * (kernel/fork.c ptrace_event_pid() translates it), so the host pid of a child created in a container,
+     * where clone3 itself returns the child's pid inside.
+     */
     public long lastChild() {
         return lastChild;
     }

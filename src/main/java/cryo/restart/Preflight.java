@@ -33,7 +33,8 @@ final class Preflight {
     /** Runs every check; returns the terminal handover for a foreground job (Terminal.preflight). */
     static Terminal.Handover run(Image image, Restart.Options opts, GroupLeaders groupLeaders, boolean newIpcNs)
             throws ImageException, SysException, IOException {
-        for (Image.ProcessImage p : image.processes.values()) {
+        // A container's pids are in a pid namespace restart creates: nothing on the host can hold them.
+        for (Image.ProcessImage p : image.namespaces != null ? java.util.List.<Image.ProcessImage>of() : image.processes.values()) {
             for (int tid : p.entry.zombie() ? new int[]{p.entry.pid()} : p.entry.tids()) {
                 ProcStat s = ProcStat.read(tid);
                 // A dead task whose parent has yet to reap it (the original of a piped checkpoint, a moment
@@ -48,8 +49,9 @@ final class Preflight {
                     s = ProcStat.read(tid);
                 }
                 if (s != null) {
-                    throw new ImageException("pid " + tid + " is in use by " + s.comm + " (state " + s.state + ")"
-                            + (s.state == 'Z' ? ": a zombie its parent has not reaped yet" : ""));
+                    throw new ImageException("pid " + tid + " is in use: held by " + s.comm + " (state " + s.state + ")"
+                            + (s.state == 'Z' ? ", a zombie its parent has not reaped yet" : "")
+                            + " (cryo restart --fresh-pid-ns IMG restarts the tree in a new pid namespace)");
                 }
             }
         }

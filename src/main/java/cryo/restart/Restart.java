@@ -21,6 +21,7 @@ import cryo.memory.Mapping;
 import cryo.memory.MemoryRestore;
 import cryo.memory.SharedAnon;
 import cryo.memory.VmaRecord;
+import cryo.ns.ContainerRestore;
 import cryo.memory.Vmas;
 import cryo.remote.Scratch;
 import cryo.remote.Tracee;
@@ -87,6 +88,8 @@ public final class Restart {
     private final GroupLeaders groupLeaders;
     /** The terminal to hand to the restored foreground job, decided in preflight. */
     private Terminal.Handover terminal;
+    /** Creates the tasks; maps the image's pids to the new host pids. */
+    private TreeCreator creator;
     /** Checks the page data of the image in the background from the start (ImageReader.Data.LATER). */
     private DataCheck data;
     /** The image's files, and the ghost files recreated for this restart (GhostFiles.files). */
@@ -101,7 +104,7 @@ public final class Restart {
         this.groupLeaders = new GroupLeaders(image.tree, root == null ? null : root.task);
     }
 
-    /** Restores the image; returns the root pid, detached and running. */
+    /** Restores the image; returns the root's host pid (a container's init gets a new one), detached and running. */
     public static int run(Image image, Options opts) throws ImageException, SysException, IOException {
         return new Restart(image, opts).restore();
     }
@@ -137,11 +140,16 @@ public final class Restart {
             makeGadget(stub, hole);
             shmem.putAll(SharedAnon.restore(image.shmem.values(), image.shmemPages, data));
             int root = image.tree.root().pid();
+            creator = new TreeCreator(image, fdTables, groupLeaders, created, hole, GADGET);
+            long rootFlags = CLONE_PARENT | (newIpcNs ? CLONE_NEWIPC : 0) | (image.namespaces != null ? image.namespaces.cloneFlags() : 0);
             // Each process gets its memory before its children are forked from it, so that they inherit the
             // pages they shared copy-on-write (SysV segments must exist by then, in the root's namespace).
-            Map<Integer, Tracee> tasks = createTree(stub, hole, (p, t) -> {
+            Map<Integer, Tracee> tasks = creator.createTree(stub, rootFlags, stub, (p, t) -> {
                 if (p.pid() == root) {
-                    ipc(root, () -> {
+                    // A container's init, alone in its fresh namespaces: their state before any child exists.
+                    if (image.namespaces != null) ContainerRestore.inInit(t, image.namespaces);
+                    // MOUNTS (issue 11, helper "mounts"): Mounts.restore(t, t.tid, image, data) for a container.
+                    ipc(t.tid, () -> {
                         Ipc.restore(image.ipc.values(), image.shmPages, newIpcNs, createdIpc, data);
                         return null;
                     });
@@ -156,7 +164,7 @@ public final class Restart {
             for (Image.ProcessImage p : image.processes.values()) {
                 if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opener));
             }
-            ipc(root, () -> {
+            ipc(creator.pids.host(root), () -> {
                 Ipc.destroyMarked(image.ipc.values());
                 return null;
             });
@@ -175,7 +183,7 @@ public final class Restart {
             }
             Timings.mark("detach");
             ok = true;
-            return image.tree.root().pid();
+            return creator.pids.host(root);
         } finally {
             for (int fd : shmem.values()) Fd.close(fd);
             if (!ok) {
@@ -186,84 +194,14 @@ public final class Restart {
         }
     }
 
-    /** What createTree does with each live process once it exists, before any child is forked from it. */
-    private interface Created {
-        void accept(Tree.Process p, Tracee t) throws SysException, IOException, ImageException;
-    }
-
-    /**
-     * Creates every process from its real parent, parents first: the root from the stub with CLONE_PARENT
-     * (so cryo is its parent), the others by clone3 in their parent with their exit signal. A session
-     * leader calls setsid() before its children exist, so they inherit the session; process groups are
-     * joined once every leader exists (setpgid(2) needs the group in the caller's session). Zombies then
-     * exit with their status, and the exit signal this sends their parent is taken away again. Each live
-     * process is handed to `created` as soon as it exists, before any child of its is forked from it.
-     */
-    private Map<Integer, Tracee> createTree(Tracee stub, long hole, Created created) throws SysException, ImageException, IOException {
-        Map<Integer, Tracee> tasks = new LinkedHashMap<>();
-        int root = image.tree.root().pid();
-        GroupLeaders.Factory factory = (parent, pid, flags, exitSignal) -> {
-            Tracee t = createTask(parent, pid, flags, exitSignal);
-            t.useSyscallAt(hole);
-            t.useScratch(hole + GADGET, Scratch.SIZE);
-            return t;
-        };
-        for (Tree.Process p : image.tree.processes()) {
-            Tracee parent = p.pid() == root ? stub : tasks.get(p.ppid());
-            long flags = p.pid() == root ? CLONE_PARENT | (newIpcNs ? CLONE_NEWIPC : 0) : fdTables.cloneFlags(p);
-            Tracee sessionLeader = p.pid() == root ? groupLeaders.rootSessionLeader(stub, factory) : groupLeaders.sessionLeaderFor(p, tasks, factory);
-            if (sessionLeader != null) flags |= GroupLeaders.cloneParent();   // its exit signal is the leader's
-            Tracee t = factory.create(sessionLeader != null ? sessionLeader : parent, p.pid(), flags,
-                    p.pid() == root || sessionLeader != null ? 0 : p.exitSignal());
-            if (p.sid() == p.pid()) t.syscall("setsid", Nr.SETSID);
-            tasks.put(p.pid(), t);
-            if (!p.zombie()) created.accept(p, t);
-        }
-        for (Tree.Process p : image.tree.processes()) {
-            if (p.pgid() == p.pid() && p.sid() != p.pid()) tasks.get(p.pid()).syscall("setpgid(0, 0)", Nr.SETPGID, 0, 0);
-        }
-        groupLeaders.makeGroups(tasks, factory);
-        for (Tree.Process p : image.tree.processes()) {
-            if (p.pgid() != p.pid() && (tasks.containsKey(p.pgid()) || groupLeaders.leads(p.pgid()))) {
-                tasks.get(p.pid()).syscall("setpgid(0, " + p.pgid() + ")", Nr.SETPGID, 0, p.pgid());
-            }
-        }
-        Map<Integer, Long> drain = new LinkedHashMap<>(groupLeaders.end(tasks));
-        this.created.removeAll(groupLeaders.created());
-        for (Tree.Process p : image.tree.processes()) {
-            if (!p.zombie()) continue;
-            Tracee z = tasks.get(p.pid());
-            z.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, 15, z.putString(0, p.comm()));
-            TaskState.restoreZombieCredentials(z, p.zombieCreds());
-            z.exitAs(p.waitStatus());
-            if (p.exitSignal() != 0) drain.merge(p.ppid(), 1L << (p.exitSignal() - 1), (x, y) -> x | y);
-        }
-        for (var e : drain.entrySet()) drainSignals(tasks.get(e.getKey()), e.getValue());
-        return tasks;
-    }
-
     /** Runs IPC work in the restored tree's namespace: the new one of the root, or cryo's own. */
-    private <T> T ipc(int root, java.util.concurrent.Callable<T> work) throws SysException, IOException, ImageException {
+    private <T> T ipc(int rootHostPid, java.util.concurrent.Callable<T> work) throws SysException, IOException, ImageException {
         try {
-            return IpcNamespace.run(newIpcNs ? root : 0, work);
+            return IpcNamespace.run(newIpcNs ? rootHostPid : 0, work);
         } catch (SysException | IOException | ImageException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
             throw new IOException(e);
-        }
-    }
-
-    /** Dequeues the signals in mask that are pending in t (rt_sigtimedwait with a zero timeout). */
-    private static void drainSignals(Tracee t, long mask) throws SysException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment args = a.allocate(24);
-            args.set(JAVA_LONG, 0, mask);       // sigset
-            args.set(JAVA_LONG, 8, 0);          // timespec {0, 0}
-            args.set(JAVA_LONG, 16, 0);
-            long set = t.put(0, args);
-            while (t.call(Nr.RT_SIGTIMEDWAIT, null, set, 0, set + 8, 8) > 0) {
-                // one signal taken; look for more
-            }
         }
     }
 
@@ -314,26 +252,6 @@ public final class Restart {
         stub.syscall("mprotect(gadget)", Nr.MPROTECT, hole, GADGET, PROT_RX);
     }
 
-    /** clone3 with set_tid in parent: the child gets its checkpointed pid and is auto-attached. */
-    private Tracee createTask(Tracee parent, int pid, long flags, int exitSignal) throws SysException, ImageException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment args = a.allocate(88);
-            args.set(JAVA_LONG, 0, flags);
-            args.set(JAVA_LONG, 32, exitSignal);
-            args.set(JAVA_LONG, 64, parent.scratch() + 128);   // set_tid
-            args.set(JAVA_LONG, 72, 1);                        // set_tid_size
-            parent.put(0, args);
-            MemorySegment tid = a.allocate(8);
-            tid.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, pid);
-            parent.put(128, tid);
-            long r = parent.call(Nr.CLONE3, null, parent.scratch(), 88);
-            if (r == -Errno.EEXIST) throw new ImageException("pid " + pid + " is in use");
-            if (r < 0) throw new SysException("remote clone3(set_tid=" + pid + ") in task " + parent.tid, (int) -r);
-            created.add((int) r);
-            return Tracee.adopt((int) r);
-        }
-    }
-
     // ---------------------------------------------------------------- one process
 
     /**
@@ -348,9 +266,7 @@ public final class Restart {
         TaskState.restoreTask(t, p.task, p.deletedCwd, p.deletedRoot, w -> opts.log().accept("warning: " + w));
         List<Tracee> threads = new ArrayList<>();
         for (ThreadRecord th : p.threads.subList(1, p.threads.size())) {
-            Tracee nt = createTask(t, th.tid(), CLONE_THREAD_FLAGS, 0);
-            nt.useSyscallAt(hole);
-            nt.useScratch(hole + GADGET, Scratch.SIZE);
+            Tracee nt = creator.createTask(t, th.tid(), CLONE_THREAD_FLAGS, 0);
             TaskState.restoreThread(nt, p.entry.pid(), th);
             TaskState.restoreCredentials(nt, p.task);
             long r = nt.call(Nr.GETPID, TaskState.finalRegs(nt, th));

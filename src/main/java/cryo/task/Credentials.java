@@ -143,7 +143,7 @@ public final class Credentials {
      * The result is read back from /proc and must be exactly the image's.
      */
     static void restore(Tracee t, TaskRecord task) throws SysException, IOException, ImageException {
-        ProcStat now = ProcStat.readThread(task.pid(), t.tid);
+        ProcStat now = ProcStat.readThread(t.tid, t.tid);   // host ids: /proc/TID names a thread too
         long[] cur = caps(now), want = task.caps();
         int[] u = task.uids(), g = task.gids();
         int sb = Proc.securebits();   // the stub's, inherited from cryo
@@ -215,7 +215,7 @@ public final class Credentials {
     }
 
     private static void verify(int tid, TaskRecord task) throws IOException, ImageException {
-        ProcStat s = ProcStat.readThread(task.pid(), tid);
+        ProcStat s = ProcStat.readThread(tid, tid);   // the host tid
         String diff = null;
         if (!Arrays.equals(s.statusInts("Uid"), task.uids())) diff = "Uid " + s.status("Uid") + ", not " + Arrays.toString(task.uids());
         else if (!Arrays.equals(s.statusInts("Gid"), task.gids())) diff = "Gid " + s.status("Gid") + ", not " + Arrays.toString(task.gids());

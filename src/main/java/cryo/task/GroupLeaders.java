@@ -62,7 +62,8 @@ public final class GroupLeaders {
         for (Tree.Process p : tree.processes()) byPid.put(p.pid(), p);
         // cryo restart in that very session (its other members live on, so its id cannot be taken again):
         // the root is created in it, as cryo's.
-        boolean ownIds = rootTask != null && rootTask.sessionLeaderGone() && !byPid.containsKey(root.sid())
+        // (A container's root whose session is outside it has sid 0, what it saw: it takes cryo's.)
+        boolean ownIds = root.sid() != 0 && rootTask != null && rootTask.sessionLeaderGone() && !byPid.containsKey(root.sid())
                 && Proc.getsid() != root.sid();
         rootSession = ownIds ? root.sid() : 0;
         for (Tree.Process p : tree.processes()) {
@@ -258,8 +259,8 @@ public final class GroupLeaders {
         return signals;
     }
 
-    /** Pids of the temporary leaders that were created (to forget them once they are gone). */
+    /** Host pids of the temporary leaders that were created (to forget them once they are gone). */
     public List<Integer> created() {
-        return new ArrayList<>(leaders.keySet());
+        return leaders.values().stream().map(t -> t.tid).toList();
     }
 }

@@ -106,7 +106,7 @@ public final class TaskState {
             restoreItimers(t, task, a);
             Rlimits.restore(t.tid, task.rlimits());
             for (byte[] si : task.sharedPending()) {
-                t.syscall("rt_sigqueueinfo", Nr.RT_SIGQUEUEINFO, t.tid, signo(si), t.put(0, MemorySegment.ofArray(si)));
+                t.syscall("rt_sigqueueinfo", Nr.RT_SIGQUEUEINFO, t.nsTid, signo(si), t.put(0, MemorySegment.ofArray(si)));
             }
         }
     }
@@ -166,7 +166,7 @@ public final class TaskState {
      */
     public static void restoreCredentials(Tracee t, TaskRecord task) throws SysException, IOException, ImageException {
         Credentials.restore(t, task);
-        if (t.tid != task.pid()) return;
+        if (t.nsTid != task.pid()) return;   // a thread: the rest is the leader's
         Credentials.restoreDumpable(t, task);
         if (task.pdeathSignal() != 0) t.syscall("prctl(PR_SET_PDEATHSIG)", Nr.PRCTL, PR_SET_PDEATHSIG, task.pdeathSignal());
     }
