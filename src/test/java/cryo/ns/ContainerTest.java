@@ -1,0 +1,216 @@
+package cryo.ns;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import cryo.task.Subreaper;
+import cryo.testing.Cleanup;
+import cryo.testing.Cryo;
+import cryo.testing.Fixtures;
+import cryo.testing.Proc;
+import cryo.testing.Procfs;
+import cryo.testing.Timeouts;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A container (the init of its own pid, mount, UTS and IPC namespaces, running a shell pipeline and holding a
+ * message queue) checkpointed and restarted into fresh namespaces: twice at once from one image, and beside
+ * its still running original; each clone has the same in-namespace pids, the same host name and its own
+ * copy of the queue, and carries on the pipeline where the image left it.
+ */
+@Timeout(value = 10, unit = TimeUnit.MINUTES)
+class ContainerTest {
+    @RegisterExtension
+    @Order(1)
+    final Subreaper subreaper = new Subreaper();
+
+    @RegisterExtension
+    @Order(2)
+    final Cleanup cleanup = new Cleanup();
+
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void root() {
+        Fixtures.assumeRoot();
+    }
+
+    /** `cryo restart -d IMAGE` started now; await() gives the new host pid of the container's init. */
+    private record Restarting(Proc proc, Instant started) {
+        long await(Cleanup cleanup, Subreaper subreaper) {
+            assertEquals(0, proc.awaitExit(Timeouts.CRYO), () -> "cryo restart failed: " + proc.tails());
+            long pid = Long.parseLong(proc.out().all().getFirst().trim());
+            cleanup.foreign(pid, started, "restored container init");
+            subreaper.track(List.of(pid));
+            return pid;
+        }
+    }
+
+    private Restarting startRestart(Path image) {
+        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "restart", "-d", image.toString())).directory(Cryo.root().toFile());
+        Cryo.environment(pb, Map.of());
+        pb.redirectInput(Path.of("/dev/null").toFile());
+        return new Restarting(cleanup.start("cryo restart", pb), Instant.now());
+    }
+
+    @Test
+    void oneImageRestartsTwiceAtOnceIntoFreshNamespaces() {
+        Containers.Running c = Containers.start(cleanup, subreaper, tmp, "box1", false);
+        Map<Long, String> members = Containers.members(c.init());
+        assertEquals("sh", members.get(1L), "the init is pid 1 in its namespace: " + members);
+        assertTrue(members.size() >= 4, "sh, seq, awk and the loop's sh: " + members);
+        Map<String, Integer> queues = Containers.queues(c.init());
+        assertEquals(List.of(c.queue()), List.copyOf(queues.values()), "the container's own queue");
+
+        Path image = tmp.resolve("box1.img");
+        Cryo.checkpoint(cleanup, c.init(), image);
+        c.unshare().awaitExit(Timeouts.EXIT);
+        String show = Cryo.run(cleanup, "show", image.toString()).assertOk().stdout();
+        assertTrue(show.contains("\nNAMESPACES own=[pid,ipc,uts,mnt] hostname=box1 "), show);
+        assertTrue(show.contains("{pid=1 host_pid=" + c.init() + " comm=sh "), "the TREE names the init by its pids inside and on the host: " + show);
+
+        List<Long> before = Containers.values(tmp.resolve("p.box1"));
+        long last = before.getLast();
+        for (int i = 0; i < before.size(); i++) assertEquals(2L * (i + 1), before.get(i), "the original's numbers");
+
+        // two restarts of the one image at the same time: each gets fresh namespaces, so the same pids twice
+        Restarting ra = startRestart(image), rb = startRestart(image);
+        long a = ra.await(cleanup, subreaper), b = rb.await(cleanup, subreaper);
+        for (long clone : List.of(a, b)) {
+            assertEquals(1, Containers.nsPid(clone), "the clone's init is pid 1 in its namespace");
+            assertEquals(members, Containers.members(clone), "the clone's processes have the original's pids inside");
+            assertEquals("box1", Containers.hostname(clone));
+            assertEquals(queues, Containers.queues(clone), "the clone's IPC namespace holds the queue at its id");
+            assertEquals(0, Procfs.tracerPid(clone), "released");
+        }
+        assertFalse(Containers.members(a).isEmpty());
+        // tell the clones apart: each loop reads its host name every round
+        Containers.run(List.of("nsenter", "-t", Long.toString(a), "-u", "hostname", "clone-a"));
+        Containers.run(List.of("nsenter", "-t", Long.toString(b), "-u", "hostname", "clone-b"));
+        for (String h : List.of("clone-a", "clone-b")) {
+            Path p = tmp.resolve("p." + h);
+            Containers.awaitFile(p);
+            long first = Containers.values(p).getFirst();
+            Containers.awaitBeyond(p, first + 10);
+        }
+        // both went on from where the image left off: after `last`, p.box1 holds what the clones wrote before
+        // they were renamed, each number at most twice, with no gap, then each clone's own file goes on
+        List<Long> box1 = Containers.values(tmp.resolve("p.box1"));
+        assertEquals(before, box1.subList(0, before.size()), "p.box1 up to the checkpoint");
+        List<Long> after = box1.subList(before.size(), box1.size());
+        Map<Long, Integer> count = new HashMap<>();
+        for (long v : after) count.merge(v, 1, Integer::sum);
+        assertTrue(count.values().stream().allMatch(n -> n <= 2), "each clone wrote each number once: " + after);
+        TreeSet<Long> distinct = new TreeSet<>(after);
+        long expect = last + 2;
+        for (long v : distinct) {
+            assertEquals(expect, v, "the clones went on from " + last + " without a gap: " + after);
+            expect += 2;
+        }
+        for (String h : List.of("clone-a", "clone-b")) {
+            List<Long> own = Containers.values(tmp.resolve("p." + h));
+            assertTrue(own.getFirst() > last && own.getFirst() <= expect, h + " goes on from the image: first " + own.getFirst() + ", last before " + last);
+            for (int i = 1; i < own.size(); i++) assertEquals(own.get(i - 1) + 2, own.get(i), h + " has no gap or repeat");
+        }
+
+        // each clone has its own copy of the queue
+        Containers.run(List.of("nsenter", "-t", Long.toString(a), "-i", "ipcrm", "-q", Integer.toString(c.queue())));
+        assertTrue(Containers.queues(a).isEmpty(), "removed in clone a");
+        assertEquals(queues, Containers.queues(b), "clone b still has its own");
+
+        Containers.kill(a);
+        Containers.kill(b);
+    }
+
+    @Test
+    void theOriginalRunsOnWhileItsCloneIsRestarted() {
+        Containers.Running c = Containers.start(cleanup, subreaper, tmp, "box2", false);
+        Map<Long, String> members = Containers.members(c.init());
+        Path image = tmp.resolve("box2.img");
+        Cryo.checkpoint(cleanup, c.init(), image, "--leave-running");
+        long clone = startRestart(image).await(cleanup, subreaper);
+        assertEquals(members, Containers.members(clone), "the clone has the original's pids inside its namespace");
+        assertEquals(members, Containers.members(c.init()), "the original is untouched");
+        assertEquals("box2", Containers.hostname(clone));
+        assertEquals(Containers.queues(c.init()), Containers.queues(clone));
+        Containers.run(List.of("nsenter", "-t", Long.toString(clone), "-u", "hostname", "clone2"));
+        Path mine = tmp.resolve("p.clone2"), original = tmp.resolve("p.box2");
+        Containers.awaitFile(mine);
+        Containers.awaitBeyond(mine, Containers.values(mine).getFirst() + 10);
+        Containers.awaitBeyond(original, Containers.values(original).getLast() + 10);
+        assertEquals("box2", Containers.hostname(c.init()), "the original keeps its own host name");
+        assertEquals(0, Procfs.tracerPid(c.init()));
+        Containers.kill(clone);
+        Containers.kill(c.init());
+        c.unshare().awaitExit(Timeouts.EXIT);
+    }
+
+    @Test
+    void loopbackUpComesBackInAFreshNetworkNamespace() {
+        Containers.Running c = Containers.start(cleanup, subreaper, tmp, "box3", true);
+        Containers.run(List.of("nsenter", "-t", Long.toString(c.init()), "-n", "ip", "link", "set", "lo", "up"));
+        Path image = tmp.resolve("box3.img");
+        Cryo.checkpoint(cleanup, c.init(), image);
+        c.unshare().awaitExit(Timeouts.EXIT);
+        String show = Cryo.run(cleanup, "show", image.toString()).assertOk().stdout();
+        assertTrue(show.contains("NAMESPACES own=[pid,ipc,uts,mnt,net] hostname=box3 domainname=(none) loopback=up"), show);
+        long clone = startRestart(image).await(cleanup, subreaper);
+        String lo = Containers.run(List.of("nsenter", "-t", Long.toString(clone), "-n", "ip", "-o", "link", "show", "lo"));
+        assertTrue(lo.contains("<LOOPBACK,UP,LOWER_UP>"), "lo is up in the clone: " + lo);
+        assertFalse(Containers.run(List.of("readlink", "/proc/" + clone + "/ns/net")).equals(Containers.run(List.of("readlink", "/proc/self/ns/net"))));
+        Containers.kill(clone);
+    }
+
+    @Test
+    void aSubtreeOfAContainerIsRefusedNamingItsInit() {
+        Containers.Running c = Containers.start(cleanup, subreaper, tmp, "box4", false);
+        long loop = -1;
+        List<Long> todo = new ArrayList<>(Containers.children(c.init()));
+        for (long p : todo) if (Procfs.stat(p).orElseThrow().comm().equals("sh")) loop = p;
+        assertTrue(loop > 0, "the loop's shell");
+        String line = Cryo.run(cleanup, "checkpoint", Long.toString(loop), "-o", tmp.resolve("sub.img").toString()).assertOneLineError();
+        assertTrue(line.contains("task " + loop + ": ") && line.contains("its init " + c.init()), line);
+        assertStillRunning(c, "box4");
+        Containers.kill(c.init());
+    }
+
+    @Test
+    void aProcessThatJoinedWithSetnsIsRefused() {
+        Containers.Running c = Containers.start(cleanup, subreaper, tmp, "box5", false);
+        Proc nsenter = cleanup.start("nsenter", new ProcessBuilder("nsenter", "-t", Long.toString(c.init()), "-p", "-m", "sleep", "100000"));
+        long joined = -1;
+        long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
+        while (joined < 0) {
+            assertTrue(System.nanoTime() < deadline, "nsenter's child did not appear");
+            List<Long> k = Containers.children(nsenter.pid());
+            if (!k.isEmpty() && Procfs.stat(k.getFirst()).map(s -> s.comm().equals("sleep")).orElse(false)) joined = k.getFirst();
+            else Procfs.sleep(java.time.Duration.ofMillis(10));
+        }
+        String line = Cryo.run(cleanup, "checkpoint", Long.toString(c.init()), "-o", tmp.resolve("joined.img").toString()).assertOneLineError();
+        assertTrue(line.contains("task " + joined + ": ") && line.contains("setns"), line);
+        assertStillRunning(c, "box5");
+        Containers.kill(c.init());
+        nsenter.awaitExit(Timeouts.EXIT);
+    }
+
+    private void assertStillRunning(Containers.Running c, String hostname) {
+        Path p = tmp.resolve("p." + hostname);
+        Containers.awaitBeyond(p, Containers.values(p).getLast() + 10);
+        for (long m : List.of(c.init())) assertEquals(0, Procfs.tracerPid(m), "released");
+    }
+}
