@@ -58,11 +58,12 @@ public final class Ghosts {
         if (nlink == 0) return null;
         String path = text.substring(0, text.length() - DELETED.length());
         Path dir = Path.of(path).getParent();
-        try (var s = Files.list(dir)) {
+        // listed as the task sees it (a container's mounts and root), named as the task names it
+        try (var s = Files.list(Path.of(cryo.ns.Root.of(pid).path(dir.toString())))) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 try {
                     Map<String, Object> b = Files.readAttributes(p, "unix:dev,ino", LinkOption.NOFOLLOW_LINKS);
-                    if (b.get("dev").equals(a.get("dev")) && b.get("ino").equals(a.get("ino"))) return p.toString();
+                    if (b.get("dev").equals(a.get("dev")) && b.get("ino").equals(a.get("ino"))) return dir.resolve(p.getFileName()).toString();
                 } catch (IOException e) {
                     // gone meanwhile: not the one
                 }

@@ -181,7 +181,19 @@ public final class OpenFiles {
         public Opener(cryo.image.Image image, Map<Integer, FileRecord> files, Map<String, Integer> inheritFds) {
             this.descs = image.openFiles;
             this.restorers = FileKinds.restorers(new RestoreContext(files, image.pipes, image.memfds, image.memfdData,
-                    image.unlinkedFifos, inheritFds));
+                    image.unlinkedFifos, inheritFds, this));
+        }
+
+        /** Where the image's paths are: cryo's root, or a container's once its init exists (Restart). */
+        private cryo.ns.Root root = cryo.ns.Root.CRYO;
+
+        public cryo.ns.Root root() {
+            return root;
+        }
+
+        /** From now on the image's paths are opened under root (a container's init, its mounts made). */
+        public void root(cryo.ns.Root root) {
+            this.root = root;
         }
 
         /** cryo's fd (O_RDWR) on the memfd of MEMFD objref, for mappings of it: the one object its fds open too. */

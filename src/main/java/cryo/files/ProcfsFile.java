@@ -89,7 +89,7 @@ public final class ProcfsFile implements FileKind {
             private final Map<Integer, OpenFileRecord> opened = new HashMap<>();
 
             public int open(OpenFileRecord d) throws SysException {
-                int fd = Fd.open(d.description(), d.flags() & RegularFile.OPEN_FLAGS_KEPT | Fd.O_NOCTTY);
+                int fd = Fd.open(rc.paths().path(d.description()), d.flags() & RegularFile.OPEN_FLAGS_KEPT | Fd.O_NOCTTY);
                 opened.put(fd, d);
                 return fd;
             }

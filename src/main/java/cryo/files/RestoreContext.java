@@ -1,14 +1,19 @@
 package cryo.files;
 
+import cryo.files.OpenFiles.Opener;
 import java.util.List;
 import java.util.Map;
 
 /**
  * What the restore halves of file kinds read from the image: the files on disk, pipe buffers, memfds with
  * their data and unlinked FIFOs by objref, and cryo's fds for descriptions that led outside the tree
- * (--inherit-fd, by description text).
+ * (--inherit-fd, by description text), and the opener whose root the image's paths are opened under.
  */
 record RestoreContext(Map<Integer, FileRecord> files, Map<Integer, PipeRecord> pipes, Map<Integer, MemfdRecord> memfds,
                       Map<Integer, List<MemfdDataRecord>> memfdData, Map<Integer, UnlinkedFifoRecord> unlinkedFifos,
-                      Map<String, Integer> inheritFds) {
+                      Map<String, Integer> inheritFds, Opener root) {
+    /** Where the image's paths are opened (OpenFiles.Opener.root). */
+    cryo.ns.Root paths() {
+        return root.root();
+    }
 }

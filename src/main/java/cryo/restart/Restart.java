@@ -22,6 +22,7 @@ import cryo.memory.MemoryRestore;
 import cryo.memory.SharedAnon;
 import cryo.memory.VmaRecord;
 import cryo.ns.ContainerRestore;
+import cryo.ns.Root;
 import cryo.memory.Vmas;
 import cryo.remote.Scratch;
 import cryo.remote.Tracee;
@@ -149,6 +150,8 @@ public final class Restart {
                     // A container's init, alone in its fresh namespaces: their state before any child exists.
                     if (image.namespaces != null) ContainerRestore.inInit(t, image.namespaces);
                     // MOUNTS (issue 11, helper "mounts"): Mounts.restore(t, t.tid, image, data) for a container.
+                    // The image's paths are the container's from now on: under its init's root and mounts.
+                    if (image.namespaces != null) opener.root(Root.of(t.tid));
                     ipc(t.tid, () -> {
                         Ipc.restore(image.ipc.values(), image.shmPages, newIpcNs, createdIpc, data);
                         return null;
@@ -263,7 +266,7 @@ public final class Restart {
             throws SysException, IOException, ImageException {
         if (fdTables.fills(p.entry.pid())) closeInherited(t, broker.remoteFd);   // else its table's first user did
         OpenFiles.restore(t, broker, p.fds, opener);
-        TaskState.restoreTask(t, p.task, p.deletedCwd, p.deletedRoot, w -> opts.log().accept("warning: " + w));
+        TaskState.restoreTask(t, p.task, p.deletedCwd, p.deletedRoot, opener.root(), w -> opts.log().accept("warning: " + w));
         List<Tracee> threads = new ArrayList<>();
         for (ThreadRecord th : p.threads.subList(1, p.threads.size())) {
             Tracee nt = creator.createTask(t, th.tid(), CLONE_THREAD_FLAGS, 0);

@@ -70,13 +70,14 @@ public final class DeletedCwd {
     /**
      * Makes the directory (at its old path, or at a temporary name beside it if that path is taken again),
      * enters it in t (and chroots t into it when root: t still has its privileges, credentials drop last)
-     * and removes it; nothing is left on disk whether or not this succeeds.
+     * and removes it; nothing is left on disk whether or not this succeeds. paths: where cryo finds the
+     * task's paths (a container's root).
      */
-    public static void enter(Tracee t, DeletedCwdRecord r, boolean root, Consumer<String> warn) throws SysException {
+    public static void enter(Tracee t, DeletedCwdRecord r, boolean root, cryo.ns.Root paths, Consumer<String> warn) throws SysException {
         String path = r.path();
         for (int i = 0; ; i++) {
             try {
-                Fs.mkdir(path, 0700);
+                Fs.mkdir(paths.path(path), 0700);
                 break;
             } catch (SysException e) {
                 if (e.errno() != Errno.EEXIST || i == 20) throw new SysException("mkdir(" + path + "), recreating the deleted cwd of task " + r.pid(), e.errno());
@@ -85,7 +86,7 @@ public final class DeletedCwd {
         }
         if (!path.equals(r.path())) warn.accept("task " + r.pid() + ": its deleted cwd " + r.path() + " is taken again: it is back as " + path + DELETED);
         try {
-            int fd = Fd.open(path, Fd.O_RDONLY | Fd.O_DIRECTORY | Fd.O_NOFOLLOW);
+            int fd = Fd.open(paths.path(path), Fd.O_RDONLY | Fd.O_DIRECTORY | Fd.O_NOFOLLOW);
             try {
                 FileIo.fchown(fd, r.uid(), r.gid(), path);      // first: chown(2) clears set-group-ID
                 FileIo.fchmod(fd, r.mode() & 07777, path);
@@ -96,7 +97,7 @@ public final class DeletedCwd {
             t.syscall("chdir(" + path + ")", Nr.CHDIR, t.putString(0, path));
             if (root) t.syscall("chroot(" + path + ")", Nr.CHROOT, t.putString(0, "."));
         } finally {
-            Fs.rmdir(path);
+            Fs.rmdir(paths.path(path));
         }
     }
 }

@@ -88,7 +88,8 @@ public final class TaskState {
      * Process-wide state into a restored process whose memory is back. Credentials are not changed here:
      * they must drop last (restoreCredentials).
      */
-    public static void restoreTask(Tracee t, TaskRecord task, DeletedCwdRecord deletedCwd, boolean deletedRoot, java.util.function.Consumer<String> warn) throws SysException {
+    public static void restoreTask(Tracee t, TaskRecord task, DeletedCwdRecord deletedCwd, boolean deletedRoot, cryo.ns.Root paths,
+                                   java.util.function.Consumer<String> warn) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             for (int sig = 1; sig <= TaskRecord.NSIG; sig++) {
                 if (sig == SIGKILL || sig == SIGSTOP) continue;
@@ -98,7 +99,7 @@ public final class TaskState {
                 t.syscall("rt_sigaction(" + sig + ")", Nr.RT_SIGACTION, sig, addr, 0, 8);
             }
             t.syscall("umask", Nr.UMASK, task.umask());
-            if (deletedCwd != null) DeletedCwd.enter(t, deletedCwd, deletedRoot, warn);
+            if (deletedCwd != null) DeletedCwd.enter(t, deletedCwd, deletedRoot, paths, warn);
             else t.syscall("chdir(" + task.cwd() + ")", Nr.CHDIR, t.putString(0, task.cwd()));
             if (task.personality() != 0) t.syscall("personality", Nr.PERSONALITY, task.personality());
             t.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, PR_SET_NAME, t.putString(0, task.comm()));
