@@ -66,7 +66,7 @@ final class Preflight {
             OpenFiles.verify(f, mapped.contains(f.objref()), locked && f.regular(), w -> opts.log().accept("warning: " + w));
         }
         checkVdso(image);
-        groupLeaders.preflight();
+        if (image.namespaces == null) groupLeaders.preflight();   // a container's ids are in its new pid namespace
         var tasks = image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList();
         TaskState.preflight(tasks);
         Terminal.Handover terminal = Terminal.preflight(image.tree, tasks, opts.detach());

@@ -16,7 +16,6 @@ import cryo.image.DataCheck;
 import cryo.image.Image;
 import cryo.image.ImageException;
 import cryo.image.PayloadRecord;
-import cryo.image.Tree;
 import cryo.memory.Mapping;
 import cryo.memory.MemoryRestore;
 import cryo.memory.SharedAnon;
@@ -47,12 +46,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * Restart driven from the JVM (the kernel series' do_restart()): a stub process is spawned and seized, the
@@ -175,6 +171,7 @@ public final class Restart {
             // cryo lets go of its own pipe ends and FIFO holders before any task runs, or a released writer
             // would still find a reader (cryo) instead of EPIPE.
             opener.finish();
+            if (terminal != null) terminal = terminal.onHost(creator.pids::host);
             Terminal.handOver(terminal);
             // Children first: a released parent may kill a child at once (ESRCH then only means that).
             for (Tracee t : ready.reversed()) {

@@ -181,7 +181,8 @@ public final class GroupLeaders {
             ProcStat s = ProcStat.read(pid);
             if (s != null) {
                 throw new ImageException("pid " + pid + ", the id of a " + (sessions.containsKey(pid) || pid == rootSession ? "session" : "process group")
-                        + " whose leader is gone, is in use by " + s.comm + " (state " + s.state + ")");
+                        + " whose leader is gone, is in use by " + s.comm + " (state " + s.state + ")"
+                        + " (cryo restart --fresh-pid-ns IMG restarts the tree in a new pid namespace)");
             }
         }
     }

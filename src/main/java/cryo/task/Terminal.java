@@ -17,8 +17,12 @@ import java.util.Collection;
  * created. A tree restarted where cryo has no controlling terminal has none either, and nothing can stop it.
  */
 public final class Terminal {
-    /** The terminal (cryo's fd) to hand to a restored group. */
+    /** The terminal (cryo's fd) to hand to a restored group (group: its image pid until onHost). */
     public record Handover(int fd, int group, int own) {
+        /** The group by its host pid (a container's group has another pid inside it). */
+        public Handover onHost(java.util.function.IntUnaryOperator hostPid) {
+            return new Handover(fd, hostPid.applyAsInt(group), own);
+        }
     }
 
     private static final int SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22;

@@ -208,6 +208,35 @@ class ContainerTest {
         nsenter.awaitExit(Timeouts.EXIT);
     }
 
+    @Test
+    void inTheForegroundCryoWaitsForTheNewInitAndExitsWithItsStatus() {
+        Path stop = tmp.resolve("stop");
+        Instant t0 = Instant.now();
+        Proc u = cleanup.start("unshare", new ProcessBuilder("unshare", "--fork", "--pid", "--mount-proc", "--uts", "--ipc", "sh", "-c",
+                "echo READY; while [ ! -e " + stop + " ]; do sleep 0.02; done; exit 7").redirectInput(Path.of("/dev/null").toFile()));
+        u.await("READY", l -> l.equals("READY"));
+        long init = Containers.children(u.pid()).getFirst();
+        cleanup.foreign(init, t0, "container init");
+        Path image = tmp.resolve("fg.img");
+        Cryo.checkpoint(cleanup, init, image);
+        u.awaitExit(Timeouts.EXIT);
+        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "restart", image.toString()))
+                .directory(Cryo.root().toFile()).redirectInput(Path.of("/dev/null").toFile());
+        Cryo.environment(pb, Map.of());
+        Proc fg = cleanup.start("cryo restart", pb);
+        long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
+        long fgInit = -1;
+        while (fgInit < 0) {
+            assertTrue(System.nanoTime() < deadline && fg.isAlive(), () -> "no restored init under cryo restart: " + fg.tails());
+            List<Long> k = Containers.children(fg.pid());
+            if (k.size() == 1 && Procfs.tracerPid(k.getFirst()) == 0 && Containers.nsPid(k.getFirst()) == 1) fgInit = k.getFirst();
+            else Procfs.sleep(java.time.Duration.ofMillis(10));
+        }
+        cleanup.foreign(fgInit, t0, "restored container init");
+        Containers.run(List.of("touch", stop.toString()));
+        assertEquals(7, fg.awaitExit(Timeouts.EXIT), () -> "cryo restart exits with the init's status: " + fg.tails());
+    }
+
     private void assertStillRunning(Containers.Running c, String hostname) {
         Path p = tmp.resolve("p." + hostname);
         Containers.awaitBeyond(p, Containers.values(p).getLast() + 10);
