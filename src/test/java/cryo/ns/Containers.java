@@ -79,18 +79,17 @@ final class Containers {
     }
 
     /**
-     * In-namespace pid -> comm of every process of the container but the loop's short-lived sleeps (whose pid
-     * changes every round), found from the init's host pid down.
+     * In-namespace pid -> comm of the container's init and its children (sh, seq, awk and the loop's sh):
+     * the processes that stay. The loop's own children come and go every round (a fork is "sh" until it
+     * execs sleep), so they are left out.
      */
     static Map<Long, String> members(long init) {
         Map<Long, String> out = new TreeMap<>();
-        List<Long> todo = new ArrayList<>(List.of(init));
-        while (!todo.isEmpty()) {
-            long p = todo.removeLast();
+        List<Long> all = new ArrayList<>(List.of(init));
+        all.addAll(children(init));
+        for (long p : all) {
             var st = Procfs.stat(p);
-            if (st.isEmpty() || st.get().comm().equals("sleep")) continue;
-            out.put(nsPid(p), st.get().comm());
-            todo.addAll(children(p));
+            if (st.isPresent() && st.get().state() != 'Z') out.put(nsPid(p), st.get().comm());
         }
         return out;
     }
