@@ -177,6 +177,41 @@ class ContainerTest {
     }
 
     @Test
+    void aContainerMadeByCryoRunComesBack() throws Exception {
+        Instant t0 = Instant.now();
+        Path out = tmp.resolve("run.out");
+        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "run", "-d", "--hostname", "ran", "--net", "--", "sh", "-c",
+                Containers.script(tmp, "ran").replace("hostname ran && ", "")))
+                .directory(Cryo.root().toFile()).redirectInput(Path.of("/dev/null").toFile()).redirectOutput(out.toFile())
+                .redirectError(ProcessBuilder.Redirect.DISCARD);
+        Cryo.environment(pb, Map.of());
+        Process p = pb.start();
+        cleanup.process(p);
+        assertTrue(p.waitFor(Timeouts.CRYO.toMillis(), TimeUnit.MILLISECONDS), "cryo run -d did not return");
+        assertEquals(0, p.exitValue());
+        long init = Long.parseLong(java.nio.file.Files.readAllLines(out).getFirst().trim());
+        cleanup.foreign(init, t0, "container init");
+        subreaper.track(List.of(init));
+        Path progress = tmp.resolve("p.ran");
+        Containers.awaitFile(progress);
+        Map<Long, String> members = Containers.members(init);
+        Path image = tmp.resolve("ran.img");
+        Cryo.checkpoint(cleanup, init, image);
+        String show = Cryo.run(cleanup, "show", image.toString()).assertOk().stdout();
+        assertTrue(show.contains("NAMESPACES own=[pid,ipc,uts,mnt,net] hostname=ran domainname=(none) loopback=up"), show);
+        long last = Containers.values(progress).getLast();
+        long clone = startRestart(image).await(cleanup, subreaper);
+        assertEquals(members, Containers.members(clone));
+        assertEquals("ran", Containers.hostname(clone));
+        String lo = Containers.run(List.of("nsenter", "-t", Long.toString(clone), "-n", "ip", "-o", "link", "show", "lo"));
+        assertTrue(lo.contains("UP"), lo);
+        Containers.awaitBeyond(progress, last + 10);
+        List<Long> v = Containers.values(progress);
+        for (int i = 1; i < v.size(); i++) assertEquals(v.get(i - 1) + 2, v.get(i), "no gap or repeat across the restart");
+        Containers.kill(clone);
+    }
+
+    @Test
     void aSubtreeOfAContainerIsRefusedNamingItsInit() {
         Containers.Running c = Containers.start(cleanup, subreaper, tmp, "box4", false);
         long loop = -1;
