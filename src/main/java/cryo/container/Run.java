@@ -55,7 +55,15 @@ public final class Run {
         String nofile = env.remove(CALLER_NOFILE);
         Exec exec = new Exec(o.command(), env);
         long scratchSize = exec.scratchSize() + 2 * 4096;   // Setup's strings go above its first page
-        int stubPid = spawnStub();
+        // -d: CMD's stdin, stdout and stderr are /dev/null, or `P=$(cryo run -d ...)` would wait for the container
+        // to close the pipe; opened on the host, since a --root tree may have no /dev.
+        int devNull = o.detach() ? Fd.open("/dev/null", Fd.O_RDWR) : -1;
+        int stubPid;
+        try {
+            stubPid = devNull < 0 ? spawnStub() : spawnStub(devNull);
+        } finally {
+            if (devNull >= 0) Fd.close(devNull);
+        }
         int init = -1;
         boolean ok = false;
         try {
@@ -72,6 +80,8 @@ public final class Run {
             kill(stubPid);
             stubPid = -1;
             callersOpenFilesLimit(init, nofile);
+            // before Setup closes every fd above 2, the stub's copy of /dev/null with them
+            for (int fd = 0; fd <= 2 && devNull >= 0; fd++) t.syscall("dup3(/dev/null, " + fd + ")", Nr.DUP3, devNull, fd, 0);
             new Setup(t).apply(o);
             exec.run(t);
             Ptrace.setSigmask(init, 0);
@@ -96,11 +106,11 @@ public final class Run {
     }
 
     /** The stub from a memfd, with no fd passed on: whatever of the JVM's it inherits, Setup closes. */
-    private static int spawnStub() throws SysException {
+    private static int spawnStub(int... inherit) throws SysException {
         int memfd = Fd.memfd("cryo-stub");
         try (Arena a = Arena.ofConfined()) {
             Fd.writeFully(memfd, a.allocateFrom(ValueLayout.JAVA_BYTE, Stub.elf()), "stub");
-            return Spawn.spawn("/proc/self/fd/" + memfd, new String[]{"cryo-stub"});
+            return Spawn.spawn("/proc/self/fd/" + memfd, new String[]{"cryo-stub"}, inherit);
         } finally {
             Fd.close(memfd);
         }

@@ -28,10 +28,10 @@ public record RunOptions(String hostname, boolean net, Path root, boolean detach
                                 directories inside DIR and starts in /. Without --root CMD starts in the
                                 caller's current directory.
               -d, --detach      print the container init's pid (on the host) and return; the container
-                                runs on in a session of its own
+                                runs on in a session of its own, with /dev/null as stdin, stdout and stderr
               -h, --help        this page
 
-            CMD gets cryo's environment, stdin, stdout and stderr and no other open file. In the foreground cryo
+            CMD gets cryo's environment, stdin, stdout and stderr (with -d: /dev/null) and no other open file. In the foreground cryo
             waits for it and exits with its status (128+N if it was killed by signal N). As pid 1 of its
             namespace, CMD receives only the signals it has a handler for (SIGKILL from the host always works).
             Exit status 127: CMD not found; 126: CMD found but not executable; 2: bad arguments; 1: another error.

@@ -128,6 +128,8 @@ class RunTest {
         Procfs.Stat st = Procfs.stat(init).orElseThrow();
         assertEquals(init, st.session());
         assertEquals(0, Procfs.tracerPid(init));
+        // stdin, stdout and stderr are /dev/null: `P=$(cryo run -d ...)` does not wait for the container
+        for (int fd = 0; fd <= 2; fd++) assertEquals(Path.of("/dev/null"), Files.readSymbolicLink(Path.of("/proc/" + init + "/fd/" + fd)));
         killAndAwait(init);
     }
 
