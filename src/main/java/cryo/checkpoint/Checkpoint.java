@@ -377,7 +377,10 @@ public final class Checkpoint {
                 log.accept("warning: " + e.getMessage());
             }
         }
-        for (FrozenTree.Process p : tree.live()) {
+        // Children first: the init of a container's pid namespace dies only once every other task of the
+        // namespace is reaped (kernel/pid_namespace.c, zap_pid_ns_processes()), and cryo, their tracer, must
+        // see them die before their parent can reap them.
+        for (FrozenTree.Process p : tree.live().reversed()) {
             // The leader's exit is reported only once its other threads are reaped (kernel/exit.c,
             // delay_group_leader()): wait for those first.
             for (Tracee t : p.threads.reversed()) {
