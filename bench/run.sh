@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: cryo's speed benchmark (issue 2, "Speed").
 #
-#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200] [ghost]
-#                                         run the given parts (default: all eight)
+#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200] [ghost] [container]
+#                                         run the given parts (default: all nine)
 #   bench/run.sh --selftest               test the harness only (no cryo, no criu)
 #
 #   baseline what the machine allows, without cryo (bench/baseline.c), for SIZE_MIB
@@ -38,12 +38,20 @@
 #            (after one warm-up), image on /dev/shm; after the restart the process
 #            checks that the file has no name, its size and every byte. Compare
 #            with the baseline rows (the same run's `baseline` part) for the floor.
+#   container a container made by `cryo run -d`: CT_PROCS (10) processes (a sh as
+#            pid 1 and its sleeps) and a tmpfs of its own holding CT_TMPFS_MIB (64)
+#            MiB of random data: `cryo checkpoint INIT -o IMG` and `cryo restart -d
+#            IMG` (fresh namespaces, a new host pid), seconds each way, JVM start-up
+#            included, median of REPEAT runs (after one warm-up), image on /dev/shm;
+#            after the restart the new init must be pid 1 of its namespace with its
+#            CT_PROCS-1 children, and the tmpfs file must hold the same bytes.
 #
 # Run from anywhere as root. Environment:
 #   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (baseline/big/criu runs per directory;
 #   tree50, tree8 and pipes200 runs)  N=10  DIRS="/dev/shm /tmp"  CRIU=criu
 #   TIMEOUT=300 (s per cryo/criu/baseline command)  TREE_N=50  HOGS=8  HOG_MIB=256
 #   NPIPES=200  PIPE_KIB=64 (at most 1024)  GHOST_MIB=256  GHOST_DIR=/dev/shm
+#   CT_PROCS=10  CT_TMPFS_MIB=64
 #   KEEP=1 keeps the work directory (logs) instead of removing it.
 # GB/s is 10^9 bytes of process memory per second (1 GiB = 1.074 GB).
 # Every process the script starts is killed by pid on exit; images are removed.
@@ -67,11 +75,13 @@ NPIPES=${NPIPES:-200}
 PIPE_KIB=${PIPE_KIB:-64}
 GHOST_MIB=${GHOST_MIB:-256}
 GHOST_DIR=${GHOST_DIR:-/dev/shm}
+CT_PROCS=${CT_PROCS:-10}
+CT_TMPFS_MIB=${CT_TMPFS_MIB:-64}
 export CRYO_TIMING=1
 
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
-SELFTEST=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0 DO_GHOST=0
+SELFTEST=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0 DO_GHOST=0 DO_CT=0
 for a in "$@"; do
   case $a in
     baseline) DO_BASE=1 ;;
@@ -82,15 +92,16 @@ for a in "$@"; do
     tree8) DO_TREE8=1 ;;
     pipes200) DO_PIPES=1 ;;
     ghost) DO_GHOST=1 ;;
+    container) DO_CT=1 ;;
     --selftest) SELFTEST=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
   esac
 done
-[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + SELFTEST)) -eq 0 ] &&
-  DO_BASE=1 DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1 DO_GHOST=1
+[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + SELFTEST)) -eq 0 ] &&
+  DO_BASE=1 DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1 DO_GHOST=1 DO_CT=1
 
-for v in SIZE_MIB REPEAT N TIMEOUT TREE_N HOGS HOG_MIB NPIPES PIPE_KIB; do
+for v in SIZE_MIB REPEAT N TIMEOUT TREE_N HOGS HOG_MIB NPIPES PIPE_KIB CT_PROCS CT_TMPFS_MIB; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
 done
 [ "$TREE_N" -le 1000 ] || { echo "bench: TREE_N must be at most 1000" >&2; exit 2; }
@@ -987,6 +998,96 @@ selftest() {
   echo "selftest: OK"
 }
 
+# ---------------------------------------------------------- part: container
+# A container is not our child: `cryo run -d` and `cryo restart -d` print its
+# init's host pid, and pid 1 of the host reaps it once we kill it (kill_all waits).
+CT_ROWS= CT_C=() CT_R=() CT_NOTES=()
+
+# ct_start TAG: a container whose sh (pid 1) mounts a tmpfs on $WORK/TAG.mnt (in
+# its own mount namespace only), fills it with CT_TMPFS_MIB MiB of random bytes,
+# starts CT_PROCS-1 sleeps and writes "READY <md5 of the file>" to $WORK/TAG.ready.
+# Sets CT_INIT and CT_SUM.
+ct_start() {
+  local tag=$1 mnt=$WORK/$1.mnt ready=$WORK/$1.ready end script
+  mkdir -p "$mnt"; rm -f "$ready"
+  script="mount -t tmpfs -o size=$((CT_TMPFS_MIB + 16))m cryo-bench $mnt || exit 1
+head -c $((CT_TMPFS_MIB * 1048576)) /dev/urandom >$mnt/data || exit 1
+sum=\$(md5sum <$mnt/data); i=1
+while [ \$i -lt $CT_PROCS ]; do sleep 100000 & i=\$((i + 1)); done
+echo \"READY \${sum%% *}\" >$ready.new && mv $ready.new $ready
+wait"
+  run_cmd "$tag.run" "$CRYO" run -d -- sh -c "$script"
+  [ "$RC" -eq 0 ] || { log "$tag: cryo run failed: $(first_err "$tag.run")"; return 1; }
+  CT_INIT=$(grep -E '^[0-9]+$' "$WORK/$tag.run.out" | tail -n1)
+  [ -n "$CT_INIT" ] && track "$CT_INIT" || { log "$tag: cryo run printed no running pid"; return 1; }
+  end=$(( $(now_ns) + 120 * 1000000000 ))
+  until [ -s "$ready" ]; do
+    alive "$CT_INIT" || { log "$tag: the container died before READY"; untrack "$CT_INIT"; return 1; }
+    [ "$(now_ns)" -lt "$end" ] || { log "$tag: the container was not READY after 120 s"; kill_all "$CT_INIT"; return 1; }
+    sleep 0.02
+  done
+  read -r _ CT_SUM <"$ready"
+}
+
+# ct_check INIT TAG: pid 1 of its namespace, CT_PROCS-1 children, the tmpfs file intact.
+ct_check() {
+  local init=$1 mnt=$WORK/$2.mnt ns kids sum
+  alive "$init" || { echo "BAD (the restored init $init is not running)"; return 1; }
+  ns=$(awk '/^NSpid:/ { print $NF }' "/proc/$init/status" 2>/dev/null)
+  [ "$ns" = 1 ] || { echo "BAD (the restored init is pid '$ns' in its namespace, not 1)"; return 1; }
+  kids=$(wc -w <"/proc/$init/task/$init/children" 2>/dev/null)
+  [ "$kids" = $((CT_PROCS - 1)) ] || { echo "BAD ($kids children of the init, not $((CT_PROCS - 1)))"; return 1; }
+  sum=$(md5sum <"/proc/$init/root$mnt/data" 2>/dev/null); sum=${sum%% *}
+  [ "$sum" = "$CT_SUM" ] || { echo "BAD (the tmpfs file differs: md5 '$sum', was '$CT_SUM')"; return 1; }
+  echo "OK ($CT_PROCS processes, pid 1 inside, $CT_TMPFS_MIB MiB tmpfs file intact)"
+}
+
+# ct_run I: one checkpoint and restart (I = 0: warm-up, not counted).
+ct_run() {
+  local i=$1 tag="container-$1" img="/dev/shm/cryo-bench.$$.container" cns rns size check new
+  CLEAN_PATHS+=("$img")
+  rm -f -- "$img"
+  ct_start "$tag" || { CT_NOTES+=("run $i: the container did not start"); return 1; }
+  run_cmd "$tag.ckpt" "$CRYO" checkpoint "$CT_INIT" -o "$img"
+  cns=$NS
+  if [ "$RC" -ne 0 ]; then
+    CT_NOTES+=("run $i: checkpoint failed: $(first_err "$tag.ckpt")"); kill_all "$CT_INIT"; rm -f -- "$img"; return 1
+  fi
+  untrack "$CT_INIT"
+  size=$(stat -c %s "$img" 2>/dev/null || echo 0)
+  run_cmd "$tag.rest" "$CRYO" restart -d "$img"
+  rns=$NS
+  if [ "$RC" -ne 0 ]; then
+    CT_NOTES+=("run $i: restart failed: $(first_err "$tag.rest")"); rm -f -- "$img"; return 1
+  fi
+  new=$(grep -E '^[0-9]+$' "$WORK/$tag.rest.out" | tail -n1)
+  [ -n "$new" ] && track "$new"
+  check=$(ct_check "${new:-0}" "$tag")
+  [ -n "$new" ] && kill_all "$new"
+  rm -f -- "$img"
+  log "$tag: checkpoint $(secs "$cns") s, restart $(secs "$rns") s, image $(mib "$size") MiB, $check"
+  [[ $check == OK* ]] || { CT_NOTES+=("run $i: $check"); return 1; }
+  [ "$i" -eq 0 ] && return 0
+  CT_ROWS+="$(printf '%-4s %8s %8s %9s  %s' "$i" "$(secs "$cns")" "$(secs "$rns")" "$(mib "$size")" "$check")"$'\n'
+  CT_C+=("$cns"); CT_R+=("$rns")
+}
+
+ct_report() {
+  local c r
+  echo "== container: cryo run -d, $CT_PROCS processes, a tmpfs of its own with $CT_TMPFS_MIB MiB, checkpoint -o IMG / restart -d IMG (fresh namespaces),"
+  echo "   JVM start-up included, image on /dev/shm: ${#CT_C[@]} of $REPEAT runs measured (after 1 warm-up)"
+  if [ "${#CT_C[@]}" -gt 0 ]; then
+    printf '%-4s %8s %8s %9s  %s\n' run ckpt_s rest_s image_MiB check
+    printf '%s' "$CT_ROWS"
+    c=$(median "${CT_C[@]}"); r=$(median "${CT_R[@]}")
+    printf '%-4s %8s %8s\n' med "$(secs "$c")" "$(secs "$r")"
+    echo "   issue target < 1 s each way: checkpoint $(secs "$c") s $(awk -v ns="$c" 'BEGIN { print (ns < 1e9 ? "(met)" : "(NOT met)") }')," \
+      "restart $(secs "$r") s $(awk -v ns="$r" 'BEGIN { print (ns < 1e9 ? "(met)" : "(NOT met)") }')"
+  fi
+  local n; for n in "${CT_NOTES[@]}"; do echo "  $n"; done
+  echo
+}
+
 # -------------------------------------------------------------------- main
 echo "cryo bench: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), kernel $(uname -r), $(nproc) CPUs," \
   "$(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)," \
@@ -1006,14 +1107,14 @@ if [ "$DO_BASE" = 1 ]; then
 fi
 
 CRYO_OK=1
-if [ $((DO_BIG + DO_SMALL + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST)) -gt 0 ]; then
+if [ $((DO_BIG + DO_SMALL + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT)) -gt 0 ]; then
   if [ ! -x "$CRYO" ]; then
     log "cryo is not executable: $CRYO"; CRYO_OK=0
   else
     run_cmd probe "$CRYO" --help
     if [ "$RC" -ne 0 ]; then log "'$CRYO --help' failed: $(first_err probe)"; CRYO_OK=0; fi
   fi
-  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; DO_TREE50=0; DO_TREE8=0; DO_PIPES=0; DO_GHOST=0; log "skipping the cryo parts"; }
+  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; DO_TREE50=0; DO_TREE8=0; DO_PIPES=0; DO_GHOST=0; DO_CT=0; log "skipping the cryo parts"; }
 fi
 
 HAVE_CRIU=0
@@ -1060,6 +1161,10 @@ if [ "$DO_GHOST" = 1 ]; then
   for ((i = 0; i <= REPEAT; i++)); do tree_run ghost "$i" || FAILED=1; done
 fi
 
+if [ "$DO_CT" = 1 ]; then
+  for ((i = 0; i <= REPEAT; i++)); do ct_run "$i" || FAILED=1; done
+fi
+
 # ------------------------------------------------------------------ report
 echo
 [ "$DO_BASE" = 1 ] && base_report
@@ -1102,5 +1207,6 @@ fi
 [ "$DO_TREE8" = 1 ] && tree_report tree8
 [ "$DO_PIPES" = 1 ] && tree_report pipes200
 [ "$DO_GHOST" = 1 ] && tree_report ghost
+[ "$DO_CT" = 1 ] && ct_report
 if [ "$FAILED" = 0 ]; then echo "bench: done"; else echo "bench: done, with failures (see above)"; fi
 exit "$FAILED"
