@@ -12,7 +12,8 @@ import java.nio.ByteOrder;
 
 /**
  * The process every restored task starts from: a static ELF of cryo's own (no libc), one read-execute
- * page at BASE that loops on pause(2). Its address space is nearly empty, so it is easy to clear.
+ * page at BASE that loops on pause(2), and holds the init routine of a fresh pid namespace (INIT). Its
+ * address space is nearly empty, so it is easy to clear.
  */
 public final class Stub {
     /** Load address: mmap_min_addr, below where executables and libraries go. */
@@ -20,6 +21,75 @@ public final class Stub {
     private static final int HEADERS = 64 + 2 * 56;
     /** Address of the `syscall` instruction in the loop: mov eax, 34 (5 bytes) comes first. */
     public static final long SYSCALL_INSN = BASE + HEADERS + 5;
+
+    /** The entry point: the stub and every task cloned from it before cryo gives it other code. */
+    private static final byte[] PAUSE_LOOP = {
+            (byte) 0xb8, 0x22, 0x00, 0x00, 0x00,    // mov eax, __NR_pause
+            0x0f, 0x05,                             // syscall
+            (byte) 0xeb, (byte) 0xf7                // jmp back to mov
+    };
+
+    /**
+     * Address of the init routine (PidNamespaceInit): the pid 1 of a fresh pid namespace, run by a task
+     * cloned from the stub (it has this page too). Convention, set by cryo in the registers it starts the
+     * routine with: r12d = the pid of the tree's root in the namespace (a child of the init), r13 = the
+     * signals to pass on to the root (a sigset: bit n-1 for signal n), rsp = a writable stack (the stub's).
+     * The routine blocks r13 and SIGCHLD and loops on rt_sigtimedwait: a signal of r13 is sent on with
+     * kill(root, sig); SIGCHLD reaps every child that has exited (wait4(-1, WNOHANG|__WALL) until none),
+     * and once the root is reaped the routine exits: with the root's exit code, or with 128 + the signal
+     * that killed it (a namespace's init cannot die of a signal it sends itself: kernel/signal.c,
+     * sig_task_ignored and get_signal's SIGNAL_UNKILLABLE). Its exit kills every other task of the
+     * namespace (zap_pid_ns_processes, kernel/pid_namespace.c).
+     */
+    static final long INIT = BASE + HEADERS + PAUSE_LOOP.length;
+
+    private static final byte[] INIT_ROUTINE = {
+            0x4c, (byte) 0x89, (byte) 0xe8,                        //        mov rax, r13
+            0x48, 0x0f, (byte) 0xba, (byte) 0xe8, 0x10,            //        bts rax, 16           ; + SIGCHLD
+            0x50,                                                  //        push rax              ; [rsp+8] = set
+            0x6a, 0x00,                                            //        push 0                ; [rsp] = wait status
+            (byte) 0xb8, 0x0e, 0x00, 0x00, 0x00,                   //        mov eax, __NR_rt_sigprocmask
+            0x31, (byte) 0xff,                                     //        xor edi, edi          ; SIG_BLOCK
+            0x48, (byte) 0x8d, 0x74, 0x24, 0x08,                   //        lea rsi, [rsp+8]      ; &set
+            0x31, (byte) 0xd2,                                     //        xor edx, edx          ; no old set
+            0x41, (byte) 0xba, 0x08, 0x00, 0x00, 0x00,             //        mov r10d, 8           ; sigsetsize
+            0x0f, 0x05,                                            //        syscall
+            (byte) 0xb8, (byte) 0x80, 0x00, 0x00, 0x00,            // wait:  mov eax, __NR_rt_sigtimedwait
+            0x48, (byte) 0x8d, 0x7c, 0x24, 0x08,                   //        lea rdi, [rsp+8]      ; &set
+            0x31, (byte) 0xf6,                                     //        xor esi, esi          ; no siginfo
+            0x31, (byte) 0xd2,                                     //        xor edx, edx          ; no timeout
+            0x41, (byte) 0xba, 0x08, 0x00, 0x00, 0x00,             //        mov r10d, 8           ; sigsetsize
+            0x0f, 0x05,                                            //        syscall
+            (byte) 0x83, (byte) 0xf8, 0x11,                        //        cmp eax, SIGCHLD
+            0x74, 0x12,                                            //        je reap
+            (byte) 0x85, (byte) 0xc0,                              //        test eax, eax
+            0x7e, (byte) 0xe1,                                     //        jle wait              ; -EINTR
+            0x44, (byte) 0x89, (byte) 0xe7,                        //        mov edi, r12d         ; the root
+            (byte) 0x89, (byte) 0xc6,                              //        mov esi, eax          ; the signal
+            (byte) 0xb8, 0x3e, 0x00, 0x00, 0x00,                   //        mov eax, __NR_kill
+            0x0f, 0x05,                                            //        syscall
+            (byte) 0xeb, (byte) 0xd3,                              //        jmp wait
+            (byte) 0xb8, 0x3d, 0x00, 0x00, 0x00,                   // reap:  mov eax, __NR_wait4
+            (byte) 0xbf, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, //  mov edi, -1   ; any child
+            0x48, (byte) 0x89, (byte) 0xe6,                        //        mov rsi, rsp          ; &status
+            (byte) 0xba, 0x01, 0x00, 0x00, 0x40,                   //        mov edx, WNOHANG | __WALL
+            0x45, 0x31, (byte) 0xd2,                               //        xor r10d, r10d        ; no rusage
+            0x0f, 0x05,                                            //        syscall
+            (byte) 0x85, (byte) 0xc0,                              //        test eax, eax
+            0x7e, (byte) 0xb8,                                     //        jle wait              ; none left, ECHILD
+            0x44, 0x39, (byte) 0xe0,                               //        cmp eax, r12d
+            0x75, (byte) 0xe0,                                     //        jne reap              ; an orphan: next
+            (byte) 0x8b, 0x3c, 0x24,                               //        mov edi, [rsp]        ; the root's status
+            (byte) 0x89, (byte) 0xf8,                              //        mov eax, edi
+            (byte) 0x83, (byte) 0xe0, 0x7f,                        //        and eax, 0x7f         ; WTERMSIG
+            0x74, 0x08,                                            //        je exited
+            (byte) 0x8d, (byte) 0xb8, (byte) 0x80, 0x00, 0x00, 0x00, //      lea edi, [rax+128]    ; 128 + signal
+            (byte) 0xeb, 0x07,                                     //        jmp out
+            (byte) 0xc1, (byte) 0xef, 0x08,                        // exited: shr edi, 8
+            0x40, 0x0f, (byte) 0xb6, (byte) 0xff,                  //        movzx edi, dil        ; WEXITSTATUS
+            (byte) 0xb8, (byte) 0xe7, 0x00, 0x00, 0x00,            // out:   mov eax, __NR_exit_group
+            0x0f, 0x05                                             //        syscall
+    };
 
     private Stub() {
     }
@@ -39,11 +109,9 @@ public final class Stub {
     }
 
     public static byte[] elf() {
-        byte[] code = {
-                (byte) 0xb8, 0x22, 0x00, 0x00, 0x00,    // mov eax, __NR_pause
-                0x0f, 0x05,                             // syscall
-                (byte) 0xeb, (byte) 0xf7                // jmp back to mov
-        };
+        byte[] code = new byte[PAUSE_LOOP.length + INIT_ROUTINE.length];
+        System.arraycopy(PAUSE_LOOP, 0, code, 0, PAUSE_LOOP.length);
+        System.arraycopy(INIT_ROUTINE, 0, code, PAUSE_LOOP.length, INIT_ROUTINE.length);
         int size = HEADERS + code.length;
         ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         b.put(new byte[]{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0});
