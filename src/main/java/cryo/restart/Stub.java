@@ -35,7 +35,8 @@ public final class Stub {
      * routine with: r12d = the pid of the tree's root in the namespace (a child of the init), r13 = the
      * signals to pass on to the root (a sigset: bit n-1 for signal n), rsp = a writable stack (the stub's).
      * The routine blocks r13 and SIGCHLD and loops on rt_sigtimedwait: a signal of r13 is sent on with
-     * kill(root, sig); SIGCHLD reaps every child that has exited (wait4(-1, WNOHANG|__WALL) until none),
+     * kill(root, sig), unless the kernel sent it (si_code SI_KERNEL: a terminal's ^C or hangup, which went
+     * to the tree's process group, the init's, and so reached the root already); SIGCHLD reaps every child that has exited (wait4(-1, WNOHANG|__WALL) until none),
      * and once the root is reaped the routine exits: with the root's exit code, or with 128 + the signal
      * that killed it (a namespace's init cannot die of a signal it sends itself: kernel/signal.c,
      * sig_task_ignored and get_signal's SIGNAL_UNKILLABLE). Its exit kills every other task of the
@@ -44,51 +45,53 @@ public final class Stub {
     static final long INIT = BASE + HEADERS + PAUSE_LOOP.length;
 
     private static final byte[] INIT_ROUTINE = {
-            0x4c, (byte) 0x89, (byte) 0xe8,                        //        mov rax, r13
-            0x48, 0x0f, (byte) 0xba, (byte) 0xe8, 0x10,            //        bts rax, 16           ; + SIGCHLD
-            0x50,                                                  //        push rax              ; [rsp+8] = set
-            0x6a, 0x00,                                            //        push 0                ; [rsp] = wait status
-            (byte) 0xb8, 0x0e, 0x00, 0x00, 0x00,                   //        mov eax, __NR_rt_sigprocmask
-            0x31, (byte) 0xff,                                     //        xor edi, edi          ; SIG_BLOCK
-            0x48, (byte) 0x8d, 0x74, 0x24, 0x08,                   //        lea rsi, [rsp+8]      ; &set
-            0x31, (byte) 0xd2,                                     //        xor edx, edx          ; no old set
-            0x41, (byte) 0xba, 0x08, 0x00, 0x00, 0x00,             //        mov r10d, 8           ; sigsetsize
-            0x0f, 0x05,                                            //        syscall
-            (byte) 0xb8, (byte) 0x80, 0x00, 0x00, 0x00,            // wait:  mov eax, __NR_rt_sigtimedwait
-            0x48, (byte) 0x8d, 0x7c, 0x24, 0x08,                   //        lea rdi, [rsp+8]      ; &set
-            0x31, (byte) 0xf6,                                     //        xor esi, esi          ; no siginfo
-            0x31, (byte) 0xd2,                                     //        xor edx, edx          ; no timeout
-            0x41, (byte) 0xba, 0x08, 0x00, 0x00, 0x00,             //        mov r10d, 8           ; sigsetsize
-            0x0f, 0x05,                                            //        syscall
-            (byte) 0x83, (byte) 0xf8, 0x11,                        //        cmp eax, SIGCHLD
-            0x74, 0x12,                                            //        je reap
-            (byte) 0x85, (byte) 0xc0,                              //        test eax, eax
-            0x7e, (byte) 0xe1,                                     //        jle wait              ; -EINTR
-            0x44, (byte) 0x89, (byte) 0xe7,                        //        mov edi, r12d         ; the root
-            (byte) 0x89, (byte) 0xc6,                              //        mov esi, eax          ; the signal
-            (byte) 0xb8, 0x3e, 0x00, 0x00, 0x00,                   //        mov eax, __NR_kill
-            0x0f, 0x05,                                            //        syscall
-            (byte) 0xeb, (byte) 0xd3,                              //        jmp wait
-            (byte) 0xb8, 0x3d, 0x00, 0x00, 0x00,                   // reap:  mov eax, __NR_wait4
-            (byte) 0xbf, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, //  mov edi, -1   ; any child
-            0x48, (byte) 0x89, (byte) 0xe6,                        //        mov rsi, rsp          ; &status
-            (byte) 0xba, 0x01, 0x00, 0x00, 0x40,                   //        mov edx, WNOHANG | __WALL
-            0x45, 0x31, (byte) 0xd2,                               //        xor r10d, r10d        ; no rusage
-            0x0f, 0x05,                                            //        syscall
-            (byte) 0x85, (byte) 0xc0,                              //        test eax, eax
-            0x7e, (byte) 0xb8,                                     //        jle wait              ; none left, ECHILD
-            0x44, 0x39, (byte) 0xe0,                               //        cmp eax, r12d
-            0x75, (byte) 0xe0,                                     //        jne reap              ; an orphan: next
-            (byte) 0x8b, 0x3c, 0x24,                               //        mov edi, [rsp]        ; the root's status
-            (byte) 0x89, (byte) 0xf8,                              //        mov eax, edi
-            (byte) 0x83, (byte) 0xe0, 0x7f,                        //        and eax, 0x7f         ; WTERMSIG
-            0x74, 0x08,                                            //        je exited
-            (byte) 0x8d, (byte) 0xb8, (byte) 0x80, 0x00, 0x00, 0x00, //      lea edi, [rax+128]    ; 128 + signal
-            (byte) 0xeb, 0x07,                                     //        jmp out
-            (byte) 0xc1, (byte) 0xef, 0x08,                        // exited: shr edi, 8
-            0x40, 0x0f, (byte) 0xb6, (byte) 0xff,                  //        movzx edi, dil        ; WEXITSTATUS
-            (byte) 0xb8, (byte) 0xe7, 0x00, 0x00, 0x00,            // out:   mov eax, __NR_exit_group
-            0x0f, 0x05                                             //        syscall
+            0x4c, (byte) 0x89, (byte) 0xe8,                                         //         mov rax, r13
+            0x48, 0x0f, (byte) 0xba, (byte) 0xe8, 0x10,                             //         bts rax, 16           ; + SIGCHLD
+            0x50,                                                                   //         push rax              ; [rsp+136] = the set
+            0x48, (byte) 0x81, (byte) 0xec, (byte) 0x88, 0x00, 0x00, 0x00,          //         sub rsp, 136          ; [rsp] = siginfo, [rsp+128] = wait status
+            (byte) 0xb8, 0x0e, 0x00, 0x00, 0x00,                                    //         mov eax, __NR_rt_sigprocmask
+            0x31, (byte) 0xff,                                                      //         xor edi, edi          ; SIG_BLOCK
+            0x48, (byte) 0x8d, (byte) 0xb4, 0x24, (byte) 0x88, 0x00, 0x00, 0x00,    //         lea rsi, [rsp+136]    ; &set
+            0x31, (byte) 0xd2,                                                      //         xor edx, edx          ; no old set
+            0x41, (byte) 0xba, 0x08, 0x00, 0x00, 0x00,                              //         mov r10d, 8           ; sigsetsize
+            0x0f, 0x05,                                                             //         syscall
+            (byte) 0xb8, (byte) 0x80, 0x00, 0x00, 0x00,                             // wait:   mov eax, __NR_rt_sigtimedwait
+            0x48, (byte) 0x8d, (byte) 0xbc, 0x24, (byte) 0x88, 0x00, 0x00, 0x00,    //         lea rdi, [rsp+136]    ; &set
+            0x48, (byte) 0x89, (byte) 0xe6,                                         //         mov rsi, rsp          ; &siginfo
+            0x31, (byte) 0xd2,                                                      //         xor edx, edx          ; no timeout
+            0x41, (byte) 0xba, 0x08, 0x00, 0x00, 0x00,                              //         mov r10d, 8           ; sigsetsize
+            0x0f, 0x05,                                                             //         syscall
+            (byte) 0x83, (byte) 0xf8, 0x11,                                         //         cmp eax, SIGCHLD
+            0x74, 0x1c,                                                             //         je reap
+            (byte) 0x85, (byte) 0xc0,                                               //         test eax, eax
+            0x7e, (byte) 0xdd,                                                      //         jle wait              ; -EINTR
+            (byte) 0x81, 0x7c, 0x24, 0x08, (byte) 0x80, 0x00, 0x00, 0x00,           //         cmp dword [rsp+8], SI_KERNEL ; si_code: a terminal's, sent to the group
+            0x74, (byte) 0xd3,                                                      //         je wait               ; the root got it too
+            0x44, (byte) 0x89, (byte) 0xe7,                                         //         mov edi, r12d         ; the root
+            (byte) 0x89, (byte) 0xc6,                                               //         mov esi, eax          ; the signal
+            (byte) 0xb8, 0x3e, 0x00, 0x00, 0x00,                                    //         mov eax, __NR_kill
+            0x0f, 0x05,                                                             //         syscall
+            (byte) 0xeb, (byte) 0xc5,                                               //         jmp wait
+            (byte) 0xb8, 0x3d, 0x00, 0x00, 0x00,                                    // reap:   mov eax, __NR_wait4
+            (byte) 0xbf, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff,        //         mov edi, -1           ; any child
+            0x48, (byte) 0x8d, (byte) 0xb4, 0x24, (byte) 0x80, 0x00, 0x00, 0x00,    //         lea rsi, [rsp+128]    ; &status
+            (byte) 0xba, 0x01, 0x00, 0x00, 0x40,                                    //         mov edx, WNOHANG | __WALL
+            0x45, 0x31, (byte) 0xd2,                                                //         xor r10d, r10d        ; no rusage
+            0x0f, 0x05,                                                             //         syscall
+            (byte) 0x85, (byte) 0xc0,                                               //         test eax, eax
+            0x7e, (byte) 0xa5,                                                      //         jle wait              ; none left, ECHILD
+            0x44, 0x39, (byte) 0xe0,                                                //         cmp eax, r12d
+            0x75, (byte) 0xdb,                                                      //         jne reap              ; an orphan: the next
+            (byte) 0x8b, (byte) 0xbc, 0x24, (byte) 0x80, 0x00, 0x00, 0x00,          //         mov edi, [rsp+128]    ; the root's status
+            (byte) 0x89, (byte) 0xf8,                                               //         mov eax, edi
+            (byte) 0x83, (byte) 0xe0, 0x7f,                                         //         and eax, 0x7f         ; WTERMSIG
+            0x74, 0x08,                                                             //         je exited
+            (byte) 0x8d, (byte) 0xb8, (byte) 0x80, 0x00, 0x00, 0x00,                //         lea edi, [rax+128]    ; 128 + signal
+            (byte) 0xeb, 0x07,                                                      //         jmp out
+            (byte) 0xc1, (byte) 0xef, 0x08,                                         // exited: shr edi, 8
+            0x40, 0x0f, (byte) 0xb6, (byte) 0xff,                                   //         movzx edi, dil        ; WEXITSTATUS
+            (byte) 0xb8, (byte) 0xe7, 0x00, 0x00, 0x00,                             // out:    mov eax, __NR_exit_group
+            0x0f, 0x05                                                              //         syscall
     };
 
     private Stub() {
