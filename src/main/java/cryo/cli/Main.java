@@ -36,13 +36,18 @@ public final class Main {
                                                           are saved with their contents; --ghost-limit refuses one
                                                           larger than SIZE (bytes, or 512K, 64M, 2G)
               restart FILE [-d] [--new-ipc-namespace] [--inherit-fd FD:pipe:[INODE]]... [--ghost-dir DIR]
+                           [--fresh-pid-ns]
                                                           bring the tree back with its pids (FILE '-' = stdin); cryo
                                                           stays the root's parent and exits with its status, -d
                                                           detaches and prints the root pid. --new-ipc-namespace puts
                                                           the tree and its IPC objects in a new IPC namespace;
                                                           --inherit-fd gives cryo's fd FD to every task that held the
                                                           external description (CRIU's --inherit-fd). --ghost-dir
-                                                          recreates a deleted file whose directory is gone in DIR
+                                                          recreates a deleted file whose directory is gone in DIR.
+                                                          --fresh-pid-ns (a tree whose pids are taken here): new pid
+                                                          and mount namespaces (own /proc) with the same pids inside,
+                                                          under an init that passes SIGHUP/INT/TERM on to the root and
+                                                          exits as the root did; -d prints the init's pid
               run [--hostname NAME] [--net] [--root DIR] [-d] -- CMD [ARGS...]
                                                           start CMD as pid 1 of new pid, mount, UTS and IPC (--net:
                                                           and network) namespaces with its own /proc; see cryo run --help
@@ -212,6 +217,7 @@ public final class Main {
         long t0 = System.nanoTime();
         boolean detach = flag(args, "-d", "--detach");
         boolean newIpc = flag(args, "--new-ipc-namespace");
+        boolean freshPidNs = flag(args, "--fresh-pid-ns");
         java.util.Map<String, Integer> inherit = new java.util.HashMap<>();
         for (String m; (m = option(args, "--inherit-fd")) != null; ) {
             int colon = m.indexOf(':');
@@ -229,7 +235,7 @@ public final class Main {
         try (Arena arena = Arena.ofShared()) {
             Image image = Image.of(ImageReader.read(ImageReader.map(file, arena), ImageReader.Data.LATER));
             timing("read", System.nanoTime() - t0);
-            pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach, ghostDir == null ? null : java.nio.file.Path.of(ghostDir).toAbsolutePath()));
+            pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach, ghostDir == null ? null : java.nio.file.Path.of(ghostDir).toAbsolutePath(), freshPidNs));
         }
         timing("total", System.nanoTime() - t0);
         if (detach) {

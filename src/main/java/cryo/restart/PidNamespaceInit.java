@@ -53,7 +53,7 @@ final class PidNamespaceInit {
             stub.put(128, one);
             long r = stub.call(Nr.CLONE3, null, stub.scratch(), 88);
             if (r < 0) throw new SysException("remote clone3(CLONE_NEWPID|CLONE_NEWNS, set_tid=1) in the stub " + stub.tid, (int) -r);
-            init = Tracee.adopt((int) r);
+            init = Tracee.adopt((int) r, 1);
         }
         init.useSyscallAt(Stub.SYSCALL_INSN);
         init.useScratch(stub.scratch(), stub.scratchSize());

@@ -34,7 +34,12 @@ final class Preflight {
     static Terminal.Handover run(Image image, Restart.Options opts, GroupLeaders groupLeaders, boolean newIpcNs)
             throws ImageException, SysException, IOException {
         // A container's pids are in a pid namespace restart creates: nothing on the host can hold them.
-        for (Image.ProcessImage p : image.namespaces != null ? java.util.List.<Image.ProcessImage>of() : image.processes.values()) {
+        if (opts.freshPidNs() && image.namespaces != null) {
+            throw new ImageException("--fresh-pid-ns: the image is a container (its root is the init of its own pid namespace), which restarts in a new pid namespace without it");
+        }
+        // (--fresh-pid-ns: the same, in the namespace of cryo's init.)
+        boolean ownPidNs = image.namespaces != null || opts.freshPidNs();
+        for (Image.ProcessImage p : ownPidNs ? java.util.List.<Image.ProcessImage>of() : image.processes.values()) {
             for (int tid : p.entry.zombie() ? new int[]{p.entry.pid()} : p.entry.tids()) {
                 ProcStat s = ProcStat.read(tid);
                 // A dead task whose parent has yet to reap it (the original of a piped checkpoint, a moment
@@ -66,10 +71,15 @@ final class Preflight {
             OpenFiles.verify(f, mapped.contains(f.objref()), locked && f.regular(), w -> opts.log().accept("warning: " + w));
         }
         checkVdso(image);
-        if (image.namespaces == null) groupLeaders.preflight();   // a container's ids are in its new pid namespace
+        if (!ownPidNs) groupLeaders.preflight();   // a container's ids (or --fresh-pid-ns's) are in its new pid namespace
         var tasks = image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList();
         TaskState.preflight(tasks);
         Terminal.Handover terminal = Terminal.preflight(image.tree, tasks, opts.detach());
+        if (terminal != null && opts.freshPidNs()) {
+            Terminal.release(terminal);
+            // cryo waits for the init, which does not stop with the job: it could not follow its stops
+            throw new ImageException("task " + image.tree.root().pid() + "'s tree was its terminal's foreground job in a process group of its own: not supported with --fresh-pid-ns");
+        }
         for (var d : image.openFiles.values()) {
             if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !opts.inheritFds().containsKey(d.description())) {
                 throw new ImageException(d.description() + " led outside the tree at checkpoint: give it an fd with --inherit-fd FD:" + d.description());

@@ -60,12 +60,13 @@ public final class Restart {
     /**
      * newIpcNamespace: put the tree in a new IPC namespace even if it shared cryo's at checkpoint. detach: cryo
      * will not wait for the root (it cannot keep a terminal's foreground job in front). ghostDir: where a
-     * deleted file whose directory is gone is recreated (--ghost-dir), or null.
+     * deleted file whose directory is gone is recreated (--ghost-dir), or null. freshPidNs: restart a tree
+     * that is not a container in a new pid namespace under an init of cryo's (--fresh-pid-ns, PidNamespaceInit).
      */
     public record Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log, boolean detach,
-                          Path ghostDir) {
+                          Path ghostDir, boolean freshPidNs) {
         public Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log) {
-            this(newIpcNamespace, inheritFds, log, false, null);
+            this(newIpcNamespace, inheritFds, log, false, null, false);
         }
     }
 
@@ -98,7 +99,9 @@ public final class Restart {
         this.fdTables = FdTables.of(image.tree);
         this.newIpcNs = opts.newIpcNamespace() || (image.head.flags() & Checkpoint.FLAG_OWN_IPC_NS) != 0;
         Image.ProcessImage root = image.processes.get(image.tree.root().pid());
-        this.groupLeaders = new GroupLeaders(image.tree, root == null ? null : root.task);
+        // In a fresh pid namespace the root takes the init's session and group (cryo restart's): GroupLeaders
+        // would make a gone session's leader with CLONE_PARENT, which a namespace's init may not use.
+        this.groupLeaders = new GroupLeaders(image.tree, root == null || opts.freshPidNs() ? null : root.task);
     }
 
     /** Restores the image; returns the root's host pid (a container's init gets a new one), detached and running. */
@@ -135,13 +138,15 @@ public final class Restart {
             Tracee stub = spawnStub(broker);
             long hole = findHole(allVmas, stub.tid);
             makeGadget(stub, hole);
+            Tracee init = opts.freshPidNs() ? PidNamespaceInit.create(stub) : null;
+            if (init != null) created.add(init.tid);
             shmem.putAll(SharedAnon.restore(image.shmem.values(), image.shmemPages, data));
             int root = image.tree.root().pid();
-            creator = new TreeCreator(image, fdTables, groupLeaders, created, hole, GADGET);
-            long rootFlags = CLONE_PARENT | (newIpcNs ? CLONE_NEWIPC : 0) | (image.namespaces != null ? image.namespaces.cloneFlags() : 0);
+            creator = new TreeCreator(image, fdTables, groupLeaders, created, hole, GADGET, init != null);
+            long rootFlags = (init != null ? 0 : CLONE_PARENT) | (newIpcNs ? CLONE_NEWIPC : 0) | (image.namespaces != null ? image.namespaces.cloneFlags() : 0);
             // Each process gets its memory before its children are forked from it, so that they inherit the
             // pages they shared copy-on-write (SysV segments must exist by then, in the root's namespace).
-            Map<Integer, Tracee> tasks = creator.createTree(stub, rootFlags, stub, (p, t) -> {
+            Map<Integer, Tracee> tasks = creator.createTree(init != null ? init : stub, rootFlags, stub, (p, t) -> {
                 if (p.pid() == root) {
                     // A container's init, alone in its fresh namespaces: their state before any child exists.
                     if (image.namespaces != null) ContainerRestore.inInit(t, image.namespaces);
@@ -173,6 +178,7 @@ public final class Restart {
             opener.finish();
             if (terminal != null) terminal = terminal.onHost(creator.pids::host);
             Terminal.handOver(terminal);
+            if (init != null) PidNamespaceInit.start(init, root, hole, HOLE);
             // Children first: a released parent may kill a child at once (ESRCH then only means that).
             for (Tracee t : ready.reversed()) {
                 try {
@@ -183,7 +189,7 @@ public final class Restart {
             }
             Timings.mark("detach");
             ok = true;
-            return creator.pids.host(root);
+            return init != null ? init.tid : creator.pids.host(root);
         } finally {
             for (int fd : shmem.values()) Fd.close(fd);
             if (!ok) {

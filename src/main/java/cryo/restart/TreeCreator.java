@@ -45,7 +45,9 @@ final class TreeCreator {
     /** In-namespace pid -> host pid of every task created (the same for a plain tree). */
     final PidMap pids;
 
-    TreeCreator(Image image, FdTables fdTables, GroupLeaders groupLeaders, List<Integer> created, long hole, long gadgetSize) {
+    /** freshPidNs: the tree is created in a new pid namespace (under PidNamespaceInit), its pids inside. */
+    TreeCreator(Image image, FdTables fdTables, GroupLeaders groupLeaders, List<Integer> created, long hole, long gadgetSize,
+                boolean freshPidNs) {
         this.image = image;
         this.fdTables = fdTables;
         this.groupLeaders = groupLeaders;
@@ -53,7 +55,7 @@ final class TreeCreator {
         this.hole = hole;
         this.gadgetSize = gadgetSize;
         this.scratchSize = Scratch.SIZE;
-        this.pids = image.namespaces == null ? PidMap.SAME : PidMap.container();
+        this.pids = image.namespaces == null && !freshPidNs ? PidMap.SAME : PidMap.container();
     }
 
     /**
@@ -76,8 +78,11 @@ final class TreeCreator {
             long flags = p.pid() == root ? rootFlags : fdTables.cloneFlags(p);
             Tracee sessionLeader = p.pid() == root ? groupLeaders.rootSessionLeader(stub, factory) : groupLeaders.sessionLeaderFor(p, tasks, factory);
             if (sessionLeader != null) flags |= GroupLeaders.cloneParent();   // its exit signal is the leader's
-            Tracee t = factory.create(sessionLeader != null ? sessionLeader : parent, p.pid(), flags,
-                    p.pid() == root || sessionLeader != null ? 0 : p.exitSignal());
+            // A root created without CLONE_PARENT is its creator's child (the init of a fresh pid namespace's,
+            // which waits for SIGCHLD).
+            int exitSignal = sessionLeader != null ? 0 : p.pid() != root ? p.exitSignal()
+                    : (rootFlags & GroupLeaders.cloneParent()) != 0 ? 0 : cryo.sys.Proc.SIGCHLD;
+            Tracee t = factory.create(sessionLeader != null ? sessionLeader : parent, p.pid(), flags, exitSignal);
             if (p.sid() == p.pid()) t.syscall("setsid", Nr.SETSID);
             tasks.put(p.pid(), t);
             if (!p.zombie()) created.accept(p, t);

@@ -1,0 +1,177 @@
+package cryo.restart;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import cryo.task.Subreaper;
+import cryo.task.TreeFixtures;
+import cryo.testing.Cleanup;
+import cryo.testing.Cryo;
+import cryo.testing.Fixtures;
+import cryo.testing.Proc;
+import cryo.testing.Procfs;
+import cryo.testing.Timeouts;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A plain tree (a shell and its sleep) whose root's pid is held by another process at restart: a plain
+ * restart fails and suggests --fresh-pid-ns; with it the tree runs on in a new pid namespace under cryo's
+ * init, with its own pids inside, and the init passes signals on to it and exits as its root did.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class FreshPidNamespaceTest {
+    private static final int SIGHUP = 1, SIGKILL = 9, SIGTERM = 15;
+    /** The root prints its pid and its parent's as /proc (its own) shows them, and /proc/1's name, on SIGHUP. */
+    private static final String SCRIPT = "trap 'echo \"HUP $(cut -d\" \" -f1,4 /proc/$$/stat) $(cat /proc/1/comm)\"' HUP\n"
+            + "trap 'exit 3' TERM\n"
+            + "sleep 1000 & s=$!\n"
+            + "echo \"READY $$\"; echo \"CHILD $s\"\n"
+            + "while :; do wait $s; done\n";
+
+    @RegisterExtension
+    @Order(1)
+    final Subreaper subreaper = new Subreaper();
+
+    @RegisterExtension
+    @Order(2)
+    final Cleanup cleanup = new Cleanup();
+
+    @TempDir
+    Path tmp;
+
+    /** The checkpointed tree's pids (root first) and the holder of the root's pid. */
+    private record Taken(long root, long child, Path image, Proc holder) {
+    }
+
+    /** Starts the tree, checkpoints it (it is gone then), and has pid_holder take the root's pid. */
+    private Taken checkpointAndTakeRootPid() {
+        Fixtures.assumeRoot();
+        Instant t0 = Instant.now();
+        Proc tree = cleanup.start("tree", new ProcessBuilder("sh", "-c", SCRIPT));
+        long root = tree.awaitReady();
+        long child = Long.parseLong(tree.await("CHILD", s -> s.startsWith("CHILD ")).substring(6));
+        subreaper.foreign(cleanup, List.of(child), t0, "the tree's sleep");
+        Path image = tmp.resolve("tree.img");
+        Cryo.checkpoint(cleanup, root, image);
+        tree.awaitExit(Timeouts.EXIT);
+        TreeFixtures.awaitAllGone(List.of(root, child), Duration.ofSeconds(30));
+        Path holderExe = Fixtures.compile(tmp, "pid_holder", Fixtures.Build.PIE);
+        Proc holder = cleanup.start("pid holder", new ProcessBuilder(holderExe.toString(), Long.toString(root)));
+        assertEquals(root, holder.awaitReady(), "the holder has the root's pid");
+        return new Taken(root, child, image, holder);
+    }
+
+    /** The last field of NSpid: the task's pid in its own pid namespace. */
+    private static long innermostPid(long hostPid) {
+        String[] f = Procfs.statusField(hostPid, "NSpid").orElseThrow().trim().split("\\s+");
+        return Long.parseLong(f[f.length - 1]);
+    }
+
+    /** The restored namespace, seen from the host: the init, the root and the sleep, each running untraced. */
+    private record Restored(long init, long root, long child) {
+    }
+
+    /** Waits for init (host pid) to have the restored root as its child, and the root its sleep, all released. */
+    private Restored awaitRestored(long init) {
+        long deadline = System.nanoTime() + Timeouts.CRYO.toNanos();
+        while (true) {
+            List<Long> roots = List.copyOf(TreeFixtures.children(init));
+            List<Long> kids = roots.size() == 1 ? List.copyOf(TreeFixtures.children(roots.getFirst())) : List.of();
+            if (kids.size() == 1 && Procfs.tracerPid(init) == 0 && Procfs.tracerPid(roots.getFirst()) == 0
+                    && Procfs.tracerPid(kids.getFirst()) == 0 && Procfs.state(roots.getFirst()) != 't') {
+                return new Restored(init, roots.getFirst(), kids.getFirst());
+            }
+            if (System.nanoTime() > deadline) throw new AssertionError("not restored under init " + init + ": " + roots + " " + kids);
+            Procfs.sleep(Duration.ofMillis(10));
+        }
+    }
+
+    /** Its own pids inside, other pids on the host, cryo's init as pid 1. */
+    private static void assertOwnPids(Taken t, Restored r) {
+        assertEquals("cryo-init", Procfs.stat(r.init()).orElseThrow().comm());
+        assertEquals(1, innermostPid(r.init()), "the init is pid 1 of the namespace");
+        assertEquals(t.root(), innermostPid(r.root()), "the root has its old pid inside");
+        assertEquals(t.child(), innermostPid(r.child()), "the sleep has its old pid inside");
+        assertNotEquals(t.root(), r.root(), "the root's pid on the host is another (the holder has its old one)");
+        assertEquals("sh", Procfs.stat(r.root()).orElseThrow().comm());
+        assertEquals("sleep", Procfs.stat(r.child()).orElseThrow().comm());
+    }
+
+    @Test
+    void aTakenRootPidFailsAPlainRestartAndComesBackInAFreshPidNamespace() {
+        Taken t = checkpointAndTakeRootPid();
+        String line = Cryo.restartExpectingFailure(cleanup, t.image(), t.root()).assertOneLineError();
+        assertTrue(line.contains("pid " + t.root()) && line.contains("in use") && line.contains("--fresh-pid-ns"), line);
+        assertFalse(Procfs.exists(t.child()), "nothing restored");
+
+        Instant t0 = Instant.now();
+        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "restart", "--fresh-pid-ns", t.image().toString()))
+                .directory(Cryo.root().toFile());
+        Cryo.environment(pb, Map.of());
+        Proc rest = cleanup.start("restart --fresh-pid-ns", pb);
+        long init = -1;
+        long deadline = System.nanoTime() + Timeouts.CRYO.toNanos();
+        while (init < 0) {
+            for (long c : TreeFixtures.children(rest.pid())) {
+                if (Procfs.stat(c).map(s -> s.comm().equals("cryo-init")).orElse(false)) init = c;
+            }
+            if (System.nanoTime() > deadline || !rest.isAlive()) throw new AssertionError("no init under cryo restart: " + rest.tails());
+            Procfs.sleep(Duration.ofMillis(10));
+        }
+        subreaper.foreign(cleanup, List.of(init), t0, "the init");
+        Restored r = awaitRestored(init);
+        assertOwnPids(t, r);
+
+        Procfs.assertRunningUntraced(init, "the init");
+        assertTrue(Procfs.alive(init));
+        cryo.testing.Os.kill(init, SIGHUP);
+        assertEquals("HUP " + t.root() + " 1 cryo-init", rest.await("HUP", s -> s.startsWith("HUP ")),
+                "SIGHUP passed on to the root, which reads its own pid, its parent's (the init) and pid 1's name in its /proc");
+        cryo.testing.Os.kill(init, SIGTERM);
+        assertEquals(3, rest.awaitExit(Timeouts.EXIT), "cryo restart exits with the root's status");
+        TreeFixtures.awaitAllGone(List.of(r.init(), r.root(), r.child()), Duration.ofSeconds(30));
+
+        t.holder().closeStdin();
+        assertEquals(0, t.holder().awaitExit(Timeouts.EXIT));
+    }
+
+    @Test
+    void detachedItPrintsTheInitsPidAndTheNamespaceEndsWithItsRoot() throws IOException {
+        Taken t = checkpointAndTakeRootPid();
+        Path out = tmp.resolve("out");
+        Instant t0 = Instant.now();
+        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "restart", "-d", "--fresh-pid-ns", t.image().toString()))
+                .directory(Cryo.root().toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                .redirectOutput(out.toFile()).redirectError(tmp.resolve("err").toFile());
+        Cryo.environment(pb, Map.of());
+        Cryo.Result res = Cryo.collect(cleanup, pb.command(), pb);
+        String err = Files.readString(tmp.resolve("err"));
+        assertEquals(0, res.exit(), err);
+        long init = Long.parseLong(Files.readAllLines(out).getFirst().trim());
+        subreaper.foreign(cleanup, List.of(init), t0, "the init");
+        Restored r = awaitRestored(init);
+        assertOwnPids(t, r);
+
+        // the root killed outright: the init exits (128 + 9), and the namespace's last task, the sleep, with it
+        cryo.testing.Os.kill(r.root(), SIGKILL);
+        TreeFixtures.awaitAllGone(List.of(r.init(), r.root(), r.child()), Duration.ofSeconds(30));
+
+        t.holder().closeStdin();
+        assertEquals(0, t.holder().awaitExit(Timeouts.EXIT));
+    }
+}
