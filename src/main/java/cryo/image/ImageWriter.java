@@ -139,6 +139,13 @@ public final class ImageWriter {
         written += n;
         ByteBuffer b = data.asByteBuffer();
         drain(b);
+        // The record is padded to 8 like any other; the reader skips the padding with the data, outside the
+        // TAIL checksum (GHOST_DATA and MEMFD_DATA may end anywhere).
+        int pad = (int) ((8 - (len & 7)) & 7);
+        if (pad > 0) {
+            written += pad;
+            drain(ByteBuffer.allocate(pad));
+        }
     }
 
     /** Ends the stream with TAIL. */
