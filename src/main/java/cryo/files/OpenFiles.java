@@ -151,7 +151,7 @@ public final class OpenFiles {
     public static void restore(Tracee t, FdBroker broker, List<FdRecord> fds, Opener opener) throws SysException {
         for (FdRecord fd : fds) {
             OpenFileRecord d = opener.descs.get(fd.openFile());
-            if (d.kind() == OpenFileRecord.Kind.PROC && ProcfsFile.waitsForTask(d)) {
+            if (d.kind() == OpenFileRecord.Kind.PROC && ProcfsFile.waitsForTask(d, opener.root())) {
                 opener.waiting.computeIfAbsent(fd.pid(), k -> new ArrayList<>()).add(fd);
             } else {
                 broker.install(t, opener.localFd(fd.openFile()), fd.fd(), fd.cloexec());

@@ -74,10 +74,13 @@ public final class ProcfsFile implements FileKind {
         return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.PROC, 0, 0, c.flags(), c.pos(), 0, link);
     }
 
-    /** At restart: true while the task the file of d belongs to does not exist yet (a thread created later). */
-    static boolean waitsForTask(OpenFileRecord d) {
+    /**
+     * At restart: true while the task the file of d belongs to does not exist yet (a thread created later),
+     * looked for in the /proc the tree sees (root: a fresh pid namespace's has its own).
+     */
+    static boolean waitsForTask(OpenFileRecord d, cryo.ns.Root root) {
         int task = task(d.description());
-        return task != 0 && !Files.exists(Path.of("/proc/" + task));
+        return task != 0 && !Files.exists(Path.of(root.path("/proc/" + task)));
     }
 
     /**

@@ -22,9 +22,13 @@ public final class Root {
         return pid == 0 ? CRYO : new Root(pid);
     }
 
-    /** path, absolute as the tree sees it, as cryo can open it. */
+    /**
+     * path, absolute as the tree sees it, as cryo can open it. /proc/self/ paths are cryo's own fds (the
+     * stand-in of a ghost file, GhostFiles.files), opened in cryo's /proc: under the root of a task with a
+     * /proc of another pid namespace, where cryo has no pid, /proc/self leads nowhere (fs/proc/self.c).
+     */
     public String path(String path) {
-        return pid == 0 ? path : "/proc/" + pid + "/root" + path;
+        return pid == 0 || path.startsWith("/proc/self/") ? path : "/proc/" + pid + "/root" + path;
     }
 
     @Override

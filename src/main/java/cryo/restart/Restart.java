@@ -140,6 +140,7 @@ public final class Restart {
             makeGadget(stub, hole);
             Tracee init = opts.freshPidNs() ? PidNamespaceInit.create(stub) : null;
             if (init != null) created.add(init.tid);
+            if (init != null) opener.root(Root.of(init.tid));   // its /proc is the tree's (ProcfsFile)
             shmem.putAll(SharedAnon.restore(image.shmem.values(), image.shmemPages, data));
             int root = image.tree.root().pid();
             creator = new TreeCreator(image, fdTables, groupLeaders, created, hole, GADGET, init != null);

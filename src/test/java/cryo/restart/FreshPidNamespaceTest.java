@@ -35,8 +35,13 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class FreshPidNamespaceTest {
     private static final int SIGHUP = 1, SIGKILL = 9, SIGTERM = 15;
-    /** The root prints its pid and its parent's as /proc (its own) shows them, and /proc/1's name, on SIGHUP. */
-    private static final String SCRIPT = "trap 'echo \"HUP $(cut -d\" \" -f1,4 /proc/$$/stat) $(cat /proc/1/comm)\"' HUP\n"
+    /**
+     * On SIGHUP the root prints its pid and its parent's as /proc (its own) shows them, /proc/1's name, the
+     * NSpid of the /proc file it holds at fd 3 (its own status) and the text of a deleted file held at fd 4.
+     */
+    private static final String SCRIPT = "exec 3</proc/$$/status\n"
+            + "echo hello > ghost; exec 4<ghost; rm ghost\n"
+            + "trap 'echo \"HUP $(cut -d\" \" -f1,4 /proc/$$/stat) $(cat /proc/1/comm) $(grep ^NSpid: <&3 | cut -f2-) $(cat <&4)\"' HUP\n"
             + "trap 'exit 3' TERM\n"
             + "sleep 1000 & s=$!\n"
             + "echo \"READY $$\"; echo \"CHILD $s\"\n"
@@ -61,7 +66,7 @@ class FreshPidNamespaceTest {
     private Taken checkpointAndTakeRootPid() {
         Fixtures.assumeRoot();
         Instant t0 = Instant.now();
-        Proc tree = cleanup.start("tree", new ProcessBuilder("sh", "-c", SCRIPT));
+        Proc tree = cleanup.start("tree", new ProcessBuilder("sh", "-c", SCRIPT).directory(tmp.toFile()));
         long root = tree.awaitReady();
         long child = Long.parseLong(tree.await("CHILD", s -> s.startsWith("CHILD ")).substring(6));
         subreaper.foreign(cleanup, List.of(child), t0, "the tree's sleep");
@@ -139,8 +144,9 @@ class FreshPidNamespaceTest {
         Procfs.assertRunningUntraced(init, "the init");
         assertTrue(Procfs.alive(init));
         cryo.testing.Os.kill(init, SIGHUP);
-        assertEquals("HUP " + t.root() + " 1 cryo-init", rest.await("HUP", s -> s.startsWith("HUP ")),
-                "SIGHUP passed on to the root, which reads its own pid, its parent's (the init) and pid 1's name in its /proc");
+        assertEquals("HUP " + t.root() + " 1 cryo-init " + t.root() + " hello", rest.await("HUP", s -> s.startsWith("HUP ")),
+                "SIGHUP passed on to the root, which reads its own pid, its parent's (the init) and pid 1's name in its /proc, "
+                        + "its own status through its fd (of its namespace's /proc: NSpid with one level), and its deleted file");
         cryo.testing.Os.kill(init, SIGTERM);
         assertEquals(3, rest.awaitExit(Timeouts.EXIT), "cryo restart exits with the root's status");
         TreeFixtures.awaitAllGone(List.of(r.init(), r.root(), r.child()), Duration.ofSeconds(30));
