@@ -310,10 +310,20 @@ public final class Restart {
 
     /** Kills and reaps the created task `only`, or every created task when only is -1. */
     private void killCreated(int only) {
-        for (int pid : List.copyOf(created)) {
+        // Every task is killed before any is waited for, and the last created are reaped first: a pid
+        // namespace's init (--fresh-pid-ns) dies only once every task of its namespace is reaped, which for a
+        // task cryo traces is cryo's wait (zap_pid_ns_processes, kernel/pid_namespace.c).
+        for (int pid : created) {
             if (only != -1 && pid != only) continue;
             try {
                 Proc.kill(pid, Proc.SIGKILL);
+            } catch (SysException e) {
+                // gone already: reaped below
+            }
+        }
+        for (int pid : List.copyOf(created).reversed()) {
+            if (only != -1 && pid != only) continue;
+            try {
                 for (int i = 0; i < 100; i++) {
                     WaitStatus st = Wait.waitFor(pid, Tracee.WAIT_MS);
                     if (st.gone()) break;

@@ -180,4 +180,36 @@ class FreshPidNamespaceTest {
         t.holder().closeStdin();
         assertEquals(0, t.holder().awaitExit(Timeouts.EXIT));
     }
+
+    /**
+     * A restart that fails once the namespace and the tree exist (their flock taken meanwhile by another
+     * process) is one line and leaves no process: the init and every task of its namespace are killed.
+     */
+    @Test
+    void aRestartThatFailsInTheNamespaceLeavesNothing() {
+        Fixtures.assumeRoot();
+        Fixtures.assumeTool("flock");
+        Instant t0 = Instant.now();
+        Proc tree = cleanup.start("tree", new ProcessBuilder("sh", "-c",
+                "exec 5>lock; flock 5; sleep 1000 & s=$!; echo \"READY $$\"; echo \"CHILD $s\"; wait $s").directory(tmp.toFile()));
+        long root = tree.awaitReady();
+        long child = Long.parseLong(tree.await("CHILD", s -> s.startsWith("CHILD ")).substring(6));
+        subreaper.foreign(cleanup, List.of(child), t0, "the tree's sleep");
+        Path image = tmp.resolve("tree.img");
+        Cryo.checkpoint(cleanup, root, image);
+        tree.awaitExit(Timeouts.EXIT);
+        TreeFixtures.awaitAllGone(List.of(root, child), Duration.ofSeconds(30));
+        Proc taker = cleanup.start("flock", new ProcessBuilder("flock", "lock", "sh", "-c", "echo \"READY $$\"; read x; exit 0")
+                .directory(tmp.toFile()));
+        taker.awaitReady();
+
+        subreaper.off();
+        cryo.testing.Leftovers before = cryo.testing.Leftovers.snapshot();
+        String line = Cryo.run(cleanup, "restart", "--fresh-pid-ns", image.toString()).assertOneLineError();
+        assertTrue(line.contains("lock"), line);
+        before.assertNone(cleanup, "a failed restart --fresh-pid-ns");
+        subreaper.on();
+        taker.closeStdin();
+        assertEquals(0, taker.awaitExit(Timeouts.EXIT));
+    }
 }
