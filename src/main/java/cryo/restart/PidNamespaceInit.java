@@ -67,7 +67,9 @@ final class PidNamespaceInit {
 
     /**
      * Lets the init run its routine once the tree's root (pid `root` in the namespace) is its child: it
-     * closes every fd it inherited from the stub, moves to /, takes the name cryo-init, unmaps
+     * closes every fd it inherited from the stub, moves to /, takes the name cryo-init, gets the default
+     * action for SIGCHLD (cryo's, inherited, may be SIG_IGN, which would reap its children unseen:
+     * kernel/signal.c do_notify_parent), unmaps
      * [unmapFrom, unmapFrom + unmapLength) (cryo's scratch), and is released at Stub.INIT with r12 = root
      * and r13 = PASSED_ON, those signals and SIGCHLD blocked (the routine waits for them).
      */
@@ -77,6 +79,9 @@ final class PidNamespaceInit {
         }
         init.syscall("chdir(/)", Nr.CHDIR, init.putString(0, "/"));
         init.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, PR_SET_NAME, init.putString(0, "cryo-init"));
+        try (Arena a = Arena.ofConfined()) {
+            init.syscall("rt_sigaction(SIGCHLD, SIG_DFL)", Nr.RT_SIGACTION, Proc.SIGCHLD, init.put(0, a.allocate(32)), 0, 8);
+        }
         long r = init.call(Nr.MUNMAP, null, unmapFrom, unmapLength);
         if (r != 0) throw new SysException("remote munmap(scratch) in the init " + init.tid, (int) -r);
         Regs regs = init.stoppedRegs().set(Regs.RIP, Stub.INIT).set(Regs.R12, root).set(Regs.R13, PASSED_ON)

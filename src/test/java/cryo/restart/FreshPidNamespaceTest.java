@@ -75,8 +75,11 @@ class FreshPidNamespaceTest {
         tree.awaitExit(Timeouts.EXIT);
         TreeFixtures.awaitAllGone(List.of(root, child), Duration.ofSeconds(30));
         Path holderExe = Fixtures.compile(tmp, "pid_holder", Fixtures.Build.PIE);
+        Instant t1 = Instant.now();
         Proc holder = cleanup.start("pid holder", new ProcessBuilder(holderExe.toString(), Long.toString(root)));
         assertEquals(root, holder.awaitReady(), "the holder has the root's pid");
+        // its child holds the pid: a SIGKILL of the holder (Cleanup, after a failure) leaves it to be killed
+        subreaper.foreign(cleanup, List.of(root), t1, "the pid holder's child");
         return new Taken(root, child, image, holder);
     }
 

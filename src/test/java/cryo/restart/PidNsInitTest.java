@@ -81,6 +81,12 @@ class PidNsInitTest {
             stub.useSyscallAt(Stub.SYSCALL_INSN);
             long scratch = stub.syscall("mmap(scratch)", Nr.MMAP, 0, Scratch.SIZE, 3, 0x22, -1, 0);
             stub.useScratch(scratch, Scratch.SIZE);
+            // SIGCHLD ignored, as a cryo started with it ignored passes it on: the init must not inherit it
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment ign = a.allocate(32);
+                ign.set(JAVA_LONG, 0, 1);                     // SIG_IGN
+                stub.syscall("rt_sigaction(SIGCHLD, SIG_IGN)", Nr.RT_SIGACTION, Proc.SIGCHLD, stub.put(0, ign), 0, 8);
+            }
 
             Tracee init = PidNamespaceInit.create(stub);
             made.add(init.tid);
