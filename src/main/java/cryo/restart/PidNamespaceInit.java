@@ -38,7 +38,10 @@ final class PidNamespaceInit {
      * with the stub's code page to run remote calls from (Stub.SYSCALL_INSN). It makes every mount
      * private (MS_REC|MS_PRIVATE on /: a copy of a shared mount would propagate the new /proc back to
      * cryo's namespace, mount_namespaces(7)) and mounts a proc of its pid namespace over /proc, so that
-     * the tree reads its own pids there.
+     * the tree reads its own pids there. It gets the default action for SIGCHLD now, before it has a child:
+     * cryo's, inherited, may be SIG_IGN, which would have the kernel reap its children unseen
+     * (kernel/signal.c do_notify_parent), and setting SIG_DFL later would discard a SIGCHLD already pending
+     * (do_sigaction: its default action is to ignore it).
      */
     static Tracee create(Tracee stub) throws SysException {
         Tracee init;
@@ -62,14 +65,15 @@ final class PidNamespaceInit {
         long proc = init.putString(0, "proc");
         long at = init.putString(16, "/proc");
         init.syscall("mount(proc, /proc)", Nr.MOUNT, proc, at, proc, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
+        try (Arena a = Arena.ofConfined()) {
+            init.syscall("rt_sigaction(SIGCHLD, SIG_DFL)", Nr.RT_SIGACTION, Proc.SIGCHLD, init.put(0, a.allocate(32)), 0, 8);
+        }
         return init;
     }
 
     /**
      * Lets the init run its routine once the tree's root (pid `root` in the namespace) is its child: it
-     * closes every fd it inherited from the stub, moves to /, takes the name cryo-init, gets the default
-     * action for SIGCHLD (cryo's, inherited, may be SIG_IGN, which would reap its children unseen:
-     * kernel/signal.c do_notify_parent), unmaps
+     * closes every fd it inherited from the stub, moves to /, takes the name cryo-init, unmaps
      * [unmapFrom, unmapFrom + unmapLength) (cryo's scratch), and is released at Stub.INIT with r12 = root
      * and r13 = PASSED_ON, those signals and SIGCHLD blocked (the routine waits for them).
      */
@@ -79,9 +83,6 @@ final class PidNamespaceInit {
         }
         init.syscall("chdir(/)", Nr.CHDIR, init.putString(0, "/"));
         init.syscall("prctl(PR_SET_NAME)", Nr.PRCTL, PR_SET_NAME, init.putString(0, "cryo-init"));
-        try (Arena a = Arena.ofConfined()) {
-            init.syscall("rt_sigaction(SIGCHLD, SIG_DFL)", Nr.RT_SIGACTION, Proc.SIGCHLD, init.put(0, a.allocate(32)), 0, 8);
-        }
         long r = init.call(Nr.MUNMAP, null, unmapFrom, unmapLength);
         if (r != 0) throw new SysException("remote munmap(scratch) in the init " + init.tid, (int) -r);
         Regs regs = init.stoppedRegs().set(Regs.RIP, Stub.INIT).set(Regs.R12, root).set(Regs.R13, PASSED_ON)

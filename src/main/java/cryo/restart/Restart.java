@@ -99,9 +99,7 @@ public final class Restart {
         this.fdTables = FdTables.of(image.tree);
         this.newIpcNs = opts.newIpcNamespace() || (image.head.flags() & Checkpoint.FLAG_OWN_IPC_NS) != 0;
         Image.ProcessImage root = image.processes.get(image.tree.root().pid());
-        // In a fresh pid namespace the root takes the init's session and group (cryo restart's): GroupLeaders
-        // would make a gone session's leader with CLONE_PARENT, which a namespace's init may not use.
-        this.groupLeaders = new GroupLeaders(image.tree, root == null || opts.freshPidNs() ? null : root.task);
+        this.groupLeaders = new GroupLeaders(image.tree, root == null ? null : root.task);
     }
 
     /** Restores the image; returns the root's host pid (a container's init gets a new one), detached and running. */

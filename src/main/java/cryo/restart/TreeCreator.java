@@ -76,7 +76,9 @@ final class TreeCreator {
         for (Tree.Process p : image.tree.processes()) {
             Tracee parent = p.pid() == root ? rootParent : tasks.get(p.ppid());
             long flags = p.pid() == root ? rootFlags : fdTables.cloneFlags(p);
-            Tracee sessionLeader = p.pid() == root ? groupLeaders.rootSessionLeader(stub, factory) : groupLeaders.sessionLeaderFor(p, tasks, factory);
+            Tracee sessionLeader = p.pid() != root ? groupLeaders.sessionLeaderFor(p, tasks, factory)
+                    : (rootFlags & GroupLeaders.cloneParent()) != 0 ? groupLeaders.rootSessionLeader(stub, factory)
+                    : groupLeaders.rootSessionLeaderUnder(rootParent, factory);   // --fresh-pid-ns: the init's
             if (sessionLeader != null) flags |= GroupLeaders.cloneParent();   // its exit signal is the leader's
             // A root created without CLONE_PARENT is its creator's child (the init of a fresh pid namespace's,
             // which waits for SIGCHLD).

@@ -218,6 +218,20 @@ public final class GroupLeaders {
         return leader;
     }
 
+    /**
+     * rootSessionLeader for a root created by the init of a fresh pid namespace (restart --fresh-pid-ns),
+     * which may not use CLONE_PARENT (kernel/fork.c): the leader is the init's child, with exit signal
+     * SIGCHLD, which the root created by it with CLONE_PARENT takes too; the init reaps the leader once it
+     * runs (it reaps every child on SIGCHLD).
+     */
+    public Tracee rootSessionLeaderUnder(Tracee init, Factory factory) throws SysException, ImageException {
+        if (rootSession == 0) return null;
+        Tracee leader = factory.create(init, rootSession, 0, Proc.SIGCHLD);
+        leader.syscall("setsid", Nr.SETSID);
+        leaders.put(rootSession, leader);
+        return leader;
+    }
+
     public static long cloneParent() {
         return CLONE_PARENT;
     }
@@ -247,7 +261,8 @@ public final class GroupLeaders {
         for (var l : leaders.entrySet()) {
             int pid = l.getKey();
             l.getValue().exitAs(0);
-            if (pid == rootSession) continue;   // cryo's child: its exit as tracer reaped it (kernel/exit.c)
+            // cryo's child: its exit as tracer reaped it (kernel/exit.c); or a fresh pid namespace's init's
+            if (pid == rootSession) continue;
             int parent = parentOf.get(pid);
             Tracee p = tasks.get(parent);
             for (int i = 0; p.syscall("wait4(" + pid + ")", Nr.WAIT4, pid, 0, Wait.WNOHANG | Wait.WALL, 0) != pid; i++) {

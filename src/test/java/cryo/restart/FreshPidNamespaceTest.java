@@ -85,7 +85,12 @@ class FreshPidNamespaceTest {
 
     /** The last field of NSpid: the task's pid in its own pid namespace. */
     private static long innermostPid(long hostPid) {
-        String[] f = Procfs.statusField(hostPid, "NSpid").orElseThrow().trim().split("\\s+");
+        return innermost(hostPid, "NSpid");
+    }
+
+    /** The last field of NSpid, NSpgid or NSsid: as the task's own pid namespace sees it. */
+    private static long innermost(long hostPid, String field) {
+        String[] f = Procfs.statusField(hostPid, field).orElseThrow().trim().split("\\s+");
         return Long.parseLong(f[f.length - 1]);
     }
 
@@ -214,5 +219,77 @@ class FreshPidNamespaceTest {
         subreaper.on();
         taker.closeStdin();
         assertEquals(0, taker.awaitExit(Timeouts.EXIT));
+    }
+
+    /**
+     * A daemon (a subshell and its sleeps, whose session leader is gone) whose session id is taken at restart:
+     * a plain restart fails suggesting --fresh-pid-ns; with it the daemon is back in its own session and group
+     * inside the namespace (a temporary leader made by the init, reaped by it).
+     */
+    @Test
+    void aDaemonWhoseSessionIdIsTakenComesBackInItsSessionInsideAFreshPidNamespace() throws IOException {
+        Fixtures.assumeRoot();
+        Fixtures.assumeTool("setsid");
+        Fixtures.assumeTool("bash");
+        Instant t0 = Instant.now();
+        Proc launcher = cleanup.start("daemon", new ProcessBuilder("setsid", "bash", "-c",
+                "( sleep 1003 & sleep 1005 & wait ) </dev/null >/dev/null 2>&1 & echo \"READY $!\"; echo \"LEADER $$\""));
+        long root = launcher.awaitReady();
+        long leader = Long.parseLong(launcher.await("LEADER", s -> s.startsWith("LEADER ")).substring(7));
+        cleanup.foreign(root, t0, "the daemon subshell");
+        subreaper.track(List.of(root));
+        assertEquals(0, launcher.awaitExit(Timeouts.EXIT));
+        List<Long> sleeps = List.of();
+        long deadline = System.nanoTime() + Timeouts.EXIT.toNanos();
+        while (sleeps.size() < 2 || !sleeps.stream().allMatch(p -> Procfs.stat(p).map(s -> s.comm().equals("sleep")).orElse(false))) {
+            if (System.nanoTime() > deadline) throw new AssertionError("the daemon's sleeps did not start: " + sleeps);
+            Procfs.sleep(Duration.ofMillis(10));
+            sleeps = List.copyOf(TreeFixtures.children(root));
+        }
+        subreaper.foreign(cleanup, sleeps, t0, "daemon sleep");
+        assertFalse(Procfs.exists(leader), "the session leader is gone");
+        Path image = tmp.resolve("daemon.img");
+        Cryo.checkpoint(cleanup, root, image);
+        List<Long> tree = new java.util.ArrayList<>(sleeps);
+        tree.add(root);
+        TreeFixtures.awaitAllGone(tree, Duration.ofSeconds(30));
+        Path holderExe = Fixtures.compile(tmp, "pid_holder", Fixtures.Build.PIE);
+        Instant t1 = Instant.now();
+        Proc holder = cleanup.start("pid holder", new ProcessBuilder(holderExe.toString(), Long.toString(leader)));
+        assertEquals(leader, holder.awaitReady(), "the holder has the session's id");
+        subreaper.foreign(cleanup, List.of(leader), t1, "the pid holder's child");
+
+        String line = Cryo.run(cleanup, "restart", "-d", image.toString()).assertOneLineError();
+        assertTrue(line.contains("pid " + leader) && line.contains("in use") && line.contains("--fresh-pid-ns"), line);
+        Cryo.Result r = Cryo.run(cleanup, "restart", "-d", "--fresh-pid-ns", image.toString()).assertOk();
+        long init = Long.parseLong(r.stdout().trim());
+        subreaper.foreign(cleanup, List.of(init), t1, "the init");
+        long rootHost = -1;
+        List<Long> sleepsHost = List.of();
+        deadline = System.nanoTime() + Timeouts.CRYO.toNanos();
+        while (rootHost < 0 || sleepsHost.size() != 2 || Procfs.tracerPid(rootHost) != 0
+                || sleepsHost.stream().anyMatch(p -> Procfs.tracerPid(p) != 0)) {
+            if (System.nanoTime() > deadline) throw new AssertionError("not restored under init " + init);
+            Procfs.sleep(Duration.ofMillis(10));
+            List<Long> c = List.copyOf(TreeFixtures.children(init));
+            rootHost = c.size() == 1 ? c.getFirst() : -1;
+            sleepsHost = rootHost < 0 ? List.of() : List.copyOf(TreeFixtures.children(rootHost));
+        }
+        assertEquals(root, innermostPid(rootHost), "the subshell has its old pid inside");
+        for (long s : sleepsHost) {
+            assertTrue(sleeps.contains(innermostPid(s)), "a sleep has its old pid inside: " + innermostPid(s));
+            assertEquals(leader, innermost(s, "NSsid"));
+        }
+        assertEquals(leader, innermost(rootHost, "NSsid"), "the daemon's own session, inside");
+        assertEquals(leader, innermost(rootHost, "NSpgid"), "and its group");
+        assertEquals(1, Procfs.ppid(rootHost) == init ? 1 : 0, "the init is the root's parent (the temporary leader is gone)");
+
+        cryo.testing.Os.kill(rootHost, SIGKILL);
+        List<Long> gone = new java.util.ArrayList<>(sleepsHost);
+        gone.add(rootHost);
+        gone.add(init);
+        TreeFixtures.awaitAllGone(gone, Duration.ofSeconds(30));
+        holder.closeStdin();
+        assertEquals(0, holder.awaitExit(Timeouts.EXIT));
     }
 }
