@@ -102,7 +102,10 @@ public final class Restart {
         this.groupLeaders = new GroupLeaders(image.tree, root == null ? null : root.task);
     }
 
-    /** Restores the image; returns the root's host pid (a container's init gets a new one), detached and running. */
+    /**
+     * Restores the image; returns the root's host pid (a container's init gets a new one), or with --fresh-pid-ns
+     * the host pid of cryo's init, cryo's child, which exits as the root does; detached and running.
+     */
     public static int run(Image image, Options opts) throws ImageException, SysException, IOException {
         return new Restart(image, opts).restore();
     }
