@@ -189,7 +189,9 @@ class ContainerTest {
         cleanup.process(p);
         assertTrue(p.waitFor(Timeouts.CRYO.toMillis(), TimeUnit.MILLISECONDS), "cryo run -d did not return");
         assertEquals(0, p.exitValue());
-        long init = Long.parseLong(java.nio.file.Files.readAllLines(out).getFirst().trim());
+        // the container shares cryo's stdout: its READY line may come before or after the pid cryo prints
+        long init = Long.parseLong(java.nio.file.Files.readAllLines(out).stream().filter(l -> l.matches("\\d+")).findFirst()
+                .orElseThrow(() -> new AssertionError("cryo run -d printed no pid")));
         cleanup.foreign(init, t0, "container init");
         subreaper.track(List.of(init));
         Path progress = tmp.resolve("p.ran");
