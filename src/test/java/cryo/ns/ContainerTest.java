@@ -266,7 +266,7 @@ class ContainerTest {
         while (fgInit < 0) {
             assertTrue(System.nanoTime() < deadline && fg.isAlive(), () -> "no restored init under cryo restart: " + fg.tails());
             List<Long> k = Containers.children(fg.pid());
-            if (k.size() == 1 && Procfs.tracerPid(k.getFirst()) == 0 && Containers.nsPid(k.getFirst()) == 1) fgInit = k.getFirst();
+            if (k.size() == 1 && Containers.nsPidIfAlive(k.getFirst()) == 1 && Procfs.tracerPid(k.getFirst()) == 0) fgInit = k.getFirst();
             else Procfs.sleep(java.time.Duration.ofMillis(10));
         }
         cleanup.foreign(fgInit, t0, "restored container init");

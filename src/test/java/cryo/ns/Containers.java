@@ -74,8 +74,14 @@ final class Containers {
 
     /** The pid of a task inside its own pid namespace: the last field of NSpid (proc(5)). */
     static long nsPid(long hostPid) {
-        String[] f = Procfs.statusField(hostPid, "NSpid").orElseThrow(() -> new AssertionError("no task " + hostPid)).trim().split("\\s+");
-        return Long.parseLong(f[f.length - 1]);
+        long p = nsPidIfAlive(hostPid);
+        if (p == 0) throw new AssertionError("no task " + hostPid);
+        return p;
+    }
+
+    /** nsPid, or 0 for a task that is gone (cryo's stub, killed once the tree exists). */
+    static long nsPidIfAlive(long hostPid) {
+        return Procfs.statusField(hostPid, "NSpid").map(s -> s.trim().split("\\s+")).map(f -> Long.parseLong(f[f.length - 1])).orElse(0L);
     }
 
     /**
@@ -89,7 +95,8 @@ final class Containers {
         all.addAll(children(init));
         for (long p : all) {
             var st = Procfs.stat(p);
-            if (st.isPresent() && st.get().state() != 'Z') out.put(nsPid(p), st.get().comm());
+            long ns = nsPidIfAlive(p);
+            if (st.isPresent() && st.get().state() != 'Z' && ns != 0) out.put(ns, st.get().comm());
         }
         return out;
     }
