@@ -8,6 +8,7 @@ import cryo.task.ProcStat;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Collection;
@@ -74,6 +75,7 @@ public final class Container {
             for (Namespace ns : List.of(Namespace.PID, Namespace.MNT, Namespace.NET, Namespace.UTS, Namespace.USER, Namespace.CGROUP, Namespace.TIME)) {
                 if (ns.differsFromCryo(pid)) refused.add(pid, "is in another " + ns.proc + " namespace than cryo (" + ns.of(pid) + "): not supported yet");
             }
+            pendingForChildren(pid, refused);
         }
     }
 
@@ -83,17 +85,21 @@ public final class Container {
      * namespace in the tree (one that joined it with setns(2) has a parent outside it).
      */
     public void check(Collection<Integer> live, Collection<Integer> tree, Refusal.Collector refused) throws IOException {
-        for (Namespace ns : CRYOS) {
-            if (ns.differsFromCryo(init)) {
-                refused.add(init, "the container is in a " + ns.proc + " namespace of its own (" + ns.of(init) + "): cryo cannot recreate it");
-            }
-        }
         for (int pid : live) {
+            // Every task, not only the init: one that unshare(1)d a time namespace inside would come back in
+            // cryo's, its CLOCK_MONOTONIC deadlines off by the namespace's offset.
+            for (Namespace ns : CRYOS) {
+                if (!ns.differsFromCryo(pid)) continue;
+                refused.add(pid, (pid == init ? "the container is" : "is") + " in a " + ns.proc + " namespace of its own ("
+                        + ns.of(pid) + "): cryo cannot recreate it");
+            }
+            pendingForChildren(pid, refused);
             if (pid == init) continue;
             for (Namespace ns : OWN) {
                 String theirs = ns.of(pid);
                 if (theirs != null && !theirs.equals(ns.of(init))) {
-                    refused.add(pid, "is in another " + ns.proc + " namespace (" + theirs + ") than the container's init " + init + ": it joined with setns, not supported");
+                    refused.add(pid, "is in another " + ns.proc + " namespace (" + theirs + ") than the container's init " + init
+                            + " (entered with setns(2) or made with unshare(2)): not supported");
                 }
             }
         }
@@ -101,8 +107,23 @@ public final class Container {
             if (tree.contains(pid) || !pidNs.equals(linkOrNull(Namespace.PID, pid))) continue;
             ProcStat s = ProcStat.read(pid);
             if (s == null) continue;
-            refused.add(pid, "(" + s.comm + ", pid " + nsPid(pid) + " in the container) is in the pid namespace of the container's init " + init
-                    + " but not under it: it joined with setns, not supported");
+            refused.add(pid, s.comm + ", pid " + nsPid(pid) + " in the container, is in the pid namespace of the container's init " + init
+                    + " but not under it: it entered with setns(2), not supported");
+        }
+    }
+
+    /**
+     * A task that called unshare(CLONE_NEWPID or CLONE_NEWTIME) has the new namespace waiting for its children
+     * (/proc/PID/ns/pid_for_children, time_for_children: namespaces(7)); restart cannot set that up again.
+     */
+    private static void pendingForChildren(int pid, Refusal.Collector refused) throws IOException {
+        for (Namespace ns : List.of(Namespace.PID, Namespace.TIME)) {
+            Path link = Path.of("/proc/" + pid + "/ns/" + ns.proc + "_for_children");
+            if (!Files.exists(link, LinkOption.NOFOLLOW_LINKS)) continue;
+            String own = ns.of(pid), children = Files.readSymbolicLink(link).toString();
+            if (own != null && !own.equals(children)) {
+                refused.add(pid, "has a new " + ns.proc + " namespace waiting for its children (" + children + ", unshare(2)): not supported");
+            }
         }
     }
 

@@ -245,6 +245,45 @@ class ContainerTest {
         nsenter.awaitExit(Timeouts.EXIT);
     }
 
+    /**
+     * Tasks of a container that made a time, cgroup or user namespace of their own (unshare(1) inside): cryo
+     * cannot recreate those, and a task put back in cryo's time namespace would sleep to a deadline off by its
+     * offset — one line each, the container running on.
+     */
+    @Test
+    void tasksWithATimeCgroupOrUserNamespaceOfTheirOwnAreRefused() throws Exception {
+        Instant t0 = Instant.now();
+        Proc u = cleanup.start("unshare", new ProcessBuilder("unshare", "--fork", "--pid", "--mount-proc", "--uts", "--ipc", "sh", "-c",
+                "unshare -T sleep 100001 & unshare -C sleep 100002 & unshare -U sleep 100003 & echo READY; while :; do sleep 1; done")
+                .redirectInput(Path.of("/dev/null").toFile()));
+        u.await("READY", l -> l.equals("READY"));
+        long init = Containers.children(u.pid()).getFirst();
+        cleanup.foreign(init, t0, "container init");
+        subreaper.track(List.of(init));
+        Map<String, Long> own = new java.util.TreeMap<>();
+        long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
+        while (own.size() < 3) {
+            assertTrue(System.nanoTime() < deadline, "the three unshared sleeps did not start: " + own);
+            for (long k : Containers.children(init)) {
+                String cmd = java.nio.file.Files.readString(Path.of("/proc/" + k + "/cmdline")).replace('\0', ' ').trim();
+                if (cmd.matches("sleep 10000[123]")) own.put(cmd, k);
+            }
+            Procfs.sleep(java.time.Duration.ofMillis(10));
+        }
+        Cryo.Result r = Cryo.run(cleanup, "checkpoint", Long.toString(init), "-o", tmp.resolve("own.img").toString());
+        assertTrue(r.exit() != 0, r::describe);
+        String err = r.stderr();
+        for (var e : Map.of("sleep 100001", "time", "sleep 100002", "cgroup", "sleep 100003", "user").entrySet()) {
+            long pid = own.get(e.getKey());
+            assertTrue(r.stderrLines().stream().anyMatch(l -> l.contains("task " + pid + ": ") && l.contains(e.getValue() + " namespace of its own")), err);
+        }
+        assertFalse(java.nio.file.Files.exists(tmp.resolve("own.img")), "no image");
+        assertTrue(Procfs.alive(init), "the container runs on");
+        for (long pid : own.values()) assertTrue(Procfs.alive(pid), "its task " + pid + " runs on");
+        Containers.kill(init);
+        u.awaitExit(Timeouts.EXIT);
+    }
+
     @Test
     void inTheForegroundCryoWaitsForTheNewInitAndExitsWithItsStatus() {
         Path stop = tmp.resolve("stop");
