@@ -7,6 +7,7 @@ module cryo {
     exports cryo.memory;
     exports cryo.files;
     exports cryo.ipc;
+    exports cryo.mounts;
     exports cryo.remote;
     exports cryo.sys;
     exports cryo.container;

@@ -299,6 +299,7 @@ final class Show {
                 m.put("start", l.start());
                 m.put("len", l.len());
             }
+            case cryo.mounts.MountsRecord mr -> m.putAll(cryo.mounts.MountsShow.fields(mr));
             case Tail t -> {
                 m.put("length", t.length());
                 m.put("crc32c", hex(Integer.toUnsignedLong(t.crc32c())));

@@ -44,8 +44,8 @@ public final class FileData {
         return out;
     }
 
-    /** A payload record of a file's data at a byte offset: GHOST_DATA, MEMFD_DATA. */
-    public sealed interface Chunk extends PayloadRecord permits GhostDataRecord, MemfdDataRecord {
+    /** A payload record of a file's data at a byte offset: GHOST_DATA, MEMFD_DATA, TMPFS_DATA. */
+    public sealed interface Chunk extends PayloadRecord permits GhostDataRecord, MemfdDataRecord, cryo.mounts.TmpfsDataRecord {
         long offset();
 
         default long end() {

@@ -46,6 +46,8 @@ public final class Image {
     public final Map<Integer, ProcessImage> processes = new LinkedHashMap<>();
     /** The container's namespaces (its root is their init, pid 1); null for a plain tree. */
     public cryo.ns.NamespacesRecord namespaces;
+    /** The container's mounts, when the tree is one (cryo.mounts). */
+    private final cryo.mounts.MountsImage mounts = new cryo.mounts.MountsImage();
 
     /** Everything about one live process. */
     public static final class ProcessImage {
@@ -73,6 +75,10 @@ public final class Image {
             for (PagesRecord p : pages) n += p.data().byteSize();
             return n;
         }
+    }
+
+    public cryo.mounts.MountsImage mounts() {
+        return mounts;
     }
 
     private Image(Head head, Tree tree) {
@@ -231,10 +237,12 @@ public final class Image {
                     if (tree.root().pid() != 1) throw new ImageException("record " + name + ": the container's init is pid " + tree.root().pid() + " in the TREE, not 1");
                     img.namespaces = ns;
                 }
+                case cryo.mounts.MountsRecord mr -> img.mounts.add(mr, name.toString());
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
         img.checkMemfdData();
+        img.mounts.checkComplete();
         for (ProcessImage p : img.processes.values()) {
             if (p.entry.zombie()) continue;
             int pid = p.entry.pid();

@@ -39,6 +39,7 @@ public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.Pa
     static boolean is(int typeCode) {
         return typeCode == RecordType.PAGES.code || typeCode == RecordType.SHM_PAGES.code
                 || typeCode == RecordType.SHMEM_PAGES.code || typeCode == RecordType.GHOST_DATA.code
-                || typeCode == RecordType.MEMFD_DATA.code;
+                || typeCode == RecordType.MEMFD_DATA.code
+                || typeCode == RecordType.TMPFS_DATA.code;
     }
 }

@@ -37,6 +37,10 @@ public enum RecordType {
     NAMESPACES(40, cryo.ns.NamespacesRecord::decode),
     GHOST(30, cryo.files.GhostRecord::decode),
     GHOST_DATA(31, cryo.files.GhostDataRecord::decode),
+    MOUNT(41, cryo.mounts.MountRecord::decode),
+    MOUNT_GONE(42, cryo.mounts.MountGoneRecord::decode),
+    TMPFS_FILE(43, cryo.mounts.TmpfsFileRecord::decode),
+    TMPFS_DATA(44, cryo.mounts.TmpfsDataRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

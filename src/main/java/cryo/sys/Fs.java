@@ -54,4 +54,47 @@ public final class Fs {
             return s.get(JAVA_LONG, 0);
         }
     }
+    private static final int SYMLINKAT = 266, LINKAT = 265, FCHMODAT = 268, FCHOWNAT = 260, UTIMENSAT = 280, AT_SYMLINK_NOFOLLOW = 0x100;
+
+    /** symlink(2): a link at path holding target. */
+    public static void symlink(String target, String path) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            Native.check(Native.raw(SYMLINKAT, a.allocateFrom(target).address(), AT_FDCWD, a.allocateFrom(path).address()), "symlink(" + path + ")");
+        }
+    }
+
+    /** link(2): a second name for existing (without following a symlink). */
+    public static void link(String existing, String path) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            Native.check(Native.raw(LINKAT, AT_FDCWD, a.allocateFrom(existing).address(), AT_FDCWD, a.allocateFrom(path).address(), 0),
+                    "link(" + existing + ", " + path + ")");
+        }
+    }
+
+    /** lchown(2): the owner of path itself, a symlink included. */
+    public static void lchown(String path, int uid, int gid) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            Native.check(Native.raw(FCHOWNAT, AT_FDCWD, a.allocateFrom(path).address(), uid, gid, AT_SYMLINK_NOFOLLOW),
+                    "lchown(" + path + ", " + uid + ", " + gid + ")");
+        }
+    }
+
+    /** chmod(2), set-id bits included (after chown, which clears them). */
+    public static void chmod(String path, int mode) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            Native.check(Native.raw(FCHMODAT, AT_FDCWD, a.allocateFrom(path).address(), mode & 07777), "chmod(" + path + ", 0" + Integer.toOctalString(mode) + ")");
+        }
+    }
+
+    /** utimensat(2) with AT_SYMLINK_NOFOLLOW: access and modification times of path itself, in ns since the epoch. */
+    public static void lutimens(String path, long atimeNanos, long mtimeNanos) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ts = a.allocate(32);
+            ts.set(JAVA_LONG, 0, Math.floorDiv(atimeNanos, 1_000_000_000L));
+            ts.set(JAVA_LONG, 8, Math.floorMod(atimeNanos, 1_000_000_000L));
+            ts.set(JAVA_LONG, 16, Math.floorDiv(mtimeNanos, 1_000_000_000L));
+            ts.set(JAVA_LONG, 24, Math.floorMod(mtimeNanos, 1_000_000_000L));
+            Native.check(Native.raw(UTIMENSAT, AT_FDCWD, a.allocateFrom(path).address(), ts.address(), AT_SYMLINK_NOFOLLOW), "utimensat(" + path + ")");
+        }
+    }
 }
