@@ -116,6 +116,7 @@ public final class Restart {
         image.shmemPages.values().forEach(payloads::addAll);
         for (Image.ProcessImage p : image.processes.values()) payloads.addAll(p.pages);
         image.ghostData.values().forEach(payloads::addAll);
+        payloads.addAll(image.mounts().allData());
         try (DataCheck check = DataCheck.start(payloads)) {
             data = check;
             return restoreChecked();

@@ -60,9 +60,13 @@ final class MountsFixture {
     }
 
     static MountsImage read(Path file) throws Exception {
+        return MountsImage.of(records(file));
+    }
+
+    static List<cryo.image.ImageRecord> records(Path file) throws Exception {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             var seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), Arena.ofAuto());
-            return MountsImage.of(ImageReader.read(seg));
+            return ImageReader.read(seg);
         }
     }
 
