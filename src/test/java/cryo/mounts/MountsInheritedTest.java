@@ -1,0 +1,98 @@
+package cryo.mounts;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import cryo.image.DataCheck;
+import cryo.image.Refusal;
+import cryo.sys.Mount;
+import cryo.testing.Cleanup;
+import cryo.testing.Fixtures;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Mounts a container had from its creator: one it unmounted (MOUNT_GONE), one it made read-only (FLAGS); and mounts
+ * nested in its own: a tmpfs inside its tmpfs, a bind of a directory of its tmpfs (BIND_INSIDE). The host's two
+ * tmpfs mounts are made by the test and unmounted after it, pass or fail.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class MountsInheritedTest {
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
+    @TempDir
+    Path dir;
+    private final List<String> hostMounts = new java.util.ArrayList<>();
+
+    @BeforeEach
+    void hostMounts() throws Exception {
+        Fixtures.assumeRoot();
+        for (String name : List.of("gone", "ro")) {
+            Path p = Files.createDirectory(dir.resolve(name));
+            Mount.mount("cryo-test", p.toString(), "tmpfs", Mount.MS_NOSUID, "size=1m");
+            hostMounts.add(p.toString());
+        }
+    }
+
+    @AfterEach
+    void unmount() {
+        for (String p : hostMounts.reversed()) {
+            try {
+                Mount.umount2(p, Mount.MNT_DETACH);
+            } catch (Exception e) {
+                System.out.println("[cleanup] " + e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void unmountedRemountedAndNestedMountsComeBack() throws Exception {
+        String d = dir.toString();
+        MountsFixture.Container c = MountsFixture.start(cleanup, String.join("\n",
+                "umount " + d + "/gone",
+                "mount -o remount,bind,ro,nosuid " + d + "/ro",
+                "mkdir " + d + "/x " + d + "/alias",
+                "mount -t tmpfs -o size=2m t " + d + "/x",
+                "mkdir -p " + d + "/x/inner " + d + "/x/shared/deeper",
+                "echo outer > " + d + "/x/shared/deeper/f",
+                "mount -t tmpfs -o size=1m,mode=700 inner " + d + "/x/inner",
+                "echo inner > " + d + "/x/inner/f",
+                "mount --bind " + d + "/x/shared " + d + "/alias"));
+        Refusal.Collector refused = new Refusal.Collector();
+        MountsDump dump = Mounts.checkpoint(c.pid(), refused);
+        assertTrue(refused.isEmpty(), () -> String.join("\n", MountsCheckpointTest.refusals(refused)));
+        assertEquals(List.of(d + "/gone"), dump.gone().stream().map(MountGoneRecord::mountPoint).toList());
+        assertEquals(List.of(d + "/ro:FLAGS", "/proc:FS", d + "/x:FS", d + "/x/inner:FS", d + "/alias:BIND_INSIDE"),
+                dump.mounts().stream().map(m -> m.mountPoint() + ":" + m.kind()).toList());
+        MountRecord alias = dump.mounts().getLast();
+        assertEquals("/shared", alias.source());
+        assertEquals(dump.mounts().get(2).id(), alias.sourceMount());
+        assertEquals(List.of("", "inner", "shared", "shared/deeper", "shared/deeper/f"),
+                dump.files(dump.mounts().get(2).id()).stream().map(TmpfsFileRecord::path).sorted().toList(), "the inner tmpfs's files are its own");
+        MountsImage img = MountsFixture.roundTrip(dump, dir);
+        c.unshare().process().destroyForcibly().waitFor();
+
+        try (MountsFixture.NsProcess p = new MountsFixture.NsProcess(); DataCheck check = DataCheck.start(List.of())) {
+            Mounts.restore(p.tracee, p.pid, img, check);
+            List<MountInfo> mi = MountInfo.read(String.valueOf(p.pid));
+            assertFalse(mi.stream().anyMatch(m -> m.mountPoint().equals(d + "/gone")), "the unmounted mount is gone");
+            MountInfo ro = mi.stream().filter(m -> m.mountPoint().equals(d + "/ro")).findFirst().orElseThrow();
+            assertTrue(ro.mountOptions().startsWith("ro,nosuid"), ro.mountOptions());
+            Path root = p.root().resolve(d.substring(1));
+            assertEquals("inner\n", Files.readString(root.resolve("x/inner/f")));
+            assertEquals("outer\n", Files.readString(root.resolve("alias/deeper/f")));
+            assertEquals("outer\n", Files.readString(root.resolve("x/shared/deeper/f")));
+        }
+        assertTrue(Files.isDirectory(dir.resolve("gone")) && MountInfo.read("self").stream().anyMatch(m -> m.mountPoint().equals(d + "/gone")),
+                "the host keeps its mount");
+    }
+}
