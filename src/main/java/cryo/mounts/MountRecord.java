@@ -81,7 +81,7 @@ public record MountRecord(int id, int parent, Kind kind, boolean sbReadOnly, lon
                 if (!Paths.absolute(source) || source.equals("/")) throw d.error("source", "'" + source + "' is not a host directory other than /");
             }
             case FS -> {
-                if (!FS_TYPES.contains(type)) throw d.error("fs_type", "'" + type + "' is not one cryo makes (" + String.join(", ", FS_TYPES) + ")");
+                if (!FS_TYPES.contains(type)) throw d.error("fs_type", "'" + type + "' is not one cryo makes (" + String.join(", ", new java.util.TreeSet<>(FS_TYPES)) + ")");
                 if (options.contains("\0")) throw d.error("fs_options", "holds a NUL byte");
             }
             case BIND -> {
