@@ -41,8 +41,9 @@ final class TmpfsContents {
 
     /**
      * Walks the tmpfs at dir (a path through /proc/PID/root) in pre-order, numbering entries from firstIndex.
-     * covered: the paths (relative to dir) that other mounts of the container are mounted on. A directory another mount covers is recorded as a plain directory (0755 root:root, the tmpfs root's times):
-     * what it holds and its own attributes are hidden under that mount (mount(2)).
+     * covered: the paths (relative to dir) that other mounts of the container are mounted on. A directory (a file)
+     * another mount covers is recorded as an empty 0755 directory (0644 file) of root's with the tmpfs root's
+     * times: what it holds and its own attributes are hidden under that mount (mount(2)).
      */
     static List<Entry> scan(int mount, String dir, java.util.Set<String> covered, String describe, int firstIndex, Refusal.Collector refused)
             throws IOException {
@@ -71,7 +72,8 @@ final class TmpfsContents {
                 String rel = rel(top, p);
                 Map<String, Object> a = Files.readAttributes(p, "unix:*", LinkOption.NOFOLLOW_LINKS);
                 if (!a.get("dev").equals(dev) || covered.contains(rel)) {
-                    refused.add(new Refusal("mount " + describe + ": '" + rel + "' is a mount point of a file, which cryo does not recreate"));
+                    out.add(new Entry(new TmpfsFileRecord(mount, firstIndex + out.size(), TmpfsFileRecord.Kind.FILE, 0644, 0, 0, 0, 0,
+                            rootTimes[0], rootTimes[1], rel, ""), null, List.of()));
                     return FileVisitResult.CONTINUE;
                 }
                 int mode = (int) a.get("mode");

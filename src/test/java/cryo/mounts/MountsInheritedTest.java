@@ -66,17 +66,20 @@ class MountsInheritedTest {
                 "echo outer > " + d + "/x/shared/deeper/f",
                 "mount -t tmpfs -o size=1m,mode=700 inner " + d + "/x/inner",
                 "echo inner > " + d + "/x/inner/f",
-                "mount --bind " + d + "/x/shared " + d + "/alias"));
+                "mount --bind " + d + "/x/shared " + d + "/alias",
+                "echo host-data > " + d + "/hostfile",
+                "echo hidden > " + d + "/x/conf",
+                "mount --bind " + d + "/hostfile " + d + "/x/conf"));
         Refusal.Collector refused = new Refusal.Collector();
         MountsDump dump = Mounts.checkpoint(c.pid(), refused);
         assertTrue(refused.isEmpty(), () -> String.join("\n", MountsCheckpointTest.refusals(refused)));
         assertEquals(List.of(d + "/gone"), dump.gone().stream().map(MountGoneRecord::mountPoint).toList());
-        assertEquals(List.of(d + "/ro:FLAGS", "/proc:FS", d + "/x:FS", d + "/x/inner:FS", d + "/alias:BIND_INSIDE"),
+        assertEquals(List.of(d + "/ro:FLAGS", "/proc:FS", d + "/x:FS", d + "/x/inner:FS", d + "/alias:BIND_INSIDE", d + "/x/conf:BIND"),
                 dump.mounts().stream().map(m -> m.mountPoint() + ":" + m.kind()).toList());
-        MountRecord alias = dump.mounts().getLast();
+        MountRecord alias = dump.mounts().get(4);
         assertEquals("/shared", alias.source());
         assertEquals(dump.mounts().get(2).id(), alias.sourceMount());
-        assertEquals(List.of("", "inner", "shared", "shared/deeper", "shared/deeper/f"),
+        assertEquals(List.of("", "conf", "inner", "shared", "shared/deeper", "shared/deeper/f"),
                 dump.files(dump.mounts().get(2).id()).stream().map(TmpfsFileRecord::path).sorted().toList(), "the inner tmpfs's files are its own");
         MountsImage img = MountsFixture.roundTrip(dump, dir);
         c.unshare().process().destroyForcibly().waitFor();
@@ -91,6 +94,7 @@ class MountsInheritedTest {
             assertEquals("inner\n", Files.readString(root.resolve("x/inner/f")));
             assertEquals("outer\n", Files.readString(root.resolve("alias/deeper/f")));
             assertEquals("outer\n", Files.readString(root.resolve("x/shared/deeper/f")));
+            assertEquals("host-data\n", Files.readString(root.resolve("x/conf")), "a host file bound over a file of the tmpfs");
         }
         assertTrue(Files.isDirectory(dir.resolve("gone")) && MountInfo.read("self").stream().anyMatch(m -> m.mountPoint().equals(d + "/gone")),
                 "the host keeps its mount");

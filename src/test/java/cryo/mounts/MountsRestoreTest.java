@@ -75,6 +75,10 @@ class MountsRestoreTest {
             byte[] sparse = Files.readAllBytes(x0.resolve("sparse"));
             assertEquals(3 << 20, sparse.length);
             assertEquals("middle", new String(sparse, 1 << 20, 6));
+            Process stat = new ProcessBuilder("stat", "-c", "%b", x0.resolve("sparse").toString()).redirectErrorStream(true).start();
+            assertTrue(stat.waitFor(30, TimeUnit.SECONDS));
+            long blocks = Long.parseLong(new String(stat.getInputStream().readAllBytes()).trim());
+            assertTrue(blocks < 128, "the holes stay holes: " + blocks + " blocks of 512 bytes");
             Map<String, Object> deep = Files.readAttributes(x0.resolve("sub/deep"), "unix:*", LinkOption.NOFOLLOW_LINKS);
             assertEquals(04755, (int) deep.get("mode") & 07777);
             assertEquals(1234, deep.get("uid"));
