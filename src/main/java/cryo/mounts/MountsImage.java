@@ -22,6 +22,8 @@ public final class MountsImage {
     private final Map<Integer, List<TmpfsFileRecord>> files = new HashMap<>();
     private final Map<Integer, TmpfsFileRecord> byIndex = new HashMap<>();
     private final Map<Integer, List<TmpfsDataRecord>> data = new HashMap<>();
+    /** Per tmpfs mount: the paths of its entries, and which of them are directories and files. */
+    private final Map<Integer, Map<String, TmpfsFileRecord.Kind>> paths = new HashMap<>();
 
     /** Collects one record; name is how errors call it ("MOUNT #2"). */
     public void add(MountsRecord r, String name) throws ImageException {
@@ -36,6 +38,7 @@ public final class MountsImage {
                 }
                 mounts.put(m.id(), m);
                 files.put(m.id(), new ArrayList<>());
+                paths.put(m.id(), new HashMap<>());
             }
             case MountGoneRecord g -> {
                 if (!mounts.isEmpty() && !(mounts.size() == 1 && root() != null)) throw new ImageException("record " + name + ": MOUNT_GONE after MOUNT records other than the ROOT");
@@ -55,19 +58,20 @@ public final class MountsImage {
         if (m == null || !m.tmpfs()) throw new ImageException("record " + name + ": field 'mount' names mount " + f.mount() + ", which no tmpfs MOUNT record before it has");
         if (byIndex.containsKey(f.index())) throw new ImageException("record " + name + ": field 'index' " + f.index() + " is used twice");
         List<TmpfsFileRecord> entries = files.get(f.mount());
+        Map<String, TmpfsFileRecord.Kind> seen = paths.get(f.mount());
         if (entries.isEmpty() != f.path().isEmpty()) throw new ImageException("record " + name + ": the first entry of a tmpfs is its root directory (path ''), this is '" + f.path() + "'");
         if (!f.path().isEmpty()) {
-            String parent = Paths.parentOf(f.path());
-            if (entries.stream().noneMatch(e -> e.kind() == TmpfsFileRecord.Kind.DIR && e.path().equals(parent))) {
+            if (seen.get(Paths.parentOf(f.path())) != TmpfsFileRecord.Kind.DIR) {
                 throw new ImageException("record " + name + ": the directory of '" + f.path() + "' has no TMPFS_FILE record before it");
             }
-            if (entries.stream().anyMatch(e -> e.path().equals(f.path()))) throw new ImageException("record " + name + ": '" + f.path() + "' appears twice in mount " + f.mount());
+            if (seen.containsKey(f.path())) throw new ImageException("record " + name + ": '" + f.path() + "' appears twice in mount " + f.mount());
         }
-        if (f.kind() == TmpfsFileRecord.Kind.HARDLINK && entries.stream().noneMatch(e -> e.kind() == TmpfsFileRecord.Kind.FILE && e.path().equals(f.target()))) {
+        if (f.kind() == TmpfsFileRecord.Kind.HARDLINK && seen.get(f.target()) != TmpfsFileRecord.Kind.FILE) {
             throw new ImageException("record " + name + ": field 'target' '" + f.target() + "' is no FILE before it in mount " + f.mount());
         }
         if (entries.size() >= m.tmpfsFiles()) throw new ImageException("record " + name + ": mount " + m.id() + " has more entries than its field 'tmpfs_files' (" + m.tmpfsFiles() + ")");
         entries.add(f);
+        seen.put(f.path(), f.kind());
         byIndex.put(f.index(), f);
         data.put(f.index(), new ArrayList<>());
     }
