@@ -17,7 +17,7 @@ public record MountGoneRecord(String mountPoint) implements MountsRecord {
 
     public static MountGoneRecord decode(Decoder d) throws ImageException {
         String mp = d.str("mount_point");
-        if (!Paths.absolute(mp) || mp.equals("/")) throw d.error("mount_point", "'" + mp + "' is not a normal absolute path other than /");
+        if (!MountPaths.absolute(mp) || mp.equals("/")) throw d.error("mount_point", "'" + mp + "' is not a normal absolute path other than /");
         return new MountGoneRecord(mp);
     }
 }

@@ -73,22 +73,22 @@ public record MountRecord(int id, int parent, Kind kind, boolean sbReadOnly, lon
         String type = d.str("fs_type");
         String source = d.str("source");
         String options = d.str("fs_options");
-        if (!Paths.absolute(mp)) throw d.error("mount_point", "'" + mp + "' is not a normal absolute path");
+        if (!MountPaths.absolute(mp)) throw d.error("mount_point", "'" + mp + "' is not a normal absolute path");
         if (bytes < 0) throw d.error("tmpfs_bytes", "is negative");
         switch (kind) {
             case ROOT -> {
                 if (!mp.equals("/")) throw d.error("mount_point", "of a ROOT is '" + mp + "', not /");
-                if (!Paths.absolute(source) || source.equals("/")) throw d.error("source", "'" + source + "' is not a host directory other than /");
+                if (!MountPaths.absolute(source) || source.equals("/")) throw d.error("source", "'" + source + "' is not a host directory other than /");
             }
             case FS -> {
                 if (!FS_TYPES.contains(type)) throw d.error("fs_type", "'" + type + "' is not one cryo makes (" + String.join(", ", new java.util.TreeSet<>(FS_TYPES)) + ")");
                 if (options.contains("\0")) throw d.error("fs_options", "holds a NUL byte");
             }
             case BIND -> {
-                if (!Paths.absolute(source)) throw d.error("source", "'" + source + "' is not a normal absolute host path");
+                if (!MountPaths.absolute(source)) throw d.error("source", "'" + source + "' is not a normal absolute host path");
             }
             case BIND_INSIDE -> {
-                if (!Paths.absolute(source)) throw d.error("source", "'" + source + "' is not a normal absolute path");
+                if (!MountPaths.absolute(source)) throw d.error("source", "'" + source + "' is not a normal absolute path");
                 if (sourceMount == 0) throw d.error("source_mount", "is 0 for a BIND_INSIDE");
             }
             case FLAGS -> {

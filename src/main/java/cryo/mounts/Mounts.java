@@ -56,10 +56,10 @@ public final class Mounts {
     /** Where a mount point lies on the host given the mounts made before it; null if on a mount cryo makes. */
     private static String hostPathBefore(MountsImage image, List<MountRecord> before, String path) {
         MountRecord on = null;
-        for (MountRecord m : before) if (m.kind() != MountRecord.Kind.FLAGS && Paths.under(path, m.mountPoint())) on = m;
-        if (on == null) return Paths.join(image.root() == null ? "" : image.root().source(), path);
+        for (MountRecord m : before) if (m.kind() != MountRecord.Kind.FLAGS && MountPaths.under(path, m.mountPoint())) on = m;
+        if (on == null) return MountPaths.join(image.root() == null ? "" : image.root().source(), path);
         return switch (on.kind()) {
-            case ROOT, BIND -> Paths.join(on.source(), Paths.relativeTo(path, on.mountPoint()));
+            case ROOT, BIND -> MountPaths.join(on.source(), MountPaths.relativeTo(path, on.mountPoint()));
             default -> null;
         };
     }

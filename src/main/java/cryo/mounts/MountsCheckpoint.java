@@ -75,7 +75,7 @@ final class MountsCheckpoint {
                 continue;
             }
             propagation(m);
-            String hostMp = Paths.join(rootHost, m.mountPoint());
+            String hostMp = MountPaths.join(rootHost, m.mountPoint());
             MountInfo h = host.stream().filter(x -> !matched.contains(x) && x.mountPoint().equals(hostMp) && x.device().equals(m.device())
                     && x.root().equals(m.root()) && x.fsType().equals(m.fsType())).findFirst().orElse(null);
             int parent = recorded.contains(m.parent()) ? m.parent() : 0;
@@ -97,8 +97,8 @@ final class MountsCheckpoint {
         List<MountGoneRecord> gone = new ArrayList<>();
         for (MountInfo h : host) {
             if (matched.contains(h)) continue;
-            if (!rootHost.isEmpty() && (!Paths.under(h.mountPoint(), rootHost) || h.mountPoint().equals(rootHost))) continue;
-            String mp = rootHost.isEmpty() ? h.mountPoint() : "/" + Paths.relativeTo(h.mountPoint(), rootHost);
+            if (!rootHost.isEmpty() && (!MountPaths.under(h.mountPoint(), rootHost) || h.mountPoint().equals(rootHost))) continue;
+            String mp = rootHost.isEmpty() ? h.mountPoint() : "/" + MountPaths.relativeTo(h.mountPoint(), rootHost);
             if (!mp.equals("/")) gone.add(new MountGoneRecord(mp));
         }
         gone.sort(Comparator.comparingInt((MountGoneRecord g) -> g.mountPoint().length()).reversed());
@@ -125,7 +125,7 @@ final class MountsCheckpoint {
             }
             Set<String> covered = new HashSet<>();
             for (MountInfo o : theirs) {
-                if (o != m && !o.mountPoint().equals(m.mountPoint()) && Paths.under(o.mountPoint(), m.mountPoint())) covered.add(Paths.relativeTo(o.mountPoint(), m.mountPoint()));
+                if (o != m && !o.mountPoint().equals(m.mountPoint()) && MountPaths.under(o.mountPoint(), m.mountPoint())) covered.add(MountPaths.relativeTo(o.mountPoint(), m.mountPoint()));
             }
             List<TmpfsContents.Entry> entries = TmpfsContents.scan(m.id(), "/proc/" + pid + "/root" + m.mountPoint(), covered, m.describe(), nextIndex, refused);
             long bytes = 0;
@@ -164,9 +164,9 @@ final class MountsCheckpoint {
     private String hostPathOf(MountInfo m) {
         MountInfo best = null;
         for (MountInfo h : host) {
-            if (h.device().equals(m.device()) && Paths.under(m.root(), h.root()) && (best == null || h.root().length() > best.root().length())) best = h;
+            if (h.device().equals(m.device()) && MountPaths.under(m.root(), h.root()) && (best == null || h.root().length() > best.root().length())) best = h;
         }
-        return best == null ? null : Paths.join(best.mountPoint(), Paths.relativeTo(m.root(), best.root()));
+        return best == null ? null : MountPaths.join(best.mountPoint(), MountPaths.relativeTo(m.root(), best.root()));
     }
 
     /** True when a later mount covers m: one on top of it, or one on a directory above it that is not its ancestor. */
@@ -179,7 +179,7 @@ final class MountsCheckpoint {
         }
         for (MountInfo o : theirs) {
             if (o == m || ancestors.contains(o.id())) continue;
-            if (o.mountPoint().equals(m.mountPoint()) ? o.parent() == m.id() : Paths.under(m.mountPoint(), o.mountPoint()) && isAfter(o, m)) return true;
+            if (o.mountPoint().equals(m.mountPoint()) ? o.parent() == m.id() : MountPaths.under(m.mountPoint(), o.mountPoint()) && isAfter(o, m)) return true;
         }
         return false;
     }

@@ -61,7 +61,7 @@ public final class MountsImage {
         Map<String, TmpfsFileRecord.Kind> seen = paths.get(f.mount());
         if (entries.isEmpty() != f.path().isEmpty()) throw new ImageException("record " + name + ": the first entry of a tmpfs is its root directory (path ''), this is '" + f.path() + "'");
         if (!f.path().isEmpty()) {
-            if (seen.get(Paths.parentOf(f.path())) != TmpfsFileRecord.Kind.DIR) {
+            if (seen.get(MountPaths.parentOf(f.path())) != TmpfsFileRecord.Kind.DIR) {
                 throw new ImageException("record " + name + ": the directory of '" + f.path() + "' has no TMPFS_FILE record before it");
             }
             if (seen.containsKey(f.path())) throw new ImageException("record " + name + ": '" + f.path() + "' appears twice in mount " + f.mount());
@@ -162,10 +162,10 @@ public final class MountsImage {
         MountRecord m = mountOf(path);
         if (m == null || m.kind() == MountRecord.Kind.FLAGS) {
             MountRecord root = root();
-            return root == null ? path : Paths.join(root.source(), path);
+            return root == null ? path : MountPaths.join(root.source(), path);
         }
         return switch (m.kind()) {
-            case ROOT, BIND -> Paths.join(m.source(), Paths.relativeTo(path, m.mountPoint()));
+            case ROOT, BIND -> MountPaths.join(m.source(), MountPaths.relativeTo(path, m.mountPoint()));
             default -> null;
         };
     }
@@ -174,7 +174,7 @@ public final class MountsImage {
     private MountRecord mountOf(String path) {
         MountRecord found = null;
         for (MountRecord m : mounts.values()) {
-            if (m.kind() != MountRecord.Kind.FLAGS && Paths.under(path, m.mountPoint())) found = m;
+            if (m.kind() != MountRecord.Kind.FLAGS && MountPaths.under(path, m.mountPoint())) found = m;
         }
         return found;
     }

@@ -15,8 +15,11 @@ import cryo.sys.SysException;
  * pivot_root into the root (the "pivot_root(".", ".")" of pivot_root(2)) and the old root detached.
  */
 final class MountsRestore {
-    /** Offsets in the init's scratch of mount(2)'s string arguments (each at most 4096 bytes and a NUL). */
-    private static final long SOURCE = 0, TARGET = 4104, TYPE = 8208, DATA = 12312;
+    /**
+     * Offsets in the init's general scratch area (below Scratch.AUX) of mount(2)'s string arguments: paths and
+     * options of at most 4096 bytes and a NUL, a type of MountRecord.FS_TYPES.
+     */
+    private static final long SOURCE = 0, TARGET = 4104, TYPE = 8208, DATA = 8272;
 
     private final Tracee init;
     private final int pid;
@@ -39,13 +42,13 @@ final class MountsRestore {
             flags(root, prefix);
         }
         for (MountGoneRecord g : image.gone()) {
-            long r = init.call(Nr.UMOUNT2, null, init.putString(TARGET, Paths.join(prefix, g.mountPoint())), Mount.MNT_DETACH);
+            long r = init.call(Nr.UMOUNT2, null, init.putString(TARGET, MountPaths.join(prefix, g.mountPoint())), Mount.MNT_DETACH);
             // EINVAL: no longer a mount point (its parent went first, or restart's host lacks it): gone either way.
             if (r < 0 && r != -Errno.EINVAL && r != -Errno.ENOENT) throw new SysException("remote umount2 of removed mount " + g.mountPoint() + " in task " + init.tid, (int) -r);
         }
         for (MountRecord m : image.mounts()) {
             if (m == root) continue;
-            String target = Paths.join(prefix, m.mountPoint());
+            String target = MountPaths.join(prefix, m.mountPoint());
             switch (m.kind()) {
                 case FS -> {
                     long flags = m.flags() & Mount.PER_MOUNT;
@@ -60,7 +63,7 @@ final class MountsRestore {
                 }
                 case BIND_INSIDE -> {
                     MountRecord src = image.mount(m.sourceMount());
-                    mount(m.describe(), Paths.join(prefix, Paths.join(src.mountPoint(), m.source())), target, null, Mount.MS_BIND, null);
+                    mount(m.describe(), MountPaths.join(prefix, MountPaths.join(src.mountPoint(), m.source())), target, null, Mount.MS_BIND, null);
                     flags(m, target);
                 }
                 case FLAGS -> flags(m, target);

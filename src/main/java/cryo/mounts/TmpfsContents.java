@@ -160,7 +160,7 @@ final class TmpfsContents {
     static void refill(MountsImage image, MountRecord m, String dir, DataCheck check) throws SysException, ImageException {
         List<TmpfsFileRecord> entries = image.files(m.id());
         for (TmpfsFileRecord f : entries) {
-            String p = Paths.join(dir, f.path());
+            String p = MountPaths.join(dir, f.path());
             switch (f.kind()) {
                 case DIR -> {
                     if (!f.path().isEmpty()) Fs.mkdir(p, 0700);
@@ -176,14 +176,14 @@ final class TmpfsContents {
                 }
                 case SYMLINK -> Fs.symlink(f.target(), p);
                 case FIFO -> Fs.mkfifo(p, 0600);
-                case HARDLINK -> Fs.link(Paths.join(dir, f.target()), p);
+                case HARDLINK -> Fs.link(MountPaths.join(dir, f.target()), p);
             }
             if (f.kind() == TmpfsFileRecord.Kind.HARDLINK) continue;
             Fs.lchown(p, f.uid(), f.gid());
             if (f.kind() != TmpfsFileRecord.Kind.SYMLINK) Fs.chmod(p, f.mode());
         }
         for (TmpfsFileRecord f : entries.reversed()) {
-            if (f.kind() != TmpfsFileRecord.Kind.HARDLINK) Fs.lutimens(Paths.join(dir, f.path()), f.atimeNanos(), f.mtimeNanos());
+            if (f.kind() != TmpfsFileRecord.Kind.HARDLINK) Fs.lutimens(MountPaths.join(dir, f.path()), f.atimeNanos(), f.mtimeNanos());
         }
     }
 }

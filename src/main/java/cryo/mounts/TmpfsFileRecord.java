@@ -42,7 +42,7 @@ public record TmpfsFileRecord(int mount, int index, Kind kind, int mode, int uid
         long mtime = d.u64("mtime_ns");
         String path = d.str("path");
         String target = d.str("target");
-        if (!Paths.relative(path)) throw d.error("path", "'" + path + "' is not a normal relative path");
+        if (!MountPaths.relative(path)) throw d.error("path", "'" + path + "' is not a normal relative path");
         if (path.isEmpty() && kind != Kind.DIR) throw d.error("path", "is the root of the tmpfs, but the entry is a " + kind);
         if (size < 0 || dataBytes < 0 || dataBytes > size) throw d.error("data_bytes", "is " + dataBytes + " for a size of " + size);
         if (kind != Kind.FILE && dataBytes != 0) throw d.error("data_bytes", "is " + dataBytes + " for a " + kind);
@@ -51,7 +51,7 @@ public record TmpfsFileRecord(int mount, int index, Kind kind, int mode, int uid
                 if (target.isEmpty() || target.indexOf('\0') >= 0) throw d.error("target", "is not a symlink's contents");
             }
             case HARDLINK -> {
-                if (!Paths.relative(target) || target.isEmpty()) throw d.error("target", "'" + target + "' is not a normal relative path");
+                if (!MountPaths.relative(target) || target.isEmpty()) throw d.error("target", "'" + target + "' is not a normal relative path");
             }
             default -> {
                 if (!target.isEmpty()) throw d.error("target", "is set for a " + kind);

@@ -175,7 +175,7 @@ class MountsRestoreTest {
 
     private static String hostPathOfRoot(MountInfo m) throws Exception {
         for (MountInfo h : MountInfo.read("self")) {
-            if (h.device().equals(m.device()) && h.root().equals("/")) return Paths.join(h.mountPoint(), m.root());
+            if (h.device().equals(m.device()) && h.root().equals("/")) return MountPaths.join(h.mountPoint(), m.root());
         }
         return null;
     }

@@ -1,8 +1,8 @@
 package cryo.mounts;
 
 /** Path checks and joins for mount points and paths inside a tmpfs. */
-final class Paths {
-    private Paths() {
+final class MountPaths {
+    private MountPaths() {
     }
 
     /** "/" or "/a/b": absolute, no empty, "." or ".." component, no trailing slash, no NUL. */
