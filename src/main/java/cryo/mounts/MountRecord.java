@@ -14,7 +14,8 @@ import java.util.Set;
  * str mount_point; str fs_type; str source; str fs_options}. id and parent are the mount ids at checkpoint
  * (parent 0: a mount the namespace had from its creator). mount_point is a path in the container. source is,
  * by kind: ROOT and BIND the host path; BIND_INSIDE the path within the file system of MOUNT source_mount;
- * FS the name mount(2) is given; FLAGS unused. flags are the per-mount MS_* flags (MS_UNBINDABLE included).
+ * FS the name mount(2) is given; FLAGS unused. flags are the per-mount MS_* flags (MS_UNBINDABLE included);
+ * sb_readonly marks a tmpfs whose super block is read-only (remounted so after it is filled).
  */
 public record MountRecord(int id, int parent, Kind kind, boolean sbReadOnly, long flags, int sourceMount, int tmpfsFiles,
                           long tmpfsBytes, String mountPoint, String fsType, String source, String fsOptions) implements MountsRecord {
@@ -98,6 +99,9 @@ public record MountRecord(int id, int parent, Kind kind, boolean sbReadOnly, lon
         boolean tmpfs = kind == Kind.FS && type.equals("tmpfs");
         if (!tmpfs && (files != 0 || bytes != 0)) throw d.error("tmpfs_files", "is " + files + " (" + bytes + " bytes) for a mount that is no tmpfs");
         if (tmpfs && files == 0) throw d.error("tmpfs_files", "is 0: a tmpfs has at least its root directory");
+        // Only a tmpfs's super block is surely restart's own: sysfs (without a network namespace of its own)
+        // shares the host's, which a read-only remount would make read-only for the host too.
+        if (sbRo && !tmpfs) throw d.error("sb_readonly", "is set for a mount that is no tmpfs");
         return new MountRecord(id, parent, kind, sbRo, flags, sourceMount, files, bytes, mp, type, source, options);
     }
 }

@@ -69,12 +69,21 @@ class MountsInheritedTest {
                 "mount --bind " + d + "/x/shared " + d + "/alias",
                 "echo host-data > " + d + "/hostfile",
                 "echo hidden > " + d + "/x/conf",
-                "mount --bind " + d + "/hostfile " + d + "/x/conf"));
+                "mount --bind " + d + "/hostfile " + d + "/x/conf",
+                "mkdir " + d + "/mq " + d + "/pts " + d + "/sys",
+                "mount -t mqueue -o nodev mq " + d + "/mq",
+                "mount -t devpts -o newinstance,ptmxmode=0666,mode=620 dp " + d + "/pts",
+                "mount -t sysfs -o ro sy " + d + "/sys",
+                "mkdir " + d + "/rot",
+                "mount -t tmpfs -o size=1m rot " + d + "/rot",
+                "echo frozen > " + d + "/rot/f",
+                "mount -o remount,ro " + d + "/rot"));
         Refusal.Collector refused = new Refusal.Collector();
         MountsDump dump = Mounts.checkpoint(c.pid(), refused);
         assertTrue(refused.isEmpty(), () -> String.join("\n", MountsCheckpointTest.refusals(refused)));
         assertEquals(List.of(d + "/gone"), dump.gone().stream().map(MountGoneRecord::mountPoint).toList());
-        assertEquals(List.of(d + "/ro:FLAGS", "/proc:FS", d + "/x:FS", d + "/x/inner:FS", d + "/alias:BIND_INSIDE", d + "/x/conf:BIND"),
+        assertEquals(List.of(d + "/ro:FLAGS", "/proc:FS", d + "/x:FS", d + "/x/inner:FS", d + "/alias:BIND_INSIDE", d + "/x/conf:BIND",
+                d + "/mq:FS", d + "/pts:FS", d + "/sys:FS", d + "/rot:FS"),
                 dump.mounts().stream().map(m -> m.mountPoint() + ":" + m.kind()).toList());
         MountRecord alias = dump.mounts().get(4);
         assertEquals("/shared", alias.source());
@@ -95,6 +104,17 @@ class MountsInheritedTest {
             assertEquals("outer\n", Files.readString(root.resolve("alias/deeper/f")));
             assertEquals("outer\n", Files.readString(root.resolve("x/shared/deeper/f")));
             assertEquals("host-data\n", Files.readString(root.resolve("x/conf")), "a host file bound over a file of the tmpfs");
+            MountInfo mq = mi.stream().filter(m -> m.mountPoint().equals(d + "/mq")).findFirst().orElseThrow();
+            assertEquals("mqueue", mq.fsType());
+            assertTrue(mq.mountOptions().contains("nodev"), mq.mountOptions());
+            MountInfo pts = mi.stream().filter(m -> m.mountPoint().equals(d + "/pts")).findFirst().orElseThrow();
+            assertEquals("devpts", pts.fsType());
+            assertTrue(pts.superOptions().contains("mode=620") && pts.superOptions().contains("ptmxmode=666"), pts.superOptions());
+            MountInfo sys = mi.stream().filter(m -> m.mountPoint().equals(d + "/sys")).findFirst().orElseThrow();
+            assertTrue(sys.fsType().equals("sysfs") && sys.mountOptions().startsWith("ro,"), sys.mountOptions());
+            MountInfo rot = mi.stream().filter(m -> m.mountPoint().equals(d + "/rot")).findFirst().orElseThrow();
+            assertTrue(rot.mountOptions().startsWith("ro,") && rot.superOptions().startsWith("ro,"), rot.mountOptions() + " " + rot.superOptions());
+            assertEquals("frozen\n", Files.readString(root.resolve("rot/f")), "a read-only tmpfs filled before it was made read-only");
         }
         assertTrue(Files.isDirectory(dir.resolve("gone")) && MountInfo.read("self").stream().anyMatch(m -> m.mountPoint().equals(d + "/gone")),
                 "the host keeps its mount");
