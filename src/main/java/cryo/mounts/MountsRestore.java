@@ -34,6 +34,7 @@ final class MountsRestore {
     }
 
     void run() throws SysException, ImageException {
+        ownNamespace();
         mount("make every mount private", null, "/", null, Mount.MS_REC | Mount.MS_PRIVATE, null);
         MountRecord root = image.root();
         String prefix = root == null ? "" : root.source();
@@ -77,6 +78,17 @@ final class MountsRestore {
             init.syscall("pivot_root(" + prefix + ")", Nr.PIVOT_ROOT, dot, dot);
             init.syscall("umount2(old root)", Nr.UMOUNT2, dot, Mount.MNT_DETACH);
             init.syscall("chdir(/)", Nr.CHDIR, init.putString(TARGET, "/"));
+        }
+    }
+
+    /** Everything here would change cryo's own namespace, the host's, if the init were still in it. */
+    private void ownNamespace() throws SysException {
+        try {
+            String mine = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/mnt")).toString();
+            String its = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/mnt")).toString();
+            if (mine.equals(its)) throw new IllegalStateException("task " + pid + " is in cryo's own mount namespace: its mounts are not made");
+        } catch (java.io.IOException e) {
+            throw new SysException("readlink(/proc/" + pid + "/ns/mnt)", Errno.ESRCH);
         }
     }
 
