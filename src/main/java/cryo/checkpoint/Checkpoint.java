@@ -79,8 +79,8 @@ public final class Checkpoint {
     public static final long FLAG_OWN_IPC_NS = 1;
 
     /** A container's pids and namespaces; for a plain tree the same pids and no NAMESPACES record. */
-    private record ContainerDump(PidMap pids, NamespacesRecord record) {
-        static final ContainerDump NONE = new ContainerDump(PidMap.SAME, null);
+    private record ContainerDump(PidMap pids, NamespacesRecord record, cryo.mounts.MountsDump mounts) {
+        static final ContainerDump NONE = new ContainerDump(PidMap.SAME, null, null);
     }
 
     /** What was written and how long the tree was frozen. */
@@ -136,8 +136,7 @@ public final class Checkpoint {
         Refusal.Collector refused = new Refusal.Collector();
         checkTree(tree, root, container, refused);
         ContainerDump ns = container == null ? ContainerDump.NONE
-                : new ContainerDump(container.pids(tree.tasks().keySet()), container.record(refused));
-        // MOUNTS (issue 11, helper "mounts"): MountsDump mounts = Mounts.checkpoint(root, refused) for a container.
+                : new ContainerDump(container.pids(tree.tasks().keySet()), container.record(refused), cryo.mounts.Mounts.checkpoint(root, refused));
         FileTable files = new FileTable(tree.tasks());
         files.ghosts().limit(opts.ghostLimit());
         files.shareFdTables(FdTables.checkpoint(tree.liveParents(), refused));
@@ -249,7 +248,7 @@ public final class Checkpoint {
         if (!ns.pids().identity()) w.pids(ns.pids());   // host pids in, the container's own pids out
         w.write(new Tree(entries));
         if (ns.record() != null) w.write(ns.record());
-        // MOUNTS (issue 11, helper "mounts"): mounts.write(w) for a container.
+        if (ns.mounts() != null) ns.mounts().write(w);
         for (FileRecord f : files.files()) w.write(f);
         for (var pipe : files.pipes()) w.write(pipe);
         files.ghosts().write(w);

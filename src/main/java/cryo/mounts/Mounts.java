@@ -23,7 +23,7 @@ public final class Mounts {
     /**
      * Reads the mount namespace of the container whose init is hostInitPid (frozen): the mounts made inside
      * it, the tmpfs files, its root and the inherited mounts it removed. What cannot be made again goes to
-     * refused, one line per mount.
+     * refused, one line per mount. Empty for a task in cryo's own mount namespace.
      */
     public static MountsDump checkpoint(int hostInitPid, Refusal.Collector refused) throws IOException {
         return MountsCheckpoint.run(hostInitPid, refused);

@@ -68,9 +68,11 @@ final class Preflight {
         // A tree that held file locks gets its files back only as it left them (no other writer meanwhile).
         boolean locked = image.processes.values().stream().anyMatch(p -> !p.locks.isEmpty());
         for (FileRecord f : image.files.values()) {
+            if (image.mounts().restoredByCryo(f.path())) continue;   // on a mount restart makes, files and all (cryo.mounts)
             OpenFiles.verify(f, mapped.contains(f.objref()), locked && f.regular(), w -> opts.log().accept("warning: " + w));
         }
         checkVdso(image);
+        cryo.mounts.Mounts.preflight(image);
         if (!ownPidNs) groupLeaders.preflight();   // a container's ids (or --fresh-pid-ns's) are in its new pid namespace
         var tasks = image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList();
         TaskState.preflight(tasks);

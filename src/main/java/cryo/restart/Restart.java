@@ -153,7 +153,7 @@ public final class Restart {
                 if (p.pid() == root) {
                     // A container's init, alone in its fresh namespaces: their state before any child exists.
                     if (image.namespaces != null) ContainerRestore.inInit(t, image.namespaces);
-                    // MOUNTS (issue 11, helper "mounts"): Mounts.restore(t, t.tid, image, data) for a container.
+                    if (image.namespaces != null && image.namespaces.has(cryo.ns.Namespace.MNT)) cryo.mounts.Mounts.restore(t, t.tid, image, data);
                     // The image's paths are the container's from now on: under its init's root and mounts.
                     if (image.namespaces != null) opener.root(Root.of(t.tid));
                     ipc(t.tid, () -> {
