@@ -29,6 +29,11 @@ public final class Mounts {
         return MountsCheckpoint.run(hostInitPid, refused);
     }
 
+    /** True when task pid has a mount namespace other than cryo's. */
+    public static boolean ownNamespace(int pid) throws IOException {
+        return !Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/mnt")).equals(Files.readSymbolicLink(Path.of("/proc/self/ns/mnt")));
+    }
+
     /** Checks, before any process exists, that what the mounts need on the host is there. */
     public static void preflight(Image image) throws ImageException {
         preflight(image.mounts());

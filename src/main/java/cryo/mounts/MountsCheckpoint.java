@@ -33,10 +33,7 @@ final class MountsCheckpoint {
     }
 
     static MountsDump run(int pid, Refusal.Collector refused) throws IOException {
-        if (java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + pid + "/ns/mnt"))
-                .equals(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/mnt")))) {
-            return new MountsDump(List.of(), List.of());      // cryo's own namespace: nothing of its own to record
-        }
+        if (!Mounts.ownNamespace(pid)) return new MountsDump(List.of(), List.of());   // cryo's: nothing of its own
         return new MountsCheckpoint(pid, MountInfo.read("self"), MountInfo.read(String.valueOf(pid)), refused).dump();
     }
 

@@ -68,8 +68,11 @@ final class Preflight {
         // A tree that held file locks gets its files back only as it left them (no other writer meanwhile).
         boolean locked = image.processes.values().stream().anyMatch(p -> !p.locks.isEmpty());
         for (FileRecord f : image.files.values()) {
-            if (image.mounts().restoredByCryo(f.path())) continue;   // on a mount restart makes, files and all (cryo.mounts)
-            OpenFiles.verify(f, mapped.contains(f.objref()), locked && f.regular(), w -> opts.log().accept("warning: " + w));
+            // A container's file is where its root and bind mounts put it on the host; none on a tmpfs restart makes (cryo.mounts).
+            String host = image.mounts().hostPath(f.path());
+            if (host == null) continue;
+            FileRecord onHost = host.equals(f.path()) ? f : new FileRecord(f.objref(), host, f.dev(), f.ino(), f.mode(), f.size(), f.mtimeNanos(), f.ctimeNanos());
+            OpenFiles.verify(onHost, mapped.contains(f.objref()), locked && f.regular(), w -> opts.log().accept("warning: " + w));
         }
         checkVdso(image);
         cryo.mounts.Mounts.preflight(image);

@@ -42,7 +42,8 @@ public final class DeletedCwd {
             throw new Refusal(pid, "its root directory " + link + " was removed and its cwd is another directory: not supported");
         }
         // A root that still exists and is not cryo's (a chroot) is not restored: it would come back as cryo's.
-        if (!removed && !Files.isSameFile(root, Path.of("/proc/self/root"))) {
+        // The root of a mount namespace of its own (a container's, "/" seen from it) is: cryo.mounts makes it again.
+        if (!removed && !Files.isSameFile(root, Path.of("/proc/self/root")) && !(link.equals("/") && cryo.mounts.Mounts.ownNamespace(pid))) {
             throw new Refusal(pid, "its root directory is " + link + " (chroot), not cryo's: not supported yet");
         }
     }

@@ -208,4 +208,40 @@ class ContainerMountsTest {
         l = restartFails(image, image, null);
         assertEquals("cryo: record MOUNT " + dir + "/b (bind of " + dir + "/src): the bind source " + dir + "/src is gone", l);
     }
+
+    /** cryo run --root: the root (DIR pivot_root'ed into) and the tmpfs of the container come back in each of two clones. */
+    @Test
+    void aCryoRunRootContainerRestartsTwice() throws Exception {
+        Path root = RunRootMountsTest.smallRoot(dir);
+        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "run", "--root", root.toString(), "-d", "--", "sh", "-c",
+                // fds 0-2 on files of the container (cryo run hands it the caller's, which are outside its root)
+                "mount -t tmpfs -o size=1m tt /tmp && echo inside > /tmp/f && exec </tmp/f >/tmp/log 2>&1 && echo ready > /ready && exec sleep 100000"))
+                .directory(Cryo.root().toFile());
+        Cryo.environment(pb, Map.of());
+        pb.redirectInput(Path.of("/dev/null").toFile());
+        Instant t0 = Instant.now();
+        Proc run = cleanup.start("cryo run", pb);
+        assertEquals(0, run.awaitExit(Timeouts.CRYO), run::tails);
+        long init = Long.parseLong(run.out().all().getFirst().trim());
+        cleanup.foreign(init, t0, "container init");
+        subreaper.track(List.of(init));
+        long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
+        while (!Files.exists(root.resolve("ready"))) {
+            assertTrue(System.nanoTime() < deadline, "the container did not get ready");
+            Procfs.sleep(Duration.ofMillis(10));
+        }
+        Path image = dir.resolve("r.img");
+        Cryo.checkpoint(cleanup, init, image);
+        Procfs.awaitGone(init, Timeouts.EXIT);
+        var ra = java.util.concurrent.CompletableFuture.supplyAsync(() -> restartDetached(image));
+        var rb = java.util.concurrent.CompletableFuture.supplyAsync(() -> restartDetached(image));
+        for (long c : List.of(ra.get(), rb.get())) {
+            assertEquals("inside\n", Files.readString(Path.of("/proc/" + c + "/root/tmp/f")));
+            assertTrue(Files.isSameFile(Path.of("/proc/" + c + "/root/ready"), root.resolve("ready")), "its / is the run's root");
+            assertEquals("inside\n", Files.readString(Path.of("/proc/" + c + "/fd/0")), "fd 0 on its own tmpfs file");
+            Procfs.assertRunningUntraced(c, "clone " + c);
+            cryo.testing.Os.kill(c, cryo.testing.Os.SIGKILL);
+            Procfs.awaitGone(c, Timeouts.EXIT);
+        }
+    }
 }

@@ -46,7 +46,8 @@ class RunRootMountsTest {
     }
 
     /** A root file system of sh, mount and sleep with the libraries ldd names, and empty /proc and /tmp. */
-    private Path smallRoot() throws Exception {
+    static Path smallRoot(Path tmp) throws Exception {
+        Fixtures.assumeTool("ldd");
         Path root = tmp.resolve("root");
         Files.createDirectories(root.resolve("proc"));
         Files.createDirectories(root.resolve("tmp"));
@@ -70,7 +71,7 @@ class RunRootMountsTest {
 
     @Test
     void aCryoRunRootContainerIsMadeAgain() throws Exception {
-        Path root = smallRoot();
+        Path root = smallRoot(tmp);
         ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "run", "--root", root.toString(), "-d", "--", "sh", "-c",
                 "mount -t tmpfs -o size=1m,mode=1777 tt /tmp && echo inside > /tmp/f && echo ready > /ready && exec sleep 100000"))
                 .directory(Cryo.root().toFile());
