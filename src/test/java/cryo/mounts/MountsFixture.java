@@ -33,9 +33,13 @@ final class MountsFixture {
     record Container(cryo.testing.Proc unshare, int pid) {
     }
 
-    /** Runs script as the init's shell of a container with new pid, mount, uts and ipc namespaces, until it prints "ready". */
+    /**
+     * Runs script as the init's shell of a container with new pid, mount, uts and ipc namespaces, until it prints
+     * "ready". The init is killed after the test (Cleanup), and with unshare (--kill-child).
+     */
     static Container start(Cleanup cleanup, String script) {
-        cryo.testing.Proc p = cleanup.start("container", new ProcessBuilder("unshare", "--fork", "--pid", "--mount-proc", "--mount", "--uts", "--ipc",
+        java.time.Instant t0 = java.time.Instant.now();
+        cryo.testing.Proc p = cleanup.start("container", new ProcessBuilder("unshare", "--fork", "--kill-child", "--pid", "--mount-proc", "--mount", "--uts", "--ipc",
                 "sh", "-ec", script + "\necho ready\nexec sleep 100000"));
         p.out().await("ready", l -> l.equals("ready"), Timeouts.LINE);
         String children;
@@ -45,7 +49,16 @@ final class MountsFixture {
             throw new AssertionError(e);
         }
         assertTrue(!children.isEmpty(), "unshare has a child");
-        return new Container(p, Integer.parseInt(children.split(" ")[0]));
+        int init = Integer.parseInt(children.split(" ")[0]);
+        cleanup.foreign(init, t0, "container init");
+        return new Container(p, init);
+    }
+
+    /** Kills the container: its init (the namespaces and their mounts go with it) and unshare. */
+    static void kill(Container c) throws InterruptedException {
+        ProcessHandle.of(c.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        c.unshare().process().destroyForcibly().waitFor();
+        Procfs.awaitGone(c.pid(), Timeouts.EXIT);
     }
 
     /** The mount records of a dump, written to an image and read back, checked as restart checks them. */

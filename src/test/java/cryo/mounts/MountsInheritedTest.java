@@ -91,7 +91,7 @@ class MountsInheritedTest {
         assertEquals(List.of("", "conf", "inner", "shared", "shared/deeper", "shared/deeper/f"),
                 dump.files(dump.mounts().get(2).id()).stream().map(TmpfsFileRecord::path).sorted().toList(), "the inner tmpfs's files are its own");
         MountsImage img = MountsFixture.roundTrip(dump, dir);
-        c.unshare().process().destroyForcibly().waitFor();
+        MountsFixture.kill(c);
 
         try (MountsFixture.NsProcess p = new MountsFixture.NsProcess(); DataCheck check = DataCheck.start(List.of())) {
             Mounts.restore(p.tracee, p.pid, img, check);

@@ -46,7 +46,7 @@ class MountsRestoreTest {
         MountsDump dump = Mounts.checkpoint(c.pid(), refused);
         assertTrue(refused.isEmpty(), () -> String.join("\n", MountsCheckpointTest.refusals(refused)));
         MountsImage img = MountsFixture.roundTrip(dump, dir);
-        c.unshare().process().destroyForcibly().waitFor();
+        MountsFixture.kill(c);
         return img;
     }
 
@@ -150,7 +150,7 @@ class MountsRestoreTest {
         assertEquals(dir + "/rootfs/etc/hostname", img.hostPath("/etc/hostname"));
         assertEquals("/usr/bin/sh", img.hostPath("/usr/bin/sh"));
         assertTrue(img.restoredByCryo("/tmp/f"));
-        c.unshare().process().destroyForcibly().waitFor();
+        MountsFixture.kill(c);
         Mounts.preflight(img);
         try (MountsFixture.NsProcess p = new MountsFixture.NsProcess(); DataCheck check = DataCheck.start(List.of())) {
             Mounts.restore(p.tracee, p.pid, img, check);
@@ -167,7 +167,7 @@ class MountsRestoreTest {
     void aRootDirectoryGoneIsOneLine() throws Exception {
         MountsFixture.Container c = MountsFixture.start(cleanup, pivotScript(dir));
         MountsImage img = MountsFixture.roundTrip(Mounts.checkpoint(c.pid(), new Refusal.Collector()), dir);
-        c.unshare().process().destroyForcibly().waitFor();
+        MountsFixture.kill(c);
         Files.move(dir.resolve("rootfs"), dir.resolve("moved"));
         ImageException e = assertThrows(ImageException.class, () -> Mounts.preflight(img));
         assertEquals("record MOUNT / (root, pivot_root into " + dir + "/rootfs): the root directory " + dir + "/rootfs is gone", e.getMessage());
