@@ -185,6 +185,7 @@ final class Show {
             case FileRecord f -> {
                 m.put("objref", f.objref());
                 m.put("path", f.path());
+                if (f.host()) m.put("host", 1);
                 m.put("mode", "0" + Integer.toOctalString(f.mode()));
                 m.put("dev", f.dev());
                 m.put("ino", f.ino());

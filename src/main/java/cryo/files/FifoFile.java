@@ -42,11 +42,11 @@ final class FifoFile implements FileKind {
                 FileRecord f = rc.files().get(d.file());
                 PipeRecord p = rc.pipes().get(d.pipe());
                 if (!holders.containsKey(p.objref())) {
-                    int holder = Fd.open(rc.paths().path(f.path()), Fd.O_RDWR | Fd.O_NONBLOCK);
+                    int holder = Fd.open(rc.paths().path(f), Fd.O_RDWR | Fd.O_NONBLOCK);
                     holders.put(p.objref(), holder);
                     PipeFile.fill(holder, p);
                 }
-                int fd = Fd.open(rc.paths().path(f.path()), (d.flags() & Fd.O_ACCMODE) | Fd.O_NONBLOCK);
+                int fd = Fd.open(rc.paths().path(f), (d.flags() & Fd.O_ACCMODE) | Fd.O_NONBLOCK);
                 opened.add(fd);
                 Fd.fcntl(fd, Fd.F_SETFL, d.flags());
                 return fd;

@@ -96,11 +96,34 @@ public final class FileTable {
         String key = st.dev + ":" + st.ino;
         FileRecord f = byInode.get(key);
         if (f == null) {
-            f = new FileRecord(nextObjref(), path, st.dev, st.ino, st.mode, st.size, st.mtimeNanos, st.ctimeNanos);
+            f = new FileRecord(nextObjref(), path, st.dev, st.ino, st.mode, st.size, st.mtimeNanos, st.ctimeNanos, onHost(pid, path, st));
             byInode.put(key, f);
             files.add(f);
         }
         return f;
+    }
+
+    /**
+     * A task in a mount namespace of its own sees paths from its own root, but a file it got from outside (its
+     * stdio, cryo run -d's /dev/null) may lie outside that root: then /proc gives cryo's path for it
+     * (d_path() from the reader's root). True when path names the file on cryo's side and not in the task's root.
+     */
+    private static boolean onHost(int pid, String path, Stat st) throws IOException {
+        if (!cryo.ns.Namespace.MNT.differsFromCryo(pid)) return false;
+        Stat inside = statOrNull(Path.of(cryo.ns.Root.of(pid).path(path))), outside = statOrNull(Path.of(path));
+        return !same(inside, st) && same(outside, st);
+    }
+
+    private static Stat statOrNull(Path p) {
+        try {
+            return Stat.of(p);
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static boolean same(Stat a, Stat b) {
+        return a != null && a.dev == b.dev && a.ino == b.ino;
     }
 
     /** The deleted files of the tree met so far. */

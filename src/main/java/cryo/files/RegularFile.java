@@ -42,7 +42,7 @@ final class RegularFile implements FileKind {
 
             public int open(OpenFileRecord d) throws SysException {
                 FileRecord f = rc.files().get(d.file());
-                int fd = Fd.open(rc.paths().path(f.path()), d.flags() & OPEN_FLAGS_KEPT | Fd.O_NOCTTY);
+                int fd = Fd.open(rc.paths().path(f), d.flags() & OPEN_FLAGS_KEPT | Fd.O_NOCTTY);
                 opened.add(fd);
                 if (d.pos() != 0) Fd.lseek(fd, d.pos(), f.path());
                 return fd;

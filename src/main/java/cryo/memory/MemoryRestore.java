@@ -118,7 +118,7 @@ public final class MemoryRestore {
                         Integer remote = remoteFds.get(v.file() * 2L + (rw ? 1 : 0));
                         if (remote == null) {
                             // a memfd: the one object its fds open too, made (and filled) by the first to ask
-                            String path = v.kind() == VmaRecord.Kind.MEMFD ? "/proc/self/fd/" + memfds.memfd(v.file()) : memfds.root().path(files.get(v.file()).path());
+                            String path = v.kind() == VmaRecord.Kind.MEMFD ? "/proc/self/fd/" + memfds.memfd(v.file()) : memfds.root().path(files.get(v.file()));
                             int local = Fd.open(path, rw ? Fd.O_RDWR : Fd.O_RDONLY);
                             localFds.add(local);
                             remote = broker.pass(t, local);
@@ -174,7 +174,7 @@ public final class MemoryRestore {
     private static void setMm(Tracee t, MmRecord mm, FileRecord exe, FdBroker broker, cryo.ns.Root root) throws SysException {
         int exeFd = -1;         // -1: keep the exe file the task has (prctl(2)), here the parent's it was forked from
         if (exe != null) {
-            int local = Fd.open(root.path(exe.path()), Fd.O_RDONLY);
+            int local = Fd.open(root.path(exe), Fd.O_RDONLY);
             try {
                 exeFd = broker.pass(t, local);
             } finally {

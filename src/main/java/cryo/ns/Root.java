@@ -31,6 +31,11 @@ public final class Root {
         return pid == 0 || path.startsWith("/proc/self/") ? path : "/proc/" + pid + "/root" + path;
     }
 
+    /** Where cryo opens the image's file f: on its own side for a file of the host (FileRecord.host). */
+    public String path(cryo.files.FileRecord f) {
+        return f.host() ? f.path() : path(f.path());
+    }
+
     @Override
     public String toString() {
         return pid == 0 ? "/" : "/proc/" + pid + "/root";

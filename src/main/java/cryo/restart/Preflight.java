@@ -69,7 +69,7 @@ final class Preflight {
         boolean locked = image.processes.values().stream().anyMatch(p -> !p.locks.isEmpty());
         for (FileRecord f : image.files.values()) {
             // A container's file is where its root and bind mounts put it on the host; none on a tmpfs restart makes (cryo.mounts).
-            String host = image.mounts().hostPath(f.path());
+            String host = f.host() ? f.path() : image.mounts().hostPath(f.path());
             if (host == null) continue;
             FileRecord onHost = host.equals(f.path()) ? f : new FileRecord(f.objref(), host, f.dev(), f.ino(), f.mode(), f.size(), f.mtimeNanos(), f.ctimeNanos());
             OpenFiles.verify(onHost, mapped.contains(f.objref()), locked && f.regular(), w -> opts.log().accept("warning: " + w));

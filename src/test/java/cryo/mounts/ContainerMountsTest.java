@@ -244,4 +244,42 @@ class ContainerMountsTest {
             Procfs.awaitGone(c, Timeouts.EXIT);
         }
     }
+
+    /**
+     * cryo run -d gives the container the host's /dev/null as fds 0-2, a file outside its root: the image says
+     * so (FILE host) and each clone gets it back from cryo's side, not from its root (which has no /dev).
+     */
+    @Test
+    void aRootContainersFdsOnHostFilesComeBack() throws Exception {
+        Path root = RunRootMountsTest.smallRoot(dir);
+        assertTrue(!Files.exists(root.resolve("dev/null")), "the small root has no /dev/null");
+        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "run", "--root", root.toString(), "-d", "--", "sh", "-c",
+                "echo ready > /ready && exec sleep 100000")).directory(Cryo.root().toFile());
+        Cryo.environment(pb, Map.of());
+        pb.redirectInput(Path.of("/dev/null").toFile());
+        Instant t0 = Instant.now();
+        Proc run = cleanup.start("cryo run", pb);
+        assertEquals(0, run.awaitExit(Timeouts.CRYO), run::tails);
+        long init = Long.parseLong(run.out().all().getFirst().trim());
+        cleanup.foreign(init, t0, "container init");
+        subreaper.track(List.of(init));
+        long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
+        while (!Files.exists(root.resolve("ready"))) {
+            assertTrue(System.nanoTime() < deadline, "the container did not get ready");
+            Procfs.sleep(Duration.ofMillis(10));
+        }
+        Path image = dir.resolve("h.img");
+        Cryo.checkpoint(cleanup, init, image);
+        Procfs.awaitGone(init, Timeouts.EXIT);
+        assertTrue(Cryo.run(cleanup, "show", image.toString()).assertOk().stdout().lines()
+                .anyMatch(l -> l.startsWith("FILE") && l.contains("path=/dev/null") && l.contains("host=1")), "show marks the host's file");
+        long c = restartDetached(image);
+        for (int fd = 0; fd <= 2; fd++) {
+            assertTrue(Files.isSameFile(Path.of("/proc/" + c + "/fd/" + fd), Path.of("/dev/null")), "fd " + fd + " is the host's /dev/null");
+        }
+        assertTrue(Files.isSameFile(Path.of("/proc/" + c + "/root/ready"), root.resolve("ready")), "its / is the run's root");
+        Procfs.assertRunningUntraced(c, "clone " + c);
+        cryo.testing.Os.kill(c, cryo.testing.Os.SIGKILL);
+        Procfs.awaitGone(c, Timeouts.EXIT);
+    }
 }
