@@ -71,7 +71,17 @@ public final class Container {
 
     /** A plain tree: every namespace but the IPC one (which travels, cryo.ipc) must be cryo's. */
     public static void checkPlainTree(Collection<Integer> live, Refusal.Collector refused) throws IOException {
+        // A container inside the tree (unshare --fork --pid's child): one line naming its init, which is what
+        // the user meant to checkpoint, instead of a line per namespace of each of its tasks.
+        Set<String> containers = new java.util.HashSet<>();
         for (int pid : live) {
+            if (Namespace.PID.differsFromCryo(pid) && nsPid(pid) == 1 && containers.add(Namespace.PID.of(pid))) {
+                refused.add(pid, "is the init (pid 1) of a pid namespace of its own, a container inside the tree: checkpoint the container alone (cryo checkpoint " + pid + ")");
+            }
+        }
+        for (int pid : live) {
+            // its tasks, and the one that made it (unshare(1) itself: its pid_for_children is the container's)
+            if (containers.contains(Namespace.PID.of(pid)) || containers.contains(pidForChildren(pid))) continue;
             for (Namespace ns : List.of(Namespace.PID, Namespace.MNT, Namespace.NET, Namespace.UTS, Namespace.USER, Namespace.CGROUP, Namespace.TIME)) {
                 if (ns.differsFromCryo(pid)) refused.add(pid, "is in another " + ns.proc + " namespace than cryo (" + ns.of(pid) + "): not supported yet");
             }
@@ -110,6 +120,11 @@ public final class Container {
             refused.add(pid, s.comm + ", pid " + nsPid(pid) + " in the container, is in the pid namespace of the container's init " + init
                     + " but not under it: it entered with setns(2), not supported");
         }
+    }
+
+    private static String pidForChildren(int pid) throws IOException {
+        Path link = Path.of("/proc/" + pid + "/ns/pid_for_children");
+        return Files.exists(link, LinkOption.NOFOLLOW_LINKS) ? Files.readSymbolicLink(link).toString() : null;
     }
 
     /**

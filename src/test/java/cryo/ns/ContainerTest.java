@@ -226,6 +226,16 @@ class ContainerTest {
         Containers.kill(c.init());
     }
 
+    /** The pid a user has at hand is unshare's: one line pointing at the container's init, not one per namespace. */
+    @Test
+    void unsharesOwnPidPointsAtTheContainersInit() {
+        Containers.Running c = Containers.start(cleanup, subreaper, tmp, "box6", false);
+        String line = Cryo.run(cleanup, "checkpoint", Long.toString(c.unshare().pid()), "-o", tmp.resolve("u.img").toString()).assertOneLineError();
+        assertTrue(line.contains("task " + c.init() + ": ") && line.contains("cryo checkpoint " + c.init()), line);
+        assertStillRunning(c, "box6");
+        Containers.kill(c.init());
+    }
+
     @Test
     void aProcessThatJoinedWithSetnsIsRefused() {
         Containers.Running c = Containers.start(cleanup, subreaper, tmp, "box5", false);
