@@ -171,6 +171,7 @@ public final class Container {
             if (own.contains(Namespace.NET)) {
                 checkNetwork(refused);
                 loUp = (Namespace.NET.run(init, () -> Net.interfaceFlags("lo")) & Net.IFF_UP) != 0;
+                NetState.check(init, loUp, refused);
             }
         } catch (IOException | RuntimeException e) {
             throw e;

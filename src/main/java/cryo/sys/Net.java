@@ -27,6 +27,19 @@ public final class Net {
         }
     }
 
+    /** Sets IFF_UP on interface name, in the namespace of the calling thread (SIOCSIFFLAGS). */
+    public static void interfaceUp(String name) throws SysException {
+        int fd = (int) Native.check(Native.raw(Nr.SOCKET, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), "socket(AF_INET, SOCK_DGRAM)");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ifr = ifreq(a, name);
+            Native.check(Native.raw(Nr.IOCTL, fd, SIOCGIFFLAGS, ifr.address()), "ioctl(SIOCGIFFLAGS, " + name + ")");
+            ifr.set(JAVA_SHORT, IFREQ_FLAGS, (short) (ifr.get(JAVA_SHORT, IFREQ_FLAGS) | IFF_UP));
+            Native.check(Native.raw(Nr.IOCTL, fd, SIOCSIFFLAGS, ifr.address()), "ioctl(SIOCSIFFLAGS, " + name + " up)");
+        } finally {
+            Fd.close(fd);
+        }
+    }
+
     /** A struct ifreq naming interface name, flags zero. */
     public static MemorySegment ifreq(Arena a, String name) {
         MemorySegment ifr = a.allocate(IFREQ_SIZE);

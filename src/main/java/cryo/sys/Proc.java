@@ -39,6 +39,11 @@ public final class Proc {
         Native.check(Native.raw(Nr.SETNS, fd, nstype), "setns(" + fd + ", 0x" + Integer.toHexString(nstype) + ")");
     }
 
+    /** unshare(2): gives the calling thread new namespaces of the kinds in flags (CLONE_NEWNET may be one thread's). */
+    public static void unshare(int flags) throws SysException {
+        Native.check(Native.raw(Nr.UNSHARE, flags), "unshare(0x" + Integer.toHexString(flags) + ")");
+    }
+
     /** mincore(2): one byte per page of [addr, addr+len), bit 0 set when the page is resident. */
     public static byte[] mincore(long addr, long len) throws SysException {
         try (Arena a = Arena.ofConfined()) {
