@@ -8,6 +8,7 @@ import cryo.sys.ProcFile;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.NoSuchFileException;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -17,6 +18,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
+import java.util.function.Function;
 
 /**
  * What a container's network namespace holds beyond what a new one has: cryo recreates only lo (up or down),
@@ -45,15 +47,26 @@ public final class NetState {
     private NetState() {
     }
 
-    /** Refuses each address, route and sysctl of init's network namespace that a new one would not have. */
+    /**
+     * Refuses each address, route and sysctl of init's network namespace that a new one would not have, and
+     * each address or route a new one has that init's lacks. A lo that is down may have been up before: the
+     * kernel leaves 127.0.0.1 and ::1 on it then (devinet.c, addrconf.c), which a restart does not recreate
+     * but gives back as soon as lo goes up; a new namespace is read both ways, and either is accepted.
+     */
     public static void check(int init, boolean loUp, Refusal.Collector refused) throws IOException {
-        Snapshot theirs, fresh;
+        Snapshot theirs;
+        List<Snapshot> fresh = new ArrayList<>();
         try {
             theirs = Namespace.NET.run(init, () -> Snapshot.read("/proc/" + init + "/net/"));
-            fresh = inNewNamespace(() -> {
-                if (loUp) Net.interfaceUp("lo");
+            fresh.add(inNewNamespace(() -> {
+                if (loUp) Net.setInterfaceUp("lo", true);
                 return Snapshot.read("/proc/thread-self/net/");
-            });
+            }));
+            if (!loUp) fresh.add(inNewNamespace(() -> {
+                Net.setInterfaceUp("lo", true);
+                Net.setInterfaceUp("lo", false);
+                return Snapshot.read("/proc/thread-self/net/");
+            }));
         } catch (IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -61,24 +74,45 @@ public final class NetState {
         }
         String ns = "the container's network namespace has ";
         String tail = ": cryo recreates only lo with its addresses 127.0.0.1/8 and ::1/128";
-        for (String a : theirs.ipv6Addresses) if (!fresh.ipv6Addresses.contains(a)) refused.add(init, ns + "IPv6 address " + a + tail);
-        for (String a : fresh.ipv6Addresses) if (!theirs.ipv6Addresses.contains(a)) refused.add(init, ns + "no IPv6 address " + a + tail);
-        for (String r : theirs.ipv4Routes) if (!fresh.ipv4Routes.contains(r)) refused.add(init, ns + "IPv4 " + r + tail);
-        for (String r : fresh.ipv4Routes) if (!theirs.ipv4Routes.contains(r)) refused.add(init, ns + "no IPv4 " + r + tail);
-        // An address brings its own routes (addrconf): refused with it, not once more.
+        // fib_trie lists an IPv4 address only while its interface is up; SIOCGIFCONF always. An address brings
+        // its own routes (fib_add_ifaddr, addrconf): refused with it, not once more.
         Set<String> added = new LinkedHashSet<>();
-        for (String a : theirs.ipv6Addresses) if (!fresh.ipv6Addresses.contains(a)) added.add(a.substring(0, a.indexOf(' ')) + " ");
-        for (String r : theirs.ipv6Routes) {
-            if (!fresh.ipv6Routes.contains(r) && added.stream().noneMatch(r::startsWith)) refused.add(init, ns + "IPv6 route " + r + tail);
+        for (String a : extra(theirs.ipv4Addresses, fresh, Snapshot::ipv4Addresses)) {
+            refused.add(init, ns + "IPv4 address " + a + tail);
+            added.add("local address " + a.substring(0, a.indexOf(' ')) + "/");
         }
-        for (String r : fresh.ipv6Routes) if (!theirs.ipv6Routes.contains(r)) refused.add(init, ns + "no IPv6 route " + r + tail);
+        for (String a : missing(theirs.ipv4Addresses, fresh, Snapshot::ipv4Addresses)) refused.add(init, ns + "no IPv4 address " + a + tail);
+        for (String r : extra(theirs.ipv4Routes, fresh, Snapshot::ipv4Routes)) {
+            if (added.stream().noneMatch(r::startsWith)) refused.add(init, ns + "IPv4 " + r + tail);
+        }
+        for (String r : missing(theirs.ipv4Routes, fresh, Snapshot::ipv4Routes)) refused.add(init, ns + "no IPv4 " + r + tail);
+        added.clear();
+        for (String a : extra(theirs.ipv6Addresses, fresh, Snapshot::ipv6Addresses)) {
+            refused.add(init, ns + "IPv6 address " + a + tail);
+            added.add(a.substring(0, a.indexOf(' ')) + " ");
+        }
+        for (String a : missing(theirs.ipv6Addresses, fresh, Snapshot::ipv6Addresses)) refused.add(init, ns + "no IPv6 address " + a + tail);
+        for (String r : extra(theirs.ipv6Routes, fresh, Snapshot::ipv6Routes)) {
+            if (added.stream().noneMatch(r::startsWith)) refused.add(init, ns + "IPv6 route " + r + tail);
+        }
+        for (String r : missing(theirs.ipv6Routes, fresh, Snapshot::ipv6Routes)) refused.add(init, ns + "no IPv6 route " + r + tail);
         for (var e : theirs.sysctls.entrySet()) {
-            String want = fresh.sysctls.get(e.getKey());
+            String want = fresh.getFirst().sysctls.get(e.getKey());
             if (!e.getValue().equals(want)) {
                 refused.add(init, ns + "net." + e.getKey().replace('/', '.') + " = " + e.getValue() + " (a new namespace has "
                         + (want == null ? "none" : want) + "): cryo does not restore it");
             }
         }
+    }
+
+    /** What theirs has that no new namespace has. */
+    private static List<String> extra(Set<String> theirs, List<Snapshot> fresh, Function<Snapshot, Set<String>> part) {
+        return theirs.stream().filter(x -> fresh.stream().noneMatch(f -> part.apply(f).contains(x))).toList();
+    }
+
+    /** What every new namespace has and theirs lacks. */
+    private static List<String> missing(Set<String> theirs, List<Snapshot> fresh, Function<Snapshot, Set<String>> part) {
+        return part.apply(fresh.getFirst()).stream().filter(x -> !theirs.contains(x) && fresh.stream().allMatch(f -> part.apply(f).contains(x))).toList();
     }
 
     /** Runs work on a platform thread of its own in a new network namespace (unshare(2) moves only that thread). */
@@ -103,8 +137,8 @@ public final class NetState {
      * it shows that task's namespace); /proc/sys/net/ shows the namespace of the reading thread, so this runs on
      * a thread in the namespace.
      */
-    private record Snapshot(Set<String> ipv6Addresses, Set<String> ipv4Routes, Set<String> ipv6Routes, Map<String, String> sysctls) {
-        static Snapshot read(String dir) throws IOException {
+    private record Snapshot(Set<String> ipv4Addresses, Set<String> ipv6Addresses, Set<String> ipv4Routes, Set<String> ipv6Routes, Map<String, String> sysctls) {
+        static Snapshot read(String dir) throws Exception {
             Set<String> v6a = new LinkedHashSet<>(), v6r = new LinkedHashSet<>();
             // if_inet6: address, ifindex, prefix length, scope, flags, interface (all hex but the name).
             for (String l : lines(dir + "if_inet6")) {
@@ -127,7 +161,7 @@ public final class NetState {
                     // not in this kernel
                 }
             }
-            return new Snapshot(v6a, fibTrie(dir), v6r, sysctls);
+            return new Snapshot(new LinkedHashSet<>(Net.ipv4Addresses()), v6a, fibTrie(dir), v6r, sysctls);
         }
 
         /**
