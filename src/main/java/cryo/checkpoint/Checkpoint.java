@@ -217,7 +217,7 @@ public final class Checkpoint {
         }
         Ipc.Selection sel = ownIpc ? new Ipc.Selection(true, Set.of()) : opts.ipc();
         List<VmaRecord> allVmas = dumps.values().stream().flatMap(d -> d.memory().vmas().stream()).toList();
-        try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached));
+        try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached, ownIpc));
              SharedAnon.Dump shmem = SharedAnon.checkpoint(allVmas)) {
             return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc, ns);
         } catch (Refusal | SysException | IOException | RuntimeException e) {
@@ -253,6 +253,7 @@ public final class Checkpoint {
         for (var pipe : files.pipes()) w.write(pipe);
         files.ghosts().write(w);
         files.unnamed().write(w);
+        if (ipc.limits() != null) w.write(ipc.limits());
         for (IpcRecord o : ipc.objects()) w.write(o);
         for (ShmPagesRecord p : ipc.pages()) w.write(p);
         for (var r : shmem.records()) w.write(r);

@@ -230,6 +230,7 @@ final class Show {
                 m.put("times_not_restored", java.util.Arrays.stream(i.times()).limit(i.kind() == cryo.ipc.IpcRecord.Kind.SEM ? 2 : 3).boxed().toList());
                 m.put("pids_not_restored", java.util.Arrays.stream(i.pids()).boxed().toList());
             }
+            case cryo.ipc.IpcLimitsRecord l -> l.values().forEach((k, v) -> m.put(k, v.replace('\t', ' ')));
             case cryo.ipc.ShmPagesRecord p -> {
                 m.put("id", p.id());
                 m.put("offset", p.offset());

@@ -40,6 +40,8 @@ public final class Image {
     /** SysV IPC objects by kind and id ("MSG:3"), and the pages of shm segments by id. */
     public final Map<String, cryo.ipc.IpcRecord> ipc = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.ipc.ShmPagesRecord>> shmPages = new HashMap<>();
+    /** The SysV IPC sysctls of the tree's own IPC namespace; null when it shared cryo's. */
+    public cryo.ipc.IpcLimitsRecord ipcLimits;
     /** Shared anonymous objects by inode, and their pages by SHMEM id. */
     public final Map<Long, cryo.memory.ShmemRecord> shmem = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.memory.ShmemPagesRecord>> shmemPages = new HashMap<>();
@@ -112,6 +114,12 @@ public final class Image {
                 }
                 case cryo.ipc.IpcRecord i -> {
                     if (img.ipc.put(i.kind() + ":" + i.id(), i) != null) throw new ImageException("record " + name + ": " + i.name() + " appears twice");
+                }
+                case cryo.ipc.IpcLimitsRecord l -> {
+                    if (img.ipcLimits != null) throw new ImageException("record " + name + ": a second IPC_LIMITS");
+                    if ((head.flags() & cryo.checkpoint.Checkpoint.FLAG_OWN_IPC_NS) == 0) throw new ImageException("record " + name + ": IPC limits of a tree that had no IPC namespace of its own");
+                    if (!img.ipc.isEmpty()) throw new ImageException("record " + name + ": after an IPC record (the limits come first)");
+                    img.ipcLimits = l;
                 }
                 case cryo.ipc.ShmPagesRecord sp -> {
                     cryo.ipc.IpcRecord seg = img.ipc.get("SHM:" + sp.id());

@@ -34,6 +34,7 @@ public enum RecordType {
     UNLINKED_FIFO(23, cryo.files.UnlinkedFifoRecord::decode),
     DELETED_CWD(24, cryo.task.DeletedCwdRecord::decode),
     DELETED_ROOT(25, cryo.task.DeletedRootRecord::decode),
+    IPC_LIMITS(26, cryo.ipc.IpcLimitsRecord::decode),
     NAMESPACES(40, cryo.ns.NamespacesRecord::decode),
     GHOST(30, cryo.files.GhostRecord::decode),
     GHOST_DATA(31, cryo.files.GhostDataRecord::decode),

@@ -31,8 +31,11 @@ public final class Ipc {
     private Ipc() {
     }
 
-    /** What a checkpoint took: the records, and cryo's read-only attachments their pages point into. */
-    public record Dump(List<IpcRecord> objects, List<ShmPagesRecord> pages, List<Long> attachments) implements AutoCloseable {
+    /**
+     * What a checkpoint took: the records, and cryo's read-only attachments their pages point into; the
+     * namespace's limits when it is the tree's own (null otherwise).
+     */
+    public record Dump(IpcLimitsRecord limits, List<IpcRecord> objects, List<ShmPagesRecord> pages, List<Long> attachments) implements AutoCloseable {
         @Override
         public void close() {
             for (long a : attachments) SysvIpc.shmdt(a);
@@ -57,12 +60,13 @@ public final class Ipc {
 
     // ---------------------------------------------------------------- checkpoint
 
-    public static Dump checkpoint(Selection sel, Set<Integer> attachedShm) throws SysException, IOException, cryo.image.Refusal {
+    public static Dump checkpoint(Selection sel, Set<Integer> attachedShm, boolean ownNamespace) throws SysException, IOException, cryo.image.Refusal {
         for (String want : sel.ids()) {
             boolean found = false;
             for (IpcRecord.Kind k : IpcRecord.Kind.values()) found |= sel.takesListed(k, ids(k.name().toLowerCase()), want);
             if (!found) throw new cryo.image.Refusal("--ipc names " + want + ", which is no SysV IPC object of the tree's namespace");
         }
+        IpcLimitsRecord limits = ownNamespace ? IpcLimits.checkpoint(ids("shm")) : null;
         List<IpcRecord> objects = new ArrayList<>();
         List<ShmPagesRecord> pages = new ArrayList<>();
         List<Long> attachments = new ArrayList<>();
@@ -111,7 +115,7 @@ public final class Ipc {
                 i = j;
             }
         }
-        return new Dump(objects, pages, attachments);
+        return new Dump(limits, objects, pages, attachments);
     }
 
     /** The queue's byte limit travels in the single value slot of a MSG record. */
@@ -183,9 +187,11 @@ public final class Ipc {
      * Creates every object with its id and contents; returns those created so far in `created` (for removal
      * when the restart fails). Segments marked destroyed stay until destroyMarked() after the tasks attached.
      */
-    public static void restore(Collection<IpcRecord> objects, Map<Integer, List<ShmPagesRecord>> pages, boolean freshNamespace,
-                               List<IpcRecord> created, DataCheck data) throws SysException, IOException, ImageException {
-        if (freshNamespace) raiseMsgmax(objects);
+    public static void restore(IpcLimitsRecord limits, Collection<IpcRecord> objects, Map<Integer, List<ShmPagesRecord>> pages,
+                               boolean freshNamespace, List<IpcRecord> created, DataCheck data) throws SysException, IOException, ImageException {
+        // The image's limits before any object exists (a queue takes msgmnb as its size at creation).
+        if (limits != null) IpcLimits.prepare(limits, objects);
+        else if (freshNamespace) raiseMsgmax(objects);
         for (IpcRecord r : objects) {
             if (r.key() != SysvIpc.IPC_PRIVATE && keyTaken(r)) {
                 throw new ImageException(r.name() + ": key 0x" + Integer.toHexString(r.key()) + " is in use here (restart with --new-ipc-namespace)");
@@ -273,11 +279,15 @@ public final class Ipc {
         if (need > Long.parseLong(ProcFile.read(p.toString()).trim())) Files.writeString(p, Long.toString(need));
     }
 
-    /** IPC_RMID on segments that were marked destroyed while attached: they live on until the last detach. */
-    public static void destroyMarked(Collection<IpcRecord> objects) throws SysException {
+    /**
+     * IPC_RMID on segments that were marked destroyed while attached: they live on until the last detach.
+     * Then the image's limits exactly (see IpcLimits), once every task attached its segments.
+     */
+    public static void destroyMarked(Collection<IpcRecord> objects, IpcLimitsRecord limits) throws SysException {
         for (IpcRecord r : objects) {
             if (r.kind() == IpcRecord.Kind.SHM && (r.mode() & IpcRecord.SHM_DEST) != 0) SysvIpc.shmrmid(r.id());
         }
+        if (limits != null) IpcLimits.finish(limits);
     }
 
     /** Removes what a failed restart created (best effort). */

@@ -157,7 +157,7 @@ public final class Restart {
                     // The image's paths are the container's from now on: under its init's root and mounts.
                     if (image.namespaces != null) opener.root(Root.of(t.tid));
                     ipc(t.tid, () -> {
-                        Ipc.restore(image.ipc.values(), image.shmPages, newIpcNs, createdIpc, data);
+                        Ipc.restore(image.ipcLimits, image.ipc.values(), image.shmPages, newIpcNs, createdIpc, data);
                         return null;
                     });
                 }
@@ -172,7 +172,7 @@ public final class Restart {
                 if (!p.entry.zombie()) ready.addAll(restoreProcess(tasks.get(p.entry.pid()), p, broker, hole, opener));
             }
             ipc(creator.pids.host(root), () -> {
-                Ipc.destroyMarked(image.ipc.values());
+                Ipc.destroyMarked(image.ipc.values(), image.ipcLimits);
                 return null;
             });
             // Every fd is in place: /proc files go to their offsets now that every task has its final memory;
