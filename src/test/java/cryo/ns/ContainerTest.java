@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,10 +28,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A container (the init of its own pid, mount, UTS and IPC namespaces, running a shell pipeline and holding a
- * message queue) checkpointed and restarted into fresh namespaces: twice at once from one image, and beside
- * its still running original; each clone has the same in-namespace pids, the same host name and its own
- * copy of the queue, and carries on the pipeline where the image left it.
+ * A container (the init of its own pid, mount, UTS and IPC namespaces, running a shell pipeline, holding a
+ * tmpfs with a file and a message queue) checkpointed and restarted into fresh namespaces: twice at once from
+ * one image, and beside its still running original; each clone has the same in-namespace pids (ps inside
+ * reads its own /proc), the same host name, its own copy of the tmpfs and of the queue, and carries on the
+ * pipeline where the image left it.
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class ContainerTest {
@@ -68,6 +70,22 @@ class ContainerTest {
         return new Restarting(cleanup.start("cryo restart", pb), Instant.now());
     }
 
+    private static String readString(Path p) {
+        try {
+            return java.nio.file.Files.readString(p);
+        } catch (java.io.IOException e) {
+            throw new AssertionError(p + ": " + e, e);
+        }
+    }
+
+    private static void writeString(Path p, String s) {
+        try {
+            java.nio.file.Files.writeString(p, s);
+        } catch (java.io.IOException e) {
+            throw new AssertionError(p + ": " + e, e);
+        }
+    }
+
     @Test
     void oneImageRestartsTwiceAtOnceIntoFreshNamespaces() {
         Containers.Running c = Containers.start(cleanup, subreaper, tmp, "box1", false);
@@ -97,7 +115,18 @@ class ContainerTest {
             assertEquals("box1", Containers.hostname(clone));
             assertEquals(queues, Containers.queues(clone), "the clone's IPC namespace holds the queue at its id");
             assertEquals(0, Procfs.tracerPid(clone), "released");
+            assertEquals("box1\n", readString(Path.of("/proc/" + clone + "/root" + tmp + "/m/f")), "the clone's tmpfs file");
+            // ps inside reads the clone's own /proc: the original's pids (the loop's short-lived forks aside)
+            Set<Long> ps = new TreeSet<>();
+            for (String l : Containers.run(List.of("nsenter", "-t", Long.toString(clone), "-p", "-m", "ps", "-e", "-o", "pid=")).split("\n")) {
+                if (!l.isBlank()) ps.add(Long.parseLong(l.trim()));
+            }
+            assertTrue(ps.containsAll(members.keySet()), "ps inside the clone shows " + ps + ", the image had " + members);
         }
+        // each clone has its own copy of the tmpfs
+        writeString(Path.of("/proc/" + a + "/root" + tmp + "/m/f"), "a\n");
+        assertEquals("box1\n", readString(Path.of("/proc/" + b + "/root" + tmp + "/m/f")), "clone b's tmpfs is its own");
+        assertFalse(java.nio.file.Files.exists(tmp.resolve("m/f")), "the host's mount point stays empty");
         assertFalse(Containers.members(a).isEmpty());
         // tell the clones apart: each loop reads its host name every round
         Containers.run(List.of("nsenter", "-t", Long.toString(a), "-u", "hostname", "clone-a"));

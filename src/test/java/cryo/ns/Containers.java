@@ -33,7 +33,9 @@ final class Containers {
     record Running(long init, Proc unshare, int queue) {}
 
     static String script(Path dir, String hostname) {
-        return "hostname " + hostname + " && q=$(ipcmk -Q | tr -dc 0-9) && echo READY $q && "
+        // a tmpfs of its own holding a file (the mount point exists on the host too, empty there)
+        return "hostname " + hostname + " && mkdir -p " + dir + "/m && mount -t tmpfs -o size=1m t " + dir + "/m && echo " + hostname
+                + " > " + dir + "/m/f && q=$(ipcmk -Q | tr -dc 0-9) && echo READY $q && "
                 + "seq 1 100000000 | awk '{ print $1 * 2 }' | while read x; do read h < /proc/sys/kernel/hostname; "
                 + "echo $x >> " + dir + "/p.$h; sleep 0.01; done";
     }
