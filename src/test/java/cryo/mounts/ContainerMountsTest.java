@@ -213,17 +213,9 @@ class ContainerMountsTest {
     @Test
     void aCryoRunRootContainerRestartsTwice() throws Exception {
         Path root = RunRootMountsTest.smallRoot(dir);
-        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "run", "--root", root.toString(), "-d", "--", "sh", "-c",
-                // fds 0-2 on files of the container (cryo run hands it the caller's, which are outside its root)
-                "mount -t tmpfs -o size=1m tt /tmp && echo inside > /tmp/f && exec </tmp/f >/tmp/log 2>&1 && echo ready > /ready && exec sleep 100000"))
-                .directory(Cryo.root().toFile());
-        Cryo.environment(pb, Map.of());
-        pb.redirectInput(Path.of("/dev/null").toFile());
-        Instant t0 = Instant.now();
-        Proc run = cleanup.start("cryo run", pb);
-        assertEquals(0, run.awaitExit(Timeouts.CRYO), run::tails);
-        long init = Long.parseLong(run.out().all().getFirst().trim());
-        cleanup.foreign(init, t0, "container init");
+        long init = Cryo.detached(cleanup, "run", "--root", root.toString(), "-d", "--", "sh", "-c",
+                // fds 0-2 on files of the container (the test below keeps cryo run -d's /dev/null of the host)
+                "mount -t tmpfs -o size=1m tt /tmp && echo inside > /tmp/f && exec </tmp/f >/tmp/log 2>&1 && echo ready > /ready && exec sleep 100000");
         subreaper.track(List.of(init));
         long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
         while (!Files.exists(root.resolve("ready"))) {
@@ -253,15 +245,7 @@ class ContainerMountsTest {
     void aRootContainersFdsOnHostFilesComeBack() throws Exception {
         Path root = RunRootMountsTest.smallRoot(dir);
         assertTrue(!Files.exists(root.resolve("dev/null")), "the small root has no /dev/null");
-        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "run", "--root", root.toString(), "-d", "--", "sh", "-c",
-                "echo ready > /ready && exec sleep 100000")).directory(Cryo.root().toFile());
-        Cryo.environment(pb, Map.of());
-        pb.redirectInput(Path.of("/dev/null").toFile());
-        Instant t0 = Instant.now();
-        Proc run = cleanup.start("cryo run", pb);
-        assertEquals(0, run.awaitExit(Timeouts.CRYO), run::tails);
-        long init = Long.parseLong(run.out().all().getFirst().trim());
-        cleanup.foreign(init, t0, "container init");
+        long init = Cryo.detached(cleanup, "run", "--root", root.toString(), "-d", "--", "sh", "-c", "echo ready > /ready && exec sleep 100000");
         subreaper.track(List.of(init));
         long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
         while (!Files.exists(root.resolve("ready"))) {

@@ -9,15 +9,12 @@ import cryo.image.Refusal;
 import cryo.testing.Cleanup;
 import cryo.testing.Cryo;
 import cryo.testing.Fixtures;
-import cryo.testing.Proc;
 import cryo.testing.Procfs;
 import cryo.testing.Timeouts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -72,16 +69,8 @@ class RunRootMountsTest {
     @Test
     void aCryoRunRootContainerIsMadeAgain() throws Exception {
         Path root = smallRoot(tmp);
-        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "run", "--root", root.toString(), "-d", "--", "sh", "-c",
-                "mount -t tmpfs -o size=1m,mode=1777 tt /tmp && echo inside > /tmp/f && echo ready > /ready && exec sleep 100000"))
-                .directory(Cryo.root().toFile());
-        Cryo.environment(pb, Map.of());
-        pb.redirectInput(Path.of("/dev/null").toFile());
-        Instant t0 = Instant.now();
-        Proc run = cleanup.start("cryo run", pb);
-        assertEquals(0, run.awaitExit(Timeouts.CRYO), run::tails);
-        long init = Long.parseLong(run.out().all().getFirst().trim());
-        cleanup.foreign(init, t0, "container init");
+        long init = Cryo.detached(cleanup, "run", "--root", root.toString(), "-d", "--", "sh", "-c",
+                "mount -t tmpfs -o size=1m,mode=1777 tt /tmp && echo inside > /tmp/f && echo ready > /ready && exec sleep 100000");
         long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
         while (!Files.exists(root.resolve("ready"))) {
             assertTrue(System.nanoTime() < deadline, "the container did not get ready");

@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -114,18 +113,7 @@ class NetStateTest {
 
     /** `cryo run -d --net` of a shell loop; its init's host pid. */
     private long start() throws Exception {
-        Instant t0 = Instant.now();
-        Path out = tmp.resolve("run.out");
-        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "run", "-d", "--net", "--", "sh", "-c", "while :; do sleep 1; done"))
-                .directory(Cryo.root().toFile()).redirectInput(Path.of("/dev/null").toFile()).redirectOutput(out.toFile())
-                .redirectError(ProcessBuilder.Redirect.DISCARD);
-        Cryo.environment(pb, Map.of());
-        Process p = pb.start();
-        cleanup.process(p);
-        assertTrue(p.waitFor(Timeouts.CRYO.toMillis(), TimeUnit.MILLISECONDS), "cryo run -d did not return");
-        assertEquals(0, p.exitValue());
-        long init = Long.parseLong(Files.readAllLines(out).getFirst().trim());
-        cleanup.foreign(init, t0, "container init");
+        long init = Cryo.detached(cleanup, "run", "-d", "--net", "--", "sh", "-c", "while :; do sleep 1; done");
         subreaper.track(List.of(init));
         return init;
     }

@@ -105,6 +105,20 @@ public final class Cryo {
         return run(cleanup, Map.of(), List.of(), null, args);
     }
 
+    /**
+     * `cryo run -d ...` or `cryo restart -d ...` (args from "run"/"restart" on): the host pid it printed (its
+     * last numeric line), a container's init or a restored root that is nobody's child here, registered with
+     * cleanup to be killed by pid. A caller that is a subreaper tracks it too.
+     */
+    public static long detached(Cleanup cleanup, String... args) {
+        Instant t0 = Instant.now();
+        Result r = run(cleanup, args).assertOk();
+        long pid = r.stdout().lines().map(String::trim).filter(l -> l.matches("[0-9]+")).reduce((a, b) -> b).map(Long::parseLong)
+                .orElseThrow(() -> new AssertionError("printed no pid: " + r.describe()));
+        cleanup.foreign(pid, t0, "the pid `cryo " + args[0] + " -d` printed");
+        return pid;
+    }
+
     public static Result runEnv(Cleanup cleanup, Map<String, String> env, String... args) {
         return run(cleanup, env, List.of(), null, args);
     }
