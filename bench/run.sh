@@ -711,8 +711,9 @@ check_alive() {
   done
 }
 
-# verify_pipes PID RESULT_FILE: the pipes child checks its pipes (once: it reads them).
-verify_pipes() {
+# ask_result PID RESULT_FILE: SIGUSR1 makes a fixture check itself and write one line to RESULT_FILE;
+# prints that line, or NO-ANSWER (...) and fails.
+ask_result() {
   local pid=$1 res=$2 end line
   rm -f "$res"
   kill -USR1 "$pid" 2>/dev/null || { echo "NO-ANSWER (pid $pid: cannot signal)"; return 1; }
@@ -723,6 +724,13 @@ verify_pipes() {
     sleep 0.02
   done
   read -r line <"$res"
+  echo "$line"
+}
+
+# verify_pipes PID RESULT_FILE: the pipes child checks its pipes (once: it reads them).
+verify_pipes() {
+  local line
+  line=$(ask_result "$1" "$2") || { echo "$line"; return 1; }
   if [[ $line == "OK pipes=$NPIPES bytes=$((NPIPES * PIPE_KIB * 1024)) "* ]]; then
     echo "OK ($NPIPES pipes hold their $PIPE_KIB KiB each)"
   else
@@ -732,16 +740,8 @@ verify_pipes() {
 
 # verify_ghost PID RESULT_FILE: the ghost process checks its deleted file.
 verify_ghost() {
-  local pid=$1 res=$2 end line
-  rm -f "$res"
-  kill -USR1 "$pid" 2>/dev/null || { echo "NO-ANSWER (pid $pid: cannot signal)"; return 1; }
-  end=$(( $(now_ns) + 60 * 1000000000 ))
-  until [ -s "$res" ]; do
-    alive "$pid" || { echo "NO-ANSWER (pid $pid died, state '$(proc_state "$pid")')"; return 1; }
-    [ "$(now_ns)" -lt "$end" ] || { echo "NO-ANSWER (no result after 60 s)"; return 1; }
-    sleep 0.02
-  done
-  read -r line <"$res"
+  local line
+  line=$(ask_result "$1" "$2") || { echo "$line"; return 1; }
   if [[ $line == "OK ghost bytes=$((GHOST_MIB * 1048576)) "* ]]; then
     echo "OK (the deleted file has no name and its $GHOST_MIB MiB)"
   else

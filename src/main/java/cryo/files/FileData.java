@@ -1,5 +1,7 @@
 package cryo.files;
 
+import cryo.image.Decoder;
+import cryo.image.Encoder;
 import cryo.image.ImageException;
 import cryo.image.PayloadRecord;
 import cryo.sys.FileIo;
@@ -50,6 +52,31 @@ public final class FileData {
 
         default long end() {
             return offset() + data().byteSize();
+        }
+
+        /** Written from FileData's own read buffer, which nothing else writes. */
+        @Override
+        default boolean stable() {
+            return true;
+        }
+
+        /** The fields every chunk has: {u32 owner; u32 crc32c; u64 offset} then the data. */
+        record Fields(int owner, int crc, long offset, MemorySegment data) {
+        }
+
+        /** Reads and checks a chunk's fields; ownerField names the objref of the file it belongs to. */
+        static Fields read(Decoder d, String ownerField) throws ImageException {
+            int owner = d.u32(ownerField, 1, Integer.MAX_VALUE);
+            int crc = d.u32("crc32c");
+            long offset = d.u64("offset");
+            MemorySegment data = d.rest();
+            if (offset < 0) throw d.error("offset", "is negative");
+            if (data.byteSize() == 0) throw d.error("data", "is empty");
+            return new Fields(owner, crc, offset, data);
+        }
+
+        static void write(Encoder e, int owner, int crc, long offset) {
+            e.u32(owner).u32(crc).u64(offset);
         }
     }
 

@@ -14,12 +14,6 @@ public record GhostDataRecord(int ghost, long offset, int crc, MemorySegment dat
         return new GhostDataRecord(ghost, offset, 0, data);
     }
 
-    /** Written from FileData's own read buffer, which nothing else writes. */
-    @Override
-    public boolean stable() {
-        return true;
-    }
-
     public RecordType type() {
         return RecordType.GHOST_DATA;
     }
@@ -29,16 +23,11 @@ public record GhostDataRecord(int ghost, long offset, int crc, MemorySegment dat
     }
 
     public void encode(Encoder e) {
-        e.u32(ghost).u32(crc).u64(offset);
+        FileData.Chunk.write(e, ghost, crc, offset);
     }
 
     public static GhostDataRecord decode(Decoder d) throws ImageException {
-        int ghost = d.u32("ghost", 1, Integer.MAX_VALUE);
-        int crc = d.u32("crc32c");
-        long offset = d.u64("offset");
-        MemorySegment data = d.rest();
-        if (offset < 0) throw d.error("offset", "is negative");
-        if (data.byteSize() == 0) throw d.error("data", "is empty");
-        return new GhostDataRecord(ghost, offset, crc, data);
+        FileData.Chunk.Fields f = FileData.Chunk.read(d, "ghost");
+        return new GhostDataRecord(f.owner(), f.offset(), f.crc(), f.data());
     }
 }

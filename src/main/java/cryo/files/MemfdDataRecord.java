@@ -14,12 +14,6 @@ public record MemfdDataRecord(int memfd, long offset, int crc, MemorySegment dat
         return new MemfdDataRecord(memfd, offset, 0, data);
     }
 
-    /** Written from FileData's own read buffer, which nothing else writes. */
-    @Override
-    public boolean stable() {
-        return true;
-    }
-
     public RecordType type() {
         return RecordType.MEMFD_DATA;
     }
@@ -29,16 +23,11 @@ public record MemfdDataRecord(int memfd, long offset, int crc, MemorySegment dat
     }
 
     public void encode(Encoder e) {
-        e.u32(memfd).u32(crc).u64(offset);
+        FileData.Chunk.write(e, memfd, crc, offset);
     }
 
     public static MemfdDataRecord decode(Decoder d) throws ImageException {
-        int memfd = d.u32("memfd", 1, Integer.MAX_VALUE);
-        int crc = d.u32("crc32c");
-        long offset = d.u64("offset");
-        MemorySegment data = d.rest();
-        if (offset < 0) throw d.error("offset", "is negative");
-        if (data.byteSize() == 0) throw d.error("data", "is empty");
-        return new MemfdDataRecord(memfd, offset, crc, data);
+        FileData.Chunk.Fields f = FileData.Chunk.read(d, "memfd");
+        return new MemfdDataRecord(f.owner(), f.offset(), f.crc(), f.data());
     }
 }

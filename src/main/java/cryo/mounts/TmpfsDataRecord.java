@@ -15,12 +15,6 @@ public record TmpfsDataRecord(int file, long offset, int crc, MemorySegment data
         return new TmpfsDataRecord(file, offset, 0, data);
     }
 
-    /** Written from FileData's own read buffer, which nothing else writes. */
-    @Override
-    public boolean stable() {
-        return true;
-    }
-
     public RecordType type() {
         return RecordType.TMPFS_DATA;
     }
@@ -30,16 +24,11 @@ public record TmpfsDataRecord(int file, long offset, int crc, MemorySegment data
     }
 
     public void encode(Encoder e) {
-        e.u32(file).u32(crc).u64(offset);
+        FileData.Chunk.write(e, file, crc, offset);
     }
 
     public static TmpfsDataRecord decode(Decoder d) throws ImageException {
-        int file = d.u32("file", 1, Integer.MAX_VALUE);
-        int crc = d.u32("crc32c");
-        long offset = d.u64("offset");
-        MemorySegment data = d.rest();
-        if (offset < 0) throw d.error("offset", "is negative");
-        if (data.byteSize() == 0) throw d.error("data", "is empty");
-        return new TmpfsDataRecord(file, offset, crc, data);
+        FileData.Chunk.Fields f = FileData.Chunk.read(d, "file");
+        return new TmpfsDataRecord(f.owner(), f.offset(), f.crc(), f.data());
     }
 }

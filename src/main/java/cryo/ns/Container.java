@@ -95,6 +95,8 @@ public final class Container {
      * namespace in the tree (one that joined it with setns(2) has a parent outside it).
      */
     public void check(Collection<Integer> live, Collection<Integer> tree, Refusal.Collector refused) throws IOException {
+        java.util.Map<Namespace, String> initNs = new java.util.EnumMap<>(Namespace.class);
+        for (Namespace ns : OWN) initNs.put(ns, ns.of(init));
         for (int pid : live) {
             // Every task, not only the init: one that unshare(1)d a time namespace inside would come back in
             // cryo's, its CLOCK_MONOTONIC deadlines off by the namespace's offset.
@@ -107,7 +109,7 @@ public final class Container {
             if (pid == init) continue;
             for (Namespace ns : OWN) {
                 String theirs = ns.of(pid);
-                if (theirs != null && !theirs.equals(ns.of(init))) {
+                if (theirs != null && !theirs.equals(initNs.get(ns))) {
                     refused.add(pid, "is in another " + ns.proc + " namespace (" + theirs + ") than the container's init " + init
                             + " (entered with setns(2) or made with unshare(2)): not supported");
                 }
