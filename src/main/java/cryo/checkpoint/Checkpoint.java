@@ -179,6 +179,7 @@ public final class Checkpoint {
                 refused.add(r);
             }
         }
+        files.eventLoops().resolve(refused);   // epoll items name descriptions met anywhere in the tree
         for (FileRecord f : files.files()) {
             if (output.replaces(f.dev(), f.ino())) {
                 refused.add(new Refusal("-o " + output.name() + " is " + f.path() + ", a file the tree has open or mapped: the image would replace it"));
@@ -258,6 +259,7 @@ public final class Checkpoint {
         for (ShmPagesRecord p : ipc.pages()) w.write(p);
         for (var r : shmem.records()) w.write(r);
         for (ProcessDump d : dumps.values()) for (var o : d.files().descriptions()) w.write(o);
+        files.eventLoops().write(w);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();

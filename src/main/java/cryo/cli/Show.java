@@ -302,6 +302,7 @@ final class Show {
                 m.put("len", l.len());
             }
             case cryo.mounts.MountsRecord mr -> m.putAll(cryo.mounts.MountsShow.fields(mr));
+            case cryo.files.EventLoopRecord e -> m.putAll(cryo.files.EventLoopDump.fields(e));
             case Tail t -> {
                 m.put("length", t.length());
                 m.put("crc32c", hex(Integer.toUnsignedLong(t.crc32c())));

@@ -24,6 +24,8 @@ final class FileKinds {
             new UnlinkedFifoFile(),   // before FifoFile: a FIFO whose name is gone
             new FifoFile(),
             new GhostFile(),       // before RegularFile: a deleted file has no path to reopen
+            new EventfdFile(),
+            new EpollFile(),
             new MemfdFile(),          // before RegularFile: "/memfd:x (deleted)" is no path
             new RegularFile());
 

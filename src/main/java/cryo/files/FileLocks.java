@@ -268,7 +268,7 @@ public final class FileLocks {
     private static long inode(OpenFileRecord d, FileTable files) {
         return switch (d.kind()) {
             case PATH, FIFO -> files.file(d.file()).ino();
-            case PROC -> -1L;            // procfs files take no locks
+            case PROC, EVENTFD, EPOLL -> -1L;   // procfs and anonymous files take no locks
             case GHOST -> files.ghosts().inode(d.file());   // a lock on it is refused in record()
             case MEMFD, FIFO_UNLINKED -> files.unnamed().inode(d.file());
             case PIPE_READ, PIPE_WRITE -> files.pipes().stream().filter(p -> p.objref() == d.pipe()).findFirst().map(PipeRecord::inode).orElse(-1L);

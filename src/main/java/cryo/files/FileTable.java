@@ -160,6 +160,27 @@ public final class FileTable {
         descriptions.computeIfAbsent(st.dev + ":" + st.ino, k -> new ArrayList<>()).add(h);
     }
 
+    /** The fds met so far whose file has inode number ino (on any device: fdinfo gives the number only). */
+    List<Holder> holdersOfInode(long ino) {
+        List<Holder> out = new ArrayList<>();
+        descriptions.forEach((key, holders) -> {
+            if (key.endsWith(":" + ino)) out.addAll(holders);
+        });
+        return out;
+    }
+
+    /** The processes of the tree. */
+    java.util.Set<Integer> processes() {
+        return order.keySet();
+    }
+
+    /** Eventfd counters and epolls met so far (their interest lists are resolved once every fd is known). */
+    private final EventLoopDump eventLoops = new EventLoopDump(this);
+
+    public EventLoopDump eventLoops() {
+        return eventLoops;
+    }
+
     /**
      * The fds of processes outside the tree that point at one of `links` (readlink text of the tree's fds:
      * a path, or "pipe:[inode]"), by link. One walk of /proc serves both pipe classification and leak

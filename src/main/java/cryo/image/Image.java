@@ -50,6 +50,8 @@ public final class Image {
     public cryo.ns.NamespacesRecord namespaces;
     /** The container's mounts, when the tree is one (cryo.mounts). */
     private final cryo.mounts.MountsImage mounts = new cryo.mounts.MountsImage();
+    /** Eventfd counters and epoll interest lists (cryo.files.EventLoops). */
+    public final cryo.files.EventLoops eventLoops = new cryo.files.EventLoops();
 
     /** Everything about one live process. */
     public static final class ProcessImage {
@@ -246,11 +248,13 @@ public final class Image {
                     img.namespaces = ns;
                 }
                 case cryo.mounts.MountsRecord mr -> img.mounts.add(mr, name.toString());
+                case cryo.files.EventLoopRecord e -> img.eventLoops.add(e, img.openFiles, name.toString());
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
         img.checkMemfdData();
         img.mounts.checkComplete();
+        img.eventLoops.checkComplete(img);
         for (ProcessImage p : img.processes.values()) {
             if (p.entry.zombie()) continue;
             int pid = p.entry.pid();

@@ -17,7 +17,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         PayloadRecord, FileRecord, OpenFileRecord, FdRecord, cryo.files.LockRecord, PipeRecord, cryo.ipc.IpcRecord,
         cryo.memory.ShmemRecord, cryo.memory.InheritedRecord, cryo.files.GhostRecord, Tail,
         cryo.files.MemfdRecord, cryo.files.UnlinkedFifoRecord, cryo.task.DeletedCwdRecord, cryo.task.DeletedRootRecord,
-        cryo.ns.NamespacesRecord, cryo.mounts.MountsRecord, cryo.ipc.IpcLimitsRecord {
+        cryo.ns.NamespacesRecord, cryo.mounts.MountsRecord, cryo.ipc.IpcLimitsRecord,
+        cryo.files.EventLoopRecord {
 
     RecordType type();
 

@@ -42,6 +42,8 @@ public enum RecordType {
     MOUNT_GONE(42, cryo.mounts.MountGoneRecord::decode),
     TMPFS_FILE(43, cryo.mounts.TmpfsFileRecord::decode),
     TMPFS_DATA(44, cryo.mounts.TmpfsDataRecord::decode),
+    EVENTFD(50, cryo.files.EventfdRecord::decode),
+    EPOLL_TARGET(51, cryo.files.EpollTargetRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */
