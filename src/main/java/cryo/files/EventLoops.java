@@ -58,7 +58,7 @@ public final class EventLoops {
     private static void kind(Map<Integer, OpenFileRecord> openFiles, int objref, OpenFileRecord.Kind kind, String field, String name) throws ImageException {
         OpenFileRecord o = openFiles.get(objref);
         if (o == null) throw new ImageException("record " + name + ": field '" + field + "' names objref " + objref + ", which no OPEN_FILE record before it has");
-        if (o.kind() != kind) throw new ImageException("record " + name + ": field '" + field + "' names OPEN_FILE " + objref + ", a " + o.kind() + " description, not " + kind);
+        if (o.kind() != kind) throw new ImageException("record " + name + ": field '" + field + "' names OPEN_FILE " + objref + ", which is of kind " + o.kind() + ", not " + kind);
     }
 
     /**
