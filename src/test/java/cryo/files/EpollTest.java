@@ -215,4 +215,24 @@ class EpollTest {
         for (int i = 0; i < 20; i++) r.nextTick();
         r.process().destroyForcibly();
     }
+
+    /** Node.js (libuv: epolls, eventfds and pipes, and worker threads): a setInterval counter counts on. */
+    @Test
+    void aNodeSetIntervalCounterCountsOnWithoutAGap() {
+        Fixtures.assumeTool("node");
+        Proc p = cleanup.start("node", new ProcessBuilder(Fixtures.onPath("node").orElseThrow().toString(), "-e", """
+                let n = 0;
+                process.stdout.write("READY " + process.pid + "\\n");
+                setInterval(() => { n++; process.stdout.write("TICK " + n + "\\n"); }, 2);
+                """));
+        p.awaitReady();
+        for (int i = 0; i < 20; i++) p.nextTick();
+        Path image = tmp.resolve("node.img");
+        Cryo.checkpoint(cleanup, p.pid(), image);
+        long last = p.lastTickAfterEof();
+        Proc r = Cryo.startRestart(cleanup, image, p.pid());
+        assertEquals(last + 1, r.nextTick(), "the first tick after restart follows the last one before");
+        for (int i = 0; i < 20; i++) r.nextTick();
+        r.process().destroyForcibly();
+    }
 }
