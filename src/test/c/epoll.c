@@ -4,6 +4,8 @@
  * Usage: epoll            the whole set below
  *        epoll closed     the root forks a child (the tree to checkpoint) whose epoll watches a pipe that only
  *                         the root, outside that tree, still holds; prints "READY <child pid>"
+ *        epoll drained    an EPOLLONESHOT item on a pipe fires, then the pipe is read empty: the item is
+ *                         disabled and its file ready for nothing; prints "READY <pid>"
  *
  * The whole set: eventfds A (count 5, EFD_NONBLOCK), B (count 3, EFD_SEMAPHORE, blocking), C (count
  * 0x123456789abc, above 32 bits). Epoll E1 watches: pipe p4 with EPOLLONESHOT (fired before the others are
@@ -131,6 +133,19 @@ static int closed_mode(void) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc > 1 && strcmp(argv[1], "closed") == 0) return closed_mode();
+    if (argc > 1 && strcmp(argv[1], "drained") == 0) {
+        int p[2], ep = epoll_create1(0);
+        struct epoll_event got;
+        char c;
+        pipe_with(p, "d");
+        add(ep, p[0], EPOLLIN | EPOLLONESHOT, 0xd);
+        if (epoll_wait(ep, &got, 1, 0) != 1 || read(p[0], &c, 1) != 1) die("drained oneshot");
+        printf("READY %d\n", getpid());
+        char line[64];
+        while (next_line(line, sizeof line) && strcmp(line, "quit") != 0) {
+        }
+        return 0;
+    }
 
     int efa = eventfd(5, EFD_NONBLOCK), efb = eventfd(3, EFD_SEMAPHORE), efc = eventfd(0, 0);
     if (efa < 0 || efb < 0 || efc < 0) die("eventfd");

@@ -122,6 +122,18 @@ class EpollTest {
         assertEquals(0, s.proc().awaitExit(Timeouts.EXIT));
     }
 
+    /** A fired EPOLLONESHOT item on a pipe read empty since: restart could not disable it again. */
+    @Test
+    void aDisabledOneshotItemWhoseFileIsReadyForNothingIsRefusedInOneLine() {
+        PipeFixtureTest.Started s = start("drained");
+        Cryo.Result res = Cryo.run(cleanup, "checkpoint", Long.toString(s.pid()), "-o", tmp.resolve("d.img").toString());
+        String line = res.assertOneLineError();
+        assertTrue(line.contains("task " + s.pid() + ": fd ") && line.contains("EPOLLONESHOT, fired and disabled"), res::describe);
+        Procfs.assertRunningUntraced(s.pid(), "the fixture");
+        s.proc().send("quit");
+        assertEquals(0, s.proc().awaitExit(Timeouts.EXIT));
+    }
+
     @Test
     void badEpollAndEventfdRecordsAreOneLineErrorsAndLeaveNothing() {
         PipeFixtureTest.Started s = start();
