@@ -12,4 +12,5 @@ module cryo {
     exports cryo.sys;
     exports cryo.container;
     exports cryo.ns;
+    exports cryo.timers;
 }

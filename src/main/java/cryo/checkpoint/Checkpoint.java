@@ -1,6 +1,5 @@
 package cryo.checkpoint;
 
-import cryo.sys.ProcFile;
 import cryo.files.FileRecord;
 import cryo.ipc.Ipc;
 import cryo.ipc.IpcNamespace;
@@ -90,12 +89,13 @@ public final class Checkpoint {
     private static final int PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
 
     /** What dumpProcess reads of one live process: all but its fds. */
-    private record ProcessState(TaskRecord task, List<ThreadRecord> threads, AddressSpace.Dump memory) {
+    private record ProcessState(TaskRecord task, List<ThreadRecord> threads, AddressSpace.Dump memory,
+                                List<cryo.timers.PosixTimerRecord> timers) {
     }
 
     /** Everything read from one live process before anything is written. */
     private record ProcessDump(TaskRecord task, List<ThreadRecord> threads, AddressSpace.Dump memory,
-                               OpenFiles.Table files) {
+                               OpenFiles.Table files, List<cryo.timers.PosixTimerRecord> timers) {
     }
 
     private Checkpoint() {
@@ -174,7 +174,7 @@ public final class Checkpoint {
             ProcessState st = states.get(p.pid);
             try {
                 OpenFiles.Table fds = OpenFiles.checkpoint(p.pid, fdLinks.get(p.pid), files, outside, opts.external());
-                if (st != null) dumps.put(p.pid, new ProcessDump(st.task(), st.threads(), st.memory(), fds));
+                if (st != null) dumps.put(p.pid, new ProcessDump(st.task(), st.threads(), st.memory(), fds, st.timers()));
             } catch (Refusal r) {
                 refused.add(r);
             }
@@ -254,6 +254,7 @@ public final class Checkpoint {
         for (var pipe : files.pipes()) w.write(pipe);
         files.ghosts().write(w);
         files.unnamed().write(w);
+        for (var o : files.objects()) w.write(o);
         if (ipc.limits() != null) w.write(ipc.limits());
         for (IpcRecord o : ipc.objects()) w.write(o);
         for (ShmPagesRecord p : ipc.pages()) w.write(p);
@@ -268,6 +269,7 @@ public final class Checkpoint {
             if (cwd != null) w.write(cwd);
             if (cwd != null && DeletedCwd.rootRemoved(d.task().pid())) w.write(new cryo.task.DeletedRootRecord(d.task().pid()));
             for (ThreadRecord t : d.threads()) w.write(t);
+            for (var t : d.timers()) w.write(t);
             w.write(d.memory().mm());
             for (VmaRecord v : d.memory().vmas()) w.write(v);
             for (var r : d.memory().inheritedRecords()) w.write(r);
@@ -314,6 +316,7 @@ public final class Checkpoint {
         TaskRecord task;
         List<ThreadRecord> threads = new ArrayList<>();
         AddressSpace.Dump mem;
+        List<cryo.timers.PosixTimerRecord> timers;
         try {
             for (Tracee t : p.threads) t.useScratch(scratch, Scratch.SIZE);
             DeletedCwd.checkRoot(pid);
@@ -321,12 +324,13 @@ public final class Checkpoint {
             for (int i = 0; i < p.threads.size(); i++) {
                 threads.add(TaskState.checkpointThread(p.threads.get(i), pid, p.masks.get(i)));
             }
+            timers = cryo.timers.PosixTimers.checkpoint(leader, pid, p.threads.stream().map(t -> t.tid).toList());
             mem = AddressSpace.checkpoint(leader, maps, statMm(p.stat), files);
         } finally {
             leader.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);
         }
         for (Tracee t : p.threads) t.restoreRegs();
-        return new ProcessState(task, threads, mem);
+        return new ProcessState(task, threads, mem, timers);
     }
 
     private static ProcStat validateTarget(int pid) throws Refusal, IOException {
@@ -350,10 +354,6 @@ public final class Checkpoint {
         List<Integer> live = tree.live().stream().map(p -> p.pid).toList();
         if (container == null) Container.checkPlainTree(live, refused);
         else container.check(live, tree.processes.keySet(), refused);
-        for (FrozenTree.Process p : tree.live()) {
-            String timers = ProcFile.read("/proc/" + p.pid + "/timers").trim();
-            if (!timers.isEmpty()) refused.add(p.pid, "has POSIX timers (timer_create): not supported yet");
-        }
         Map<Integer, ProcStat> stats = new LinkedHashMap<>();
         for (FrozenTree.Process p : tree.processes.values()) stats.put(p.pid, p.stat);
         GroupLeaders.check(stats, root, refused);

@@ -303,6 +303,9 @@ final class Show {
             }
             case cryo.mounts.MountsRecord mr -> m.putAll(cryo.mounts.MountsShow.fields(mr));
             case cryo.files.EventLoopRecord e -> m.putAll(cryo.files.EventLoopDump.fields(e));
+            case cryo.files.TimerfdRecord t -> m.putAll(t.fields());
+            case cryo.files.SignalfdRecord s -> m.putAll(s.fields());
+            case cryo.timers.PosixTimerRecord t -> m.putAll(t.fields());
             case Tail t -> {
                 m.put("length", t.length());
                 m.put("crc32c", hex(Integer.toUnsignedLong(t.crc32c())));

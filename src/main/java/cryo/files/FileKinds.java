@@ -27,6 +27,8 @@ final class FileKinds {
             new EventfdFile(),
             new EpollFile(),
             new MemfdFile(),          // before RegularFile: "/memfd:x (deleted)" is no path
+            new TimerfdFile(),
+            new SignalfdFile(),
             new RegularFile());
 
     /** The description of the fd in c, by the first kind that takes it; a refusal if none does. */
@@ -53,8 +55,6 @@ final class FileKinds {
         String what = switch (link) {
             case "anon_inode:[eventpoll]" -> "an epoll instance";
             case "anon_inode:[eventfd]" -> "an eventfd";
-            case "anon_inode:[timerfd]" -> "a timerfd";
-            case "anon_inode:[signalfd]" -> "a signalfd";
             case "anon_inode:inotify" -> "an inotify instance";
             case "anon_inode:[fanotify]" -> "a fanotify instance";
             case "anon_inode:[pidfd]" -> "a pidfd";

@@ -269,6 +269,7 @@ public final class FileLocks {
         return switch (d.kind()) {
             case PATH, FIFO -> files.file(d.file()).ino();
             case PROC, EVENTFD, EPOLL -> -1L;   // procfs and anonymous files take no locks
+            case TIMERFD, SIGNALFD -> -1L;   // anonymous inodes, all one: locks on them are not looked for
             case GHOST -> files.ghosts().inode(d.file());   // a lock on it is refused in record()
             case MEMFD, FIFO_UNLINKED -> files.unnamed().inode(d.file());
             case PIPE_READ, PIPE_WRITE -> files.pipes().stream().filter(p -> p.objref() == d.pipe()).findFirst().map(PipeRecord::inode).orElse(-1L);

@@ -37,6 +37,18 @@ public final class FileTable {
         return unnamed;
     }
 
+    /** The objects descriptions name by 'file' that have no file of their own (a timerfd, a signalfd), in the order met. */
+    private final List<cryo.image.ImageRecord> objects = new ArrayList<>();
+
+    void object(cryo.image.ImageRecord r) {
+        objects.add(r);
+    }
+
+    /** Written before the OPEN_FILE records that name them. */
+    public List<cryo.image.ImageRecord> objects() {
+        return objects;
+    }
+
     public FileTable(Map<Integer, Integer> tasks) {
         this.tasks = Map.copyOf(tasks);
         for (int pid : tasks.values()) order.putIfAbsent(pid, order.size());

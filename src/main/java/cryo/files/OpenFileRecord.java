@@ -15,11 +15,13 @@ import cryo.image.RecordType;
  * by its path `description` (a /proc/PID/... file names a task of the tree, which has the same pid after restart).
  * GHOST is a deleted or O_TMPFILE file: `file` names its GHOST record; it is reopened with flags and position.
  * MEMFD is a new open of MEMFD `file` with flags and position; FIFO_UNLINKED one of UNLINKED_FIFO `file`, whose
- * buffer is PIPE `pipe`.
+ * buffer is PIPE `pipe`. TIMERFD and SIGNALFD are new timerfds and signalfds made from the TIMERFD or SIGNALFD `file`.
  */
 public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flags, long pos, int inheritFd,
                              String description) implements ImageRecord {
-    public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO, PROC, GHOST, MEMFD, FIFO_UNLINKED, EVENTFD, EPOLL}
+    public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO, PROC, GHOST, MEMFD, FIFO_UNLINKED, EVENTFD, EPOLL,
+        TIMERFD,
+        SIGNALFD}
 
     /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
     public static final int EXTERNAL = -1;
@@ -47,7 +49,9 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         int pipe = d.u32("pipe");
         String desc = d.str("description");
         if (pos < 0) throw d.error("pos", "is negative");
-        boolean needsFile = kind == Kind.PATH || kind == Kind.FIFO || kind == Kind.GHOST || kind == Kind.MEMFD || kind == Kind.FIFO_UNLINKED;
+        boolean needsFile = kind == Kind.PATH || kind == Kind.FIFO || kind == Kind.GHOST || kind == Kind.MEMFD || kind == Kind.FIFO_UNLINKED
+                || kind == Kind.TIMERFD
+                || kind == Kind.SIGNALFD;
         if (needsFile != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
         boolean needsPipe = kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO || kind == Kind.FIFO_UNLINKED;
         if (needsPipe != (pipe != 0)) throw d.error("pipe", "objref " + pipe + " does not fit a " + kind + " description");

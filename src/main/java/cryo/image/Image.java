@@ -37,6 +37,9 @@ public final class Image {
     public final Map<Integer, cryo.files.MemfdRecord> memfds = new HashMap<>();
     public final Map<Integer, List<cryo.files.MemfdDataRecord>> memfdData = new HashMap<>();
     public final Map<Integer, cryo.files.UnlinkedFifoRecord> unlinkedFifos = new HashMap<>();
+    /** Timerfds and signalfds by objref. */
+    public final Map<Integer, cryo.files.TimerfdRecord> timerfds = new HashMap<>();
+    public final Map<Integer, cryo.files.SignalfdRecord> signalfds = new HashMap<>();
     /** SysV IPC objects by kind and id ("MSG:3"), and the pages of shm segments by id. */
     public final Map<String, cryo.ipc.IpcRecord> ipc = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.ipc.ShmPagesRecord>> shmPages = new HashMap<>();
@@ -65,6 +68,8 @@ public final class Image {
         public final List<cryo.memory.InheritedRecord> inherited = new ArrayList<>();
         public final List<FdRecord> fds = new ArrayList<>();
         public final List<LockRecord> locks = new ArrayList<>();
+        /** Its POSIX timers (timer_create), in id order. */
+        public final List<cryo.timers.PosixTimerRecord> timers = new ArrayList<>();
         /** The directory to make, enter and remove again when the cwd had been deleted; null if not. */
         public cryo.task.DeletedCwdRecord deletedCwd;
         /** True when the root had been removed too, and was that same directory: the task is chrooted into it. */
@@ -249,6 +254,9 @@ public final class Image {
                 }
                 case cryo.mounts.MountsRecord mr -> img.mounts.add(mr, name.toString());
                 case cryo.files.EventLoopRecord e -> img.eventLoops.add(e, img.openFiles, name.toString());
+                case cryo.files.TimerfdRecord t -> img.object(img.timerfds, t.objref(), t, name);
+                case cryo.files.SignalfdRecord s -> img.object(img.signalfds, s.objref(), s, name);
+                case cryo.timers.PosixTimerRecord t -> cryo.timers.PosixTimers.check(t, img.live(t.pid(), name).timers, img.processes.get(t.pid()).entry, name.toString());
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
@@ -336,7 +344,8 @@ public final class Image {
 
     private boolean usedBy(int objref) {
         return files.containsKey(objref) || openFiles.containsKey(objref) || pipes.containsKey(objref) || ghosts.containsKey(objref)
-                || memfds.containsKey(objref) || unlinkedFifos.containsKey(objref);
+                || memfds.containsKey(objref) || unlinkedFifos.containsKey(objref)
+                || timerfds.containsKey(objref) || signalfds.containsKey(objref);
     }
 
     /** The record an OPEN_FILE's field 'file' names, by its kind: a FILE, a MEMFD or an UNLINKED_FIFO. */
@@ -346,6 +355,8 @@ public final class Image {
             case MEMFD -> memfds.containsKey(o.file()) ? null : "MEMFD";
             case FIFO_UNLINKED -> unlinkedFifos.containsKey(o.file()) && unlinkedFifos.get(o.file()).pipe() == o.pipe() ? null : "UNLINKED_FIFO (with PIPE " + o.pipe() + ")";
             case GHOST -> null;           // checked against the GHOST records before
+            case TIMERFD -> timerfds.containsKey(o.file()) ? null : "TIMERFD";
+            case SIGNALFD -> signalfds.containsKey(o.file()) ? null : "SIGNALFD";
             default -> files.containsKey(o.file()) ? null : "FILE";
         };
         if (wanted != null) throw new ImageException("record " + name + ": field 'file' names objref " + o.file() + ", which no " + wanted + " record before it has");
@@ -364,6 +375,12 @@ public final class Image {
             long n = cryo.files.FileData.dataBytes(memfdData.get(m.objref()));
             if (n != m.dataBytes()) throw new ImageException("record MEMFD " + m.describe() + " (objref " + m.objref() + "): its MEMFD_DATA records hold " + n + " bytes, field 'data_bytes' says " + m.dataBytes());
         }
+    }
+
+    /** A record of an object that descriptions name by objref (a timerfd, a signalfd). */
+    private <R extends ImageRecord> void object(Map<Integer, R> objects, int objref, R r, Name name) throws ImageException {
+        if (usedBy(objref)) throw new ImageException("record " + name + ": objref " + objref + " is used twice");
+        objects.put(objref, r);
     }
 
     private ProcessImage live(int pid, Name record) throws ImageException {

@@ -18,7 +18,10 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.memory.ShmemRecord, cryo.memory.InheritedRecord, cryo.files.GhostRecord, Tail,
         cryo.files.MemfdRecord, cryo.files.UnlinkedFifoRecord, cryo.task.DeletedCwdRecord, cryo.task.DeletedRootRecord,
         cryo.ns.NamespacesRecord, cryo.mounts.MountsRecord, cryo.ipc.IpcLimitsRecord,
-        cryo.files.EventLoopRecord {
+        cryo.files.EventLoopRecord,
+        cryo.files.TimerfdRecord,
+        cryo.files.SignalfdRecord,
+        cryo.timers.PosixTimerRecord {
 
     RecordType type();
 

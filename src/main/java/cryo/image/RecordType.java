@@ -44,6 +44,9 @@ public enum RecordType {
     TMPFS_DATA(44, cryo.mounts.TmpfsDataRecord::decode),
     EVENTFD(50, cryo.files.EventfdRecord::decode),
     EPOLL_TARGET(51, cryo.files.EpollTargetRecord::decode),
+    TIMERFD(54, cryo.files.TimerfdRecord::decode),
+    SIGNALFD(55, cryo.files.SignalfdRecord::decode),
+    POSIX_TIMER(56, cryo.timers.PosixTimerRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

@@ -284,6 +284,7 @@ public final class Restart {
             threads.add(nt);
         }
         OpenFiles.restoreThreadFiles(t, broker, opener);
+        cryo.timers.PosixTimers.restore(t, p.timers);   // after the threads: a timer may signal one
         ThreadRecord lead = p.threads.getFirst();
         TaskState.restoreThread(t, p.entry.pid(), lead);
         fdTables.closeStrays(t, p.entry.pid(), p.fds, broker.remoteFd);

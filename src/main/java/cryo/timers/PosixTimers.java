@@ -1,0 +1,181 @@
+package cryo.timers;
+
+import cryo.image.ImageException;
+import cryo.image.Refusal;
+import cryo.image.Tree;
+import cryo.remote.Tracee;
+import cryo.sys.Errno;
+import cryo.sys.Nr;
+import cryo.sys.ProcFile;
+import cryo.sys.SysException;
+import cryo.sys.Timers;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * POSIX timers (timer_create(2)), both halves. Checkpoint reads /proc/PID/timers (fs/proc/base.c show_timer:
+ * id, signal and sigev value, notification and its target, clock) and asks the frozen task, by remote
+ * syscalls, each timer's time left and interval (timer_gettime) and its overrun (timer_getoverrun); neither
+ * changes what the task will see. Restart creates the timers in the process after its threads exist (a
+ * SIGEV_THREAD_ID timer names one), with the same ids: prctl(PR_TIMER_CREATE_RESTORE_IDS) makes timer_create
+ * take the id from *timerid (kernel/time/posix-timers.c, since 6.15), then timer_settime arms each with its
+ * time left and interval, relative to the restart.
+ */
+public final class PosixTimers {
+    private static final int PR_TIMER_CREATE_RESTORE_IDS = 77, RESTORE_IDS_OFF = 0, RESTORE_IDS_ON = 1;
+    /** include/linux/posix-timers.h: a CPU clock id is ~pid << 3 | perthread (4) | type (PROF 0, VIRT 1, SCHED 2). */
+    private static final int CPUCLOCK_PERTHREAD = 4, CPUCLOCK_TYPE = 3, CPUCLOCK_MAX = 3;
+    private static final Set<Integer> CLOCKS = Set.of(Timers.CLOCK_REALTIME, Timers.CLOCK_MONOTONIC, Timers.CLOCK_PROCESS_CPUTIME_ID,
+            Timers.CLOCK_BOOTTIME, Timers.CLOCK_REALTIME_ALARM, Timers.CLOCK_BOOTTIME_ALARM, Timers.CLOCK_TAI);
+    private static final long NS = 1_000_000_000L;
+    // Scratch layout for both halves: struct sigevent (64 bytes), the timer id, struct itimerspec.
+    private static final int SC_SIGEVENT = 0, SC_ID = 64, SC_ITS = 128;
+
+    private PosixTimers() {
+    }
+
+    // ---------------------------------------------------------------- checkpoint
+
+    /** The POSIX timers of the frozen process pid whose leader is t (scratch memory set up); tids: its threads. */
+    public static List<PosixTimerRecord> checkpoint(Tracee t, int pid, List<Integer> tids) throws Refusal, SysException, IOException {
+        List<PosixTimerRecord> timers = new ArrayList<>();
+        List<String[]> entries = parse(ProcFile.read("/proc/" + pid + "/timers"));
+        if (entries.isEmpty()) return timers;
+        try (Arena a = Arena.ofConfined()) {
+            for (String[] e : entries) {
+                int id = Integer.parseInt(e[0]);
+                int signal = Integer.parseInt(e[1].substring(0, e[1].indexOf('/')));
+                long value = Long.parseUnsignedLong(e[1].substring(e[1].indexOf('/') + 1), 16);
+                String how = e[2].substring(0, e[2].indexOf('/'));
+                boolean toThread = e[2].contains("/tid.");
+                int target = Integer.parseInt(e[2].substring(e[2].indexOf('.') + 1));
+                int clock = Integer.parseInt(e[3]);
+                String what = "POSIX timer " + id;
+                int notify = switch (how) {
+                    case "signal" -> PosixTimerRecord.SIGEV_SIGNAL;
+                    case "none" -> PosixTimerRecord.SIGEV_NONE;
+                    case "thread" -> PosixTimerRecord.SIGEV_THREAD;
+                    default -> throw new Refusal(pid, "has " + what + " with notification '" + how + "': not supported");
+                } | (toThread ? PosixTimerRecord.SIGEV_THREAD_ID : 0);
+                if (toThread && !tids.contains(target)) throw new Refusal(pid, "has " + what + " whose signal goes to thread " + target + ", which has exited: not supported");
+                if (!restorableClock(clock) || !ownCpuClock(clock, pid, tids)) {
+                    throw new Refusal(pid, "has " + what + " on clock " + clock + " (" + clockName(clock) + "): not supported");
+                }
+                t.syscall("timer_gettime(" + id + ")", Timers.TIMER_GETTIME, id, t.scratch() + SC_ITS);
+                long[] its = t.get(t.scratch() + SC_ITS, 32, a).toArray(JAVA_LONG);
+                int overrun = (int) t.syscall("timer_getoverrun(" + id + ")", Timers.TIMER_GETOVERRUN, id);
+                timers.add(new PosixTimerRecord(pid, id, clock, notify, signal, toThread ? target : 0, value,
+                        its[2] * NS + its[3], its[0] * NS + its[1], overrun));
+            }
+        }
+        timers.sort(java.util.Comparator.comparingInt(PosixTimerRecord::id));
+        return timers;
+    }
+
+    /** The entries of /proc/PID/timers: {id, "signal/value", "notify/pid.N", clock}. */
+    private static List<String[]> parse(String text) {
+        List<String[]> out = new ArrayList<>();
+        String[] cur = null;
+        for (String line : text.split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon < 0) continue;
+            String key = line.substring(0, colon), v = line.substring(colon + 1).trim();
+            switch (key) {
+                case "ID" -> {
+                    cur = new String[4];
+                    cur[0] = v;
+                    out.add(cur);
+                }
+                case "signal" -> cur[1] = v;
+                case "notify" -> cur[2] = v;
+                case "ClockID" -> cur[3] = v;
+                default -> {
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A clock restart can create the timer on in the process: a clock of the system, the process's CPU clock,
+     * or a CPU clock naming the process or one of its threads (their ids do not change). Not the creating
+     * thread's own CPU clock (CLOCK_THREAD_CPUTIME_ID, or a thread CPU clock of "pid 0"): which thread created
+     * the timer is not known.
+     */
+    static boolean restorableClock(int clock) {
+        if (clock >= 0) return CLOCKS.contains(clock);
+        if ((clock & CPUCLOCK_TYPE) >= CPUCLOCK_MAX) return false;
+        return (clock & CPUCLOCK_PERTHREAD) == 0 || cpuClockPid(clock) != 0;
+    }
+
+    /** A CPU clock names the process itself (0 or its pid) or, per thread, one of its threads. */
+    private static boolean ownCpuClock(int clock, int pid, List<Integer> tids) {
+        if (clock >= 0) return true;
+        int of = cpuClockPid(clock);
+        return (clock & CPUCLOCK_PERTHREAD) == 0 ? of == 0 || of == pid : tids.contains(of);
+    }
+
+    private static int cpuClockPid(int clock) {
+        return ~(clock >> 3);
+    }
+
+    private static String clockName(int clock) {
+        if (clock == Timers.CLOCK_THREAD_CPUTIME_ID) return "the CPU clock of the thread that created it";
+        if (clock >= 0) return "unknown";
+        return "a CPU clock of " + ((clock & CPUCLOCK_PERTHREAD) != 0 ? "thread " : "process ") + cpuClockPid(clock);
+    }
+
+    // ---------------------------------------------------------------- image
+
+    /** A timer of process p, after those before it: ids rising, its target thread and CPU clock p's own. */
+    public static void check(PosixTimerRecord t, List<PosixTimerRecord> timers, Tree.Process p, String record) throws ImageException {
+        if (!timers.isEmpty() && timers.getLast().id() >= t.id()) throw new ImageException("record " + record + ": timer id " + t.id() + " is not above the one before it (" + timers.getLast().id() + ")");
+        List<Integer> tids = java.util.Arrays.stream(p.tids()).boxed().toList();
+        if (t.tid() != 0 && !tids.contains(t.tid())) throw new ImageException("record " + record + ": field 'tid' " + t.tid() + " is not a thread of pid " + p.pid() + " in the TREE");
+        if (!ownCpuClock(t.clock(), p.pid(), tids)) throw new ImageException("record " + record + ": field 'clock' " + t.clock() + " is " + clockName(t.clock()) + ", not of pid " + p.pid());
+        timers.add(t);
+    }
+
+    // ---------------------------------------------------------------- restore
+
+    /** Creates the timers of the process whose leader is t, with their ids, once its threads exist; then arms them. */
+    public static void restore(Tracee t, List<PosixTimerRecord> timers) throws SysException {
+        if (timers.isEmpty()) return;
+        try (Arena a = Arena.ofConfined()) {
+            t.syscall("prctl(PR_TIMER_CREATE_RESTORE_IDS, ON)", Nr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, RESTORE_IDS_ON, 0, 0, 0);
+            try {
+                for (PosixTimerRecord r : timers) create(t, r, a);
+            } finally {
+                t.syscall("prctl(PR_TIMER_CREATE_RESTORE_IDS, OFF)", Nr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, RESTORE_IDS_OFF, 0, 0, 0);
+            }
+            for (PosixTimerRecord r : timers) {
+                if (r.valueNs() == 0) continue;
+                MemorySegment its = MemorySegment.ofArray(new long[]{r.intervalNs() / NS, r.intervalNs() % NS, r.valueNs() / NS, r.valueNs() % NS});
+                t.syscall("timer_settime(" + r.id() + ")", Timers.TIMER_SETTIME, r.id(), 0, t.put(SC_ITS, its), 0);
+            }
+        }
+    }
+
+    /** timer_create with r's clock and sigevent, asking for r's id. */
+    private static void create(Tracee t, PosixTimerRecord r, Arena a) throws SysException {
+        MemorySegment sev = a.allocate(64);
+        sev.set(JAVA_LONG, 0, r.sigevValue());
+        sev.set(JAVA_INT, 8, r.signal());
+        sev.set(JAVA_INT, 12, r.sigevNotify());
+        sev.set(JAVA_INT, 16, r.tid());   // sigev_notify_thread_id
+        MemorySegment id = a.allocate(4);
+        id.set(JAVA_INT, 0, r.id());
+        long sevAddr = t.put(SC_SIGEVENT, sev), idAddr = t.put(SC_ID, id);
+        t.syscall("timer_create(id " + r.id() + ", clock " + r.clock() + ")", Timers.TIMER_CREATE, r.clock(), sevAddr, idAddr);
+        int got = t.get(idAddr, 4, a).get(JAVA_INT, 0);
+        if (got != r.id()) throw new SysException("remote timer_create in task " + t.tid + " made timer " + got + ", not " + r.id(), Errno.EINVAL);
+    }
+}
