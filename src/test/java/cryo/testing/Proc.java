@@ -142,6 +142,12 @@ public final class Proc {
         return awaitOk("check");
     }
 
+    /** Sends command (e.g. "check 3 500") and expects OK (no FAIL line on the way). Returns the WARN lines seen. */
+    public List<String> checkOk(String command) {
+        send(command);
+        return awaitOk(command);
+    }
+
     /** Sends "sharedwrite" (the MAP_SHARED file mapping really is shared with the file) and expects OK. */
     public void sharedWriteOk() {
         send("sharedwrite");
