@@ -1,0 +1,95 @@
+/*
+ * cryo test fixture: signalfds with signals pending for them, checked by the fixture itself after restart.
+ *   S  signalfd for SIGUSR1 and SIGRTMIN+2, SFD_NONBLOCK; pending for the process: SIGUSR1 (kill) and
+ *      SIGRTMIN+2 twice (sigqueue, values 77 and 78)
+ *   T  signalfd for SIGUSR2, blocking; pending for the main thread only: SIGUSR2 (tgkill)
+ * All three signals are blocked, so they stay pending until read through the signalfds.
+ *
+ * Protocol (stdin/stdout, one line each):
+ *   at start   "READY <pid>" once the signals are pending
+ *   check      reads S until EAGAIN and T once: SIGUSR1, SIGRTMIN+2 (77), SIGRTMIN+2 (78) from S, SIGUSR2 from T;
+ *              checks both masks in fdinfo and S's O_NONBLOCK; a FAIL line per problem, then OK
+ *   quit       exits 0
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int fails;
+#define FAIL(...) do { printf("FAIL " __VA_ARGS__); printf("\n"); fails++; } while (0)
+
+static unsigned long long fdinfo_mask(int fd) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+    FILE *f = fopen(path, "r");
+    unsigned long long v = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "sigmask:", 8) == 0) v = strtoull(line + 8, NULL, 16);
+    }
+    if (f) fclose(f);
+    return v;
+}
+
+static void expect(int fd, int signo, int value, const char *name) {
+    struct signalfd_siginfo si;
+    ssize_t n = read(fd, &si, sizeof si);
+    if (n != sizeof si) FAIL("%s: read gave %zd (%s), not %s", name, n, n < 0 ? strerror(errno) : "short", name);
+    else if ((int) si.ssi_signo != signo || (value && si.ssi_int != value)) FAIL("%s: read signal %u value %d", name, si.ssi_signo, si.ssi_int);
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    int rt = SIGRTMIN + 2;
+    sigset_t all, s_mask, t_mask;
+    sigemptyset(&all);
+    sigaddset(&all, SIGUSR1);
+    sigaddset(&all, SIGUSR2);
+    sigaddset(&all, rt);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    sigemptyset(&s_mask);
+    sigaddset(&s_mask, SIGUSR1);
+    sigaddset(&s_mask, rt);
+    sigemptyset(&t_mask);
+    sigaddset(&t_mask, SIGUSR2);
+    int s = signalfd(-1, &s_mask, SFD_NONBLOCK);
+    int t = signalfd(-1, &t_mask, 0);
+    if (s < 0 || t < 0) {
+        printf("FAILED signalfd: %s\n", strerror(errno));
+        return 1;
+    }
+    unsigned long long s_bits = fdinfo_mask(s), t_bits = fdinfo_mask(t);
+    kill(getpid(), SIGUSR1);
+    union sigval v = {.sival_int = 77};
+    sigqueue(getpid(), rt, v);
+    v.sival_int = 78;
+    sigqueue(getpid(), rt, v);
+    syscall(SYS_tgkill, getpid(), gettid(), SIGUSR2);
+    printf("READY %d\n", getpid());
+    char line[256];
+    while (fgets(line, sizeof line, stdin)) {
+        if (strncmp(line, "check", 5) == 0) {
+            fails = 0;
+            if (fdinfo_mask(s) != s_bits) FAIL("S: mask %llx, was %llx", fdinfo_mask(s), s_bits);
+            if (fdinfo_mask(t) != t_bits) FAIL("T: mask %llx, was %llx", fdinfo_mask(t), t_bits);
+            if (!(fcntl(s, F_GETFL) & O_NONBLOCK)) FAIL("S: O_NONBLOCK lost");
+            if (fcntl(t, F_GETFL) & O_NONBLOCK) FAIL("T: O_NONBLOCK set");
+            expect(s, SIGUSR1, 0, "SIGUSR1");
+            expect(s, rt, 77, "SIGRTMIN+2 (77)");
+            expect(s, rt, 78, "SIGRTMIN+2 (78)");
+            struct signalfd_siginfo si;
+            if (read(s, &si, sizeof si) != -1 || errno != EAGAIN) FAIL("S: more than the three signals, or no EAGAIN");
+            expect(t, SIGUSR2, 0, "SIGUSR2");
+            printf("OK\n");
+        } else if (strncmp(line, "quit", 4) == 0) {
+            return 0;
+        }
+    }
+    return 0;
+}
