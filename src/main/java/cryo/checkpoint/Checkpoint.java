@@ -324,7 +324,10 @@ public final class Checkpoint {
             for (int i = 0; i < p.threads.size(); i++) {
                 threads.add(TaskState.checkpointThread(p.threads.get(i), pid, p.masks.get(i)));
             }
-            timers = cryo.timers.PosixTimers.checkpoint(leader, pid, p.threads.stream().map(t -> t.tid).toList());
+            var posixTimers = cryo.timers.PosixTimers.checkpoint(leader, pid, task, threads);   // moves the timers' own pending signals
+            task = posixTimers.task();
+            threads = posixTimers.threads();
+            timers = posixTimers.timers();
             mem = AddressSpace.checkpoint(leader, maps, statMm(p.stat), files);
         } finally {
             leader.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);

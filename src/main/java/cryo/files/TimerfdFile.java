@@ -76,7 +76,7 @@ final class TimerfdFile implements FileKind {
             for (int i = 0; ; i++) {
                 Map<String, String> before = fdinfo(local);
                 long[] its = Timers.timerfdGettime(local);
-                long[] now = Timers.clockGettime(baseClock(Integer.parseInt(before.get("clockid"))));
+                long[] now = Timers.clockGettime(Timers.baseClock(Integer.parseInt(before.get("clockid"))));
                 Map<String, String> after = fdinfo(local);
                 if (!before.get("ticks").equals(after.get("ticks")) && i < 100) continue;
                 int clock = Integer.parseInt(after.get("clockid"));
@@ -89,15 +89,6 @@ final class TimerfdFile implements FileKind {
             if (local >= 0) Fd.close(local);
             Fd.close(pidfd);
         }
-    }
-
-    /** The clock clock_gettime reads for a timer on clock: an alarm clock's base (the RTC may be absent). */
-    static int baseClock(int clock) {
-        return switch (clock) {
-            case Timers.CLOCK_REALTIME_ALARM -> Timers.CLOCK_REALTIME;
-            case Timers.CLOCK_BOOTTIME_ALARM -> Timers.CLOCK_BOOTTIME;
-            default -> clock;
-        };
     }
 
     /** /proc/self/fdinfo/fd as "name" -> value (the text after the colon, trimmed). */

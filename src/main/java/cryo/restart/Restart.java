@@ -284,9 +284,9 @@ public final class Restart {
             threads.add(nt);
         }
         OpenFiles.restoreThreadFiles(t, broker, opener);
-        cryo.timers.PosixTimers.restore(t, p.timers);   // after the threads: a timer may signal one
         ThreadRecord lead = p.threads.getFirst();
         TaskState.restoreThread(t, p.entry.pid(), lead);
+        cryo.timers.PosixTimers.restore(t, threads, p.timers);   // once the threads and pending signals are back
         fdTables.closeStrays(t, p.entry.pid(), p.fds, broker.remoteFd);
         FileLocks.restore(t, image, p);
         TaskState.restoreCredentials(t, p.task);

@@ -19,7 +19,8 @@ public final class Timers {
     public static final long TFD_IOC_SET_TICKS = 0x40085400L;
     public static final int TIMER_CREATE = 222, TIMER_SETTIME = 223, TIMER_GETTIME = 224, TIMER_GETOVERRUN = 225,
             TIMER_DELETE = 226;
-    private static final int CLOCK_GETTIME = 228, TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286, TIMERFD_GETTIME = 287,
+    public static final int CLOCK_GETTIME = 228, TIMER_ABSTIME = 1;
+    private static final int TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286, TIMERFD_GETTIME = 287,
             SIGNALFD4 = 289, PIDFD_GETFD = 438;
     private static final int O_CLOEXEC = 02000000;
 
@@ -33,6 +34,15 @@ public final class Timers {
             Native.check(Native.raw(CLOCK_GETTIME, clock, ts.address()), "clock_gettime(" + clock + ")");
             return new long[]{ts.get(JAVA_LONG, 0), ts.get(JAVA_LONG, 8)};
         }
+    }
+
+    /** The clock clock_gettime reads for a timer on clock: an alarm clock's base (the RTC may be absent). */
+    public static int baseClock(int clock) {
+        return switch (clock) {
+            case CLOCK_REALTIME_ALARM -> CLOCK_REALTIME;
+            case CLOCK_BOOTTIME_ALARM -> CLOCK_BOOTTIME;
+            default -> clock;
+        };
     }
 
     /** timerfd_create(2), close-on-exec in cryo (the broker passes it on); flags: TFD_NONBLOCK. */

@@ -34,6 +34,13 @@ public record TaskRecord(int pid, String comm, int umask, int personality, int p
                 sessionLeaderGone);
     }
 
+    /** This record with another shared pending queue (cryo.timers keeps a POSIX timer's own signal with the timer). */
+    public TaskRecord withSharedPending(List<byte[]> pending) {
+        return new TaskRecord(pid, comm, umask, personality, pdeathSignal, cwd, uids, gids, groups, rlimits,
+                sigactions, pending, itimers, caps, securebits, noNewPrivs, dumpable, ttyForeground, childSubreaper,
+                sessionLeaderGone);
+    }
+
     public RecordType type() {
         return RecordType.TASK;
     }

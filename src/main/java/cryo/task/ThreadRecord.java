@@ -26,6 +26,12 @@ public record ThreadRecord(int pid, int tid, long[] regs, byte[] xstate, long si
                 altstackFlags, altstackSize, clearChildTid, robustHead, robustLen, rseqPointer, rseqSize, rseqSignature);
     }
 
+    /** This record with another private pending queue (cryo.timers keeps a POSIX timer's own signal with the timer). */
+    public ThreadRecord withPending(List<byte[]> queue) {
+        return new ThreadRecord(pid, tid, regs, xstate, sigmask, queue, altstackSp, altstackFlags, altstackSize, clearChildTid,
+                robustHead, robustLen, rseqPointer, rseqSize, rseqSignature);
+    }
+
     public RecordType type() {
         return RecordType.THREAD;
     }

@@ -13,15 +13,16 @@ import cryo.image.Tree;
  * (SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD, or SIGEV_SIGNAL|SIGEV_THREAD_ID with target thread tid), signal and
  * value what its signal carries (si_signo, si_value). valueNs is the time left until it fires next (0:
  * disarmed), intervalNs its period, overrun what timer_getoverrun(2) returned (the overrun of the last signal
- * delivered).
+ * delivered). pending: the timer's own signal was queued and not yet delivered (it is not in the TASK or THREAD
+ * record's pending queue: restart has the timer queue it again, PosixTimers).
  */
 public record PosixTimerRecord(int pid, int id, int clock, int sigevNotify, int signal, int tid, long sigevValue,
-                               long valueNs, long intervalNs, int overrun) implements ImageRecord, cryo.image.HoldsPids {
+                               long valueNs, long intervalNs, int overrun, boolean pending) implements ImageRecord, cryo.image.HoldsPids {
     public static final int SIGEV_SIGNAL = 0, SIGEV_NONE = 1, SIGEV_THREAD = 2, SIGEV_THREAD_ID = 4;
 
     public PosixTimerRecord withPids(java.util.function.IntUnaryOperator toImage) {
         return new PosixTimerRecord(toImage.applyAsInt(pid), id, clock, sigevNotify, signal, tid == 0 ? 0 : toImage.applyAsInt(tid), sigevValue,
-                valueNs, intervalNs, overrun);
+                valueNs, intervalNs, overrun, pending);
     }
 
     public boolean threadTargeted() {
@@ -46,6 +47,7 @@ public record PosixTimerRecord(int pid, int id, int clock, int sigevNotify, int 
         m.put("left_ns", valueNs);
         m.put("interval_ns", intervalNs);
         m.put("overrun", overrun);
+        if (pending) m.put("pending", 1);
         return m;
     }
 
@@ -54,7 +56,7 @@ public record PosixTimerRecord(int pid, int id, int clock, int sigevNotify, int 
     }
 
     public void encode(Encoder e) {
-        e.u32(pid).u32(id).u32(clock).u32(sigevNotify).u32(signal).u32(tid).u64(sigevValue).u64(valueNs).u64(intervalNs).u32(overrun);
+        e.u32(pid).u32(id).u32(clock).u32(sigevNotify).u32(signal).u32(tid).u64(sigevValue).u64(valueNs).u64(intervalNs).u32(overrun).u32(pending ? 1 : 0);
     }
 
     public static PosixTimerRecord decode(Decoder d) throws ImageException {
@@ -73,7 +75,9 @@ public record PosixTimerRecord(int pid, int id, int clock, int sigevNotify, int 
         if (left < 0) throw d.error("value_ns", "is negative");
         if (interval < 0) throw d.error("interval_ns", "is negative");
         int overrun = d.u32("overrun", 0, Integer.MAX_VALUE);
+        boolean pending = d.u32("pending", 0, 1) == 1;
+        if (pending && sigevNotify == SIGEV_NONE) throw d.error("pending", "is set for a SIGEV_NONE timer, which queues no signal");
         if (!PosixTimers.restorableClock(clock)) throw d.error("clock", clock + " is not a clock a POSIX timer of the process can be created on");
-        return new PosixTimerRecord(pid, id, clock, sigevNotify, signal, tid, value, left, interval, overrun);
+        return new PosixTimerRecord(pid, id, clock, sigevNotify, signal, tid, value, left, interval, overrun, pending);
     }
 }

@@ -4,20 +4,22 @@ import cryo.image.ImageException;
 import cryo.image.Refusal;
 import cryo.image.Tree;
 import cryo.remote.Tracee;
-import cryo.sys.Errno;
-import cryo.sys.Nr;
 import cryo.sys.ProcFile;
 import cryo.sys.SysException;
 import cryo.sys.Timers;
+import cryo.task.TaskRecord;
+import cryo.task.ThreadRecord;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -30,25 +32,38 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * time left and interval, relative to the restart.
  */
 public final class PosixTimers {
-    private static final int PR_TIMER_CREATE_RESTORE_IDS = 77, RESTORE_IDS_OFF = 0, RESTORE_IDS_ON = 1;
+    private static final int SI_TIMER = -2;
     /** include/linux/posix-timers.h: a CPU clock id is ~pid << 3 | perthread (4) | type (PROF 0, VIRT 1, SCHED 2). */
     private static final int CPUCLOCK_PERTHREAD = 4, CPUCLOCK_TYPE = 3, CPUCLOCK_MAX = 3;
     private static final Set<Integer> CLOCKS = Set.of(Timers.CLOCK_REALTIME, Timers.CLOCK_MONOTONIC, Timers.CLOCK_PROCESS_CPUTIME_ID,
             Timers.CLOCK_BOOTTIME, Timers.CLOCK_REALTIME_ALARM, Timers.CLOCK_BOOTTIME_ALARM, Timers.CLOCK_TAI);
-    private static final long NS = 1_000_000_000L;
-    // Scratch layout for both halves: struct sigevent (64 bytes), the timer id, struct itimerspec.
-    private static final int SC_SIGEVENT = 0, SC_ID = 64, SC_ITS = 128;
+    static final long NS = 1_000_000_000L;
+    /** Scratch offset of a struct itimerspec. */
+    static final int SC_ITS = 128;
 
     private PosixTimers() {
     }
 
     // ---------------------------------------------------------------- checkpoint
 
-    /** The POSIX timers of the frozen process pid whose leader is t (scratch memory set up); tids: its threads. */
-    public static List<PosixTimerRecord> checkpoint(Tracee t, int pid, List<Integer> tids) throws Refusal, SysException, IOException {
+    /** The timers of a process, and its TASK and THREAD records without the signals of its timers (pending). */
+    public record Dump(List<PosixTimerRecord> timers, TaskRecord task, List<ThreadRecord> threads) {
+    }
+
+    /**
+     * The POSIX timers of the frozen process pid whose leader is t (scratch memory set up), task and threads
+     * its records. A timer's own signal still queued (si_code SI_TIMER, its id in si_timerid) moves from the
+     * queue to the timer (pending): restart has the timer queue it itself, so that taking it re-arms the timer
+     * and counts its overrun as it would have (kernel/time/posix-timers.c posixtimer_deliver_signal()).
+     */
+    public static Dump checkpoint(Tracee t, int pid, TaskRecord task, List<ThreadRecord> threads) throws Refusal, SysException, IOException {
         List<PosixTimerRecord> timers = new ArrayList<>();
         List<String[]> entries = parse(ProcFile.read("/proc/" + pid + "/timers"));
-        if (entries.isEmpty()) return timers;
+        if (entries.isEmpty()) return new Dump(timers, task, threads);
+        List<Integer> tids = threads.stream().map(ThreadRecord::tid).toList();
+        List<byte[]> shared = new ArrayList<>(task.sharedPending());
+        Map<Integer, List<byte[]>> privateQueues = new HashMap<>();
+        for (ThreadRecord th : threads) privateQueues.put(th.tid(), new ArrayList<>(th.pending()));
         try (Arena a = Arena.ofConfined()) {
             for (String[] e : entries) {
                 int id = Integer.parseInt(e[0]);
@@ -72,12 +87,46 @@ public final class PosixTimers {
                 t.syscall("timer_gettime(" + id + ")", Timers.TIMER_GETTIME, id, t.scratch() + SC_ITS);
                 long[] its = t.get(t.scratch() + SC_ITS, 32, a).toArray(JAVA_LONG);
                 int overrun = (int) t.syscall("timer_getoverrun(" + id + ")", Timers.TIMER_GETOVERRUN, id);
+                long left = its[2] * NS + its[3], interval = its[0] * NS + its[1];
+                boolean pending = notify != PosixTimerRecord.SIGEV_NONE
+                        && takeOwnSignal(toThread ? privateQueues.get(target) : shared, id, signal, pid, what);
+                // A one-shot timer is disarmed once it fires: armed again, it was set anew after its signal was
+                // queued, and the kernel drops that stale signal when it is dequeued (its it_signal_seq moved on).
+                if (pending && interval == 0 && left != 0) pending = false;
                 timers.add(new PosixTimerRecord(pid, id, clock, notify, signal, toThread ? target : 0, value,
-                        its[2] * NS + its[3], its[0] * NS + its[1], overrun));
+                        left, interval, overrun, pending));
             }
         }
         timers.sort(java.util.Comparator.comparingInt(PosixTimerRecord::id));
-        return timers;
+        List<ThreadRecord> left = threads.stream().map(th -> th.withPending(privateQueues.get(th.tid()))).toList();
+        return new Dump(timers, task.withSharedPending(shared), left);
+    }
+
+    /**
+     * Removes timer id's own signal from queue, if it is there. Restart queues it again last: refused when
+     * another signal of the same number comes after it (their order would change).
+     */
+    private static boolean takeOwnSignal(List<byte[]> queue, int id, int signal, int pid, String what) throws Refusal {
+        for (int i = 0; i < queue.size(); i++) {
+            if (!ownSignal(queue.get(i), id, signal)) continue;
+            for (byte[] later : queue.subList(i + 1, queue.size())) {
+                if (signo(later) == signal) throw new Refusal(pid, "has " + what + " whose pending signal " + signal
+                        + " is queued before another signal " + signal + ": not supported (restart would change their order)");
+            }
+            queue.remove(i);
+            return true;
+        }
+        return false;
+    }
+
+    /** A siginfo the timer queued: its signal, si_code SI_TIMER, si_timerid its id (include/uapi/asm-generic/siginfo.h). */
+    static boolean ownSignal(byte[] si, int id, int signal) {
+        ByteBuffer b = ByteBuffer.wrap(si).order(ByteOrder.LITTLE_ENDIAN);
+        return b.getInt(0) == signal && b.getInt(8) == SI_TIMER && b.getInt(16) == id;
+    }
+
+    private static int signo(byte[] si) {
+        return ByteBuffer.wrap(si).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
     }
 
     /** The entries of /proc/PID/timers: {id, "signal/value", "notify/pid.N", clock}. */
@@ -146,36 +195,11 @@ public final class PosixTimers {
 
     // ---------------------------------------------------------------- restore
 
-    /** Creates the timers of the process whose leader is t, with their ids, once its threads exist; then arms them. */
-    public static void restore(Tracee t, List<PosixTimerRecord> timers) throws SysException {
-        if (timers.isEmpty()) return;
-        try (Arena a = Arena.ofConfined()) {
-            t.syscall("prctl(PR_TIMER_CREATE_RESTORE_IDS, ON)", Nr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, RESTORE_IDS_ON, 0, 0, 0);
-            try {
-                for (PosixTimerRecord r : timers) create(t, r, a);
-            } finally {
-                t.syscall("prctl(PR_TIMER_CREATE_RESTORE_IDS, OFF)", Nr.PRCTL, PR_TIMER_CREATE_RESTORE_IDS, RESTORE_IDS_OFF, 0, 0, 0);
-            }
-            for (PosixTimerRecord r : timers) {
-                if (r.valueNs() == 0) continue;
-                MemorySegment its = MemorySegment.ofArray(new long[]{r.intervalNs() / NS, r.intervalNs() % NS, r.valueNs() / NS, r.valueNs() % NS});
-                t.syscall("timer_settime(" + r.id() + ")", Timers.TIMER_SETTIME, r.id(), 0, t.put(SC_ITS, its), 0);
-            }
-        }
-    }
-
-    /** timer_create with r's clock and sigevent, asking for r's id. */
-    private static void create(Tracee t, PosixTimerRecord r, Arena a) throws SysException {
-        MemorySegment sev = a.allocate(64);
-        sev.set(JAVA_LONG, 0, r.sigevValue());
-        sev.set(JAVA_INT, 8, r.signal());
-        sev.set(JAVA_INT, 12, r.sigevNotify());
-        sev.set(JAVA_INT, 16, r.tid());   // sigev_notify_thread_id
-        MemorySegment id = a.allocate(4);
-        id.set(JAVA_INT, 0, r.id());
-        long sevAddr = t.put(SC_SIGEVENT, sev), idAddr = t.put(SC_ID, id);
-        t.syscall("timer_create(id " + r.id() + ", clock " + r.clock() + ")", Timers.TIMER_CREATE, r.clock(), sevAddr, idAddr);
-        int got = t.get(idAddr, 4, a).get(JAVA_INT, 0);
-        if (got != r.id()) throw new SysException("remote timer_create in task " + t.tid + " made timer " + got + ", not " + r.id(), Errno.EINVAL);
+    /**
+     * Creates the timers of the process whose leader is t once its threads and pending signals are back, with
+     * their ids, and arms them (PosixTimersRestore); threads: its other threads.
+     */
+    public static void restore(Tracee t, List<Tracee> threads, List<PosixTimerRecord> timers) throws SysException {
+        if (!timers.isEmpty()) new PosixTimersRestore(t, threads).restore(timers);
     }
 }

@@ -1,0 +1,74 @@
+package cryo.timers;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import cryo.task.TreeFixtures;
+import cryo.testing.Cleanup;
+import cryo.testing.Cryo;
+import cryo.testing.Fixtures;
+import cryo.testing.Proc;
+import cryo.testing.Timeouts;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * POSIX timers (src/test/c/posix_timers.c, which checks itself): five timers with ids that are not 0..4 — a
+ * periodic SIGEV_SIGNAL timer with a sigev value, a periodic SIGEV_THREAD_ID timer aimed at a second thread, a
+ * SIGEV_NONE one-shot, a disarmed one and one on the process's CPU clock — come back with the same ids, which
+ * the program uses as they are; the periodic ones keep firing with the right siginfo in the right thread; the
+ * one-shots have no more time left than the image saved. Checkpointed while both periodic timers' signals
+ * were pending (blocked), those signals are the timers' own again after restart (delivered once, re-arming the
+ * timer).
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class PosixTimersTest {
+    @RegisterExtension
+    final Cleanup cleanup = new Cleanup();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void timersComeBackWithTheirIdsAndKeepFiring() {
+        run(false);
+    }
+
+    @Test
+    void timersWhoseSignalsWerePendingQueueThemAgain() {
+        run(true);
+    }
+
+    private void run(boolean hold) {
+        Fixtures.assumeRoot();
+        Path exe = Fixtures.compile(tmp, "posix_timers", Fixtures.Build.PIE);
+        Proc p = cleanup.start("posix_timers", new ProcessBuilder(exe.toString()));
+        List<Integer> ids = Arrays.stream(p.await("IDS", l -> l.startsWith("IDS ")).substring(4).trim().split(" ")).map(Integer::parseInt).toList();
+        assertEquals(p.pid(), p.awaitReady());
+        if (hold) {
+            p.send("hold");
+            p.await("HELD", l -> l.equals("HELD"));
+        }
+        Path image = tmp.resolve("timers.img");
+        Cryo.checkpoint(cleanup, p.pid(), image);
+        p.awaitExit(Timeouts.EXIT);
+        List<PosixTimerRecord> timers = TreeFixtures.withRecords(image, rs -> rs.stream().filter(r -> r instanceof PosixTimerRecord)
+                .map(r -> (PosixTimerRecord) r).toList());
+        assertEquals(ids, timers.stream().map(PosixTimerRecord::id).toList(), "the image holds the timers by id: " + timers);
+        PosixTimerRecord t1 = timers.get(0), t2 = timers.get(1), t3 = timers.get(2), t5 = timers.get(4);
+        assertEquals(0x1234, t1.sigevValue(), "T1's sigev value");
+        assertTrue(t2.threadTargeted() && t2.tid() != p.pid(), "T2 signals the worker thread: " + t2);
+        assertEquals(PosixTimerRecord.SIGEV_NONE, t3.sigevNotify());
+        if (hold) assertTrue(t1.pending() && t2.pending(), "both periodic timers' signals were pending: " + timers);
+        Proc rest = Cryo.startRestart(cleanup, image, p.pid());
+        rest.checkOk("check " + t3.valueNs() + " " + t5.valueNs());
+        rest.send("quit");
+        assertEquals(0, rest.awaitExit(Timeouts.EXIT));
+    }
+}
