@@ -97,9 +97,32 @@ public final class PosixTimers {
                         left, interval, overrun, pending));
             }
         }
+        for (PosixTimerRecord r : timers) {
+            checkOverrun(r, shared, privateQueues.get(pid), r.threadTargeted() ? privateQueues.get(r.tid()) : List.of(), "POSIX timer " + r.id());
+        }
         timers.sort(java.util.Comparator.comparingInt(PosixTimerRecord::id));
         List<ThreadRecord> left = threads.stream().map(th -> th.withPending(privateQueues.get(th.tid()))).toList();
         return new Dump(timers, task.withSharedPending(shared), left);
+    }
+
+    /** A periodic timer, not pending, whose last signal had overruns: restart takes a signal of it to set them. */
+    static boolean overrunToRestore(PosixTimerRecord r) {
+        return r.overrun() > 0 && r.intervalNs() > 0 && r.valueNs() > 0 && !r.pending() && r.sigevNotify() != PosixTimerRecord.SIGEV_NONE;
+    }
+
+    /**
+     * Restart takes a signal of a timer whose overrun it restores with rt_sigtimedwait, which takes the first
+     * signal of that number pending for the thread (its own queue, then the process's): none may be before it.
+     */
+    private static void checkOverrun(PosixTimerRecord r, List<byte[]> shared, List<byte[]> leaderQueue, List<byte[]> targetQueue, String what)
+            throws Refusal {
+        if (!overrunToRestore(r)) return;
+        List<byte[]> looked = new ArrayList<>(r.threadTargeted() ? targetQueue : leaderQueue);
+        if (!r.threadTargeted()) looked.addAll(shared);
+        if (looked.stream().anyMatch(si -> signo(si) == r.signal())) {
+            throw new Refusal(r.pid(), "has " + what + " whose last signal had " + r.overrun() + " overruns, with another signal " + r.signal()
+                    + " pending: not supported (restart takes a signal of the timer to count them again)");
+        }
     }
 
     /**

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  * periodic SIGEV_SIGNAL timer with a sigev value, a periodic SIGEV_THREAD_ID timer aimed at a second thread, a
  * SIGEV_NONE one-shot, a disarmed one and one on the process's CPU clock — come back with the same ids, which
  * the program uses as they are; the periodic ones keep firing with the right siginfo in the right thread; the
- * one-shots have no more time left than the image saved. Checkpointed while both periodic timers' signals
+ * one-shots have no more time left than the image saved; a periodic timer whose last signal came with 5
+ * overruns (timer_getoverrun) still reports them. Checkpointed while both periodic timers' signals
  * were pending (blocked), those signals are the timers' own again after restart (delivered once, re-arming the
  * timer).
  */
@@ -61,13 +62,14 @@ class PosixTimersTest {
         List<PosixTimerRecord> timers = TreeFixtures.withRecords(image, rs -> rs.stream().filter(r -> r instanceof PosixTimerRecord)
                 .map(r -> (PosixTimerRecord) r).toList());
         assertEquals(ids, timers.stream().map(PosixTimerRecord::id).toList(), "the image holds the timers by id: " + timers);
-        PosixTimerRecord t1 = timers.get(0), t2 = timers.get(1), t3 = timers.get(2), t5 = timers.get(4);
+        PosixTimerRecord t1 = timers.get(0), t2 = timers.get(1), t3 = timers.get(2), t5 = timers.get(4), t6 = timers.get(5);
+        assertEquals(5, t6.overrun(), "T6's last signal had 5 overruns");
         assertEquals(0x1234, t1.sigevValue(), "T1's sigev value");
         assertTrue(t2.threadTargeted() && t2.tid() != p.pid(), "T2 signals the worker thread: " + t2);
         assertEquals(PosixTimerRecord.SIGEV_NONE, t3.sigevNotify());
         if (hold) assertTrue(t1.pending() && t2.pending(), "both periodic timers' signals were pending: " + timers);
         Proc rest = Cryo.startRestart(cleanup, image, p.pid());
-        rest.checkOk("check " + t3.valueNs() + " " + t5.valueNs());
+        rest.checkOk("check " + t3.valueNs() + " " + t5.valueNs() + " " + t6.valueNs());
         rest.send("quit");
         assertEquals(0, rest.awaitExit(Timeouts.EXIT));
     }
