@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * reads at least the ticks the image saved and fires again; absolute timers (CLOCK_REALTIME with
  * TFD_TIMER_CANCEL_ON_SET, CLOCK_MONOTONIC periodic) keep their absolute expiry although the tree was gone for
  * a second; a relative one-shot timer has no more time left than it had; a disarmed one stays disarmed; clocks
- * and O_NONBLOCK are kept. An image with a timerfd on a clock timerfds do not have is refused in one line.
+ * and O_NONBLOCK are kept; with --leave-running the original passes the same checks. An image with a timerfd on a clock timerfds do not have is refused in one line.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class TimerfdTest {
@@ -38,14 +38,32 @@ class TimerfdTest {
     Path tmp;
 
     private Path checkpointFixture() {
-        Fixtures.assumeRoot();
-        Path exe = Fixtures.compile(tmp, "timerfd", Fixtures.Build.PIE);
-        Proc p = cleanup.start("timerfd", new ProcessBuilder(exe.toString()));
-        assertEquals(p.pid(), p.awaitReady());
+        Proc p = startFixture();
         Path image = tmp.resolve("timerfd.img");
         Cryo.checkpoint(cleanup, p.pid(), image);
         p.awaitExit(Timeouts.EXIT);
         return image;
+    }
+
+    private Proc startFixture() {
+        Fixtures.assumeRoot();
+        Path exe = Fixtures.compile(tmp, "timerfd", Fixtures.Build.PIE);
+        Proc p = cleanup.start("timerfd", new ProcessBuilder(exe.toString()));
+        assertEquals(p.pid(), p.awaitReady());
+        return p;
+    }
+
+    /** Reading a timerfd through a duplicate (timerfd_gettime, fdinfo) changes nothing the task sees. */
+    @Test
+    void leaveRunningLeavesTheTimerfdsAsTheyWere() {
+        Proc p = startFixture();
+        Path image = tmp.resolve("timerfd.img");
+        Cryo.checkpoint(cleanup, p.pid(), image, "--leave-running");
+        Procfs.assertRunningUntraced(p.pid(), "the fixture after --leave-running");
+        List<TimerfdRecord> ts = TreeFixtures.withRecords(image, TimerfdTest::timerfds);
+        p.checkOk("check " + on(ts, Timers.CLOCK_MONOTONIC, 5_000_000L).ticks() + " " + on(ts, Timers.CLOCK_BOOTTIME, 0).valueNs());
+        p.send("quit");
+        assertEquals(0, p.awaitExit(Timeouts.EXIT));
     }
 
     private static List<TimerfdRecord> timerfds(List<ImageRecord> rs) {

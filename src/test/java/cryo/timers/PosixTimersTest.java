@@ -8,6 +8,7 @@ import cryo.testing.Cleanup;
 import cryo.testing.Cryo;
 import cryo.testing.Fixtures;
 import cryo.testing.Proc;
+import cryo.testing.Procfs;
 import cryo.testing.Timeouts;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -26,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * one-shots have no more time left than the image saved; a periodic timer whose last signal came with 5
  * overruns (timer_getoverrun) still reports them. Checkpointed while both periodic timers' signals
  * were pending (blocked), those signals are the timers' own again after restart (delivered once, re-arming the
- * timer).
+ * timer). With --leave-running the original process passes the same checks.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class PosixTimersTest {
@@ -38,15 +39,21 @@ class PosixTimersTest {
 
     @Test
     void timersComeBackWithTheirIdsAndKeepFiring() {
-        run(false);
+        run(false, false);
     }
 
     @Test
     void timersWhoseSignalsWerePendingQueueThemAgain() {
-        run(true);
+        run(true, false);
     }
 
-    private void run(boolean hold) {
+    /** Checkpoint reads the timers (and takes their pending signals into the image) without changing the task. */
+    @Test
+    void leaveRunningLeavesTimersAndTheirPendingSignalsAsTheyWere() {
+        run(true, true);
+    }
+
+    private void run(boolean hold, boolean leaveRunning) {
         Fixtures.assumeRoot();
         Path exe = Fixtures.compile(tmp, "posix_timers", Fixtures.Build.PIE);
         Proc p = cleanup.start("posix_timers", new ProcessBuilder(exe.toString()));
@@ -57,8 +64,13 @@ class PosixTimersTest {
             p.await("HELD", l -> l.equals("HELD"));
         }
         Path image = tmp.resolve("timers.img");
-        Cryo.checkpoint(cleanup, p.pid(), image);
-        p.awaitExit(Timeouts.EXIT);
+        if (leaveRunning) {
+            Cryo.checkpoint(cleanup, p.pid(), image, "--leave-running");
+            Procfs.assertRunningUntraced(p.pid(), "the fixture after --leave-running");
+        } else {
+            Cryo.checkpoint(cleanup, p.pid(), image);
+            p.awaitExit(Timeouts.EXIT);
+        }
         List<PosixTimerRecord> timers = TreeFixtures.withRecords(image, rs -> rs.stream().filter(r -> r instanceof PosixTimerRecord)
                 .map(r -> (PosixTimerRecord) r).toList());
         assertEquals(ids, timers.stream().map(PosixTimerRecord::id).toList(), "the image holds the timers by id: " + timers);
@@ -68,7 +80,7 @@ class PosixTimersTest {
         assertTrue(t2.threadTargeted() && t2.tid() != p.pid(), "T2 signals the worker thread: " + t2);
         assertEquals(PosixTimerRecord.SIGEV_NONE, t3.sigevNotify());
         if (hold) assertTrue(t1.pending() && t2.pending(), "both periodic timers' signals were pending: " + timers);
-        Proc rest = Cryo.startRestart(cleanup, image, p.pid());
+        Proc rest = leaveRunning ? p : Cryo.startRestart(cleanup, image, p.pid());
         rest.checkOk("check " + t3.valueNs() + " " + t5.valueNs() + " " + t6.valueNs());
         rest.send("quit");
         assertEquals(0, rest.awaitExit(Timeouts.EXIT));
