@@ -1,18 +1,24 @@
 package cryo.timers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import cryo.image.ImageRecord;
 import cryo.task.TreeFixtures;
 import cryo.testing.Cleanup;
 import cryo.testing.Cryo;
 import cryo.testing.Fixtures;
+import cryo.testing.Leftovers;
 import cryo.testing.Proc;
 import cryo.testing.Procfs;
 import cryo.testing.Timeouts;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -51,6 +57,33 @@ class PosixTimersTest {
     @Test
     void leaveRunningLeavesTimersAndTheirPendingSignalsAsTheyWere() {
         run(true, true);
+    }
+
+    /** POSIX_TIMER records that do not fit the process are refused in one line, before anything is created. */
+    @Test
+    void badTimerRecordsAreRefusedInOneLine() {
+        Fixtures.assumeRoot();
+        Path exe = Fixtures.compile(tmp, "posix_timers", Fixtures.Build.PIE);
+        Proc p = cleanup.start("posix_timers", new ProcessBuilder(exe.toString()));
+        assertEquals(p.pid(), p.awaitReady());
+        Path good = tmp.resolve("good.img");
+        Cryo.checkpoint(cleanup, p.pid(), good);
+        p.awaitExit(Timeouts.EXIT);
+        Map<String, UnaryOperator<ImageRecord>> variants = new LinkedHashMap<>();
+        variants.put("tid", r -> r instanceof PosixTimerRecord t && t.threadTargeted() ? TreeFixtures.with(t, "tid", (int) p.pid() + 1000) : r);
+        variants.put("clock", r -> r instanceof PosixTimerRecord t && t.sigevNotify() == PosixTimerRecord.SIGEV_NONE
+                ? TreeFixtures.with(t, "clock", cryo.sys.Timers.CLOCK_THREAD_CPUTIME_ID) : r);
+        variants.put("notify", r -> r instanceof PosixTimerRecord t && t.threadTargeted() ? TreeFixtures.with(t, "sigevNotify", 7) : r);
+        variants.put("id", r -> r instanceof PosixTimerRecord t && t.sigevNotify() == PosixTimerRecord.SIGEV_NONE ? TreeFixtures.with(t, "id", 0) : r);
+        for (var v : variants.entrySet()) {
+            Path bad = tmp.resolve("bad-" + v.getKey() + ".img");
+            TreeFixtures.rewrite(good, bad, rs -> rs.stream().map(v.getValue()).toList());
+            Leftovers before = Leftovers.snapshot();
+            String line = Cryo.restartExpectingFailure(cleanup, bad, p.pid()).assertOneLineError();
+            assertTrue(line.contains("POSIX_TIMER") && line.contains(v.getKey()), "the error names the record and '" + v.getKey() + "': " + line);
+            assertFalse(Procfs.exists(p.pid()), "nothing restored after a bad '" + v.getKey() + "'");
+            before.assertNone(cleanup, "restart of a POSIX_TIMER with a bad " + v.getKey());
+        }
     }
 
     private void run(boolean hold, boolean leaveRunning) {
