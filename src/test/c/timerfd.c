@@ -3,7 +3,7 @@
  *   A  CLOCK_MONOTONIC, relative, periodic 5 ms, TFD_NONBLOCK, never read before the check: its ticks pile up
  *   B  CLOCK_REALTIME, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, one-shot, an hour from the start
  *   C  CLOCK_BOOTTIME, relative, one-shot, an hour from the start
- *   D  CLOCK_MONOTONIC, disarmed, blocking
+ *   D  CLOCK_MONOTONIC, disarmed, blocking; set with a 7 ms interval and no value (it keeps the interval)
  *   E  CLOCK_MONOTONIC, TFD_TIMER_ABSTIME, periodic 1 h, first expiry an hour from the start
  *
  * Protocol (stdin/stdout, one line each):
@@ -13,7 +13,7 @@
  *                      A: read gives >= TICKS (>= 1) ticks, fires again after; O_NONBLOCK kept
  *                      B, E: now + time left is the expiry they were set to (within 50 ms), B's settime
  *                      flags in fdinfo are 03
- *                      C: 0 < time left <= LEFT; D: disarmed, blocking
+ *                      C: 0 < time left <= LEFT; D: disarmed with its interval, blocking
  *   quit               exits 0
  */
 #define _GNU_SOURCE
@@ -59,7 +59,7 @@ static int make(clockid_t clk, int flags, int settime, long long value, long lon
         exit(1);
     }
     struct itimerspec its = {ts(interval), ts(value)};
-    if ((value || settime) && timerfd_settime(fd, settime, &its, NULL)) {
+    if ((value || interval || settime) && timerfd_settime(fd, settime, &its, NULL)) {
         printf("FAILED timerfd_settime(%d): %s\n", clk, strerror(errno));
         exit(1);
     }
@@ -112,7 +112,7 @@ static void check(long long ticks, long long c_left) {
     if (l <= 0 || l > c_left) FAIL("C: %lld ns left, the image saved %lld", l, c_left);
     if (fdinfo_int(c, "clockid:", 10) != CLOCK_BOOTTIME) FAIL("C: clock %d, not CLOCK_BOOTTIME", fdinfo_int(c, "clockid:", 10));
 
-    if (left(d, &iv) != 0 || iv != 0) FAIL("D: armed");
+    if (left(d, &iv) != 0 || iv != 7000000) FAIL("D: armed, or interval %lld, not 7 ms", iv);
     if (fcntl(d, F_GETFL) & O_NONBLOCK) FAIL("D: O_NONBLOCK set");
 }
 
@@ -122,7 +122,7 @@ int main(void) {
     b_at = now(CLOCK_REALTIME) + HOUR;
     b = make(CLOCK_REALTIME, 0, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, b_at, 0);
     c = make(CLOCK_BOOTTIME, 0, 0, HOUR, 0);
-    d = make(CLOCK_MONOTONIC, 0, 0, 0, 0);
+    d = make(CLOCK_MONOTONIC, 0, 0, 0, 7000000);
     e_at = now(CLOCK_MONOTONIC) + HOUR;
     e = make(CLOCK_MONOTONIC, 0, TFD_TIMER_ABSTIME, e_at, HOUR);
     struct pollfd p = {a, POLLIN, 0};

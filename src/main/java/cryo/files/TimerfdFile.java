@@ -109,7 +109,7 @@ final class TimerfdFile implements FileKind {
                 TimerfdRecord t = rc.timerfds().get(d.file());
                 int fd = Timers.timerfdCreate(t.clock(), d.flags() & Fd.O_NONBLOCK);
                 created.add(fd);
-                if (t.valueNs() != 0 || t.settimeFlags() != 0) {
+                if (t.valueNs() != 0 || t.intervalNs() != 0 || t.settimeFlags() != 0) {
                     Timers.timerfdSettime(fd, t.settimeFlags(), new long[]{t.intervalNs() / NS, t.intervalNs() % NS, t.valueNs() / NS, t.valueNs() % NS});
                 }
                 if (t.ticks() != 0) Timers.timerfdSetTicks(fd, t.ticks());

@@ -14,7 +14,7 @@ import java.util.Set;
  * 'file'). clock is its clock id, settimeFlags the flags of its last timerfd_settime (TFD_TIMER_ABSTIME,
  * TFD_TIMER_CANCEL_ON_SET), ticks the expirations not read yet. valueNs is the next expiry: an absolute time
  * on the clock for an absolute timer, the time left for a relative one, 0 when disarmed; intervalNs its period
- * (0: one-shot). Times in nanoseconds, as the kernel keeps them (ktime_t).
+ * (0: one-shot; a disarmed timerfd keeps the interval it was last set with, fs/timerfd.c timerfd_setup()). Times in nanoseconds, as the kernel keeps them (ktime_t).
  */
 public record TimerfdRecord(int objref, int clock, int settimeFlags, long ticks, long valueNs, long intervalNs) implements ImageRecord {
     /** The clocks timerfd_create accepts (fs/timerfd.c). */
@@ -59,7 +59,6 @@ public record TimerfdRecord(int objref, int clock, int settimeFlags, long ticks,
         if (ticks < 0) throw d.error("ticks", "is negative");
         if (value < 0) throw d.error("value_ns", "is negative");
         if (interval < 0) throw d.error("interval_ns", "is negative");
-        if (value == 0 && interval != 0) throw d.error("interval_ns", "is set on a disarmed timer");
         return new TimerfdRecord(objref, clock, flags, ticks, value, interval);
     }
 }
