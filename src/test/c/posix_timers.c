@@ -7,17 +7,19 @@
  *   T5  the process's CPU clock, SIGEV_NONE, one-shot after an hour of CPU time
  *   T6  CLOCK_REALTIME, SIGEV_SIGNAL SIGRTMIN+4, every 1000 s, first expiry set 5.5 periods in the past: its
  *       one signal comes with 5 overruns (timer_getoverrun 5), the next expiry is 500 s away
+ *   T7  the worker thread's CPU clock (pthread_getcpuclockid: a clock id naming its tid), SIGEV_NONE, one-shot
+ *       after an hour of its CPU time
  * Timers are created and deleted around them so that their ids are not 0..4.
  * Each handler checks its siginfo (si_code SI_TIMER, si_timerid, si_value, the thread it runs in).
  *
  * Protocol (stdin/stdout, one line each):
- *   at start        "IDS <T1> ... <T6>", then "READY <pid>" once T1, T2 and T6 fired
+ *   at start        "IDS <T1> ... <T7>", then "READY <pid>" once T1, T2 and T6 fired
  *   hold            T1's and T2's signals blocked until each is pending, then "HELD"
  *   check L3 L5 L6  (T3's, T5's and T6's time left in the image, ns) after hold: exactly one signal of T1
  *                   and one of T2 are pending (taken with sigtimedwait); unblocks both signals; every id works
  *                   with timer_gettime, the intervals, 0 < T3 <= L3, 0 < T5 <= L5, T4 disarmed; T1 and T2
  *                   each fire at least 3 more times (within 20 s); no handler saw a wrong siginfo; a new
- *                   timer gets a new id; timer_getoverrun(T6) is 5 and 0 < T6 <= L6. A FAIL line per problem, then OK
+ *                   timer gets a new id; timer_getoverrun(T6) is 5 and 0 < T6 <= L6; 0 < T7 <= 1 h. A FAIL line per problem, then OK
  *   quit            exits 0
  */
 #define _GNU_SOURCE
@@ -36,7 +38,7 @@
 #define T2SIG (SIGRTMIN + 3)
 #define T6SIG (SIGRTMIN + 4)
 
-static timer_t t1, t2, t3, t4, t5, t6;
+static timer_t t1, t2, t3, t4, t5, t6, t7;
 static volatile pid_t worker_tid;
 static volatile int c1, c2, c6, bad1, bad2, bad4, bad6;
 static volatile int worker_hold, worker_held, worker_release, worker_drained = -1, held;
@@ -178,9 +180,11 @@ static void check(long long l3, long long l5, long long l6) {
     for (int i = 0; i < 20000 && (c1 < s1 + 3 || c2 < s2 + 3); i++) usleep(1000);
     if (c1 < s1 + 3) FAIL("T1 fired %d times after restart", c1 - s1);
     if (c2 < s2 + 3) FAIL("T2 fired %d times after restart", c2 - s2);
+    l = left(t7, &iv, "T7");
+    if (l <= 0 || l > 3600 * NS || iv) FAIL("T7: %lld ns left, interval %lld", l, iv);
     if (bad1 || bad2 || bad4 || bad6 || c6 != 1) FAIL("wrong signals: T1 %d, T2 %d, SIGUSR1 %d, T6 %d (%d taken)", bad1, bad2, bad4, bad6, c6);
     timer_t n = make(CLOCK_MONOTONIC, SIGEV_NONE, 0, 0, 0);
-    if (n == t1 || n == t2 || n == t3 || n == t4 || n == t5 || n == t6) FAIL("a new timer got id %d, already in use", (int) (long) n);
+    if (n == t1 || n == t2 || n == t3 || n == t4 || n == t5 || n == t6 || n == t7) FAIL("a new timer got id %d, already in use", (int) (long) n);
     timer_delete(n);
 }
 
@@ -210,6 +214,13 @@ int main(void) {
     t4 = make(CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGUSR1, 0, 0);
     t5 = make(CLOCK_PROCESS_CPUTIME_ID, SIGEV_NONE, 0, 0, 0);
     t6 = make(CLOCK_REALTIME, SIGEV_SIGNAL, T6SIG, 0x66, 0);
+    clockid_t wclock;
+    if (pthread_getcpuclockid(w, &wclock)) {
+        printf("FAILED pthread_getcpuclockid\n");
+        return 1;
+    }
+    t7 = make(wclock, SIGEV_NONE, 0, 0, 0);
+    arm(t7, 3600 * NS, 0);
     for (int i = 0; i < 3; i++) timer_delete(gap[i]);
     timer_delete(mid);
     arm(t1, 10000000, 10000000);
@@ -228,7 +239,8 @@ int main(void) {
         printf("FAILED T6: overrun %d, bad signals %d\n", timer_getoverrun(t6), bad6);
         return 1;
     }
-    printf("IDS %d %d %d %d %d %d\n", (int) (long) t1, (int) (long) t2, (int) (long) t3, (int) (long) t4, (int) (long) t5, (int) (long) t6);
+    printf("IDS %d %d %d %d %d %d %d\n", (int) (long) t1, (int) (long) t2, (int) (long) t3, (int) (long) t4, (int) (long) t5,
+           (int) (long) t6, (int) (long) t7);
     printf("READY %d\n", getpid());
     char line[256];
     while (fgets(line, sizeof line, stdin)) {

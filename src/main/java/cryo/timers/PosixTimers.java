@@ -81,7 +81,7 @@ public final class PosixTimers {
                     default -> throw new Refusal(pid, "has " + what + " with notification '" + how + "': not supported");
                 } | (toThread ? PosixTimerRecord.SIGEV_THREAD_ID : 0);
                 if (toThread && !tids.contains(target)) throw new Refusal(pid, "has " + what + " whose signal goes to thread " + target + ", which has exited: not supported");
-                if (!restorableClock(clock) || !ownCpuClock(clock, pid, tids)) {
+                if (!restorableClock(clock) || (clock < 0 && !ownCpuClock(clock, nsId(pid, pid), nsIds(pid, tids)))) {
                     throw new Refusal(pid, "has " + what + " on clock " + clock + " (" + clockName(clock) + "): not supported");
                 }
                 t.syscall("timer_gettime(" + id + ")", Timers.TIMER_GETTIME, id, t.scratch() + SC_ITS);
@@ -150,6 +150,26 @@ public final class PosixTimers {
 
     private static int signo(byte[] si) {
         return ByteBuffer.wrap(si).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+    }
+
+    /**
+     * The id of task tid of process pid in its own pid namespace (the last of /proc's NSpid line): what a CPU
+     * clock id made inside a container names it by.
+     */
+    private static int nsId(int pid, int tid) throws IOException {
+        for (String line : ProcFile.read("/proc/" + pid + "/task/" + tid + "/status").split("\n")) {
+            if (line.startsWith("NSpid:")) {
+                String[] ids = line.substring(6).trim().split("\\s+");
+                return Integer.parseInt(ids[ids.length - 1]);
+            }
+        }
+        return tid;
+    }
+
+    private static List<Integer> nsIds(int pid, List<Integer> tids) throws IOException {
+        List<Integer> out = new ArrayList<>();
+        for (int tid : tids) out.add(nsId(pid, tid));
+        return out;
     }
 
     /** The entries of /proc/PID/timers: {id, "signal/value", "notify/pid.N", clock}. */

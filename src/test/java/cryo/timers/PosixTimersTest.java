@@ -14,6 +14,7 @@ import cryo.testing.Proc;
 import cryo.testing.Procfs;
 import cryo.testing.Timeouts;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,6 +58,43 @@ class PosixTimersTest {
     @Test
     void leaveRunningLeavesTimersAndTheirPendingSignalsAsTheyWere() {
         run(true, true);
+    }
+
+    /**
+     * The fixture as a container's init (a pid namespace of its own): the SIGEV_THREAD_ID target and the
+     * worker's CPU clock name the worker by its id in the container, which it has again after restart.
+     */
+    @Test
+    void inAContainerTimersNameThreadsByTheirIdsInIt() {
+        Fixtures.assumeRoot();
+        Fixtures.assumeTool("unshare");
+        Path exe = Fixtures.compile(tmp, "posix_timers", Fixtures.Build.PIE);
+        Instant t0 = Instant.now();
+        Proc u = cleanup.start("unshare", new ProcessBuilder("unshare", "--fork", "--pid", "--mount-proc", exe.toString()));
+        u.await("IDS", l -> l.startsWith("IDS "));
+        assertEquals(1, u.awaitReady(), "the fixture is the container's init");
+        long init = firstChild(u.pid());
+        cleanup.foreign(init, t0, "container init");
+        Path image = tmp.resolve("container.img");
+        Cryo.checkpoint(cleanup, init, image);
+        u.awaitExit(Timeouts.EXIT);
+        List<PosixTimerRecord> timers = TreeFixtures.withRecords(image, rs -> rs.stream().filter(r -> r instanceof PosixTimerRecord)
+                .map(r -> (PosixTimerRecord) r).toList());
+        assertEquals(2, timers.get(1).tid(), "T2 signals the worker, thread 2 of the container: " + timers);
+        Proc rest = Cryo.startRestart(cleanup, image, init);
+        rest.checkOk("check " + timers.get(2).valueNs() + " " + timers.get(4).valueNs() + " " + timers.get(5).valueNs());
+        rest.send("quit");
+        assertEquals(0, rest.awaitExit(Timeouts.EXIT));
+    }
+
+    /** The first child of pid (unshare --fork has one: the namespace's init). */
+    private static long firstChild(long pid) {
+        try {
+            String c = java.nio.file.Files.readString(Path.of("/proc/" + pid + "/task/" + pid + "/children")).trim();
+            return Long.parseLong(c.split("\\s+")[0]);
+        } catch (java.io.IOException | NumberFormatException e) {
+            throw new AssertionError("no child of unshare " + pid + ": " + e);
+        }
     }
 
     /** POSIX_TIMER records that do not fit the process are refused in one line, before anything is created. */
