@@ -148,6 +148,20 @@ public final class KernelCheck {
                 }
                 return null;
             });
+            // POSIX timers come back with their ids; a timerfd with its unread ticks (CONFIG_CHECKPOINT_RESTORE).
+            check("prctl PR_TIMER_CREATE_RESTORE_IDS", () -> "off: " + stub.syscall("prctl(PR_TIMER_CREATE_RESTORE_IDS, GET)", Nr.PRCTL, 77, 2, 0, 0, 0));
+            check("timerfd TFD_IOC_SET_TICKS", () -> {
+                int fd = cryo.sys.Timers.timerfdCreate(cryo.sys.Timers.CLOCK_MONOTONIC, Fd.O_NONBLOCK);
+                try (Arena a = Arena.ofConfined()) {
+                    cryo.sys.Timers.timerfdSetTicks(fd, 3);
+                    MemorySegment n = a.allocate(8);
+                    Fd.readFully(fd, n, "timerfd");
+                    if (n.get(JAVA_LONG, 0) != 3) throw new Exception("read " + n.get(JAVA_LONG, 0) + " ticks, set 3");
+                } finally {
+                    Fd.close(fd);
+                }
+                return null;
+            });
         } finally {
             if (pid > 0) {
                 Proc.kill(pid, Proc.SIGKILL);
