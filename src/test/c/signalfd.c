@@ -3,7 +3,8 @@
  *   S  signalfd for SIGUSR1 and SIGRTMIN+2, SFD_NONBLOCK; pending for the process: SIGUSR1 (kill) and
  *      SIGRTMIN+2 twice (sigqueue, values 77 and 78)
  *   T  signalfd for SIGUSR2, blocking; pending for the main thread only: SIGUSR2 (tgkill)
- * All three signals are blocked, so they stay pending until read through the signalfds.
+ * All three signals are blocked, so they stay pending until read through the signalfds. With the argument
+ * "epoll", an epoll instance watches S too (which cryo refuses).
  *
  * Protocol (stdin/stdout, one line each):
  *   at start   "READY <pid>" once the signals are pending
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -44,7 +46,7 @@ static void expect(int fd, int signo, int value, const char *name) {
     else if ((int) si.ssi_signo != signo || (value && si.ssi_int != value)) FAIL("%s: read signal %u value %d", name, si.ssi_signo, si.ssi_int);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     int rt = SIGRTMIN + 2;
     sigset_t all, s_mask, t_mask;
@@ -65,6 +67,12 @@ int main(void) {
         return 1;
     }
     unsigned long long s_bits = fdinfo_mask(s), t_bits = fdinfo_mask(t);
+    int ep = epoll_create1(0);
+    struct epoll_event es = {EPOLLIN, {.u64 = 0x5}};
+    if (argc > 1 && strcmp(argv[1], "epoll") == 0 && epoll_ctl(ep, EPOLL_CTL_ADD, s, &es)) {
+        printf("FAILED epoll_ctl: %s\n", strerror(errno));
+        return 1;
+    }
     kill(getpid(), SIGUSR1);
     union sigval v = {.sival_int = 77};
     sigqueue(getpid(), rt, v);

@@ -5,11 +5,13 @@
  *   C  CLOCK_BOOTTIME, relative, one-shot, an hour from the start
  *   D  CLOCK_MONOTONIC, disarmed, blocking; set with a 7 ms interval and no value (it keeps the interval)
  *   E  CLOCK_MONOTONIC, TFD_TIMER_ABSTIME, periodic 1 h, first expiry an hour from the start
+ * and an epoll instance watching A (EPOLLIN, data 0xA) and C (EPOLLIN, data 0xC).
  *
  * Protocol (stdin/stdout, one line each):
  *   at start           "READY <pid>" once A has expired at least once
  *   check TICKS LEFT   TICKS: A's unread ticks in the image, LEFT: C's time left in the image (ns). Prints a
  *                      FAIL line per problem, then OK:
+ *                      the epoll reports A ready (its unread ticks), and not C;
  *                      A: read gives >= TICKS (>= 1) ticks, fires again after; O_NONBLOCK kept
  *                      B, E: now + time left is the expiry they were set to (within 50 ms), B's settime
  *                      flags in fdinfo are 03
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +35,7 @@
 #define HOUR (3600 * NS)
 
 static int fails;
-static int a, b, c, d, e;
+static int a, b, c, d, e, ep;
 static long long b_at, e_at;
 
 #define FAIL(...) do { printf("FAIL " __VA_ARGS__); printf("\n"); fails++; } while (0)
@@ -92,6 +95,9 @@ static int fdinfo_int(int fd, const char *key, int base) {
 }
 
 static void check(long long ticks, long long c_left) {
+    struct epoll_event ev[4];
+    int n = epoll_wait(ep, ev, 4, 0);
+    if (n != 1 || ev[0].data.u64 != 0xA) FAIL("epoll: %d ready, first data 0x%llx, not A alone", n, n > 0 ? (unsigned long long) ev[0].data.u64 : 0ULL);
     uint64_t got = 0;
     if (read(a, &got, 8) != 8) FAIL("A: read: %s", strerror(errno));
     else if (got < (uint64_t) ticks || got < 1) FAIL("A: read %llu ticks, the image saved %lld", (unsigned long long) got, ticks);
@@ -125,6 +131,12 @@ int main(void) {
     d = make(CLOCK_MONOTONIC, 0, 0, 0, 7000000);
     e_at = now(CLOCK_MONOTONIC) + HOUR;
     e = make(CLOCK_MONOTONIC, 0, TFD_TIMER_ABSTIME, e_at, HOUR);
+    ep = epoll_create1(0);
+    struct epoll_event ea = {EPOLLIN, {.u64 = 0xA}}, ec = {EPOLLIN, {.u64 = 0xC}};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, a, &ea) || epoll_ctl(ep, EPOLL_CTL_ADD, c, &ec)) {
+        printf("FAILED epoll_ctl: %s\n", strerror(errno));
+        return 1;
+    }
     struct pollfd p = {a, POLLIN, 0};
     if (poll(&p, 1, 10000) != 1) {
         printf("FAILED A never fired\n");

@@ -94,6 +94,12 @@ public final class EventLoopDump {
                         refused.add(e.pid, what + ", another epoll, with EPOLLONESHOT fired and disabled: not supported");
                         continue;
                     }
+                    // A signalfd is ready for the signals of the task that polls it, and an epoll polls it on behalf of the
+                    // task that added it (fs/signalfd.c signalfd_poll(): current->sighand); restart adds items from cryo.
+                    if (OpenFiles.links(h.pid()).get(h.fd()).equals(SignalfdFile.LINK)) {
+                        refused.add(e.pid, what + ", a signalfd: not supported (restart adds epoll items from cryo's own process)");
+                        continue;
+                    }
                     targets.add(t);
                 } catch (SysException x) {
                     throw new IOException(x.getMessage());

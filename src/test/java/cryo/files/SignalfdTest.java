@@ -1,12 +1,14 @@
 package cryo.files;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import cryo.task.TreeFixtures;
 import cryo.testing.Cleanup;
 import cryo.testing.Cryo;
 import cryo.testing.Fixtures;
 import cryo.testing.Proc;
+import cryo.testing.Procfs;
 import cryo.testing.Timeouts;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Signalfds (src/test/c/signalfd.c, which checks itself): after restart each reads the signals that were
  * pending at checkpoint, for the process (a standard signal, a realtime one queued twice with its values) and
- * for the main thread only, through the same masks and flags.
+ * for the main thread only, through the same masks and flags. An epoll watching a signalfd is refused: an
+ * epoll polls a signalfd for the signals of the task that added it, and restart adds epoll items from cryo.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class SignalfdTest {
@@ -28,6 +31,20 @@ class SignalfdTest {
 
     @TempDir
     Path tmp;
+
+    @Test
+    void anEpollWatchingASignalfdIsRefused() {
+        Fixtures.assumeRoot();
+        Path exe = Fixtures.compile(tmp, "signalfd", Fixtures.Build.PIE);
+        Proc p = cleanup.start("signalfd", new ProcessBuilder(exe.toString(), "epoll"));
+        assertEquals(p.pid(), p.awaitReady());
+        String line = Cryo.run(cleanup, "checkpoint", Long.toString(p.pid()), "-o", tmp.resolve("no.img").toString()).assertOneLineError();
+        assertTrue(line.contains("epoll") && line.contains("signalfd") && line.contains("fd "), "the refusal names the epoll and the signalfd: " + line);
+        Procfs.assertRunningUntraced(p.pid(), "the fixture after the refused checkpoint");
+        p.checkOk();
+        p.send("quit");
+        assertEquals(0, p.awaitExit(Timeouts.EXIT));
+    }
 
     @Test
     void signalsPendingAtCheckpointAreReadThroughTheRestoredSignalfds() {
