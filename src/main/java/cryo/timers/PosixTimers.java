@@ -105,9 +105,13 @@ public final class PosixTimers {
         return new Dump(timers, task.withSharedPending(shared), left);
     }
 
-    /** A periodic timer, not pending, whose last signal had overruns: restart takes a signal of it to set them. */
+    /**
+     * A periodic timer, not pending, whose last signal had overruns: restart takes a signal of it to set them.
+     * Not on a CPU clock: the new process has used too little CPU time to set such a timer that far back.
+     */
     static boolean overrunToRestore(PosixTimerRecord r) {
-        return r.overrun() > 0 && r.intervalNs() > 0 && r.valueNs() > 0 && !r.pending() && r.sigevNotify() != PosixTimerRecord.SIGEV_NONE;
+        return r.overrun() > 0 && r.intervalNs() > 0 && r.valueNs() > 0 && !r.pending() && r.sigevNotify() != PosixTimerRecord.SIGEV_NONE
+                && r.clock() >= 0 && r.clock() != Timers.CLOCK_PROCESS_CPUTIME_ID;
     }
 
     /**
