@@ -261,6 +261,7 @@ public final class Checkpoint {
         for (var r : shmem.records()) w.write(r);
         for (ProcessDump d : dumps.values()) for (var o : d.files().descriptions()) w.write(o);
         files.eventLoops().write(w);
+        for (var iw : files.inotifyWatches()) w.write(iw);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();

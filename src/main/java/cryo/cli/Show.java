@@ -275,6 +275,7 @@ final class Show {
                 m.put("owner", uf.uid() + ":" + uf.gid());
             }
             case cryo.task.DeletedRootRecord dr -> m.put("pid", dr.pid());
+            case cryo.files.InotifyWatchRecord iw -> iw.show(m);
             case cryo.ns.NamespacesRecord ns -> {
                 m.put("own", ns.own().stream().map(n -> n.proc).toList());
                 if (ns.has(cryo.ns.Namespace.UTS)) m.put("hostname", ns.hostname());

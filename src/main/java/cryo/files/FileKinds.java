@@ -29,6 +29,7 @@ final class FileKinds {
             new MemfdFile(),          // before RegularFile: "/memfd:x (deleted)" is no path
             new TimerfdFile(),
             new SignalfdFile(),
+            new InotifyFile(),
             new RegularFile());
 
     /** The description of the fd in c, by the first kind that takes it; a refusal if none does. */
@@ -36,6 +37,8 @@ final class FileKinds {
         for (FileKind k : ALL) {
             if (k.takes(c)) return k.checkpoint(c);
         }
+        // fanotify marks whole mounts and file systems, and its permission events hold other processes waiting
+        if (c.link().equals("anon_inode:[fanotify]")) throw c.refuse(unsupported(c.link()) + ": not supported (cryo does not restore fanotify)");
         throw c.refuse(unsupported(c.link()) + ": not supported yet");
     }
 
@@ -55,7 +58,6 @@ final class FileKinds {
         String what = switch (link) {
             case "anon_inode:[eventpoll]" -> "an epoll instance";
             case "anon_inode:[eventfd]" -> "an eventfd";
-            case "anon_inode:inotify" -> "an inotify instance";
             case "anon_inode:[fanotify]" -> "a fanotify instance";
             case "anon_inode:[pidfd]" -> "a pidfd";
             case "anon_inode:[io_uring]" -> "an io_uring instance";

@@ -49,6 +49,13 @@ public final class FileTable {
         return objects;
     }
 
+    /** The watches of the tree's inotify instances (InotifyFile), written after the OPEN_FILE records. */
+    private final List<InotifyWatchRecord> inotifyWatches = new ArrayList<>();
+
+    public List<InotifyWatchRecord> inotifyWatches() {
+        return inotifyWatches;
+    }
+
     public FileTable(Map<Integer, Integer> tasks) {
         this.tasks = Map.copyOf(tasks);
         for (int pid : tasks.values()) order.putIfAbsent(pid, order.size());

@@ -16,12 +16,14 @@ import cryo.image.RecordType;
  * GHOST is a deleted or O_TMPFILE file: `file` names its GHOST record; it is reopened with flags and position.
  * MEMFD is a new open of MEMFD `file` with flags and position; FIFO_UNLINKED one of UNLINKED_FIFO `file`, whose
  * buffer is PIPE `pipe`. TIMERFD and SIGNALFD are new timerfds and signalfds made from the TIMERFD or SIGNALFD `file`.
+ * INOTIFY is a new inotify instance with flags, its watches in INOTIFY_WATCH records.
  */
 public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flags, long pos, int inheritFd,
                              String description) implements ImageRecord {
     public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO, PROC, GHOST, MEMFD, FIFO_UNLINKED, EVENTFD, EPOLL,
         TIMERFD,
-        SIGNALFD}
+        SIGNALFD,
+        INOTIFY}
 
     /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
     public static final int EXTERNAL = -1;
@@ -55,6 +57,7 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         if (needsFile != (file != 0)) throw d.error("file", "objref " + file + " does not fit a " + kind + " description");
         boolean needsPipe = kind == Kind.PIPE_READ || kind == Kind.PIPE_WRITE || kind == Kind.FIFO || kind == Kind.FIFO_UNLINKED;
         if (needsPipe != (pipe != 0)) throw d.error("pipe", "objref " + pipe + " does not fit a " + kind + " description");
+        if (kind == Kind.INOTIFY && (flags & ~cryo.sys.Fd.O_NONBLOCK) != 0) throw d.error("flags", "0" + Integer.toOctalString(flags) + " are not an inotify instance's (O_NONBLOCK or none)");
         if (kind == Kind.PROC && !ProcfsFile.isProcPath(desc)) throw d.error("description", "'" + desc + "' is not a path under /proc");
         return new OpenFileRecord(objref, kind, file, pipe, flags, pos, inherit, desc);
     }

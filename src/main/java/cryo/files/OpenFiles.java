@@ -181,7 +181,8 @@ public final class OpenFiles {
         public Opener(cryo.image.Image image, Map<Integer, FileRecord> files, Map<String, Integer> inheritFds) {
             this.descs = image.openFiles;
             this.restorers = FileKinds.restorers(new RestoreContext(files, image.pipes, image.memfds, image.memfdData,
-                    image.unlinkedFifos, inheritFds, this, image.eventLoops, image.timerfds, image.signalfds));
+                    image.unlinkedFifos, inheritFds, this, image.eventLoops, image.timerfds, image.signalfds,
+                    image.inotifyWatches, f -> !f.host() && image.mounts().restoredByCryo(f.path())));
         }
 
         /** Where the image's paths are: cryo's root, or a container's once its init exists (Restart). */

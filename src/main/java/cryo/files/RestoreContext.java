@@ -7,14 +7,16 @@ import java.util.Map;
 /**
  * What the restore halves of file kinds read from the image: the files on disk, pipe buffers, memfds with
  * their data and unlinked FIFOs by objref, eventfd counters and epoll interest lists, and cryo's fds for descriptions that led outside the tree
- * (--inherit-fd, by description text), the opener whose root the image's paths are opened under, and the
- * timerfds and signalfds by objref.
+ * (--inherit-fd, by description text), the opener whose root the image's paths are opened under, the
+ * timerfds and signalfds by objref, the watches of inotify instances, and which files lie on a file system
+ * restart makes anew (a container's tmpfs).
  */
 record RestoreContext(Map<Integer, FileRecord> files, Map<Integer, PipeRecord> pipes, Map<Integer, MemfdRecord> memfds,
                       Map<Integer, List<MemfdDataRecord>> memfdData, Map<Integer, UnlinkedFifoRecord> unlinkedFifos,
                       Map<String, Integer> inheritFds, Opener root, EventLoops eventLoops,
                       Map<Integer, TimerfdRecord> timerfds,
-                      Map<Integer, SignalfdRecord> signalfds) {
+                      Map<Integer, SignalfdRecord> signalfds,
+                      InotifyWatches inotify, java.util.function.Predicate<FileRecord> madeByRestart) {
     /** Where the image's paths are opened (OpenFiles.Opener.root). */
     cryo.ns.Root paths() {
         return root.root();

@@ -40,6 +40,8 @@ public final class Image {
     /** Timerfds and signalfds by objref. */
     public final Map<Integer, cryo.files.TimerfdRecord> timerfds = new HashMap<>();
     public final Map<Integer, cryo.files.SignalfdRecord> signalfds = new HashMap<>();
+    /** The watches of inotify instances, by instance. */
+    public final cryo.files.InotifyWatches inotifyWatches = new cryo.files.InotifyWatches();
     /** SysV IPC objects by kind and id ("MSG:3"), and the pages of shm segments by id. */
     public final Map<String, cryo.ipc.IpcRecord> ipc = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.ipc.ShmPagesRecord>> shmPages = new HashMap<>();
@@ -257,6 +259,7 @@ public final class Image {
                 case cryo.files.TimerfdRecord t -> img.object(img.timerfds, t.objref(), t, name);
                 case cryo.files.SignalfdRecord s -> img.object(img.signalfds, s.objref(), s, name);
                 case cryo.timers.PosixTimerRecord t -> cryo.timers.PosixTimers.check(t, img.live(t.pid(), name).timers, img.processes.get(t.pid()).entry, name.toString());
+                case cryo.files.InotifyWatchRecord iw -> img.inotifyWatches.add(iw, img.openFiles, img.files, name.toString());
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);

@@ -21,7 +21,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.files.EventLoopRecord,
         cryo.files.TimerfdRecord,
         cryo.files.SignalfdRecord,
-        cryo.timers.PosixTimerRecord {
+        cryo.timers.PosixTimerRecord,
+        cryo.files.InotifyWatchRecord {
 
     RecordType type();
 

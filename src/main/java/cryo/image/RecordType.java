@@ -47,6 +47,7 @@ public enum RecordType {
     TIMERFD(54, cryo.files.TimerfdRecord::decode),
     SIGNALFD(55, cryo.files.SignalfdRecord::decode),
     POSIX_TIMER(56, cryo.timers.PosixTimerRecord::decode),
+    INOTIFY_WATCH(61, cryo.files.InotifyWatchRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

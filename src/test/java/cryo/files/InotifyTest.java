@@ -1,0 +1,217 @@
+package cryo.files;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import cryo.task.Subreaper;
+import cryo.task.TreeFixtures;
+import cryo.testing.Cleanup;
+import cryo.testing.Cryo;
+import cryo.testing.Fixtures;
+import cryo.testing.Os;
+import cryo.testing.Proc;
+import cryo.testing.Procfs;
+import cryo.testing.Timeouts;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * inotify instances (src/test/c/inotify.c, which checks itself: flags, every watch's wd and mask as fdinfo
+ * shows them, and that events come with the right wd and name), and a Python program watching directories
+ * through ctypes: after checkpoint -> kill -> restart the watches have their own wds, not contiguous ones
+ * included, their masks (IN_ONESHOT too) and report what happens in the watched directories; after
+ * checkpoint --leave-running they go on working in the original. A watch on a deleted file and a fanotify
+ * instance are refused with one line each. -Dcryo.loops=N repeats each scenario N times.
+ */
+@Timeout(value = 20, unit = TimeUnit.MINUTES)
+class InotifyTest {
+    @RegisterExtension
+    @Order(1)
+    final Subreaper subreaper = new Subreaper();
+
+    @RegisterExtension
+    @Order(2)
+    final Cleanup cleanup = new Cleanup();
+
+    @TempDir
+    Path tmp;
+
+    private static final int LOOPS = Integer.getInteger("cryo.loops", 1);
+
+    @BeforeEach
+    void root() {
+        Fixtures.assumeRoot();
+    }
+
+    private Proc start(Path dir) {
+        Path exe = tmp.resolve("inotify");
+        if (!Files.isExecutable(exe)) exe = Fixtures.compile(tmp, "inotify", Fixtures.Build.PIE);
+        Proc p = cleanup.start("inotify", new ProcessBuilder(exe.toString(), dir.toString()));
+        String ready = p.await("READY", l -> l.startsWith("READY ") || l.startsWith("SETUP-FAIL"));
+        assertTrue(ready.startsWith("READY "), ready);
+        return p;
+    }
+
+    private static void ok(Proc p, String command, String when) {
+        p.send(command);
+        assertEquals("OK", p.await("OK or FAIL", l -> l.equals("OK") || l.startsWith("FAIL")), command + " " + when);
+    }
+
+    private static void quit(Proc p) {
+        p.send("quit");
+        p.await("BYE", l -> l.equals("BYE"));
+        assertEquals(0, p.awaitExit(Timeouts.EXIT));
+    }
+
+    private Path checkpointAndAwaitGone(Proc p, Path image) {
+        Cryo.checkpoint(cleanup, p.pid(), image);
+        assertEquals(128 + Os.SIGKILL, p.awaitExit(Timeouts.EXIT), "the tree is killed after the checkpoint");
+        TreeFixtures.awaitAllGone(List.of(p.pid()), Duration.ofSeconds(30));
+        return image;
+    }
+
+    private Proc restart(Path image, long pid) {
+        Proc r = PipeFixtureTest.startRestart(cleanup, subreaper, image, List.of(pid));
+        PipeFixtureTest.awaitReleased(r, List.of(pid));
+        return r;
+    }
+
+    private static Path mkdir(Path p) {
+        try {
+            return Files.createDirectories(p);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void watchesComeBackWithTheirWdsMasksAndEvents() {
+        for (int i = 0; i < LOOPS; i++) {
+            Path dir = mkdir(tmp.resolve("w-" + i));
+            Proc p = start(dir);
+            ok(p, "check", "before the checkpoint");
+            Path image = checkpointAndAwaitGone(p, tmp.resolve("w-" + i + ".img"));
+            List<Map<String, String>> watches = PipeFixtureTest.showRecords(cleanup, image, "INOTIFY_WATCH");
+            assertEquals(List.of("1", "3", "5", "11", "12"), watches.stream().map(w -> w.get("wd")).sorted((a, b) -> Integer.parseInt(a) - Integer.parseInt(b)).toList(),
+                    "the watches of both instances: " + watches);
+            assertEquals(2, PipeFixtureTest.showRecords(cleanup, image, "OPEN_FILE").stream().filter(o -> "INOTIFY".equals(o.get("kind"))).count(),
+                    "two inotify descriptions (fd 4 shares fd 3's)");
+            Proc r = restart(image, p.pid());
+            ok(r, "check", "after restart");
+            ok(r, "check", "after restart, again");
+            ok(r, "oneshot", "after restart");
+            ok(r, "check", "after the one-shot watch fired");
+            quit(r);
+        }
+    }
+
+    @Test
+    void leaveRunningLeavesTheWatchesWorkingAndTheImageRestarts() {
+        for (int i = 0; i < LOOPS; i++) {
+            Path dir = mkdir(tmp.resolve("l-" + i));
+            Proc p = start(dir);
+            Path image = tmp.resolve("l-" + i + ".img");
+            Cryo.checkpoint(cleanup, p.pid(), image, "--leave-running");
+            Procfs.assertRunningUntraced(p.pid(), "the fixture after checkpoint --leave-running");
+            ok(p, "check", "in the original after checkpoint --leave-running");
+            ok(p, "check", "in the original, again");
+            quit(p);
+            TreeFixtures.awaitAllGone(List.of(p.pid()), Duration.ofSeconds(30));
+            Proc r = restart(image, p.pid());
+            ok(r, "check", "after restart of the --leave-running image");
+            ok(r, "oneshot", "after restart of the --leave-running image");
+            quit(r);
+        }
+    }
+
+    /** Watches directories (wd 1, removed, then 2 and 3), prints each event read: "EVENT wd mask name". */
+    private static final String WATCHER = """
+            import ctypes, os, struct, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+            fd = libc.inotify_init1(0)
+            IN_CREATE, IN_DELETE, IN_MOVED_TO = 0x100, 0x200, 0x80
+            w1 = libc.inotify_add_watch(fd, sys.argv[1].encode(), IN_CREATE)
+            libc.inotify_rm_watch(fd, w1)
+            names = {libc.inotify_add_watch(fd, sys.argv[2].encode(), IN_CREATE | IN_DELETE): "two",
+                     libc.inotify_add_watch(fd, sys.argv[3].encode(), IN_MOVED_TO): "three"}
+            print("READY", os.getpid(), *sorted(names), flush=True)
+            while True:
+                buf = os.read(fd, 4096)
+                at = 0
+                while at < len(buf):
+                    wd, mask, cookie, n = struct.unpack_from("iIII", buf, at)
+                    name = buf[at + 16:at + 16 + n].rstrip(b"\\0").decode()
+                    at += 16 + n
+                    if wd in names:
+                        print("EVENT", names[wd], wd, hex(mask), name, flush=True)
+            """;
+
+    @Test
+    void aPythonWatcherSeesWhatHappensAfterRestart() throws IOException {
+        Path py = Fixtures.python();
+        for (int i = 0; i < LOOPS; i++) {
+            Path one = mkdir(tmp.resolve("py-" + i + "/one")), two = mkdir(tmp.resolve("py-" + i + "/two")), three = mkdir(tmp.resolve("py-" + i + "/three"));
+            Proc p = cleanup.start("watcher", new ProcessBuilder(py.toString(), "-c", WATCHER, one.toString(), two.toString(), three.toString()));
+            assertEquals("READY " + p.pid() + " 2 3", p.await("READY", l -> l.startsWith("READY ")));
+            Files.createFile(two.resolve("before"));
+            assertEquals("EVENT two 2 0x100 before", p.await("EVENT", l -> l.startsWith("EVENT ")));
+            Path image = checkpointAndAwaitGone(p, tmp.resolve("py-" + i + ".img"));
+            Proc r = restart(image, p.pid());
+            Files.createFile(one.resolve("unwatched"));
+            Files.createFile(two.resolve("after"));
+            assertEquals("EVENT two 2 0x100 after", r.await("EVENT", l -> l.startsWith("EVENT ")));
+            Files.delete(two.resolve("before"));
+            assertEquals("EVENT two 2 0x200 before", r.await("EVENT", l -> l.startsWith("EVENT ")));
+            Files.move(one.resolve("unwatched"), three.resolve("moved"));
+            assertEquals("EVENT three 3 0x80 moved", r.await("EVENT", l -> l.startsWith("EVENT ")));
+            Os.kill(p.pid(), Os.SIGKILL);
+            r.awaitExit(Timeouts.EXIT);
+        }
+    }
+
+    /** Holds a deleted file open and watched, and a fanotify instance: "READY inotify-fd fanotify-fd". */
+    private static final String REFUSED = """
+            import ctypes, os, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+            keep = open(sys.argv[1], "w")
+            ino = libc.inotify_init1(0)
+            assert libc.inotify_add_watch(ino, sys.argv[1].encode(), 0x2) == 1
+            os.unlink(sys.argv[1])
+            fan = libc.fanotify_init(0, 0)
+            assert fan >= 0, ctypes.get_errno()
+            print("READY", ino, fan, flush=True)
+            sys.stdin.read()
+            """;
+
+    @Test
+    void aWatchOnADeletedFileAndAFanotifyInstanceAreRefusedOneLineEach() {
+        Path file = tmp.resolve("doomed");
+        Proc p = cleanup.start("refused", new ProcessBuilder(Fixtures.python().toString(), "-c", REFUSED, file.toString()));
+        String[] f = p.await("READY", l -> l.startsWith("READY ")).split(" ");
+        Path out = tmp.resolve("x.img");
+        Cryo.Result r = Cryo.run(cleanup, "checkpoint", Long.toString(p.pid()), "-o", out.toString());
+        assertTrue(r.exit() != 0, r::describe);
+        List<String> lines = r.stderrLines();
+        assertEquals(3, lines.size(), () -> "two reasons and a summary: " + r.describe());
+        String task = "cryo: task " + p.pid() + ": ";
+        assertTrue(lines.get(0).startsWith(task + "fd " + f[1] + " is an inotify instance watching " + file + " (deleted) (wd 1")
+                && lines.get(0).endsWith("which was deleted: not supported"), lines.get(0));
+        assertEquals(task + "fd " + f[2] + " is a fanotify instance (anon_inode:[fanotify]): not supported (cryo does not restore fanotify)", lines.get(1));
+        assertFalse(Files.exists(out), "no image");
+        Procfs.assertRunningUntraced(p.pid(), "the refused process");
+    }
+}
