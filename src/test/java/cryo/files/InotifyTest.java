@@ -182,6 +182,89 @@ class InotifyTest {
         }
     }
 
+    /**
+     * The fixture as the init of a container (own pid, mount, UTS and IPC namespaces), watching a directory of
+     * the host's file system (found again by its file handle) or one on a tmpfs of the container's own, which
+     * restart makes anew with new inodes (found again by its path).
+     */
+    private void inAContainer(String dirName, boolean ownTmpfs) {
+        Path exe = tmp.resolve("inotify");
+        if (!Files.isExecutable(exe)) exe = Fixtures.compile(tmp, "inotify", Fixtures.Build.PIE);
+        for (int i = 0; i < LOOPS; i++) {
+            Path dir = mkdir(tmp.resolve(dirName + "-" + i));
+            String mount = ownTmpfs ? "mount -t tmpfs -o size=1m t " + dir + " && " : "";
+            java.time.Instant t0 = java.time.Instant.now();
+            Proc u = cleanup.start("unshare", new ProcessBuilder("unshare", "--fork", "--pid", "--mount-proc", "--uts", "--ipc", "sh", "-c",
+                    mount + "exec " + exe + " " + dir));
+            String ready = u.await("READY", l -> l.startsWith("READY ") || l.startsWith("SETUP-FAIL"));
+            assertEquals("READY 1", ready, "the fixture is the container's init");
+            long init = onlyChild(u.pid());
+            cleanup.foreign(init, t0, "container init");
+            ok(u, "check", "in the container before the checkpoint");
+            Path image = tmp.resolve(dirName + "-" + i + ".img");
+            Cryo.checkpoint(cleanup, init, image);
+            u.awaitExit(Timeouts.EXIT);
+            TreeFixtures.awaitAllGone(List.of(init), Duration.ofSeconds(30));
+            if (ownTmpfs) assertEquals(List.of(), Cryo.list(dir), "the fixture's files were on the container's tmpfs, not on the host");
+            ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "restart", image.toString())).directory(Cryo.root().toFile());
+            Cryo.environment(pb, Map.of());
+            Proc r = cleanup.start("cryo restart", pb);
+            long restored = awaitOnlyChild(r);
+            cleanup.foreign(restored, t0, "restored container init");
+            ok(r, "check", "in the restarted container");
+            ok(r, "oneshot", "in the restarted container");
+            ok(r, "check", "in the restarted container, after the one-shot watch fired");
+            r.send("quit");
+            r.await("BYE", l -> l.equals("BYE"));
+            assertEquals(0, r.awaitExit(Timeouts.EXIT), () -> "cryo restart exits with the init's status: " + r.tails());
+        }
+    }
+
+    @Test
+    void inAContainerAWatchedHostDirectoryIsFoundByItsHandle() {
+        inAContainer("host", false);
+    }
+
+    @Test
+    void inAContainerAWatchedDirectoryOfItsOwnTmpfsIsFoundByItsPath() {
+        inAContainer("tmpfs", true);
+    }
+
+    private static long onlyChild(long pid) {
+        long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
+        while (true) {
+            List<Long> kids = children(pid);
+            if (kids.size() == 1) return kids.getFirst();
+            assertTrue(System.nanoTime() < deadline, "no single child of " + pid + ": " + kids);
+            Procfs.sleep(Duration.ofMillis(10));
+        }
+    }
+
+    /** The restored init under a foreground cryo restart, once cryo let it go. */
+    private static long awaitOnlyChild(Proc restart) {
+        long deadline = System.nanoTime() + Timeouts.CRYO.toNanos();
+        while (true) {
+            assertTrue(restart.isAlive(), () -> "cryo restart ended: " + restart.tails());
+            List<Long> kids = children(restart.pid());
+            if (kids.size() == 1 && Procfs.tracerPid(kids.getFirst()) == 0 && Procfs.state(kids.getFirst()) != 't') return kids.getFirst();
+            assertTrue(System.nanoTime() < deadline, () -> "no restored init under cryo restart: " + restart.tails());
+            Procfs.sleep(Duration.ofMillis(10));
+        }
+    }
+
+    private static List<Long> children(long pid) {
+        List<Long> out = new java.util.ArrayList<>();
+        try (var ts = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : (Iterable<Path>) ts::iterator) {
+                String c = Files.readString(t.resolve("children")).trim();
+                if (!c.isEmpty()) for (String x : c.split("\\s+")) out.add(Long.parseLong(x));
+            }
+        } catch (IOException e) {
+            // gone
+        }
+        return out;
+    }
+
     /** Holds a deleted file open and watched, and a fanotify instance: "READY inotify-fd fanotify-fd". */
     private static final String REFUSED = """
             import ctypes, os, sys
