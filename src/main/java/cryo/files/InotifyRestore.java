@@ -86,7 +86,7 @@ final class InotifyRestore implements FileKind.Restorer {
         } catch (SysException e) {
             Fd.close(byPath);
             if (e.errno() != ESTALE) throw e;
-            throw new SysException("watched file " + f.path() + " (" + describe(w) + ") is not the inode it was at checkpoint: its file handle is stale", ESTALE);
+            throw new SysException("watched file " + f.path() + " (" + describe(w) + ") is not the inode it was at checkpoint: open_by_handle_at", ESTALE);
         } finally {
             if (dir != byPath) Fd.close(dir);
         }
@@ -94,7 +94,7 @@ final class InotifyRestore implements FileKind.Restorer {
         Fd.close(byPath);
         if (!same) {
             Fd.close(byHandle);
-            throw new SysException("watched file " + f.path() + " (" + describe(w) + ") is not the inode it was at checkpoint: its file handle opens another", ESTALE);
+            throw new SysException("watched file " + f.path() + " (" + describe(w) + ") is not the inode it was at checkpoint: its file handle opens another inode", ESTALE);
         }
         return byHandle;
     }

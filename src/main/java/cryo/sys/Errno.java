@@ -49,6 +49,7 @@ public final class Errno {
         def(ENOTSOCK, "ENOTSOCK", "Socket operation on non-socket");
         def(EOPNOTSUPP, "EOPNOTSUPP", "Operation not supported");
         def(110, "ETIMEDOUT", "Connection timed out");
+        def(116, "ESTALE", "Stale file handle");
     }
 
     private static void def(int errno, String name, String text) {

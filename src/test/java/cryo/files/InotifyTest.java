@@ -56,6 +56,11 @@ class InotifyTest {
     }
 
     private Proc start(Path dir) {
+        return start(cleanup, tmp, dir);
+    }
+
+    /** Starts the fixture (compiled into tmp) on dir and waits for READY. */
+    static Proc start(Cleanup cleanup, Path tmp, Path dir) {
         Path exe = tmp.resolve("inotify");
         if (!Files.isExecutable(exe)) exe = Fixtures.compile(tmp, "inotify", Fixtures.Build.PIE);
         Proc p = cleanup.start("inotify", new ProcessBuilder(exe.toString(), dir.toString()));
@@ -64,18 +69,22 @@ class InotifyTest {
         return p;
     }
 
-    private static void ok(Proc p, String command, String when) {
+    static void ok(Proc p, String command, String when) {
         p.send(command);
         assertEquals("OK", p.await("OK or FAIL", l -> l.equals("OK") || l.startsWith("FAIL")), command + " " + when);
     }
 
-    private static void quit(Proc p) {
+    static void quit(Proc p) {
         p.send("quit");
         p.await("BYE", l -> l.equals("BYE"));
         assertEquals(0, p.awaitExit(Timeouts.EXIT));
     }
 
     private Path checkpointAndAwaitGone(Proc p, Path image) {
+        return checkpointAndAwaitGone(cleanup, p, image);
+    }
+
+    static Path checkpointAndAwaitGone(Cleanup cleanup, Proc p, Path image) {
         Cryo.checkpoint(cleanup, p.pid(), image);
         assertEquals(128 + Os.SIGKILL, p.awaitExit(Timeouts.EXIT), "the tree is killed after the checkpoint");
         TreeFixtures.awaitAllGone(List.of(p.pid()), Duration.ofSeconds(30));
@@ -88,7 +97,7 @@ class InotifyTest {
         return r;
     }
 
-    private static Path mkdir(Path p) {
+    static Path mkdir(Path p) {
         try {
             return Files.createDirectories(p);
         } catch (IOException e) {
