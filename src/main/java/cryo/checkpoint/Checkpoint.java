@@ -262,6 +262,7 @@ public final class Checkpoint {
         for (ProcessDump d : dumps.values()) for (var o : d.files().descriptions()) w.write(o);
         files.eventLoops().write(w);
         for (var iw : files.inotifyWatches()) w.write(iw);
+        for (String lost : files.warnings()) opts.log().accept("warning: " + lost);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();

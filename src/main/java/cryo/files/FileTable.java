@@ -56,6 +56,17 @@ public final class FileTable {
         return inotifyWatches;
     }
 
+    /** What the image holds less of than the tree had (inotify events queued unread), said once it is written. */
+    private final List<String> warnings = new ArrayList<>();
+
+    void warn(String what) {
+        warnings.add(what);
+    }
+
+    public List<String> warnings() {
+        return warnings;
+    }
+
     public FileTable(Map<Integer, Integer> tasks) {
         this.tasks = Map.copyOf(tasks);
         for (int pid : tasks.values()) order.putIfAbsent(pid, order.size());

@@ -84,7 +84,21 @@ final class InotifyFile implements FileKind {
             records.add(new InotifyWatchRecord(objref, w.wd, w.mask & InotifyWatchRecord.MASK_KEPT, watched(c, w, mounts).objref(), w.handleType, w.handle));
         }
         c.table().inotifyWatches().addAll(records);
+        int queued = queued(c);
+        if (queued > 0) {
+            c.table().warn("task " + c.pid() + ": fd " + c.fd() + ": " + queued + " bytes of inotify events queued unread are not in the image (reading"
+                    + " them would consume them): the program will not get them after restart");
+        }
         return new OpenFileRecord(objref, OpenFileRecord.Kind.INOTIFY, 0, 0, c.flags(), 0, 0, c.link());
+    }
+
+    /** The bytes of events queued in c's instance; 0 when cryo cannot tell (the warning is all it is for). */
+    private static int queued(FdContext c) {
+        try {
+            return Inotify.queuedBytes(c.pid(), c.fd());
+        } catch (SysException e) {
+            return 0;
+        }
     }
 
     /** The FILE record of the inode watch w watches, opened by its handle; a refusal when it cannot be found again. */

@@ -32,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
  * shows them, and that events come with the right wd and name), and a Python program watching directories
  * through ctypes: after checkpoint -> kill -> restart the watches have their own wds, not contiguous ones
  * included, their masks (IN_ONESHOT too) and report what happens in the watched directories; after
- * checkpoint --leave-running they go on working in the original. A watch on a deleted file and a fanotify
+ * checkpoint --leave-running they go on working in the original. An event queued unread at checkpoint is
+ * lost, with a warning. The same inside a container, on the host's file system and on a tmpfs of its own. A watch on a deleted file and a fanotify
  * instance are refused with one line each. -Dcryo.loops=N repeats each scenario N times.
  */
 @Timeout(value = 20, unit = TimeUnit.MINUTES)
@@ -106,12 +107,19 @@ class InotifyTest {
     }
 
     @Test
-    void watchesComeBackWithTheirWdsMasksAndEvents() {
+    void watchesComeBackWithTheirWdsMasksAndEvents() throws IOException {
         for (int i = 0; i < LOOPS; i++) {
             Path dir = mkdir(tmp.resolve("w-" + i));
             Proc p = start(dir);
             ok(p, "check", "before the checkpoint");
-            Path image = checkpointAndAwaitGone(p, tmp.resolve("w-" + i + ".img"));
+            // an event queued in B and not read: lost, with a warning (the check after restart would see it otherwise)
+            Files.setPosixFilePermissions(dir.resolve("n11"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            Path image = tmp.resolve("w-" + i + ".img");
+            Cryo.Result cp = Cryo.checkpoint(cleanup, p.pid(), image);
+            assertEquals(List.of("cryo: warning: task " + p.pid() + ": fd 5: 16 bytes of inotify events queued unread are not in the image (reading them"
+                    + " would consume them): the program will not get them after restart"), cp.stderrLines(), cp::describe);
+            assertEquals(128 + Os.SIGKILL, p.awaitExit(Timeouts.EXIT), "the tree is killed after the checkpoint");
+            TreeFixtures.awaitAllGone(List.of(p.pid()), Duration.ofSeconds(30));
             List<Map<String, String>> watches = PipeFixtureTest.showRecords(cleanup, image, "INOTIFY_WATCH");
             assertEquals(List.of("1", "3", "5", "11", "12"), watches.stream().map(w -> w.get("wd")).sorted((a, b) -> Integer.parseInt(a) - Integer.parseInt(b)).toList(),
                     "the watches of both instances: " + watches);
