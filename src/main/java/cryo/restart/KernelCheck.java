@@ -200,6 +200,8 @@ public final class KernelCheck {
                     "SysV IPC objects whose mode denies root cannot be checkpointed"),
             new Need(Capabilities.DAC_OVERRIDE, false, "reopen files the tasks opened whatever their modes",
                     "files whose mode denies root cannot be reopened at restart"),
+            new Need(Capabilities.DAC_READ_SEARCH, false, "open the inodes inotify watches by their file handles (open_by_handle_at)",
+                    "an inotify instance with watches is refused at checkpoint and fails at restart"),
     };
 
     /** One line per capability cryo uses: OK with what it is for, or MISSING with what that costs. */

@@ -5,7 +5,7 @@ import java.util.List;
 
 /** Capability numbers and names (include/uapi/linux/capability.h), for messages and `cryo check`. */
 public final class Capabilities {
-    public static final int CHOWN = 0, DAC_OVERRIDE = 1, KILL = 5, SETGID = 6, SETUID = 7, SETPCAP = 8, IPC_OWNER = 15,
+    public static final int CHOWN = 0, DAC_OVERRIDE = 1, DAC_READ_SEARCH = 2, KILL = 5, SETGID = 6, SETUID = 7, SETPCAP = 8, IPC_OWNER = 15,
             SYS_PTRACE = 19, SYS_ADMIN = 21, SYS_RESOURCE = 24, CHECKPOINT_RESTORE = 40;
 
     private static final String[] NAMES = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
