@@ -282,7 +282,10 @@ class InotifyTest {
         return out;
     }
 
-    /** Holds a deleted file open and watched, and a fanotify instance: "READY inotify-fd fanotify-fd". */
+    /**
+     * Holds a deleted file open and watched, a fanotify instance, and an inotify instance watching a pipe
+     * (pipefs has no mount to open a handle on): "READY inotify-fd fanotify-fd pipe-watching-fd".
+     */
     private static final String REFUSED = """
             import ctypes, os, sys
             libc = ctypes.CDLL(None, use_errno=True)
@@ -293,12 +296,15 @@ class InotifyTest {
             os.unlink(sys.argv[1])
             fan = libc.fanotify_init(0, 0)
             assert fan >= 0, ctypes.get_errno()
-            print("READY", ino, fan, flush=True)
+            r, w = os.pipe()
+            ino2 = libc.inotify_init1(0)
+            assert libc.inotify_add_watch(ino2, b"/proc/self/fd/%d" % r, 0x1) == 1
+            print("READY", ino, fan, ino2, flush=True)
             sys.stdin.read()
             """;
 
     @Test
-    void aWatchOnADeletedFileAndAFanotifyInstanceAreRefusedOneLineEach() {
+    void aWatchOnADeletedFileOrAPipeAndAFanotifyInstanceAreRefusedOneLineEach() {
         Path file = tmp.resolve("doomed");
         Proc p = cleanup.start("refused", new ProcessBuilder(Fixtures.python().toString(), "-c", REFUSED, file.toString()));
         String[] f = p.await("READY", l -> l.startsWith("READY ")).split(" ");
@@ -306,11 +312,13 @@ class InotifyTest {
         Cryo.Result r = Cryo.run(cleanup, "checkpoint", Long.toString(p.pid()), "-o", out.toString());
         assertTrue(r.exit() != 0, r::describe);
         List<String> lines = r.stderrLines();
-        assertEquals(3, lines.size(), () -> "two reasons and a summary: " + r.describe());
+        assertEquals(4, lines.size(), () -> "three reasons and a summary: " + r.describe());
         String task = "cryo: task " + p.pid() + ": ";
         assertTrue(lines.get(0).startsWith(task + "fd " + f[1] + " is an inotify instance watching " + file + " (deleted) (wd 1")
                 && lines.get(0).endsWith("which was deleted: not supported"), lines.get(0));
         assertEquals(task + "fd " + f[2] + " is a fanotify instance (anon_inode:[fanotify]): not supported (cryo does not restore fanotify)", lines.get(1));
+        assertTrue(lines.get(2).startsWith(task + "fd " + f[3] + " is an inotify instance watching wd 1 (inode ")
+                && lines.get(2).endsWith("which cryo cannot open by its file handle on any mount of that device (the task has none)"), lines.get(2));
         assertFalse(Files.exists(out), "no image");
         Procfs.assertRunningUntraced(p.pid(), "the refused process");
     }
