@@ -10,8 +10,8 @@
  *       wd 4  DIR/f2  IN_ATTRIB                          (removed again)
  *       wd 5  DIR/c   IN_ALL_EVENTS|IN_EXCL_UNLINK
  *     so its wds are 1, 3 and 5. Instance B (fd 5, blocking) watches DIR/n0 .. DIR/n11 with IN_ATTRIB and
- *     removes the first ten again: its wds are 11 and 12 (fdinfo shows them in hex). The IN_IGNORED events
- *     of the removals are read.
+ *     removes the first ten again: its wds are 11 and 12 (fdinfo shows them in hex). Fd 6 holds DIR/c/held
+ *     open (a restart reopens it: no IN_OPEN may reach A). The events of all this are read.
  *
  * Prints "READY <pid>". Commands on stdin:
  *   check    checks the flags of both instances, their watches as fdinfo shows them (wd and mask), and that
@@ -40,6 +40,7 @@
 #define A 3
 #define A_DUP 4
 #define B 5
+#define HELD 6
 
 static char dir[2048];
 static char failure[512];
@@ -87,8 +88,8 @@ static void drain(int fd) {
 
 static void setup(void) {
     const char *dirs[] = {"a", "b", "c"};
+    char p[4096];
     for (int i = 0; i < 3; i++) {
-        char p[4096];
         path(p, dirs[i]);
         if (mkdir(p, 0755) < 0) setup_fail(p);
     }
@@ -118,6 +119,11 @@ static void setup(void) {
     for (int i = 1; i <= 10; i++) {
         if (inotify_rm_watch(B, i) < 0) setup_fail("inotify_rm_watch(B)");
     }
+    /* a file of the watched DIR/c held open: restart reopens it, which must not reach A as IN_OPEN */
+    path(p, "c/held");
+    int held = open(p, O_CREAT | O_RDONLY, 0644);
+    if (held < 0 || dup2(held, HELD) != HELD) setup_fail(p);
+    if (held != HELD) close(held);
     drain(A);
     drain(B);
 }
@@ -180,6 +186,7 @@ static void check(void) {
     if ((fcntl(A, F_GETFL) & O_NONBLOCK) == 0) fail("instance A lost O_NONBLOCK");
     if ((fcntl(B, F_GETFL) & O_NONBLOCK) != 0) fail("instance B became O_NONBLOCK");
     if ((fcntl(A, F_GETFD) & FD_CLOEXEC) != 0) fail("instance A became close-on-exec");
+    if (fcntl(HELD, F_GETFD) < 0) fail("fd %d (DIR/c/held) is not open", HELD);
     watches(A, got, sizeof got);
     if (oneshot_gone) snprintf(want, sizeof want, "1/%x 5/%x", IN_CREATE | IN_DELETE, IN_ALL_EVENTS | IN_EXCL_UNLINK);
     else snprintf(want, sizeof want, "1/%x 3/%x 5/%x", IN_CREATE | IN_DELETE, IN_CREATE | IN_MOVED_TO | IN_ONESHOT, IN_ALL_EVENTS | IN_EXCL_UNLINK);
