@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * through ctypes: after checkpoint -> kill -> restart the watches have their own wds, not contiguous ones
  * included, their masks (IN_ONESHOT too) and report what happens in the watched directories; after
  * checkpoint --leave-running they go on working in the original. An event queued unread at checkpoint is
- * lost, with a warning. The same inside a container, on the host's file system and on a tmpfs of its own. A watch on a deleted file and a fanotify
+ * lost, with a warning. An instance shared with a process outside the tree is refused. The same inside a container, on the host's file system and on a tmpfs of its own. A watch on a deleted file and a fanotify
  * instance are refused with one line each. -Dcryo.loops=N repeats each scenario N times.
  */
 @Timeout(value = 20, unit = TimeUnit.MINUTES)
@@ -280,6 +280,33 @@ class InotifyTest {
             // gone
         }
         return out;
+    }
+
+    @Test
+    void anInstanceAProcessOutsideTheTreeHoldsTooIsRefused() {
+        Proc parent = cleanup.start("sharer", new ProcessBuilder(Fixtures.python().toString(), "-c", """
+                import ctypes, os, sys, time
+                libc = ctypes.CDLL(None, use_errno=True)
+                ino = libc.inotify_init1(0)
+                child = os.fork()
+                if child == 0:
+                    time.sleep(1000)
+                    os._exit(0)
+                print("READY", child, ino, flush=True)
+                sys.stdin.read()
+                os.kill(child, 9)
+                os.waitpid(child, 0)
+                """));
+        String[] f = parent.await("READY", l -> l.startsWith("READY ")).split(" ");
+        long child = Long.parseLong(f[1]);
+        cleanup.foreign(child, java.time.Instant.now().minusSeconds(60), "the sharer's child");
+        String line = Cryo.run(cleanup, "checkpoint", Long.toString(child), "-o", tmp.resolve("s.img").toString()).stderrLines().getFirst();
+        assertEquals("cryo: task " + child + ": fd " + f[2] + " is an inotify instance that task " + parent.pid() + " (fd " + f[2]
+                + ") outside the tree holds too: not supported (restart would give the tree an instance of its own)", line);
+        assertFalse(Files.exists(tmp.resolve("s.img")), "no image");
+        Procfs.assertRunningUntraced(child, "the child");
+        parent.closeStdin();
+        assertEquals(0, parent.awaitExit(Timeouts.EXIT));
     }
 
     /**
