@@ -153,15 +153,18 @@ class InotifyTest {
         }
     }
 
-    /** Watches directories (wd 1, removed, then 2 and 3), prints each event read: "EVENT wd mask name". */
+    /**
+     * Watches directories (wds 1-5000 added and removed again, then 5001 and 5002: restart uses up 5000 wds and
+     * empties the queue of their IN_IGNORED on the way), prints each event read: "EVENT what wd mask name".
+     */
     private static final String WATCHER = """
             import ctypes, os, struct, sys
             libc = ctypes.CDLL(None, use_errno=True)
             libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
             fd = libc.inotify_init1(0)
             IN_CREATE, IN_DELETE, IN_MOVED_TO = 0x100, 0x200, 0x80
-            w1 = libc.inotify_add_watch(fd, sys.argv[1].encode(), IN_CREATE)
-            libc.inotify_rm_watch(fd, w1)
+            for _ in range(5000):
+                libc.inotify_rm_watch(fd, libc.inotify_add_watch(fd, sys.argv[1].encode(), IN_CREATE))
             names = {libc.inotify_add_watch(fd, sys.argv[2].encode(), IN_CREATE | IN_DELETE): "two",
                      libc.inotify_add_watch(fd, sys.argv[3].encode(), IN_MOVED_TO): "three"}
             print("READY", os.getpid(), *sorted(names), flush=True)
@@ -182,18 +185,18 @@ class InotifyTest {
         for (int i = 0; i < LOOPS; i++) {
             Path one = mkdir(tmp.resolve("py-" + i + "/one")), two = mkdir(tmp.resolve("py-" + i + "/two")), three = mkdir(tmp.resolve("py-" + i + "/three"));
             Proc p = cleanup.start("watcher", new ProcessBuilder(py.toString(), "-c", WATCHER, one.toString(), two.toString(), three.toString()));
-            assertEquals("READY " + p.pid() + " 2 3", p.await("READY", l -> l.startsWith("READY ")));
+            assertEquals("READY " + p.pid() + " 5001 5002", p.await("READY", l -> l.startsWith("READY ")));
             Files.createFile(two.resolve("before"));
-            assertEquals("EVENT two 2 0x100 before", p.await("EVENT", l -> l.startsWith("EVENT ")));
+            assertEquals("EVENT two 5001 0x100 before", p.await("EVENT", l -> l.startsWith("EVENT ")));
             Path image = checkpointAndAwaitGone(p, tmp.resolve("py-" + i + ".img"));
             Proc r = restart(image, p.pid());
             Files.createFile(one.resolve("unwatched"));
             Files.createFile(two.resolve("after"));
-            assertEquals("EVENT two 2 0x100 after", r.await("EVENT", l -> l.startsWith("EVENT ")));
+            assertEquals("EVENT two 5001 0x100 after", r.await("EVENT", l -> l.startsWith("EVENT ")));
             Files.delete(two.resolve("before"));
-            assertEquals("EVENT two 2 0x200 before", r.await("EVENT", l -> l.startsWith("EVENT ")));
+            assertEquals("EVENT two 5001 0x200 before", r.await("EVENT", l -> l.startsWith("EVENT ")));
             Files.move(one.resolve("unwatched"), three.resolve("moved"));
-            assertEquals("EVENT three 3 0x80 moved", r.await("EVENT", l -> l.startsWith("EVENT ")));
+            assertEquals("EVENT three 5002 0x80 moved", r.await("EVENT", l -> l.startsWith("EVENT ")));
             Os.kill(p.pid(), Os.SIGKILL);
             r.awaitExit(Timeouts.EXIT);
         }
