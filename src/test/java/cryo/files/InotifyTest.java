@@ -29,8 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * inotify instances (src/test/c/inotify.c, which checks itself: flags, every watch's wd and mask as fdinfo
- * shows them, and that events come with the right wd and name), and a Python program watching directories
- * through ctypes: after checkpoint -> kill -> restart the watches have their own wds, not contiguous ones
+ * shows them, and that events come with the right wd and name), a Python program watching directories
+ * through ctypes and Node.js's fs.watch: after checkpoint -> kill -> restart the watches have their own wds, not contiguous ones
  * included, their masks (IN_ONESHOT too) and report what happens in the watched directories; after
  * checkpoint --leave-running they go on working in the original. An event queued unread at checkpoint is
  * lost, with a warning. An instance shared with a process outside the tree is refused. The same inside a container, on the host's file system and on a tmpfs of its own. A watch on a deleted file and a fanotify
@@ -197,6 +197,38 @@ class InotifyTest {
             assertEquals("EVENT two 5001 0x200 before", r.await("EVENT", l -> l.startsWith("EVENT ")));
             Files.move(one.resolve("unwatched"), three.resolve("moved"));
             assertEquals("EVENT three 5002 0x80 moved", r.await("EVENT", l -> l.startsWith("EVENT ")));
+            Os.kill(p.pid(), Os.SIGKILL);
+            r.awaitExit(Timeouts.EXIT);
+        }
+    }
+
+    /**
+     * Node.js: fs.watch on a directory (libuv's inotify instance, in its epoll) beside a setInterval counter:
+     * after restart the counter counts on and a file made in the directory fires the watch.
+     */
+    @Test
+    void aNodeFsWatchFiresAfterRestart() throws IOException {
+        Fixtures.assumeTool("node");
+        for (int i = 0; i < LOOPS; i++) {
+            Path dir = mkdir(tmp.resolve("node-" + i));
+            Proc p = cleanup.start("node", new ProcessBuilder(Fixtures.onPath("node").orElseThrow().toString(), "-e", """
+                    const fs = require("fs");
+                    let n = 0;
+                    fs.watch(process.argv[1], (event, name) => process.stdout.write("WATCH " + event + " " + name + "\\n"));
+                    process.stdout.write("READY " + process.pid + "\\n");
+                    setInterval(() => { n++; process.stdout.write("TICK " + n + "\\n"); }, 2);
+                    """, dir.toString()));
+            p.awaitReady();
+            Files.createFile(dir.resolve("before"));
+            p.await("WATCH before", l -> l.equals("WATCH rename before"));
+            for (int k = 0; k < 5; k++) p.nextTick();
+            Cryo.checkpoint(cleanup, p.pid(), tmp.resolve("node-" + i + ".img"));
+            long last = p.lastTickAfterEof();
+            Proc r = Cryo.startRestart(cleanup, tmp.resolve("node-" + i + ".img"), p.pid());
+            assertEquals(last + 1, r.nextTick(), "the first tick after restart follows the last one before");
+            Files.createFile(dir.resolve("after"));
+            r.await("WATCH after", l -> l.equals("WATCH rename after"));
+            r.nextTick();
             Os.kill(p.pid(), Os.SIGKILL);
             r.awaitExit(Timeouts.EXIT);
         }
