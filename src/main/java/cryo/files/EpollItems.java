@@ -14,7 +14,8 @@ import java.util.Map;
  * the number it had, not under cryo's fd of the target. A thread of cryo takes a private copy of cryo's fd
  * table (unshare(CLONE_FILES): the process's own table and every other thread are untouched), moves the
  * fds it needs above every item's number, puts each target at its item's number in that copy and adds it;
- * the copy goes away with the thread. The thread only makes system calls.
+ * the copy goes away with the thread. The thread only makes system calls. An item on a signalfd was added
+ * by a task of the tree already (EpollSignalfds).
  */
 final class EpollItems {
     private EpollItems() {
@@ -30,6 +31,7 @@ final class EpollItems {
         int base = 0;
         for (var e : epolls.entrySet()) {
             for (EpollTargetRecord t : loops.targets(e.getKey())) {
+                if (EpollSignalfds.addedByTask(opener.description(t.target()))) continue;   // added in its task
                 adds.add(new Add(e.getValue(), opener.localFd(t.target()), t));
                 base = Math.max(base, t.tfd() + 1);
             }

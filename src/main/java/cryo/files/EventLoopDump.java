@@ -25,6 +25,8 @@ public final class EventLoopDump {
     private final List<EventfdRecord> eventfds = new ArrayList<>();
     private final List<Epoll> epolls = new ArrayList<>();
     private final List<EpollTargetRecord> targets = new ArrayList<>();
+    /** The items on signalfds among targets, with their epoll. */
+    private final Map<EpollTargetRecord, Epoll> onSignalfds = new LinkedHashMap<>();
 
     /** An epoll description as first met: its holder, its objref and its fdinfo items. */
     private record Epoll(int pid, int fd, int objref, List<Item> items) {
@@ -84,6 +86,11 @@ public final class EventLoopDump {
                         continue;
                     }
                     EpollTargetRecord t = new EpollTargetRecord(e.objref, h.objref(), it.tfd, it.events, it.data);
+                    boolean signalfd = OpenFiles.links(h.pid()).get(h.fd()).equals(SignalfdFile.LINK);
+                    if (signalfd && t.disabled()) {
+                        refused.add(e.pid, what + ", a signalfd, with EPOLLONESHOT fired and disabled: not supported");
+                        continue;
+                    }
                     if (t.disabled() && (EventPoll.readiness(h.pid(), h.fd()) & EventPoll.EVENT_BITS) == 0) {
                         refused.add(e.pid, what + " with EPOLLONESHOT, fired and disabled, and the file is ready for no event:"
                                 + " restart could not disable it again");
@@ -94,18 +101,38 @@ public final class EventLoopDump {
                         refused.add(e.pid, what + ", another epoll, with EPOLLONESHOT fired and disabled: not supported");
                         continue;
                     }
-                    // A signalfd is ready for the signals of the task that polls it, and an epoll polls it on behalf of the
-                    // task that added it (fs/signalfd.c signalfd_poll(): current->sighand); restart adds items from cryo.
-                    if (OpenFiles.links(h.pid()).get(h.fd()).equals(SignalfdFile.LINK)) {
-                        refused.add(e.pid, what + ", a signalfd: not supported (restart adds epoll items from cryo's own process)");
-                        continue;
-                    }
+                    if (signalfd) onSignalfds.put(t, e);
                     targets.add(t);
                 } catch (SysException x) {
                     throw new IOException(x.getMessage());
                 }
             }
         }
+        onSignalfds.forEach((t, e) -> refuseOnSignalfd(t, e, refused));
+    }
+
+    /**
+     * An item on a signalfd is added at restart by a task of the tree that holds the epoll and the signalfd at
+     * the item's number (EpollSignalfds), before cryo adds the other items: cryo must then never poll that epoll,
+     * or the kernel would poll the signalfd for cryo's signals and drop the item from the ready list
+     * (fs/eventpoll.c __ep_eventpoll_poll(), ep_send_events()). So no fired EPOLLONESHOT item beside it (cryo
+     * fires those with epoll_wait) and no epoll watching that epoll (adding it polls it).
+     */
+    private void refuseOnSignalfd(EpollTargetRecord t, Epoll e, Refusal.Collector refused) {
+        String what = "fd " + e.fd + " is an epoll instance watching fd " + t.tfd() + ", a signalfd";
+        Map<Integer, Map<Integer, Integer>> fds = new HashMap<>();
+        for (FileTable.Holder h : table.holders()) fds.computeIfAbsent(h.pid(), k -> new HashMap<>()).put(h.fd(), h.objref());
+        if (EpollSignalfds.adder(fds, t) == null) {
+            refused.add(e.pid, what + ", and no process of the tree holds both the epoll and the signalfd at fd " + t.tfd()
+                    + ": restart adds the item in such a process, for whose signals it is polled");
+        } else if (targets.stream().anyMatch(o -> o.epoll() == t.epoll() && o.disabled())) {
+            refused.add(e.pid, what + ", beside a fired EPOLLONESHOT item: not supported");
+        } else if (targets.stream().anyMatch(o -> o.target() == t.epoll())) {
+            refused.add(e.pid, what + ", and is watched by another epoll: not supported");
+        } else {
+            return;
+        }
+        targets.remove(t);
     }
 
     /** The fd met so far that holds the file the item watches (same inode, then kcmp), or null. */

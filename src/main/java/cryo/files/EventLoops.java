@@ -64,7 +64,8 @@ public final class EventLoops {
     /**
      * Once the image is read: every eventfd has its counter; every watched description is held by an fd of
      * the tree (an epoll does not keep its targets open: one held by no fd would vanish when cryo lets go of
-     * it); no epoll watches itself through others (the kernel refuses loops, fs/eventpoll.c ep_loop_check()).
+     * it); no epoll watches itself through others (the kernel refuses loops, fs/eventpoll.c ep_loop_check());
+     * every item on a signalfd has a process to add it (EpollSignalfds).
      */
     public void checkComplete(Image img) throws ImageException {
         for (OpenFileRecord o : img.openFiles.values()) {
@@ -78,6 +79,7 @@ public final class EventLoops {
             }
             checkNoLoop(e.getKey(), new HashSet<>());
         }
+        EpollSignalfds.check(img, targets);
     }
 
     private void checkNoLoop(int epoll, Set<Integer> path) throws ImageException {

@@ -199,6 +199,13 @@ public final class FileTable {
         return out;
     }
 
+    /** Every fd met so far. */
+    List<Holder> holders() {
+        List<Holder> out = new ArrayList<>();
+        descriptions.values().forEach(out::addAll);
+        return out;
+    }
+
     /** The processes of the tree. */
     java.util.Set<Integer> processes() {
         return order.keySet();

@@ -202,6 +202,11 @@ public final class OpenFiles {
             return ((MemfdFile.Objects) restorers.get(OpenFileRecord.Kind.MEMFD)).object(objref);
         }
 
+        /** The OPEN_FILE record of objref. */
+        OpenFileRecord description(int objref) {
+            return descs.get(objref);
+        }
+
         int localFd(int objref) throws SysException {
             Integer fd = opened.get(objref);
             if (fd != null) return fd;

@@ -287,6 +287,7 @@ public final class Restart {
         ThreadRecord lead = p.threads.getFirst();
         TaskState.restoreThread(t, p.entry.pid(), lead);
         cryo.timers.PosixTimers.restore(t, threads, p.timers);   // once the threads and pending signals are back
+        cryo.files.EpollSignalfds.add(t, threads, p, image);   // epoll items on signalfds, added in the task
         fdTables.closeStrays(t, p.entry.pid(), p.fds, broker.remoteFd);
         FileLocks.restore(t, image, p);
         TaskState.restoreCredentials(t, p.task);

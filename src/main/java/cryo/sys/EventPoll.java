@@ -24,7 +24,9 @@ public final class EventPoll {
     public static final int PRIVATE_BITS = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
     public static final int EFD_SEMAPHORE = 1, EFD_NONBLOCK = Fd.O_NONBLOCK, EFD_CLOEXEC = Fd.O_CLOEXEC;
     private static final int KCMP_EPOLL_TFD = 7, CLONE_FILES = 0x400, F_DUPFD = 0;
-    private static final int EPOLL_CREATE1 = 291, EPOLL_CTL = 233, EPOLL_WAIT = 232, EVENTFD2 = 290, PIDFD_GETFD = 438, POLL = 7;
+    /** epoll_ctl's number, for a remote call in a task (cryo.files.EpollSignalfds). */
+    public static final int EPOLL_CTL = 233;
+    private static final int EPOLL_CREATE1 = 291, EPOLL_WAIT = 232, EVENTFD2 = 290, PIDFD_GETFD = 438, POLL = 7;
 
     private EventPoll() {
     }
