@@ -4,12 +4,16 @@
  *      SIGRTMIN+2 twice (sigqueue, values 77 and 78)
  *   T  signalfd for SIGUSR2, blocking; pending for the main thread only: SIGUSR2 (tgkill)
  * All three signals are blocked, so they stay pending until read through the signalfds. With the argument
- * "epoll", an epoll instance watches S too (which cryo refuses).
+ * "epoll", an epoll instance watches S too (EPOLLIN, data EP_DATA), before the signals are sent.
  *
  * Protocol (stdin/stdout, one line each):
  *   at start   "READY <pid>" once the signals are pending
- *   check      reads S until EAGAIN and T once: SIGUSR1, SIGRTMIN+2 (77), SIGRTMIN+2 (78) from S, SIGUSR2 from T;
- *              checks both masks in fdinfo and S's O_NONBLOCK; a FAIL line per problem, then OK
+ *   check      with "epoll": the item's mask and data in the epoll's fdinfo, and epoll_wait (no wait) reports S
+ *              ready with its data; then reads S until EAGAIN and T once: SIGUSR1, SIGRTMIN+2 (77), SIGRTMIN+2
+ *              (78) from S, SIGUSR2 from T; with "epoll", epoll_wait (no wait) reports nothing then; checks both
+ *              masks in fdinfo and S's O_NONBLOCK; a FAIL line per problem, then OK
+ *   wait       ("epoll") epoll_wait without a timeout until S is ready (the test sends SIGUSR1), reads SIGUSR1
+ *              from S; a FAIL line per problem, then OK
  *   quit       exits 0
  */
 #define _GNU_SOURCE
@@ -26,6 +30,35 @@
 
 static int fails;
 #define FAIL(...) do { printf("FAIL " __VA_ARGS__); printf("\n"); fails++; } while (0)
+
+#define EP_DATA 0xfeedbeef00000005ULL
+
+/* The events and data of the item for fd tfd in the fdinfo of epoll ep; 0 events if there is none. */
+static void fdinfo_item(int ep, int tfd, unsigned *events, unsigned long long *data) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", ep);
+    FILE *f = fopen(path, "r");
+    *events = 0;
+    *data = 0;
+    int fd;
+    unsigned ev;
+    unsigned long long d;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "tfd: %d events: %x data: %llx", &fd, &ev, &d) == 3 && fd == tfd) {
+            *events = ev;
+            *data = d;
+        }
+    }
+    if (f) fclose(f);
+}
+
+/* epoll_wait on ep for one event, timeout ms; FAIL unless it reports `want` items (S with EPOLLIN when 1). */
+static void expect_ready(int ep, int timeout, int want, const char *when) {
+    struct epoll_event ev;
+    int n = epoll_wait(ep, &ev, 1, timeout);
+    if (n != want) FAIL("%s: epoll_wait gave %d (%s), not %d", when, n, n < 0 ? strerror(errno) : "events", want);
+    else if (n == 1 && (ev.data.u64 != EP_DATA || !(ev.events & EPOLLIN))) FAIL("%s: epoll_wait reported events %x data %llx", when, ev.events, (unsigned long long) ev.data.u64);
+}
 
 static unsigned long long fdinfo_mask(int fd) {
     char path[64], line[256];
@@ -68,8 +101,9 @@ int main(int argc, char **argv) {
     }
     unsigned long long s_bits = fdinfo_mask(s), t_bits = fdinfo_mask(t);
     int ep = epoll_create1(0);
-    struct epoll_event es = {EPOLLIN, {.u64 = 0x5}};
-    if (argc > 1 && strcmp(argv[1], "epoll") == 0 && epoll_ctl(ep, EPOLL_CTL_ADD, s, &es)) {
+    struct epoll_event es = {EPOLLIN, {.u64 = EP_DATA}};
+    int with_epoll = argc > 1 && strcmp(argv[1], "epoll") == 0;
+    if (with_epoll && epoll_ctl(ep, EPOLL_CTL_ADD, s, &es)) {
         printf("FAILED epoll_ctl: %s\n", strerror(errno));
         return 1;
     }
@@ -88,12 +122,25 @@ int main(int argc, char **argv) {
             if (fdinfo_mask(t) != t_bits) FAIL("T: mask %llx, was %llx", fdinfo_mask(t), t_bits);
             if (!(fcntl(s, F_GETFL) & O_NONBLOCK)) FAIL("S: O_NONBLOCK lost");
             if (fcntl(t, F_GETFL) & O_NONBLOCK) FAIL("T: O_NONBLOCK set");
+            if (with_epoll) {
+                unsigned ev;
+                unsigned long long d;
+                fdinfo_item(ep, s, &ev, &d);
+                if (ev != (EPOLLIN | EPOLLERR | EPOLLHUP) || d != EP_DATA) FAIL("epoll item of S: events %x data %llx", ev, d);
+                expect_ready(ep, 0, 1, "pending signals");
+            }
             expect(s, SIGUSR1, 0, "SIGUSR1");
             expect(s, rt, 77, "SIGRTMIN+2 (77)");
             expect(s, rt, 78, "SIGRTMIN+2 (78)");
             struct signalfd_siginfo si;
             if (read(s, &si, sizeof si) != -1 || errno != EAGAIN) FAIL("S: more than the three signals, or no EAGAIN");
             expect(t, SIGUSR2, 0, "SIGUSR2");
+            if (with_epoll) expect_ready(ep, 0, 0, "S read dry");
+            printf("OK\n");
+        } else if (strncmp(line, "wait", 4) == 0) {
+            fails = 0;
+            expect_ready(ep, -1, 1, "a signal sent");
+            expect(s, SIGUSR1, 0, "SIGUSR1 sent");
             printf("OK\n");
         } else if (strncmp(line, "quit", 4) == 0) {
             return 0;

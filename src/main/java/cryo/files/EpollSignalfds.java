@@ -16,8 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 /**
  * The epoll items that watch a signalfd. A signalfd is ready for the signals pending for the task that polls
@@ -110,8 +110,8 @@ public final class EpollSignalfds {
             long mask = img.signalfds.get(img.openFiles.get(a.item().target()).file()).sigmask();
             Tracee in = thread(leader, threads, p, mask);
             MemorySegment ev = MemorySegment.ofArray(new byte[12]);   // struct epoll_event is packed on x86_64
-            ev.set(JAVA_INT, 0, a.item().events());
-            ev.set(JAVA_LONG.withByteAlignment(1), 4, a.item().data());
+            ev.set(JAVA_INT_UNALIGNED, 0, a.item().events());
+            ev.set(JAVA_LONG_UNALIGNED, 4, a.item().data());
             long addr = in.put(SC_EVENT, ev);
             String name = "epoll_ctl(" + a.epollFd() + ", EPOLL_CTL_ADD, " + a.item().tfd() + ", 0x" + Integer.toHexString(a.item().events()) + ")";
             if (in == leader) {
