@@ -4,7 +4,9 @@
  *      SIGRTMIN+2 twice (sigqueue, values 77 and 78)
  *   T  signalfd for SIGUSR2, blocking; pending for the main thread only: SIGUSR2 (tgkill)
  * All three signals are blocked, so they stay pending until read through the signalfds. With the argument
- * "epoll", an epoll instance watches S too (EPOLLIN, data EP_DATA), before the signals are sent.
+ * "epoll", an epoll instance watches S too (EPOLLIN, data EP_DATA), before the signals are sent. With "moved",
+ * S is then moved to another fd number (the item keeps its old one, which no fd has: cryo refuses that).
+ * With "fork", a child forked once the signals are pending holds the epoll and S too, and sleeps.
  *
  * Protocol (stdin/stdout, one line each):
  *   at start   "READY <pid>" once the signals are pending
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -102,10 +105,17 @@ int main(int argc, char **argv) {
     unsigned long long s_bits = fdinfo_mask(s), t_bits = fdinfo_mask(t);
     int ep = epoll_create1(0);
     struct epoll_event es = {EPOLLIN, {.u64 = EP_DATA}};
-    int with_epoll = argc > 1 && strcmp(argv[1], "epoll") == 0;
+    const char *mode = argc > 1 ? argv[1] : "";
+    int with_epoll = strcmp(mode, "epoll") == 0 || strcmp(mode, "moved") == 0 || strcmp(mode, "fork") == 0;
     if (with_epoll && epoll_ctl(ep, EPOLL_CTL_ADD, s, &es)) {
         printf("FAILED epoll_ctl: %s\n", strerror(errno));
         return 1;
+    }
+    int s_item = s;   /* the number the item is keyed by */
+    if (strcmp(mode, "moved") == 0) {
+        int moved = fcntl(s, F_DUPFD, 20);
+        close(s);
+        s = moved;
     }
     kill(getpid(), SIGUSR1);
     union sigval v = {.sival_int = 77};
@@ -113,6 +123,14 @@ int main(int argc, char **argv) {
     v.sival_int = 78;
     sigqueue(getpid(), rt, v);
     syscall(SYS_tgkill, getpid(), gettid(), SIGUSR2);
+    if (strcmp(mode, "fork") == 0) {
+        pid_t parent = getpid();
+        if (fork() == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent) _exit(1);
+            for (;;) pause();
+        }
+    }
     printf("READY %d\n", getpid());
     char line[256];
     while (fgets(line, sizeof line, stdin)) {
@@ -125,7 +143,7 @@ int main(int argc, char **argv) {
             if (with_epoll) {
                 unsigned ev;
                 unsigned long long d;
-                fdinfo_item(ep, s, &ev, &d);
+                fdinfo_item(ep, s_item, &ev, &d);
                 if (ev != (EPOLLIN | EPOLLERR | EPOLLHUP) || d != EP_DATA) FAIL("epoll item of S: events %x data %llx", ev, d);
                 expect_ready(ep, 0, 1, "pending signals");
             }
