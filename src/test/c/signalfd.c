@@ -7,6 +7,8 @@
  * "epoll", an epoll instance watches S too (EPOLLIN, data EP_DATA), before the signals are sent. With "moved",
  * S is then moved to another fd number (the item keeps its old one, which no fd has: cryo refuses that).
  * With "fork", a child forked once the signals are pending holds the epoll and S too, and sleeps.
+ * With "thread", a second thread has its own epoll watching W, a signalfd for SIGRTMIN+3 (data W_DATA), with
+ * SIGRTMIN+3 pending for that thread alone (tgkill): the epoll reports W ready only when polled for that thread.
  *
  * Protocol (stdin/stdout, one line each):
  *   at start   "READY <pid>" once the signals are pending
@@ -14,6 +16,8 @@
  *              ready with its data; then reads S until EAGAIN and T once: SIGUSR1, SIGRTMIN+2 (77), SIGRTMIN+2
  *              (78) from S, SIGUSR2 from T; with "epoll", epoll_wait (no wait) reports nothing then; checks both
  *              masks in fdinfo and S's O_NONBLOCK; a FAIL line per problem, then OK
+ *   tcheck     ("thread") the thread's epoll_wait (no wait) reports W ready with its data and it reads
+ *              SIGRTMIN+3 from W; a FAIL line per problem, then OK
  *   wait       ("epoll") epoll_wait without a timeout until S is ready (the test sends SIGUSR1), reads SIGUSR1
  *              from S; a FAIL line per problem, then OK
  *   quit       exits 0
@@ -21,6 +25,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +66,28 @@ static void expect_ready(int ep, int timeout, int want, const char *when) {
     int n = epoll_wait(ep, &ev, 1, timeout);
     if (n != want) FAIL("%s: epoll_wait gave %d (%s), not %d", when, n, n < 0 ? strerror(errno) : "events", want);
     else if (n == 1 && (ev.data.u64 != EP_DATA || !(ev.events & EPOLLIN))) FAIL("%s: epoll_wait reported events %x data %llx", when, ev.events, (unsigned long long) ev.data.u64);
+}
+
+#define W_DATA 0x77ULL
+
+/* The "thread" mode: the thread waits for a byte on cmd[0], checks its epoll, answers a byte on res[1]. */
+static int cmd[2], res[2], w_fd, w_ep;
+
+static void *thread_main(void *arg) {
+    (void) arg;
+    pid_t tid = gettid();
+    if (write(res[1], &tid, sizeof tid) != sizeof tid) return NULL;
+    char c;
+    while (read(cmd[0], &c, 1) == 1) {
+        struct epoll_event ev;
+        struct signalfd_siginfo si;
+        char r = 'k';
+        int n = epoll_wait(w_ep, &ev, 1, 0);
+        if (n != 1 || ev.data.u64 != W_DATA) r = 'e';
+        else if (read(w_fd, &si, sizeof si) != sizeof si || (int) si.ssi_signo != SIGRTMIN + 3) r = 'r';
+        if (write(res[1], &r, 1) != 1) return NULL;
+    }
+    return NULL;
 }
 
 static unsigned long long fdinfo_mask(int fd) {
@@ -123,6 +150,26 @@ int main(int argc, char **argv) {
     v.sival_int = 78;
     sigqueue(getpid(), rt, v);
     syscall(SYS_tgkill, getpid(), gettid(), SIGUSR2);
+    if (strcmp(mode, "thread") == 0) {
+        sigset_t w_mask;
+        sigemptyset(&w_mask);
+        sigaddset(&w_mask, SIGRTMIN + 3);
+        sigprocmask(SIG_BLOCK, &w_mask, NULL);
+        w_fd = signalfd(-1, &w_mask, SFD_NONBLOCK);
+        w_ep = epoll_create1(0);
+        struct epoll_event ew = {EPOLLIN, {.u64 = W_DATA}};
+        pthread_t th;
+        if (pipe(cmd) || pipe(res) || w_fd < 0 || w_ep < 0 || epoll_ctl(w_ep, EPOLL_CTL_ADD, w_fd, &ew) || pthread_create(&th, NULL, thread_main, NULL)) {
+            printf("FAILED thread setup: %s\n", strerror(errno));
+            return 1;
+        }
+        pid_t tid = 0;
+        if (read(res[0], &tid, sizeof tid) != sizeof tid) tid = 0;
+        if (!tid || syscall(SYS_tgkill, getpid(), tid, SIGRTMIN + 3)) {
+            printf("FAILED tgkill of the thread\n");
+            return 1;
+        }
+    }
     if (strcmp(mode, "fork") == 0) {
         pid_t parent = getpid();
         if (fork() == 0) {
@@ -154,6 +201,13 @@ int main(int argc, char **argv) {
             if (read(s, &si, sizeof si) != -1 || errno != EAGAIN) FAIL("S: more than the three signals, or no EAGAIN");
             expect(t, SIGUSR2, 0, "SIGUSR2");
             if (with_epoll) expect_ready(ep, 0, 0, "S read dry");
+            printf("OK\n");
+        } else if (strncmp(line, "tcheck", 6) == 0) {
+            fails = 0;
+            char c = 'c', r = 0;
+            if (write(cmd[1], &c, 1) != 1 || read(res[0], &r, 1) != 1) FAIL("thread: no answer");
+            else if (r == 'e') FAIL("thread: its epoll does not report W ready with its data");
+            else if (r == 'r') FAIL("thread: W does not give SIGRTMIN+3");
             printf("OK\n");
         } else if (strncmp(line, "wait", 4) == 0) {
             fails = 0;

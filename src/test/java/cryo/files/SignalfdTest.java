@@ -35,7 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  * for the main thread only, through the same masks and flags. An epoll watching a signalfd (added at restart
  * by a process of the tree itself, EpollSignalfds) keeps its item's mask and data, reports the signalfd ready
  * again for the signals pending at checkpoint and wakes for a signal sent after restart; also when a child
- * shares the epoll and the signalfd (the parent, lowest pid, adds the item, once). An item on a signalfd that
+ * shares the epoll and the signalfd (the parent, lowest pid, adds the item, once), and for a signal pending
+ * for a thread alone (that thread adds the item). An item on a signalfd that
  * no process holds at the item's number is refused, and such an image is one line of error.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -108,6 +109,18 @@ class SignalfdTest {
         rest.checkOk();
         wakesOnANewSignal(rest, s.pid());
         Procfs.assertRunningUntraced(s.children().getFirst(), "the restored child");
+        quit(rest);
+    }
+
+    /** The item is added in the thread the signal is pending for: polled for the leader, it would not be ready. */
+    @Test
+    void aSignalPendingForAThreadAloneIsReportedByItsEpollAfterRestart() {
+        PipeFixtureTest.Started s = start("thread");
+        Path image = tmp.resolve("thread.img");
+        List<Long> pids = PipeFixtureTest.checkpointAndAwaitGone(cleanup, s, image);
+        Proc rest = PipeFixtureTest.restart(cleanup, subreaper, image, pids);
+        rest.checkOk("tcheck");
+        rest.checkOk();
         quit(rest);
     }
 
