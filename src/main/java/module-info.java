@@ -13,4 +13,5 @@ module cryo {
     exports cryo.container;
     exports cryo.ns;
     exports cryo.timers;
+    exports cryo.sockets;
 }

@@ -12,19 +12,19 @@ import java.util.Set;
  * fdinfo, the objref table, the fds of processes outside the tree that point at the same link, and the
  * descriptions the user declared external (--external).
  */
-record FdContext(int pid, int fd, String link, FileTable.Stat st, int flags, long pos, FileTable table,
+public record FdContext(int pid, int fd, String link, FileTable.Stat st, int flags, long pos, FileTable table,
                  List<FileTable.Holder> outside, Set<String> external) {
     /** /proc/PID/fd/N: a way to what the fd points at that needs no path. */
-    Path proc() {
+    public Path proc() {
         return Path.of("/proc/" + pid + "/fd/" + fd);
     }
 
-    int fileType() {
+    public int fileType() {
         return st.mode() & FileRecord.S_IFMT;
     }
 
     /** "task PID: fd N is WHAT". */
-    Refusal refuse(String what) {
+    public Refusal refuse(String what) {
         return new Refusal(pid, "fd " + fd + " is " + what);
     }
 }

@@ -13,7 +13,7 @@ import java.util.Set;
  * every task that holds it. Every kind is registered in {@link FileKinds}; the fd-table walk in
  * {@link OpenFiles} only classifies each fd and dispatches.
  */
-interface FileKind {
+public interface FileKind {
     /** The OPEN_FILE kinds whose descriptions this class restores. */
     Set<OpenFileRecord.Kind> kinds();
 

@@ -72,6 +72,13 @@ public final class FileTable {
         for (int pid : tasks.values()) order.putIfAbsent(pid, order.size());
     }
 
+    /** State one kind of file keeps for one checkpoint (cryo.sockets), made on first use. */
+    private final Map<Class<?>, Object> kindState = new HashMap<>();
+
+    public <T> T kindState(Class<T> kind, java.util.function.Supplier<T> make) {
+        return kind.cast(kindState.computeIfAbsent(kind, k -> make.get()));
+    }
+
     /** Each live process to the first process of the tree using its fd table (FdTables.checkpoint). */
     private Map<Integer, Integer> fdTables = Map.of();
 
@@ -206,9 +213,9 @@ public final class FileTable {
         return out;
     }
 
-    /** The processes of the tree. */
-    java.util.Set<Integer> processes() {
-        return order.keySet();
+    /** The processes of the tree (tgid). */
+    public java.util.Set<Integer> processes() {
+        return java.util.Collections.unmodifiableSet(order.keySet());
     }
 
     /** Eventfd counters and epolls met so far (their interest lists are resolved once every fd is known). */

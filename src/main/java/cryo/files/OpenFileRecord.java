@@ -23,7 +23,8 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
     public enum Kind {PATH, INHERITED, PIPE_READ, PIPE_WRITE, FIFO, PROC, GHOST, MEMFD, FIFO_UNLINKED, EVENTFD, EPOLL,
         TIMERFD,
         SIGNALFD,
-        INOTIFY}
+        INOTIFY,
+        UNIX_SOCKET}
 
     /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
     public static final int EXTERNAL = -1;

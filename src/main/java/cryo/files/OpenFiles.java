@@ -171,6 +171,7 @@ public final class OpenFiles {
      */
     public static final class Opener implements AutoCloseable {
         private final Map<Integer, OpenFileRecord> descs;
+        final cryo.image.Image image;
         private final Map<OpenFileRecord.Kind, FileKind.Restorer> restorers;
         private final Map<Integer, Integer> opened = new HashMap<>();
         /** Fds of /proc files of threads that did not exist yet when their table was filled, by process. */
@@ -180,6 +181,7 @@ public final class OpenFiles {
         /** files: the image's files and the ghost files recreated for this restart (GhostFiles.files). */
         public Opener(cryo.image.Image image, Map<Integer, FileRecord> files, Map<String, Integer> inheritFds) {
             this.descs = image.openFiles;
+            this.image = image;
             this.restorers = FileKinds.restorers(new RestoreContext(files, image.pipes, image.memfds, image.memfdData,
                     image.unlinkedFifos, inheritFds, this, image.eventLoops, image.timerfds, image.signalfds,
                     image.inotifyWatches, f -> !f.host() && image.mounts().restoredByCryo(f.path())));

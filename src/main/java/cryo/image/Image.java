@@ -92,6 +92,13 @@ public final class Image {
         return mounts;
     }
 
+    /** The sockets of the tree (cryo.sockets). */
+    private final cryo.sockets.SocketsImage sockets = new cryo.sockets.SocketsImage();
+
+    public cryo.sockets.SocketsImage sockets() {
+        return sockets;
+    }
+
     private Image(Head head, Tree tree) {
         this.head = head;
         this.tree = tree;
@@ -260,12 +267,14 @@ public final class Image {
                 case cryo.files.SignalfdRecord s -> img.object(img.signalfds, s.objref(), s, name);
                 case cryo.timers.PosixTimerRecord t -> cryo.timers.PosixTimers.check(t, img.live(t.pid(), name).timers, img.processes.get(t.pid()).entry, name.toString());
                 case cryo.files.InotifyWatchRecord iw -> img.inotifyWatches.add(iw, img.openFiles, img.files, name.toString());
+                case cryo.sockets.SocketRecord s -> img.sockets.add(s, name.toString(), img.openFiles);
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
         img.checkMemfdData();
         img.mounts.checkComplete();
         img.eventLoops.checkComplete(img);
+        img.sockets.checkComplete(img.openFiles);
         for (ProcessImage p : img.processes.values()) {
             if (p.entry.zombie()) continue;
             int pid = p.entry.pid();

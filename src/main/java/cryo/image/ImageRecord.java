@@ -22,7 +22,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.files.TimerfdRecord,
         cryo.files.SignalfdRecord,
         cryo.timers.PosixTimerRecord,
-        cryo.files.InotifyWatchRecord {
+        cryo.files.InotifyWatchRecord,
+        cryo.sockets.SocketRecord {
 
     RecordType type();
 

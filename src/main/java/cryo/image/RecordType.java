@@ -48,6 +48,8 @@ public enum RecordType {
     SIGNALFD(55, cryo.files.SignalfdRecord::decode),
     POSIX_TIMER(56, cryo.timers.PosixTimerRecord::decode),
     INOTIFY_WATCH(61, cryo.files.InotifyWatchRecord::decode),
+    SOCKET_UNIX(70, cryo.sockets.UnixSocketRecord::decode),
+    SOCKET_QUEUE(71, cryo.sockets.SocketQueueRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

@@ -123,6 +123,19 @@ public final class Proc {
         return (int) Native.check(Native.raw(Nr.PIDFD_OPEN, pid, 0), "pidfd_open(" + pid + ")");
     }
 
+    /**
+     * pidfd_getfd(2): a duplicate in cryo (close-on-exec) of fd of the process pid, the same open file
+     * description: inspecting it through the duplicate changes nothing in the task.
+     */
+    public static int pidfdGetfd(int pid, int fd) throws SysException {
+        int pidfd = pidfdOpen(pid);
+        try {
+            return (int) Native.check(Native.raw(Nr.PIDFD_GETFD, pidfd, fd, 0), "pidfd_getfd(" + pid + ", fd " + fd + ")");
+        } finally {
+            Fd.close(pidfd);
+        }
+    }
+
     /** uname(2) release string. */
     public static String kernelRelease() throws SysException {
         try (Arena a = Arena.ofConfined()) {
