@@ -22,6 +22,8 @@
  *              that sent two datagrams; a seqpacket listener on another abstract name
  *   rights     stream pair with an fd in flight (SCM_RIGHTS) in its queue
  *   connect:PATH  a stream socket connected to the listener at PATH (another process)
+ *   server:PATH   a stream listener at PATH; the command "accept" accepts every connection
+ *                 waiting ("ACCEPTED <n>")
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -207,6 +209,12 @@ static void setup(int i, const char *s) {
         int sent = 0;
         memcpy(CMSG_DATA(cm), &sent, sizeof sent);
         if (sendmsg(f[0], &m, 0) != 1) { printf("SETUP-FAIL sendmsg: %s\n", strerror(errno)); exit(1); }
+    } else if (!strncmp(s, "server:", 7)) {
+        struct sockaddr_un a;
+        socklen_t l = addr(&a, s + 7, 0);
+        unlink(s + 7);
+        f[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (bind(f[0], (void *) &a, l) || listen(f[0], 5)) { printf("SETUP-FAIL listen: %s\n", strerror(errno)); exit(1); }
     } else if (!strncmp(s, "connect:", 8)) {
         struct sockaddr_un a;
         socklen_t l = addr(&a, s + 8, 0);
@@ -372,6 +380,14 @@ int main(int argc, char **argv) {
                 else { printf("FAIL %s: %s\n", names[i], failure); fails++; }
             }
             printf("DONE %d\n", fails);
+        } else if (!strncmp(line, "accept", 6)) {
+            int n = 0;
+            for (int i = 0; i < nsc; i++) {
+                if (strncmp(names[i], "server:", 7)) continue;
+                int c, k = 1;
+                while (k < 8 && (c = accept(fds[i][0], NULL, NULL)) >= 0) { fds[i][k++] = c; n++; }
+            }
+            printf("ACCEPTED %d\n", n);
         } else if (!strncmp(line, "quit", 4)) {
             for (int i = 0; i < nsc; i++) if (kids[i] > 0) { kill(kids[i], SIGKILL); waitpid(kids[i], NULL, 0); }
             printf("BYE\n");
