@@ -173,6 +173,7 @@ class UnixSocketTest {
         Cryo.Result r = Cryo.run(cleanup, "checkpoint", Long.toString(s.pid()), "-o", tmp.resolve("x.img").toString());
         assertTrue(r.exit() != 0, "checkpoint refuses: " + r.describe());
         String err = r.stderr();
+        System.out.println("[UnixSocketTest] refused: " + err);
         assertTrue(err.contains("SCM_RIGHTS"), "the fd in flight is named: " + err);
         assertTrue(err.contains(listener.toString()) && err.contains("task " + server.pid() + " (unix_sockets)"),
                 "the peer outside is named by its path and the process holding it: " + err);
