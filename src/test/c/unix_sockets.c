@@ -21,7 +21,8 @@
  *   abstract   datagram socket bound to an abstract name, a client connected to it
  *              that sent two datagrams; a seqpacket listener on another abstract name
  *   rights     stream pair with an fd in flight (SCM_RIGHTS) in its queue
- *   connect:PATH  a stream socket connected to the listener at PATH (another process)
+ *   connect:PATH  a stream socket connected to the listener at PATH (another process);
+ *              verify: connected to PATH, "hi" sent
  *   server:PATH   a stream listener at PATH; the command "accept" accepts every connection
  *                 waiting ("ACCEPTED <n>")
  */
@@ -356,6 +357,13 @@ static int check(int i) {
         xwrite(f[1], "after", 5);
         if (!expect_msg(f[0], "after", 5, "datagram after restart")) return 0;
         if (!expect_msg(f[4], d1, sizeof d1, "record 1") || !expect_msg(f[4], d3, sizeof d3, "record 2")) return 0;
+        return 1;
+    }
+    if (!strncmp(s, "connect:", 8)) {
+        struct sockaddr_un a;
+        socklen_t l = sizeof a;
+        if (getpeername(f[0], (void *) &a, &l) || strcmp(a.sun_path, s + 8)) FAILF("not connected to %.200s", s + 8);
+        xwrite(f[0], "hi", 2);
         return 1;
     }
     return 1;

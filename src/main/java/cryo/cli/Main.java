@@ -21,7 +21,7 @@ public final class Main {
             usage: cryo <command> [options]      (cryo --version, cryo --help)
 
             commands:
-              checkpoint PID -o FILE [--leave-running] [--allow-leaks] [--ipc all|ID,...] [--external pipe:[INODE]]...
+              checkpoint PID -o FILE [--leave-running] [--allow-leaks] [--ipc all|ID,...] [--external pipe:[INODE]|unix:INODE]...
                              [--ghost-limit SIZE]
                                                           freeze the tree under PID (every descendant and thread) and
                                                           write its image (FILE '-' = stdout); the tree is killed
@@ -32,7 +32,9 @@ public final class Main {
                                                           segments it has attached, plus --ipc all (every object of
                                                           the namespace) or --ipc ID,... (msg:ID, sem:ID, shm:ID).
                                                           --external accepts a pipe (or FIFO, socket, tty) that leads
-                                                          outside the tree at any fd. Deleted and O_TMPFILE files
+                                                          outside the tree at any fd; --external unix:INODE a Unix
+                                                          socket connected outside, connected again at restart to
+                                                          its peer's name. Deleted and O_TMPFILE files
                                                           are saved with their contents; --ghost-limit refuses one
                                                           larger than SIZE (bytes, or 512K, 64M, 2G)
               restart FILE [-d] [--new-ipc-namespace] [--inherit-fd FD:pipe:[INODE]]... [--ghost-dir DIR]

@@ -104,12 +104,15 @@ final class UnixSocketsDump {
             SockDiag.Unix p = diag(u.peer());
             if (p == null) {
                 throw c.refuse(what + " is connected to socket:[" + u.peer() + "], which is in another network namespace: not supported");
+            } else if (c.external().contains("unix:" + ino)) {
+                return external(c, u, p, what);
             } else if (c.fd() <= 2) {
                 // the task's stdio connected to the world: given back by cryo restart's own fd, as before
                 return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.INHERITED, 0, 0, c.flags(), 0, c.fd(), c.link());
             } else {
                 throw c.refuse(what + " is connected to " + UnixSocketFile.describe(p) + " (socket:[" + p.ino() + "]) held by "
-                        + holderOutside(p.ino()) + ", outside the tree: not supported");
+                        + holderOutside(p.ino()) + ", outside the tree (--external unix:" + ino + " reconnects it at restart"
+                        + (p.name() == null || p.name().length == 0 ? ", if the peer had a name" : " to " + p.nameText()) + ")");
             }
         } else if (u.peer() != 0) {
             peer = objref(u.peer());
@@ -150,6 +153,29 @@ final class UnixSocketsDump {
                     sndbuf, rcvbuf, peekOff, u.listening() ? u.wqueue() : 0, file[0], file[1], file[2], name, new byte[0]));
             if (u.listening()) waiting(c, u, what);
             else queue(c, dup, objref, u, peekOff, what);
+            return new OpenFileRecord(objref, OpenFileRecord.Kind.UNIX_SOCKET, 0, 0, c.flags(), 0, 0, c.link());
+        } finally {
+            Fd.close(dup);
+        }
+    }
+
+    /**
+     * A connection to a socket outside the tree the user declared with --external unix:INODE: restart connects a
+     * new socket to the peer's name again. What the peer sent and this socket did not read yet cannot be sent
+     * again by anyone but the peer: refused.
+     */
+    private OpenFileRecord external(FdContext c, SockDiag.Unix u, SockDiag.Unix p, String what) throws Refusal, SysException {
+        if (p.name() == null || p.name().length == 0) throw c.refuse(what + " is connected to " + UnixSocketFile.describe(p) + " outside the tree, which has no name to connect to again");
+        if (u.name() != null && u.name().length > 0) throw c.refuse(what + " is an external connection with a name of its own: not supported");
+        if (u.rqueue() > 0) throw c.refuse(what + " has data from its peer outside the tree not read yet: --external cannot give it back");
+        int dup = Proc.pidfdGetfd(c.pid(), c.fd());
+        try {
+            String fdWhat = "task " + c.pid() + " fd " + c.fd();
+            int flags = Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_PASSCRED, fdWhat) != 0 ? UnixSocketRecord.PASSCRED : 0;
+            int objref = objref(u.ino());
+            records.put(u.ino(), new UnixSocketRecord(objref, u.ino(), u.type(), u.state(), 0, 0, 0, flags, u.shutdown(),
+                    Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_SNDBUF, fdWhat), Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_RCVBUF, fdWhat),
+                    Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_PEEK_OFF, fdWhat), 0, 0, 0, 0, new byte[0], p.name()));
             return new OpenFileRecord(objref, OpenFileRecord.Kind.UNIX_SOCKET, 0, 0, c.flags(), 0, 0, c.link());
         } finally {
             Fd.close(dup);

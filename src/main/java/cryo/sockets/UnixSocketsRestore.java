@@ -90,7 +90,10 @@ final class UnixSocketsRestore implements FileKind.Restorer {
             return pair[0];
         }
         int fd = fresh(s);
-        if (s.externalPeer().length > 0) Sock.connect(fd, s.externalPeer(), s.describe() + " to " + cryo.sys.SockDiag.nameText(s.externalPeer()));
+        if (s.externalPeer().length > 0) {
+            // --external: a new connection to the peer's name; a stream peer must be listening there again
+            Sock.connect(fd, s.externalPeer(), s.describe() + " to " + cryo.sys.SockDiag.nameText(s.externalPeer()) + " (--external)");
+        }
         return fd;
     }
 

@@ -49,7 +49,8 @@ class EveryRefusalTest {
             ep = select.epoll()
             ep.register(s.fileno(), select.EPOLLIN)
             pidfd = os.pidfd_open(os.getpid())
-            uds = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            uds = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+            uds.bind((0, 0))
             os.write(1, ("%d %d %d %d\\n" % (s.getsockname()[1], s.fileno(), pidfd, uds.fileno())).encode())
             sys.stdin.read()
             """;
@@ -66,7 +67,7 @@ class EveryRefusalTest {
         String pid = "task " + server.pid() + ": ";
         assertEquals(pid + "fd " + f[1] + " is a listening TCP socket on 127.0.0.1:" + f[0], lines.get(0).substring(6, lines.get(0).indexOf(" (socket:")));
         assertTrue(lines.get(1).startsWith("cryo: " + pid + "fd " + f[2] + " is a pidfd"), lines.get(1));
-        assertTrue(lines.get(2).startsWith("cryo: " + pid + "fd " + f[3] + " is a Unix datagram socket"), lines.get(2));
+        assertTrue(lines.get(2).startsWith("cryo: " + pid + "fd " + f[3] + " is a netlink socket"), lines.get(2));
         assertTrue(lines.get(3).startsWith("cryo: checkpoint refused for the 3 reasons above"), lines.get(3));
         for (String l : lines) {
             assertFalse(l.contains("outside the tree"), "a socket of the tree's own is not 'outside the tree': " + l);

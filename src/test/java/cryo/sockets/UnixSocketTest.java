@@ -184,6 +184,32 @@ class UnixSocketTest {
     }
 
     @Test
+    void externalConnectionIsMadeAgainToThePeersName() {
+        Path listener = tmp.resolve("server.sock");
+        Started server = start(List.of("server:" + listener));
+        Started s = start(List.of("connect:" + listener));
+        server.proc().send("accept");
+        server.proc().await("ACCEPTED 1", l -> l.equals("ACCEPTED 1"));
+        String link;
+        try {
+            link = Files.readSymbolicLink(Path.of("/proc/" + s.pid() + "/fd/3")).toString();
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        String inode = link.substring("socket:[".length(), link.length() - 1);
+        Path image = tmp.resolve("external.img");
+        Cryo.checkpoint(cleanup, s.pid(), image, "--external", "unix:" + inode);
+        assertEquals(128 + Os.SIGKILL, s.proc().awaitExit(Timeouts.EXIT));
+        TreeFixtures.awaitAllGone(s.pids(), Duration.ofSeconds(30));
+        Proc r = restart(image, s.pids());
+        expectOk(r, "verify", "after restart", List.of("connect:" + listener));
+        server.proc().send("accept");
+        server.proc().await("ACCEPTED 1 (the restored connection)", l -> l.equals("ACCEPTED 1"));
+        quit(r);
+        quit(server.proc());
+    }
+
+    @Test
     void badSocketRecordsAreRejectedBeforeAnythingIsCreated() {
         Started s = start(List.of("stream", "dgram"));
         Path good = tmp.resolve("good.img");
