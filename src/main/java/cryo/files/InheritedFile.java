@@ -9,7 +9,8 @@ import java.util.Set;
  * A description that leads outside the tree (CRIU's --shell-job and --inherit-fd): a terminal, a socket, or a
  * pipe or FIFO whose other end a process outside holds. At fds 0-2 it is connected at restart to cryo
  * restart's own fd of the same number; elsewhere only if the user declared it with --external and gives an
- * fd for it with restart --inherit-fd FD:DESCRIPTION. Sockets of the tree's own are not supported yet.
+ * fd for it with restart --inherit-fd FD:DESCRIPTION. Unix sockets are cryo.sockets' (taken before this);
+ * other sockets of the tree's own are not supported yet.
  */
 final class InheritedFile implements FileKind {
     public Set<OpenFileRecord.Kind> kinds() {

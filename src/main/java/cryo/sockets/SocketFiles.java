@@ -1,6 +1,5 @@
 package cryo.sockets;
 
-import cryo.ns.Root;
 import cryo.sys.Errno;
 import cryo.sys.Fd;
 import cryo.sys.Sock;
@@ -22,13 +21,13 @@ final class SocketFiles {
 
     /**
      * Binds fd to s's path. The address a socket gets is the bytes given to bind(2) (getsockname and the
-     * peer's accept show them), so the bind uses the image's path as it is: a tree whose paths are under
-     * another root is refused at checkpoint. A socket file already there is stale when nothing accepts a
-     * connection on it (ECONNREFUSED): it is removed; a live one is an error.
+     * peer's accept show them), so the bind uses the image's path as it is, in cryo's mount namespace: a
+     * socket bound in another one (a container's) is refused at checkpoint; restart --fresh-pid-ns's mount
+     * namespace differs from cryo's only by its /proc. A socket file already there is stale when nothing
+     * accepts a connection on it (ECONNREFUSED): it is removed; a live one is an error.
      */
-    static void bind(int fd, UnixSocketRecord s, Root root) throws SysException {
+    static void bind(int fd, UnixSocketRecord s) throws SysException {
         String path = cryo.sys.SockDiag.nameText(s.name());
-        if (!root.toString().equals("/")) throw new SysException("bind(" + s.describe() + "): a path under the root of a container", Errno.EINVAL);
         Path full = Path.of(path);
         removeStale(full, s.name(), s);
         Sock.bind(fd, s.name(), s.describe());

@@ -205,7 +205,7 @@ final class UnixSocketsDump {
     }
 
     /** The receive queue of the socket behind dup, read at its peek offset and put back as it was. */
-    private void queue(FdContext c, int dup, int objref, SockDiag.Unix u, int peekOff, String what) throws Refusal, SysException {
+    private void queue(FdContext c, int dup, int objref, SockDiag.Unix u, int peekOff, String what) throws Refusal, SysException, IOException {
         String fdWhat = "task " + c.pid() + " fd " + c.fd();
         List<SocketQueueRecord.Message> msgs = new ArrayList<>();
         boolean stream = u.type() == Sock.SOCK_STREAM;
@@ -226,6 +226,9 @@ final class UnixSocketsDump {
                 // A read of nothing: the end of a stream, or of a seqpacket socket shut down for reading; on a
                 // datagram socket a datagram of no bytes, which the kernel marks peeked and skips next time.
                 if (p.data().length == 0 && (stream || (u.shutdown() & SockDiag.RCV_SHUTDOWN) != 0)) break;
+                if (p.creds() != null && cryo.ns.Namespace.PID.differsFromCryo(c.pid())) {
+                    throw c.refuse(what + " holds a message with credentials (SO_PASSCRED) in a pid namespace of its own: not supported");
+                }
                 if (p.creds() != null && table.processOf(p.creds().pid()) == null) {
                     throw c.refuse(what + " holds a message with the credentials of pid " + p.creds().pid() + ", which is not in the tree (SO_PASSCRED): not supported");
                 }

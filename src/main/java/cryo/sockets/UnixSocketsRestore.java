@@ -129,14 +129,14 @@ final class UnixSocketsRestore implements FileKind.Restorer {
         }
     }
 
-    /** Binds fd to s's name, if it has one; a path under the image's root, its file as it was. */
+    /** Binds fd to s's name, if it has one; a path's socket file as it was. */
     private void bind(int fd, UnixSocketRecord s) throws SysException {
         if (s.name().length == 0 || s.acceptedFrom() != 0) return;
         if (!s.pathName()) {
             Sock.bind(fd, s.name(), s.describe());
             return;
         }
-        SocketFiles.bind(fd, s, rc.paths());
+        SocketFiles.bind(fd, s);
     }
 
     /** SO_PASSCRED and the buffer sizes as they were (SO_*BUFFORCE: beyond net.core.[rw]mem_max needs CAP_NET_ADMIN). */
@@ -171,6 +171,10 @@ final class UnixSocketsRestore implements FileKind.Restorer {
     /** Sends s's queue again from its peer (or from the sender each datagram names). */
     private void fill(UnixSocketRecord s, SocketQueueRecord q) throws SysException {
         String what = "the queue of " + s.describe();
+        if (!rc.paths().toString().equals("/") && q.messages().stream().anyMatch(m -> m.creds() != null)) {
+            // the image's pids are the tree's own; SCM_CREDENTIALS takes a pid of cryo's namespace
+            throw new SysException("sendmsg(" + what + "): credentials of a message in a pid namespace of the tree's own", Errno.EINVAL);
+        }
         List<Integer> temps = new ArrayList<>();
         try (Arena a = Arena.ofConfined()) {
             for (SocketQueueRecord.Message m : q.messages()) {
