@@ -100,17 +100,23 @@ final class UnixSocketsDump {
         String what = UnixSocketFile.describe(u) + " (" + c.link() + ")";
         if (u.type() != Sock.SOCK_STREAM && u.type() != Sock.SOCK_DGRAM && u.type() != Sock.SOCK_SEQPACKET) throw c.refuse(what + " of type " + u.type() + ": not supported");
         int peer = 0, flags = 0, acceptedFrom = 0;
+        if (!c.outside().isEmpty()) {
+            // one socket, one description: held outside too, it cannot be two sockets after restart
+            if (c.fd() <= 2) return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.INHERITED, 0, 0, c.flags(), 0, c.fd(), c.link());
+            FileTable.Holder o = c.outside().getFirst();
+            throw c.refuse(what + " shared with fd " + o.fd() + " of task " + o.pid() + ", outside the tree: not supported");
+        }
         if (u.peer() != 0 && !held.containsKey(u.peer())) {
             SockDiag.Unix p = diag(u.peer());
             if (p == null) {
-                throw c.refuse(what + " is connected to socket:[" + u.peer() + "], which is in another network namespace: not supported");
+                throw c.refuse(what + " connected to socket:[" + u.peer() + "], which is in another network namespace: not supported");
             } else if (c.external().contains("unix:" + ino)) {
                 return external(c, u, p, what);
             } else if (c.fd() <= 2) {
                 // the task's stdio connected to the world: given back by cryo restart's own fd, as before
                 return new OpenFileRecord(table.nextObjref(), OpenFileRecord.Kind.INHERITED, 0, 0, c.flags(), 0, c.fd(), c.link());
             } else {
-                throw c.refuse(what + " is connected to " + UnixSocketFile.describe(p) + " (socket:[" + p.ino() + "]) held by "
+                throw c.refuse(what + " connected to " + UnixSocketFile.describe(p) + " (socket:[" + p.ino() + "]) held by "
                         + holderOutside(p.ino()) + ", outside the tree (--external unix:" + ino + " reconnects it at restart"
                         + (p.name() == null || p.name().length == 0 ? ", if the peer had a name" : " to " + p.nameText()) + ")");
             }
@@ -118,33 +124,33 @@ final class UnixSocketsDump {
             peer = objref(u.peer());
             SockDiag.Unix p = diag(u.peer());
             if (u.type() == Sock.SOCK_DGRAM && p.peer() != ino && (p.name() == null || p.name().length == 0)) {
-                throw c.refuse(what + " is connected to " + UnixSocketFile.describe(p) + ", which has no name and is connected elsewhere: not supported");
+                throw c.refuse(what + " connected to " + UnixSocketFile.describe(p) + ", which has no name and is connected elsewhere: not supported");
             }
         } else if (waitingClients.containsKey(ino)) {
-            if (u.wqueue() > 0) throw c.refuse(what + " sent data into a connection its listener has not accepted yet: the kernel gives no way to read it (not supported)");
+            if (u.wqueue() > 0) throw c.refuse(what + " that sent data into a connection its listener has not accepted yet: the kernel gives no way to read it (not supported)");
             peer = embryo(ino);
         } else if (u.connected()) {
             // No peer inode: the peer was closed (a stream peer's close shuts this one down both ways,
             // af_unix.c unix_release_sock), or this connection waits in the accept queue of a listener outside.
             if (u.type() != Sock.SOCK_DGRAM && u.shutdown() != (SockDiag.RCV_SHUTDOWN | SockDiag.SEND_SHUTDOWN)) {
-                throw c.refuse(what + " waits in the accept queue of a listening socket outside the tree: not supported");
+                throw c.refuse(what + " waiting in the accept queue of " + listenerOutside(ino) + ", outside the tree: not supported");
             }
             flags |= UnixSocketRecord.PEER_CLOSED;
         }
         byte[] name = u.name() == null ? new byte[0] : u.name();
         if (name.length > 0 && u.type() != Sock.SOCK_DGRAM && u.state() == SockDiag.TCP_ESTABLISHED) {
             Long listener = listenerOf(u);
-            if (listener == null) throw c.refuse(what + " is a connection with a name whose listening socket is not in the tree: not supported");
+            if (listener == null) throw c.refuse(what + ", a connection with a name whose listening socket is not in the tree: not supported");
             acceptedFrom = objref(listener);
         }
         if (name.length > 0 && acceptedFrom == 0 && !u.abstractName() && cryo.ns.Namespace.MNT.differsFromCryo(c.pid())) {
-            throw c.refuse(what + " is bound to a path in another mount namespace than cryo's: not supported yet");
+            throw c.refuse(what + " bound to a path in another mount namespace than cryo's: not supported yet");
         }
         int[] file = name.length > 0 && !u.abstractName() ? socketFile(c.pid(), u) : new int[3];
         int dup = Proc.pidfdGetfd(c.pid(), c.fd());
         try {
             String fdWhat = "task " + c.pid() + " fd " + c.fd();
-            if (Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_PASSPIDFD, fdWhat) != 0) throw c.refuse(what + " has SO_PASSPIDFD set: not supported");
+            if (Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_PASSPIDFD, fdWhat) != 0) throw c.refuse(what + " with SO_PASSPIDFD set: not supported");
             if (Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_PASSCRED, fdWhat) != 0) flags |= UnixSocketRecord.PASSCRED;
             int sndbuf = Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_SNDBUF, fdWhat), rcvbuf = Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_RCVBUF, fdWhat);
             int peekOff = Sock.getInt(dup, Sock.SOL_SOCKET, Sock.SO_PEEK_OFF, fdWhat);
@@ -165,9 +171,9 @@ final class UnixSocketsDump {
      * again by anyone but the peer: refused.
      */
     private OpenFileRecord external(FdContext c, SockDiag.Unix u, SockDiag.Unix p, String what) throws Refusal, SysException {
-        if (p.name() == null || p.name().length == 0) throw c.refuse(what + " is connected to " + UnixSocketFile.describe(p) + " outside the tree, which has no name to connect to again");
-        if (u.name() != null && u.name().length > 0) throw c.refuse(what + " is an external connection with a name of its own: not supported");
-        if (u.rqueue() > 0) throw c.refuse(what + " has data from its peer outside the tree not read yet: --external cannot give it back");
+        if (p.name() == null || p.name().length == 0) throw c.refuse(what + " connected to " + UnixSocketFile.describe(p) + " outside the tree, which has no name to connect to again");
+        if (u.name() != null && u.name().length > 0) throw c.refuse(what + ", an external connection with a name of its own: not supported");
+        if (u.rqueue() > 0) throw c.refuse(what + " with data from its peer outside the tree not read yet: --external cannot give it back");
         int dup = Proc.pidfdGetfd(c.pid(), c.fd());
         try {
             String fdWhat = "task " + c.pid() + " fd " + c.fd();
@@ -196,7 +202,7 @@ final class UnixSocketsDump {
         int listener = objref(u.ino());
         for (long client : u.icons()) {
             if (client == 0 || !held.containsKey(client)) {
-                throw c.refuse(what + " has a connection waiting in its accept queue from " + (client == 0 ? "a closed socket" : holderOutside(client) + ", outside the tree") + ": not supported");
+                throw c.refuse(what + " with a connection waiting in its accept queue from " + (client == 0 ? "a closed socket" : holderOutside(client) + ", outside the tree") + ": not supported");
             }
             int e = embryo(client);
             records.put(-client, new UnixSocketRecord(e, 0, u.type(), SockDiag.TCP_ESTABLISHED, objref(client), 0, listener, 0, 0,
@@ -216,7 +222,7 @@ final class UnixSocketsDump {
             while (msgs.size() < SocketQueueRecord.MAX_MESSAGES) {
                 Sock.Peeked p = Sock.peek(dup, room, fdWhat);
                 if (p == null) break;
-                if (p.rights()) throw c.refuse(what + " has a message carrying file descriptors (SCM_RIGHTS) in its queue: not supported");
+                if (p.rights()) throw c.refuse(what + " with a message carrying file descriptors (SCM_RIGHTS) in its queue: not supported");
                 if (p.data() == null) {       // longer than room: read it again whole
                     room = Math.max(room * 2, p.from().length);
                     room = (int) Math.min(Integer.MAX_VALUE - 16L, Math.max(room, (long) u.rqueue()));
@@ -227,18 +233,18 @@ final class UnixSocketsDump {
                 // datagram socket a datagram of no bytes, which the kernel marks peeked and skips next time.
                 if (p.data().length == 0 && (stream || (u.shutdown() & SockDiag.RCV_SHUTDOWN) != 0)) break;
                 if (p.creds() != null && cryo.ns.Namespace.PID.differsFromCryo(c.pid())) {
-                    throw c.refuse(what + " holds a message with credentials (SO_PASSCRED) in a pid namespace of its own: not supported");
+                    throw c.refuse(what + " holding a message with credentials (SO_PASSCRED) in a pid namespace of its own: not supported");
                 }
                 if (p.creds() != null && table.processOf(p.creds().pid()) == null) {
-                    throw c.refuse(what + " holds a message with the credentials of pid " + p.creds().pid() + ", which is not in the tree (SO_PASSCRED): not supported");
+                    throw c.refuse(what + " holding a message with the credentials of pid " + p.creds().pid() + ", which is not in the tree (SO_PASSCRED): not supported");
                 }
                 byte[] from = stream || u.type() == Sock.SOCK_SEQPACKET ? new byte[0] : p.from();
                 if (from.length > 0 && !namedInTree(from)) {
-                    throw c.refuse(what + " holds a datagram from " + SockDiag.nameText(from) + ", which is no socket of the tree: not supported");
+                    throw c.refuse(what + " holding a datagram from " + SockDiag.nameText(from) + ", which is no socket of the tree: not supported");
                 }
                 msgs.add(new SocketQueueRecord.Message(p.data(), from, p.creds()));
                 off += p.data().length;
-                if (off > Integer.MAX_VALUE) throw c.refuse(what + " has more than 2 GiB queued: not supported");
+                if (off > Integer.MAX_VALUE) throw c.refuse(what + " with more than 2 GiB queued: not supported");
             }
         } finally {
             Sock.setInt(dup, Sock.SOL_SOCKET, Sock.SO_PEEK_OFF, peekOff, fdWhat);
@@ -264,6 +270,14 @@ final class UnixSocketsDump {
         } catch (IOException e) {
             return new int[3];
         }
+    }
+
+    /** "a listening Unix stream socket at PATH (socket:[INO]) held by task N (comm) fd F" whose accept queue holds client. */
+    private static String listenerOutside(long client) throws SysException {
+        for (SockDiag.Unix l : SockDiag.unixListeners()) {
+            for (long i : l.icons()) if (i == client) return UnixSocketFile.describe(l) + " (socket:[" + l.ino() + "]) held by " + holderOutside(l.ino());
+        }
+        return "a listening socket";
     }
 
     /** "task 123 (journald) fd 4", the first process outside the tree holding socket ino, or "no process". */

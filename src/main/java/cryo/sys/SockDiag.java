@@ -14,7 +14,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  */
 public final class SockDiag {
     private static final int AF_NETLINK = 16, SOCK_RAW = 3, NETLINK_SOCK_DIAG = 4, SOCK_DIAG_BY_FAMILY = 20,
-            NLM_F_REQUEST = 1, NLMSG_ERROR = 2;
+            NLM_F_REQUEST = 1, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3;
     private static final int UDIAG_SHOW_NAME = 1, UDIAG_SHOW_VFS = 2, UDIAG_SHOW_PEER = 4, UDIAG_SHOW_ICONS = 8,
             UDIAG_SHOW_RQLEN = 0x10, UDIAG_SHOW_UID = 0x40;
     private static final int UNIX_DIAG_NAME = 0, UNIX_DIAG_VFS = 1, UNIX_DIAG_PEER = 2, UNIX_DIAG_ICONS = 3,
@@ -87,6 +87,40 @@ public final class SockDiag {
             }
             int len = Math.min(buf.get(JAVA_INT, 0), (int) n);
             return parse(buf.asSlice(16, len - 16));
+        } finally {
+            Fd.close(fd);
+        }
+    }
+
+    /** Every listening Unix socket of the calling thread's network namespace (a dump: NLM_F_DUMP), with names and accept queues. */
+    public static java.util.List<Unix> unixListeners() throws SysException {
+        int fd = (int) Native.check(Native.raw(Nr.SOCKET, AF_NETLINK, SOCK_RAW | Sock.SOCK_CLOEXEC, NETLINK_SOCK_DIAG),
+                "socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
+        String what = "sock_diag(every listening unix socket)";
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment req = a.allocate(40);
+            req.set(JAVA_INT, 0, 40);
+            req.set(JAVA_SHORT, 4, (short) SOCK_DIAG_BY_FAMILY);
+            req.set(JAVA_SHORT, 6, (short) (NLM_F_REQUEST | NLM_F_DUMP));
+            req.set(JAVA_INT, 8, 1);
+            req.set(JAVA_BYTE, 16, (byte) Sock.AF_UNIX);
+            req.set(JAVA_INT, 20, 1 << TCP_LISTEN);
+            req.set(JAVA_INT, 28, UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN);
+            Fd.writeFully(fd, req, what);
+            MemorySegment buf = a.allocate(1 << 20);
+            java.util.List<Unix> out = new java.util.ArrayList<>();
+            while (true) {
+                long n = Native.check(Native.raw(Nr.READ, fd, buf.address(), buf.byteSize()), what);
+                for (long off = 0; off + 16 <= n; ) {
+                    int len = buf.get(JAVA_INT, off), type = buf.get(JAVA_SHORT, off + 4);
+                    if (type == NLMSG_DONE) return out;
+                    if (type == NLMSG_ERROR) throw new SysException(what, -buf.get(JAVA_INT, off + 16));
+                    if (len < 16 || off + len > n) throw new SysException(what + ": a message of " + len + " bytes", Errno.EIO);
+                    out.add(parse(buf.asSlice(off + 16, len - 16)));
+                    off += (len + 3) & ~3;
+                }
+                if (n == 0) return out;
+            }
         } finally {
             Fd.close(fd);
         }

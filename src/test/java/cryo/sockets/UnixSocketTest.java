@@ -179,6 +179,13 @@ class UnixSocketTest {
                 "the peer outside is named by its path and the process holding it: " + err);
         assertFalse(Files.exists(tmp.resolve("x.img")), "no image is left");
         assertTrue(s.proc().isAlive(), "the refused tree runs on");
+        // a connection the server outside has not accepted: named by the listener it waits in
+        Started waiting = start(List.of("connect:" + listener));
+        Cryo.Result w = Cryo.run(cleanup, "checkpoint", Long.toString(waiting.pid()), "-o", tmp.resolve("y.img").toString());
+        System.out.println("[UnixSocketTest] refused: " + w.stderr());
+        assertTrue(w.exit() != 0 && w.stderr().contains("waiting in the accept queue of a listening Unix stream socket at " + listener)
+                && w.stderr().contains("task " + server.pid() + " (unix_sockets)"), w.describe());
+        quit(waiting.proc());
         quit(s.proc());
         quit(server.proc());
     }
