@@ -7,6 +7,8 @@
  *   peek    checks, without consuming, that every queue still holds what setup
  *           put there (after checkpoint --leave-running): "OK <name>"... "DONE n"
  *   quit    "BYE", exit 0
+ * With "--signal FILE" first (a container's init, whose stdio is gone after a
+ * detached restart): each SIGUSR1 runs verify, its lines written to FILE.
  *
  *   stream     socketpair(SOCK_STREAM): 3000+ bytes queued each way
  *   dgram      socketpair(SOCK_DGRAM): 3 and 2 datagrams of different lengths
@@ -369,15 +371,42 @@ static int check(int i) {
     return 1;
 }
 
+static void verify(FILE *out) {
+    int fails = 0;
+    for (int i = 0; i < nsc; i++) {
+        failure[0] = 0;
+        if (check(i)) fprintf(out, "OK %s\n", names[i]);
+        else { fprintf(out, "FAIL %s: %s\n", names[i], failure); fails++; }
+    }
+    fprintf(out, "DONE %d\n", fails);
+    fflush(out);
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    for (int i = 1; i < argc && nsc < MAXS; i++) {
+    const char *sigout = NULL;
+    int first = 1;
+    if (argc > 2 && !strcmp(argv[1], "--signal")) { sigout = argv[2]; first = 3; }
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    if (sigout) sigprocmask(SIG_BLOCK, &usr1, NULL);
+    for (int i = first; i < argc && nsc < MAXS; i++) {
         for (int k = 0; k < 8; k++) fds[nsc][k] = -1;
         setup(nsc, argv[i]);
         nsc++;
     }
     printf("READY %d\n", getpid());
+    if (sigout) {
+        for (;;) {
+            int sig;
+            if (sigwait(&usr1, &sig) == 0) {
+                FILE *out = fopen(sigout, "a");
+                if (out) { verify(out); fclose(out); }
+            }
+        }
+    }
     char line[256];
     while (fgets(line, sizeof line, stdin)) {
         if (!strncmp(line, "verify", 6) || !strncmp(line, "peek", 4)) {

@@ -17,6 +17,11 @@ public final class Root {
         this.pid = pid;
     }
 
+    /** The host pid of the task whose root and mount namespace this is; 0 for cryo's own. */
+    public int pid() {
+        return pid;
+    }
+
     /** The root (and mount namespace) of the task with host pid `pid`. */
     public static Root of(int pid) {
         return pid == 0 ? CRYO : new Root(pid);

@@ -1,5 +1,6 @@
 package cryo.sockets;
 
+import cryo.ns.Root;
 import cryo.sys.Errno;
 import cryo.sys.Fd;
 import cryo.sys.Sock;
@@ -21,12 +22,44 @@ final class SocketFiles {
 
     /**
      * Binds fd to s's path. The address a socket gets is the bytes given to bind(2) (getsockname and the
-     * peer's accept show them), so the bind uses the image's path as it is, in cryo's mount namespace: a
-     * socket bound in another one (a container's) is refused at checkpoint; restart --fresh-pid-ns's mount
-     * namespace differs from cryo's only by its /proc. A socket file already there is stale when nothing
-     * accepts a connection on it (ECONNREFUSED): it is removed; a live one is an error.
+     * peer's accept show them), so the bind uses the image's path as it is, resolved where the tree sees it:
+     * for a tree under another root (a container's mount namespace) on a thread of cryo that entered that
+     * mount namespace (setns(2) needs the thread's own fs_struct: unshare(CLONE_FS) first; it then has the
+     * namespace's root and cwd). A socket file already there is stale when nothing accepts a connection on
+     * it (ECONNREFUSED): it is removed; a live one is an error.
      */
-    static void bind(int fd, UnixSocketRecord s) throws SysException {
+    static void bind(int fd, UnixSocketRecord s, Root root) throws SysException {
+        if (root.pid() == 0) {
+            bindHere(fd, s);
+            return;
+        }
+        java.util.concurrent.FutureTask<Void> task = new java.util.concurrent.FutureTask<>(() -> {
+            cryo.sys.Proc.unshare(CLONE_FS);
+            int ns = Fd.open("/proc/" + root.pid() + "/ns/mnt", Fd.O_RDONLY);
+            try {
+                cryo.sys.Proc.setns(ns, cryo.ns.Namespace.MNT.cloneFlag);
+            } finally {
+                Fd.close(ns);
+            }
+            bindHere(fd, s);
+            return null;
+        });
+        Thread t = Thread.ofPlatform().name("cryo-bind-in-mnt-ns").start(task);
+        try {
+            task.get();
+            t.join();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof SysException x) throw x;
+            throw new SysException("bind(" + s.describe() + "): " + e.getCause(), Errno.EIO);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SysException("bind(" + s.describe() + "): interrupted", Errno.EINTR);
+        }
+    }
+
+    private static final int CLONE_FS = 0x200;
+
+    private static void bindHere(int fd, UnixSocketRecord s) throws SysException {
         String path = cryo.sys.SockDiag.nameText(s.name());
         Path full = Path.of(path);
         removeStale(full, s.name(), s);

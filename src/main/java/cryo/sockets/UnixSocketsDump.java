@@ -143,9 +143,6 @@ final class UnixSocketsDump {
             if (listener == null) throw c.refuse(what + ", a connection with a name whose listening socket is not in the tree: not supported");
             acceptedFrom = objref(listener);
         }
-        if (name.length > 0 && acceptedFrom == 0 && !u.abstractName() && cryo.ns.Namespace.MNT.differsFromCryo(c.pid())) {
-            throw c.refuse(what + " bound to a path in another mount namespace than cryo's: not supported yet");
-        }
         int[] file = name.length > 0 && !u.abstractName() ? socketFile(c.pid(), u) : new int[3];
         int dup = Proc.pidfdGetfd(c.pid(), c.fd());
         try {

@@ -129,14 +129,14 @@ final class UnixSocketsRestore implements FileKind.Restorer {
         }
     }
 
-    /** Binds fd to s's name, if it has one; a path's socket file as it was. */
+    /** Binds fd to s's name, if it has one; a path where the tree sees it, its socket file as it was. */
     private void bind(int fd, UnixSocketRecord s) throws SysException {
         if (s.name().length == 0 || s.acceptedFrom() != 0) return;
         if (!s.pathName()) {
             Sock.bind(fd, s.name(), s.describe());
             return;
         }
-        SocketFiles.bind(fd, s);
+        SocketFiles.bind(fd, s, rc.paths());
     }
 
     /** SO_PASSCRED and the buffer sizes as they were (SO_*BUFFORCE: beyond net.core.[rw]mem_max needs CAP_NET_ADMIN). */

@@ -216,6 +216,51 @@ class UnixSocketTest {
         quit(server.proc());
     }
 
+    /**
+     * A container (unshare: its own pid, mount, UTS and IPC namespaces; cryo's network namespace) whose init is
+     * the fixture: its listener's path is bound again inside the container's restored mount namespace. The
+     * restarted container is detached, so SIGUSR1 has the fixture verify into a file.
+     */
+    @Test
+    void aContainersSocketsComeBackInItsMountNamespace() {
+        Fixtures.assumeTool("unshare");
+        Path exe = tmp.resolve("unix_sockets");
+        if (!Files.isExecutable(exe)) Fixtures.compile(tmp, "unix_sockets", Fixtures.Build.PIE);
+        Path out = tmp.resolve("verify.out");
+        List<String> names = List.of("stream", "seqpacket", "listen:" + tmp, "abstract");
+        List<String> cmd = new ArrayList<>(List.of("unshare", "--fork", "--pid", "--mount-proc", "--uts", "--ipc", exe.toString(), "--signal", out.toString()));
+        cmd.addAll(names);
+        Instant t0 = Instant.now();
+        Proc u = cleanup.start("unshare", new ProcessBuilder(cmd).redirectInput(Path.of("/dev/null").toFile()));
+        u.await("READY", l -> l.startsWith("READY "));
+        long init = TreeFixtures.children(u.pid()).getFirst();
+        cleanup.foreign(init, t0, "container init");
+        subreaper.track(List.of(init));
+        Path image = tmp.resolve("container.img");
+        Cryo.checkpoint(cleanup, init, image);
+        u.awaitExit(Timeouts.EXIT);
+        TreeFixtures.awaitAllGone(List.of(init), Duration.ofSeconds(30));
+        long clone = Cryo.detached(cleanup, "restart", "-d", image.toString());
+        subreaper.track(List.of(clone));
+        Os.kill(clone, 10);   // SIGUSR1
+        long deadline = System.nanoTime() + Timeouts.CRYO.toNanos();
+        List<String> lines = List.of();
+        while (lines.stream().noneMatch(l -> l.startsWith("DONE "))) {
+            if (System.nanoTime() > deadline) fail("the restored container did not verify: " + lines);
+            Procfs.sleep(Duration.ofMillis(20));
+            try {
+                lines = Files.exists(out) ? Files.readAllLines(out) : List.of();
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        }
+        assertEquals(names.stream().map(n -> "OK " + n).toList(), lines.subList(0, lines.size() - 1), "every scenario inside the container: " + lines);
+        assertEquals("DONE 0", lines.getLast());
+        Os.kill(clone, Os.SIGKILL);
+        Subreaper.reap(List.of(clone));
+        Procfs.awaitGone(clone, Timeouts.EXIT);
+    }
+
     @Test
     void badSocketRecordsAreRejectedBeforeAnythingIsCreated() {
         Started s = start(List.of("stream", "dgram"));
