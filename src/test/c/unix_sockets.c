@@ -23,6 +23,8 @@
  *   abstract   datagram socket bound to an abstract name, a client connected to it
  *              that sent two datagrams; a seqpacket listener on another abstract name
  *   rights     stream pair with an fd in flight (SCM_RIGHTS) in its queue
+ *   waitdata:DIR  listener at DIR/waitdata.sock with a connection not accepted yet that
+ *              sent "early" into it
  *   connect:PATH  a stream socket connected to the listener at PATH (another process);
  *              verify: connected to PATH, "hi" sent
  *   server:PATH   a stream listener at PATH; the command "accept" accepts every connection
@@ -218,6 +220,16 @@ static void setup(int i, const char *s) {
         unlink(s + 7);
         f[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
         if (bind(f[0], (void *) &a, l) || listen(f[0], 5)) { printf("SETUP-FAIL listen: %s\n", strerror(errno)); exit(1); }
+    } else if (!strncmp(s, "waitdata:", 9)) {
+        snprintf(dirs[i], sizeof dirs[i], "%s/waitdata.sock", s + 9);
+        struct sockaddr_un a;
+        socklen_t l = addr(&a, dirs[i], 0);
+        unlink(dirs[i]);
+        f[0] = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (bind(f[0], (void *) &a, l) || listen(f[0], 5)) { printf("SETUP-FAIL listen: %s\n", strerror(errno)); exit(1); }
+        f[1] = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(f[1], (void *) &a, l)) { printf("SETUP-FAIL connect: %s\n", strerror(errno)); exit(1); }
+        xwrite(f[1], "early", 5);
     } else if (!strncmp(s, "connect:", 8)) {
         struct sockaddr_un a;
         socklen_t l = addr(&a, s + 8, 0);

@@ -66,6 +66,15 @@ public final class SocketsImage {
         }
     }
 
+    /** Restart sends a queue again from the socket's peer, or for a named datagram socket from any socket: there must be one. */
+    private void checkSender(UnixSocketRecord s, SocketQueueRecord q, String at) throws ImageException {
+        String why = null;
+        if (s.externalPeer().length > 0) why = "its peer is outside the tree";
+        else if (s.peer() != 0 && unix.get(s.peer()).waitingIn() != 0) why = "its peer is a connection not accepted yet";
+        else if (s.peer() == 0 && !s.peerClosed() && (s.stream() || s.name().length == 0)) why = "it has no peer and no name to send to";
+        if (why != null) throw new ImageException(at + "a queue for " + s.describe() + ", but " + why);
+    }
+
     /** Once every record is read: peers, listeners and descriptions all resolve, and queues fit their buffers. */
     public void checkComplete(Map<Integer, OpenFileRecord> openFiles) throws ImageException {
         for (OpenFileRecord o : openFiles.values()) {
@@ -87,6 +96,7 @@ public final class SocketsImage {
                 if (s.acceptedFrom() == l && !java.util.Arrays.equals(ls.name(), s.name())) throw new ImageException(at + "an accepted connection whose name differs from its listener's");
             }
             SocketQueueRecord q = queues.get(s.objref());
+            if (q != null) checkSender(s, q, at);
             if (q != null && s.stream() && s.peer() != 0 && q.bytes() > unix.get(s.peer()).sndbuf()) {
                 throw new ImageException("record SOCKET_QUEUE of " + s.describe() + ": holds " + q.bytes() + " bytes, more than its peer's send buffer of " + unix.get(s.peer()).sndbuf());
             }

@@ -27,7 +27,7 @@ public final class UnixSocketFile implements FileKind {
     public boolean takes(FdContext c) throws IOException {
         if (!c.link().startsWith("socket:[") || c.external().contains(c.link())) return false;
         try {
-            return dump(c).diag(inode(c.link())) != null;
+            return dump(c).diag(inode(c.link())) != null || (c.fd() > 2 && cryo.ns.Namespace.NET.differsFromCryo(c.pid()));
         } catch (SysException e) {
             throw new IOException(e.getMessage());
         }
@@ -35,6 +35,11 @@ public final class UnixSocketFile implements FileKind {
 
     public OpenFileRecord checkpoint(FdContext c) throws Refusal, IOException {
         try {
+            if (dump(c).diag(inode(c.link())) == null) {
+                // sock_diag answers for cryo's network namespace, where restart would make the socket
+                throw c.refuse(cryo.files.SocketKind.describe(c.pid(), inode(c.link())) + " (" + c.link()
+                        + ") in a network namespace other than cryo's: not supported");
+            }
             return dump(c).checkpoint(c, inode(c.link()));
         } catch (SysException e) {
             throw c.refuse(c.link() + ": " + e.getMessage());

@@ -88,6 +88,7 @@ public record UnixSocketRecord(int objref, long inode, int sockType, int state, 
         if (name.length > 0 && name[0] != 0 && (name[0] != '/' || new String(name).indexOf('\0') >= 0)) throw d.error("name", "'" + SockDiag.nameText(name) + "' is neither an absolute path nor an abstract name");
         if (ext.length > 0 && ext[0] != 0 && ext[0] != '/') throw d.error("external_peer", "'" + SockDiag.nameText(ext) + "' is neither an absolute path nor an abstract name");
         if (peer == objref) throw d.error("peer", "is the socket itself");
+        if ((mode | uid | gid) != 0 && !(name.length > 0 && name[0] != 0)) throw d.error("file_mode", "set for a socket without a path");
         if (state == SockDiag.TCP_LISTEN && (peer != 0 || name.length == 0)) throw d.error("state", "a listening socket with a peer or without a name");
         if (waitingIn != 0 && (state != SockDiag.TCP_ESTABLISHED || peer == 0 || acceptedFrom != 0)) throw d.error("waiting_in", "a connection waiting in an accept queue must be established, have a peer and not be accepted");
         if (acceptedFrom != 0 && (name.length == 0 || type == Sock.SOCK_DGRAM)) throw d.error("accepted_from", "an accepted connection without a name, or of a datagram socket");
