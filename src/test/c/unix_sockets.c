@@ -19,7 +19,8 @@
  *   closed     stream pair, "left" queued to a, then b closed
  *   fork       stream pair between the fixture and a child, data queued both ways
  *   listen:DIR listener at DIR/listen.sock (mode 0640), one accepted connection with
- *              data queued both ways, two connections waiting in its accept queue
+ *              data queued both ways, one whose client sent "bye" and closed, two
+ *              connections waiting in its accept queue
  *   abstract   datagram socket bound to an abstract name, a client connected to it
  *              that sent two datagrams; a seqpacket listener on another abstract name
  *   rights     stream pair with an fd in flight (SCM_RIGHTS) in its queue
@@ -178,6 +179,11 @@ static void setup(int i, const char *s) {
         f[2] = accept(f[0], NULL, NULL);
         xwrite(f[1], "c2s", 3);
         xwrite(f[2], "s2c-longer", 10);
+        int gone = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (connect(gone, (void *) &a, l)) { printf("SETUP-FAIL connect: %s\n", strerror(errno)); exit(1); }
+        f[5] = accept(f[0], NULL, NULL);
+        xwrite(gone, "bye", 3);
+        close(gone);
         for (int k = 3; k <= 4; k++) {
             f[k] = socket(AF_UNIX, SOCK_STREAM, 0);
             if (connect(f[k], (void *) &a, l)) { printf("SETUP-FAIL connect: %s\n", strerror(errno)); exit(1); }
@@ -348,6 +354,8 @@ static int check(int i) {
         struct stat st;
         if (stat(dirs[i], &st) || !S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != 0640) FAILF("%s is not a socket of mode 0640", dirs[i]);
         if (!expect(f[2], "c2s", 3, "client->accepted") || !expect(f[1], "s2c-longer", 10, "accepted->client")) return 0;
+        if (!expect(f[5], "bye", 3, "from the closed client")) return 0;
+        if (recv(f[5], buf, 1, MSG_DONTWAIT) != 0) FAILF("no end of stream after the closed client's data");
         struct sockaddr_un a;
         socklen_t l = sizeof a;
         getsockname(f[2], (void *) &a, &l);

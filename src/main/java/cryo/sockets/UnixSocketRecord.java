@@ -91,7 +91,7 @@ public record UnixSocketRecord(int objref, long inode, int sockType, int state, 
         if ((mode | uid | gid) != 0 && !(name.length > 0 && name[0] != 0)) throw d.error("file_mode", "set for a socket without a path");
         if (state == SockDiag.TCP_LISTEN && (peer != 0 || name.length == 0)) throw d.error("state", "a listening socket with a peer or without a name");
         if (waitingIn != 0 && (state != SockDiag.TCP_ESTABLISHED || peer == 0 || acceptedFrom != 0)) throw d.error("waiting_in", "a connection waiting in an accept queue must be established, have a peer and not be accepted");
-        if (acceptedFrom != 0 && (name.length == 0 || type == Sock.SOCK_DGRAM)) throw d.error("accepted_from", "an accepted connection without a name, or of a datagram socket");
+        if (acceptedFrom != 0 && (name.length == 0 || type == Sock.SOCK_DGRAM || (peer == 0 && (flags & PEER_CLOSED) == 0))) throw d.error("accepted_from", "an accepted connection without a name or a peer, or of a datagram socket");
         if ((flags & PEER_CLOSED) != 0 && peer != 0) throw d.error("flags", "the peer is closed but field 'peer' names " + peer);
         if (ext.length > 0 && peer != 0) throw d.error("external_peer", "set together with field 'peer'");
         return new UnixSocketRecord(objref, inode, type, state, peer, acceptedFrom, waitingIn, flags, shutdown, sndbuf, rcvbuf,

@@ -115,9 +115,16 @@ final class UnixSocketsRestore implements FileKind.Restorer {
         int fd = fresh(l);
         Sock.listen(fd, l.backlog(), l.describe());
         for (UnixSocketRecord a : image.accepted(l.objref())) {
-            UnixSocketRecord client = rec(a.peer());
-            int c = fresh(client);
-            Sock.connect(c, l.name(), client.describe() + " to " + l.describe());
+            int c;
+            if (a.peerClosed()) {   // its client is gone: a stand-in sends the queue and is closed (finish)
+                c = Sock.socket(Sock.AF_UNIX, a.sockType());
+                closedPeers.put(a.objref(), c);
+                Sock.connect(c, l.name(), "a stand-in for the closed peer of " + a.describe());
+            } else {
+                UnixSocketRecord client = rec(a.peer());
+                c = fresh(client);
+                Sock.connect(c, l.name(), client.describe() + " to " + l.describe());
+            }
             int afd = Sock.accept(fd, l.describe());
             put(a, afd);
             options(afd, a);
