@@ -16,7 +16,7 @@ public final class SocketShow {
             case UnixSocketRecord s -> {
                 m.put("objref", s.objref());
                 m.put("inode", s.inode());
-                m.put("type", s.sockType() == cryo.sys.Sock.SOCK_STREAM ? "stream" : s.sockType() == cryo.sys.Sock.SOCK_DGRAM ? "dgram" : "seqpacket");
+                m.put("kind", s.sockType() == cryo.sys.Sock.SOCK_STREAM ? "stream" : s.sockType() == cryo.sys.Sock.SOCK_DGRAM ? "dgram" : "seqpacket");
                 m.put("state", s.listening() ? "listening" : s.state() == SockDiag.TCP_ESTABLISHED ? "connected" : "unconnected");
                 if (s.name().length > 0) m.put("name", SockDiag.nameText(s.name()));
                 if (s.pathName()) m.put("file", "0" + Integer.toOctalString(s.fileMode()) + " " + s.fileUid() + ":" + s.fileGid());

@@ -76,7 +76,7 @@ public final class SockDiag {
             req.set(JAVA_INT, 36, -1);
             String what = "sock_diag(unix socket " + ino + ")";
             Fd.writeFully(fd, req, what);
-            MemorySegment buf = a.allocate(1 << 20);
+            MemorySegment buf = a.allocate(1 << 16);   // room for 16k waiting connections of a listener
             long n = Native.check(Native.raw(Nr.READ, fd, buf.address(), buf.byteSize()), what);
             if (n < 16) throw new SysException(what + ": short answer of " + n + " bytes", Errno.EIO);
             int type = buf.get(JAVA_SHORT, 4);

@@ -134,6 +134,9 @@ class UnixSocketTest {
         Started s = start(names);
         Path image = tmp.resolve("sockets.img");
         List<Long> pids = checkpointAndAwaitGone(s, image);
+        List<String> show = Cryo.run(cleanup, "show", image.toString()).assertOk().stdout().lines().filter(l -> l.startsWith("SOCKET_UNIX ")).toList();
+        assertEquals(2, show.stream().filter(l -> l.contains(" waiting_in=")).count(), "two connections wait in the accept queue: " + show);
+        assertTrue(show.stream().anyMatch(l -> l.contains("state=listening name=" + tmp.resolve("listen.sock") + " file=\"0640 ")), "the listener, its file's mode: " + show);
         Path sock = tmp.resolve("listen.sock");
         assertTrue(Files.exists(sock), "the killed listener left its socket file behind: restart replaces it");
         Proc r = restart(image, pids);
