@@ -23,6 +23,9 @@
  *              connections waiting in its accept queue
  *   abstract   datagram socket bound to an abstract name, a client connected to it
  *              that sent two datagrams; a seqpacket listener on another abstract name
+ *   dgramnamed:DIR  datagram sockets bound to DIR/d0..d3.sock: d0 and d1 connected to each
+ *              other with datagrams queued both ways; d2 unconnected, holding a datagram
+ *              sent by d3 and then one by an unnamed socket
  *   rights     stream pair with an fd in flight (SCM_RIGHTS) in its queue
  *   waitdata:DIR  listener at DIR/waitdata.sock with a connection not accepted yet that
  *              sent "early" into it
@@ -226,6 +229,25 @@ static void setup(int i, const char *s) {
         unlink(s + 7);
         f[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
         if (bind(f[0], (void *) &a, l) || listen(f[0], 5)) { printf("SETUP-FAIL listen: %s\n", strerror(errno)); exit(1); }
+    } else if (!strncmp(s, "dgramnamed:", 11)) {
+        char p[5][300];
+        struct sockaddr_un a[5];
+        socklen_t l[5];
+        for (int k = 0; k < 5; k++) {
+            snprintf(p[k], sizeof p[k], "%s/d%d.sock", s + 11, k);
+            unlink(p[k]);
+            l[k] = addr(&a[k], p[k], 0);
+            f[k] = socket(AF_UNIX, SOCK_DGRAM, 0);
+            if (k != 4 && bind(f[k], (void *) &a[k], l[k])) { printf("SETUP-FAIL bind: %s\n", strerror(errno)); exit(1); }
+        }
+        if (connect(f[0], (void *) &a[1], l[1]) || connect(f[1], (void *) &a[0], l[0])) { printf("SETUP-FAIL connect: %s\n", strerror(errno)); exit(1); }
+        xwrite(f[0], d2, sizeof d2); xwrite(f[0], d1, sizeof d1);
+        xwrite(f[1], e1, sizeof e1);
+        /* f[2] a named server, unconnected: a datagram from the named f[3], then one from the unnamed f[4] */
+        if (sendto(f[3], e2, sizeof e2, 0, (void *) &a[2], l[2]) != sizeof e2 || sendto(f[4], d3, sizeof d3, 0, (void *) &a[2], l[2]) != sizeof d3) {
+            printf("SETUP-FAIL sendto: %s\n", strerror(errno)); exit(1);
+        }
+        strcpy(dirs[i], p[3]);
     } else if (!strncmp(s, "waitdata:", 9)) {
         snprintf(dirs[i], sizeof dirs[i], "%s/waitdata.sock", s + 9);
         struct sockaddr_un a;
@@ -373,6 +395,23 @@ static int check(int i) {
         if (connect(n, (void *) &b, l)) FAILF("a new connection to %.200s: %s", dirs[i], strerror(errno));
         close(n); close(c1); close(c2);
         return 1;
+    }
+    if (!strncmp(s, "dgramnamed:", 11)) {
+        if (!expect_msg(f[1], d2, sizeof d2, "d0->d1 1") || !expect_msg(f[1], d1, sizeof d1, "d0->d1 2") || !expect_empty(f[1], "d0->d1")) return 0;
+        if (!expect_msg(f[0], e1, sizeof e1, "d1->d0") || !expect_empty(f[0], "d1->d0")) return 0;
+        char m[70000];
+        struct sockaddr_un from;
+        socklen_t fl = sizeof from;
+        memset(&from, 0, sizeof from);
+        ssize_t r = recvfrom(f[2], m, sizeof m, MSG_DONTWAIT, (void *) &from, &fl);
+        if (r != sizeof e2 || memcmp(m, e2, r) || strcmp(from.sun_path, dirs[i])) FAILF("the first datagram of d2: %zd bytes from '%.100s'", r, from.sun_path);
+        fl = sizeof from;
+        memset(&from, 0, sizeof from);
+        r = recvfrom(f[2], m, sizeof m, MSG_DONTWAIT, (void *) &from, &fl);
+        if (r != sizeof d3 || memcmp(m, d3, r) || fl > offsetof(struct sockaddr_un, sun_path)) FAILF("the second datagram of d2: %zd bytes, address length %d", r, (int) fl);
+        if (!expect_empty(f[2], "d2")) return 0;
+        xwrite(f[1], "back", 4);
+        return expect_msg(f[0], "back", 4, "d1->d0 after restart");
     }
     if (!strcmp(s, "abstract")) {
         if (!expect_msg(f[0], d2, sizeof d2, "datagram 1") || !expect_msg(f[0], e1, sizeof e1, "datagram 2") || !expect_empty(f[0], "server")) return 0;

@@ -59,7 +59,7 @@ class UnixSocketTest {
 
     /** Every scenario that restarts, with its listener in dir. */
     static List<String> scenarios(Path dir) {
-        return List.of("stream", "dgram", "seqpacket", "shutdown", "options", "closed", "fork", "listen:" + dir, "abstract");
+        return List.of("stream", "dgram", "seqpacket", "shutdown", "options", "closed", "fork", "listen:" + dir, "abstract", "dgramnamed:" + dir);
     }
 
     record Started(Proc proc, List<Long> pids) {
