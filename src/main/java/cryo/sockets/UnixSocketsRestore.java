@@ -32,6 +32,9 @@ final class UnixSocketsRestore implements FileKind.Restorer {
     private final Map<Integer, Integer> fds = new HashMap<>();
     /** The other end of a socket whose peer was closed: it sends the queue, then is closed. */
     private final Map<Integer, Integer> closedPeers = new HashMap<>();
+    /** Socket files this restart made, as cryo reaches them: removed again if it fails before finish. */
+    private final List<String> madeFiles = new ArrayList<>();
+    private boolean finished;
 
     UnixSocketsRestore(RestoreContext rc) {
         this.rc = rc;
@@ -144,6 +147,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
             return;
         }
         SocketFiles.bind(fd, s, rc.paths());
+        madeFiles.add(rc.paths().path(cryo.sys.SockDiag.nameText(s.name())));
     }
 
     /** SO_PASSCRED and the buffer sizes as they were (SO_*BUFFORCE: beyond net.core.[rw]mem_max needs CAP_NET_ADMIN). */
@@ -173,6 +177,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
             Integer fd = fds.get(s.objref());
             if (fd != null && s.peekOff() != -1) Sock.setInt(fd, Sock.SOL_SOCKET, Sock.SO_PEEK_OFF, s.peekOff(), s.describe());
         }
+        finished = true;
     }
 
     /** Sends s's queue again from its peer (or from the sender each datagram names). */
@@ -231,6 +236,16 @@ final class UnixSocketsRestore implements FileKind.Restorer {
     }
 
     public void close() {
+        if (!finished) {
+            for (String f : madeFiles) {
+                try {
+                    java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(f));
+                } catch (java.io.IOException e) {
+                    // the container's root may be gone with its init: nothing more to do
+                }
+            }
+        }
+        madeFiles.clear();
         for (int fd : fds.values()) Fd.close(fd);
         fds.clear();
         for (int fd : closedPeers.values()) Fd.close(fd);
