@@ -95,6 +95,7 @@ public final class SocketsImage {
                 if (ls == null || !ls.listening() || ls.sockType() != s.sockType()) throw new ImageException(at + "objref " + l + " is no listening socket of its type");
                 if (s.acceptedFrom() == l && !java.util.Arrays.equals(ls.name(), s.name())) throw new ImageException(at + "an accepted connection whose name differs from its listener's");
             }
+            if (s.listening() && waiting(s.objref()).size() > (long) s.backlog() + 1) throw new ImageException(at + "more connections wait in the accept queue of " + s.describe() + " than its backlog of " + s.backlog() + " allows");
             SocketQueueRecord q = queues.get(s.objref());
             if (q != null) checkSender(s, q, at);
             if (q != null && s.stream() && s.peer() != 0 && q.bytes() > unix.get(s.peer()).sndbuf()) {

@@ -70,7 +70,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
                 return fds.get(objref);
             }
             if (p.peer() == s.objref()) {
-                int[] pair = Sock.socketpair(Sock.AF_UNIX, s.sockType());
+                int[] pair = Sock.socketpair(Sock.AF_UNIX, s.sockType() | Sock.SOCK_NONBLOCK);
                 put(s, pair[0]);
                 put(p, pair[1]);
                 bind(pair[0], s);
@@ -85,7 +85,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
             return fd;
         }
         if (s.peerClosed()) {
-            int[] pair = Sock.socketpair(Sock.AF_UNIX, s.sockType());
+            int[] pair = Sock.socketpair(Sock.AF_UNIX, s.sockType() | Sock.SOCK_NONBLOCK);
             put(s, pair[0]);
             closedPeers.put(s.objref(), pair[1]);
             bind(pair[0], s);
@@ -104,9 +104,12 @@ final class UnixSocketsRestore implements FileKind.Restorer {
         fds.put(s.objref(), fd);
     }
 
-    /** A new socket of s's type, bound to its name, with its options. */
+    /**
+     * A new socket of s's type, bound to its name, with its options. Every socket starts non-blocking, so a
+     * connect or accept the image got wrong fails instead of hanging; open() sets each description's flags.
+     */
     private int fresh(UnixSocketRecord s) throws SysException {
-        int fd = Sock.socket(Sock.AF_UNIX, s.sockType());
+        int fd = Sock.socket(Sock.AF_UNIX, s.sockType() | Sock.SOCK_NONBLOCK);
         put(s, fd);
         bind(fd, s);
         options(fd, s);
@@ -120,7 +123,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
         for (UnixSocketRecord a : image.accepted(l.objref())) {
             int c;
             if (a.peerClosed()) {   // its client is gone: a stand-in sends the queue and is closed (finish)
-                c = Sock.socket(Sock.AF_UNIX, a.sockType());
+                c = Sock.socket(Sock.AF_UNIX, a.sockType() | Sock.SOCK_NONBLOCK);
                 closedPeers.put(a.objref(), c);
                 Sock.connect(c, l.name(), "a stand-in for the closed peer of " + a.describe());
             } else {
