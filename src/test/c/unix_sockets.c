@@ -46,6 +46,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <stddef.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAXS 16
@@ -193,8 +194,13 @@ static void setup(int i, const char *s) {
         }
     } else if (!strcmp(s, "abstract")) {
         char n1[64], n2[64];
-        snprintf(n1, sizeof n1, "cryo-dgram-%d", getpid());
-        snprintf(n2, sizeof n2, "cryo-seq-%d", getpid());
+        /* unique on the host: a container's init is pid 1 in its own namespace, but abstract names are per network namespace */
+        unsigned long long tag = 0;
+        int ur = open("/dev/urandom", O_RDONLY);
+        if (ur < 0 || read(ur, &tag, sizeof tag) != sizeof tag) tag = (unsigned long long) time(NULL);
+        if (ur >= 0) close(ur);
+        snprintf(n1, sizeof n1, "cryo-dgram-%d-%llx", getpid(), tag);
+        snprintf(n2, sizeof n2, "cryo-seq-%d-%llx", getpid(), tag);
         struct sockaddr_un a;
         socklen_t l = addr(&a, n1, 1);
         f[0] = socket(AF_UNIX, SOCK_DGRAM, 0);
