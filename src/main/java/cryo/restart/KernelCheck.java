@@ -120,6 +120,10 @@ public final class KernelCheck {
                 Fd.close(Proc.pidfdOpen(stubPid));
                 return null;
             });
+            check("Unix sockets: pidfd_getfd, sock_diag, SO_PEEK_OFF", () -> {
+                cryo.sockets.UnixSocketFile.selfCheck(stubPid);
+                return null;
+            });
             check("fd passing (SCM_RIGHTS to a remote recvmsg)", () -> {
                 int got = broker.pass(stub, 0);
                 stub.syscall("close", Nr.CLOSE, got);

@@ -5,6 +5,7 @@ import cryo.files.FileKind;
 import cryo.files.OpenFileRecord;
 import cryo.files.RestoreContext;
 import cryo.image.Refusal;
+import cryo.sys.Fd;
 import cryo.sys.SockDiag;
 import cryo.sys.SysException;
 
@@ -61,6 +62,34 @@ public final class UnixSocketFile implements FileKind {
 
     public Restorer restorer(RestoreContext rc) {
         return new UnixSocketsRestore(rc);
+    }
+
+    /**
+     * cryo check: what checkpoint reads Unix sockets with works here: a socketpair with a byte queued, a
+     * duplicate of one end through pidfd_getfd (of cryo itself; stubPid's fd 0 too), sock_diag of it, and a
+     * peek at SO_PEEK_OFF 0 that leaves the byte in place.
+     */
+    public static void selfCheck(int stubPid) throws Exception {
+        int[] sv = cryo.sys.Sock.socketpair(cryo.sys.Sock.AF_UNIX, cryo.sys.Sock.SOCK_STREAM);
+        int dup = -1;
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            cryo.sys.Fd.writeFully(sv[0], a.allocateFrom("x"), "socketpair");
+            Fd.close(cryo.sys.Proc.pidfdGetfd(stubPid, 0));
+            dup = cryo.sys.Proc.pidfdGetfd(cryo.sys.Proc.getpid(), sv[1]);
+            long ino = inode(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + dup)).toString());
+            SockDiag.Unix u = SockDiag.unix(ino);
+            if (u == null || u.peer() == 0 || u.rqueue() != 2) throw new Exception("sock_diag says " + u);
+            cryo.sys.Sock.setInt(dup, cryo.sys.Sock.SOL_SOCKET, cryo.sys.Sock.SO_PEEK_OFF, 0, "check");
+            for (int i = 0; i < 2; i++) {
+                cryo.sys.Sock.Peeked p = cryo.sys.Sock.peek(dup, 16, "check");
+                if (i == 0 && (p == null || p.data().length != 2)) throw new Exception("the peek found " + p);
+                if (i == 1 && p != null) throw new Exception("the second peek found more");
+            }
+        } finally {
+            if (dup >= 0) Fd.close(dup);
+            Fd.close(sv[0]);
+            Fd.close(sv[1]);
+        }
     }
 
     /** "a Unix stream socket at /run/x" from what sock_diag tells. */
