@@ -27,6 +27,7 @@
  *              other with datagrams queued both ways; d2 unconnected, holding a datagram
  *              sent by d3 and then one by an unnamed socket
  *   rights     stream pair with an fd in flight (SCM_RIGHTS) in its queue
+ *   oob        stream pair with "ab", an out-of-band "!" and "cd" queued
  *   waitdata:DIR  listener at DIR/waitdata.sock with a connection not accepted yet that
  *              sent "early" into it
  *   connect:PATH  a stream socket connected to the listener at PATH (another process);
@@ -254,6 +255,11 @@ static void setup(int i, const char *s) {
             printf("SETUP-FAIL sendto: %s\n", strerror(errno)); exit(1);
         }
         strcpy(dirs[i], p[3]);
+    } else if (!strcmp(s, "oob")) {
+        sockpair(SOCK_STREAM, f);
+        xwrite(f[0], "ab", 2);
+        if (send(f[0], "!", 1, MSG_OOB) != 1) { printf("SETUP-FAIL MSG_OOB: %s\n", strerror(errno)); exit(1); }
+        xwrite(f[0], "cd", 2);
     } else if (!strncmp(s, "waitdata:", 9)) {
         snprintf(dirs[i], sizeof dirs[i], "%s/waitdata.sock", s + 9);
         struct sockaddr_un a;

@@ -239,12 +239,24 @@ final class UnixSocketsDump {
                 if (from.length > 0 && !namedInTree(from)) {
                     throw c.refuse(what + " holding a datagram from " + SockDiag.nameText(from) + ", which is no socket of the tree: not supported");
                 }
+                // A stream peek stops early (less than room) at an fd in flight, a writer with other credentials
+                // (SO_PASSCRED), or the out-of-band byte (MSG_OOB, af_unix.c u->oob_skb), which the next peek at an
+                // offset returns inline: restored as plain data it would lose its mark.
+                if (stream && !msgs.isEmpty() && msgs.getLast().data().length < room && java.util.Objects.equals(msgs.getLast().creds(), p.creds())) {
+                    throw c.refuse(what + " with out-of-band data (MSG_OOB) in its queue: not supported");
+                }
                 msgs.add(new SocketQueueRecord.Message(p.data(), from, p.creds()));
                 off += p.data().length;
                 if (off > Integer.MAX_VALUE) throw c.refuse(what + " with more than 2 GiB queued: not supported");
             }
         } finally {
             Sock.setInt(dup, Sock.SOL_SOCKET, Sock.SO_PEEK_OFF, peekOff, fdWhat);
+        }
+        // sock_diag counts the queue too (unix_inq_len: every byte for a stream or seqpacket socket, the first
+        // message for a datagram one): what a peek cannot see, out-of-band data (MSG_OOB) for one, must not be lost
+        long seen = u.type() == Sock.SOCK_DGRAM ? (msgs.isEmpty() ? 0 : msgs.getFirst().data().length) : off;
+        if (seen != u.rqueue()) {
+            throw c.refuse(what + " with " + u.rqueue() + " bytes queued of which a peek sees " + seen + " (out-of-band data?): not supported");
         }
         if (!msgs.isEmpty()) queues.add(new SocketQueueRecord(objref, msgs));
     }

@@ -170,7 +170,7 @@ class UnixSocketTest {
     void socketsThatCannotBeTakenAreRefusedByName() {
         Path listener = tmp.resolve("server.sock");
         Started server = start(List.of("server:" + listener));
-        Started s = start(List.of("rights", "connect:" + listener, "waitdata:" + tmp));
+        Started s = start(List.of("rights", "connect:" + listener, "waitdata:" + tmp, "oob"));
         server.proc().send("accept");
         server.proc().await("ACCEPTED 1", l -> l.equals("ACCEPTED 1"));
         Cryo.Result r = Cryo.run(cleanup, "checkpoint", Long.toString(s.pid()), "-o", tmp.resolve("x.img").toString());
@@ -181,6 +181,7 @@ class UnixSocketTest {
         assertTrue(err.contains(listener.toString()) && err.contains("task " + server.pid() + " (unix_sockets)"),
                 "the peer outside is named by its path and the process holding it: " + err);
         assertTrue(err.contains("that sent data into a connection its listener has not accepted yet"), "data in a connection not accepted: " + err);
+        assertTrue(err.contains("with out-of-band data (MSG_OOB) in its queue"), "out-of-band data: " + err);
         assertFalse(Files.exists(tmp.resolve("x.img")), "no image is left");
         assertTrue(s.proc().isAlive(), "the refused tree runs on");
         // a connection the server outside has not accepted: named by the listener it waits in
