@@ -172,13 +172,13 @@ class MultiprocessingTest {
     }
 
     /**
-     * What multiprocessing uses that cryo refuses today, each with a line naming task, fd and kind: the
-     * forkserver start method keeps an epoll instance (a duplex Pipe and a Manager's Unix sockets are taken
-     * now: cryo.sockets).
+     * A program using what multiprocessing builds on Unix sockets (once refused, issue #12): a duplex Pipe
+     * (a socketpair), a Manager (a server process listening on a Unix socket), the forkserver start method (a
+     * listening Unix socket and an epoll instance).
      * The tree runs on as before. (The program holds a flock: cryo once failed with a NullPointerException
      * looking for the locks of a child holding a pipe of a refused fd table.)
      */
-    static final String REFUSED = """
+    static final String SOCKETS = """
             import fcntl, multiprocessing as mp, os, sys, time
 
             def child(c):
@@ -211,46 +211,17 @@ class MultiprocessingTest {
                 print('BYE', flush=True)
             """;
 
-    @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"forkserver"})
-    void refusedWithOneLinePerReason(String what) throws IOException {
-        Path python = Fixtures.python();
-        Path program = Files.writeString(tmp.resolve("mp_refused.py"), REFUSED);
-        Instant t0 = Instant.now();
-        Proc p = cleanup.start("python " + what, new ProcessBuilder(python.toString(), program.toString(), what, tmp.resolve("lock").toString()));
-        String[] ready = p.await("READY", s -> s.startsWith("READY ")).split(" ");
-        List<Long> others = new ArrayList<>(TreeFixtures.descendants(p.pid()));
-        subreaper.foreign(cleanup, others, t0, "multiprocessing helper process");
-        List<Long> pids = new ArrayList<>(others);
-        pids.addFirst(p.pid());
-        shmNames.addAll(PosixShmTest.namesOf(PosixShmTest.shmObjects(pids).keySet()));
-
-        Cryo.Result r = Cryo.run(cleanup, "checkpoint", Long.toString(p.pid()), "-o", tmp.resolve("refused.img").toString());
-        assertTrue(r.exit() != 0, "refused: " + r.describe());
-        List<String> reasons = r.stderrLines().stream().filter(l -> !l.startsWith("cryo: checkpoint refused for")).toList();
-        System.out.println("[MultiprocessingTest] " + what + " refused:\n  " + String.join("\n  ", r.stderrLines()));
-        assertFalse(reasons.isEmpty(), r.describe());
-        for (String l : reasons) {
-            assertTrue(l.matches("cryo: task \\d+: fd \\d+ is an? .*(Unix stream socket.*: sockets are|epoll instance.*:) not supported yet"),
-                    "one line naming task, fd and kind: " + l);
-        }
-        p.send("ping");
-        assertEquals("PONG", p.await("PONG", s -> s.equals("PONG")), "the tree runs on after the refusal");
-        p.send("quit");
-        assertEquals("BYE", p.await("BYE", s -> s.equals("BYE")));
-        assertEquals(0, p.awaitExit(Timeouts.EXIT), p.tails());
-    }
-
     /**
-     * A duplex Pipe (a Unix socketpair to a child) and a Manager (a server process listening on a Unix socket,
-     * the program connected to it) are restored: after restart the program answers, ends its child or shuts its
-     * Manager down over a new connection to the restored listener, and exits 0.
+     * A duplex Pipe (a Unix socketpair to a child), a Manager (a server process listening on a Unix socket,
+     * the program connected to it) and the forkserver start method (its server listens on a Unix socket and
+     * waits in epoll) are restored: after restart the program answers, ends its child (through the forkserver)
+     * or shuts its Manager down over a new connection to the restored listener, and exits 0.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"duplex-pipe", "manager"})
+    @ValueSource(strings = {"duplex-pipe", "manager", "forkserver"})
     void unixSocketsOfMultiprocessingAreRestored(String what) throws IOException {
         Path python = Fixtures.python();
-        Path program = Files.writeString(tmp.resolve("mp_sockets.py"), REFUSED);
+        Path program = Files.writeString(tmp.resolve("mp_sockets.py"), SOCKETS);
         Instant t0 = Instant.now();
         Proc p = cleanup.start("python " + what, new ProcessBuilder(python.toString(), program.toString(), what, tmp.resolve("lock").toString()));
         p.await("READY", s -> s.startsWith("READY "));
