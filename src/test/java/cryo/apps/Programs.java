@@ -55,6 +55,12 @@ final class Programs {
         System.out.println("[Programs] " + prefix + " counted 1.." + last + " without a gap, " + afterCount + " after the restart");
     }
 
+    /** The largest n of the complete lines "PREFIX n END", or 0. */
+    static long lastNumber(String prefix, List<String> lines) {
+        Pattern line = Pattern.compile(Pattern.quote(prefix) + " (\\d+) END");
+        return lines.stream().map(line::matcher).filter(Matcher::matches).mapToLong(m -> Long.parseLong(m.group(1))).max().orElse(0);
+    }
+
     private static String seam(List<String> before, List<String> after) {
         return "last lines before the checkpoint: " + before.subList(Math.max(0, before.size() - 5), before.size())
                 + "\nfirst lines after the restart: " + after.subList(0, Math.min(5, after.size()));
