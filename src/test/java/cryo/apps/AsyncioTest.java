@@ -17,17 +17,19 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Python asyncio: an event loop (epoll, a socketpair to wake itself) running a chain of {@code loop.call_later}
  * timers, a subprocess whose output it reads through a pipe (and whose exit asyncio's child-watcher thread waits
  * for in wait4), and an {@code asyncio.Queue} from both to a consumer task. The timers and the subprocess each
  * stop half-way until "go", so the checkpoint always falls in the middle. Checkpointed, killed, restarted, told
- * "go": the loop goes on and finishes with the right sums.
+ * "go": the loop goes on and finishes with the right sums. Checkpointed with --leave-running, the tree finishes
+ * right, and so does the image restarted after it.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class AsyncioTest {
@@ -142,8 +144,13 @@ class AsyncioTest {
         Fixtures.assumeRoot();
     }
 
-    @Test
-    void timersSubprocessAndQueueFinishWithTheRightResult() throws IOException {
+    /**
+     * kill: checkpointed (the tree killed) and restarted. leave-running: the tree checkpointed with --leave-running
+     * finishes right, then the image restarted finishes right too.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"kill", "leave-running"})
+    void timersSubprocessAndQueueFinishWithTheRightResult(String mode) throws IOException {
         Path python = Fixtures.python();
         Path program = Files.writeString(tmp.resolve("loop.py"), PROGRAM);
         Instant t0 = Instant.now();
@@ -155,19 +162,29 @@ class AsyncioTest {
         subreaper.foreign(cleanup, List.of(child), t0, "asyncio subprocess");
 
         Path image = tmp.resolve("asyncio.img");
-        Cryo.checkpoint(cleanup, p.pid(), image);
-        p.awaitExit(Timeouts.EXIT);
+        if (mode.equals("leave-running")) {
+            Cryo.checkpoint(cleanup, p.pid(), image, "--leave-running");
+            finishes(p, "left running");
+        } else {
+            Cryo.checkpoint(cleanup, p.pid(), image);
+            p.awaitExit(Timeouts.EXIT);
+        }
         TreeFixtures.awaitAllGone(List.of(p.pid(), child), Timeouts.EXIT);
 
         Instant t1 = Instant.now();
         Proc rest = Cryo.startRestart(cleanup, image, p.pid());
         subreaper.foreign(cleanup, List.of(child), t1, "restored asyncio subprocess");
-        rest.send("ping");
-        rest.await("PONG", s -> s.equals("PONG"));
-        rest.send("go");
-        String l = rest.await("OK or FAIL", s -> s.equals("OK") || s.startsWith("FAIL") || s.startsWith("Traceback"));
-        assertEquals("OK", l, "after restart the timers, the subprocess and the queue finish with the right sums\n" + rest.tails());
-        assertEquals(0, rest.awaitExit(Timeouts.EXIT), rest.tails());
+        finishes(rest, "after restart");
         TreeFixtures.awaitAllGone(List.of(p.pid(), child), Timeouts.EXIT);
+    }
+
+    /** Answers a ping (its stdin is read by the loop), is told "go", and finishes with the right sums and status 0. */
+    private static void finishes(Proc p, String when) {
+        p.send("ping");
+        p.await("PONG", s -> s.equals("PONG"));
+        p.send("go");
+        String l = p.await("OK or FAIL", s -> s.equals("OK") || s.startsWith("FAIL") || s.startsWith("Traceback"));
+        assertEquals("OK", l, when + ", the timers, the subprocess and the queue finish with the right sums\n" + p.tails());
+        assertEquals(0, p.awaitExit(Timeouts.EXIT), p.tails());
     }
 }

@@ -27,16 +27,18 @@ import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * memcached listening on a Unix socket ({@code -s PATH}): libevent's epolls, the workers' eventfds, the listening
  * socket bound to PATH and an accepted connection, with a Python parent that started it, stored 100 items and keeps
  * its client connection open. The whole tree is checkpointed, killed and restarted: the items are still there, the
  * held connection keeps working both ways, and new clients connect to PATH and see what the held one stored.
+ * Checkpointed with --leave-running, the tree serves on the same way, and so does the image restarted after it.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class MemcachedTest {
@@ -110,8 +112,14 @@ class MemcachedTest {
         Fixtures.assumeRoot();
     }
 
-    @Test
-    void itemsHeldConnectionAndNewClientsAfterRestart() throws IOException {
+    /**
+     * kill: checkpointed (the tree killed; its socket file stays behind) and restarted. leave-running: the tree
+     * checkpointed with --leave-running serves on and quits, its socket file is removed, and the image restarted
+     * serves what it held at the checkpoint (not what the original stored after it) on a socket file made again.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"kill", "leave-running"})
+    void itemsHeldConnectionAndNewClientsAfterRestart(String mode) throws IOException {
         Path memcached = Programs.need("memcached", "memcached");
         Path python = Fixtures.python();
         Path program = Files.writeString(tmp.resolve("holder.py"), PROGRAM);
@@ -127,31 +135,49 @@ class MemcachedTest {
         assertEquals("GOT key7 value-7", ask(p, "get key7"));
 
         Path image = tmp.resolve("memcached.img");
-        Cryo.checkpoint(cleanup, p.pid(), image);
-        p.awaitExit(Timeouts.EXIT);
-        TreeFixtures.awaitAllGone(List.of(p.pid(), mc), Timeouts.EXIT);
+        if (mode.equals("leave-running")) {
+            Cryo.checkpoint(cleanup, p.pid(), image, "--leave-running");
+            serves(p, socket, "left running");
+            TreeFixtures.awaitAllGone(List.of(p.pid(), mc), Timeouts.EXIT);
+            Files.delete(socket);
+        } else {
+            Cryo.checkpoint(cleanup, p.pid(), image);
+            p.awaitExit(Timeouts.EXIT);
+            TreeFixtures.awaitAllGone(List.of(p.pid(), mc), Timeouts.EXIT);
+            assertTrue(Files.exists(socket), "the killed memcached left its socket file");
+        }
 
         Instant t1 = Instant.now();
         Proc rest = Cryo.startRestart(cleanup, image, p.pid());
         subreaper.foreign(cleanup, List.of(mc), t1, "restored memcached");
+        serves(rest, socket, "after restart");
+        TreeFixtures.awaitAllGone(List.of(p.pid(), mc), Timeouts.EXIT);
+    }
+
+    /**
+     * The holder's connection reads the items and stores one, new clients read them all and store one the held
+     * connection then reads, and the tree quits with status 0 (memcached terminated by its parent).
+     */
+    private static void serves(Proc p, Path socket, String when) throws IOException {
+        assertEquals("GOT held -", ask(p, "get held"), when + ": nothing stored after the checkpoint yet");
+        assertEquals("GOT fresh -", ask(p, "get fresh"), when + ": nothing stored after the checkpoint yet");
         for (int i : List.of(0, 42, ITEMS - 1))
-            assertEquals("GOT key" + i + " value-" + i, ask(rest, "get key" + i), "the held connection reads the items");
-        assertEquals("SET held STORED", ask(rest, "set held by-held"), "the held connection stores an item");
+            assertEquals("GOT key" + i + " value-" + i, ask(p, "get key" + i), when + ": the held connection reads the items");
+        assertEquals("SET held STORED", ask(p, "set held by-held"), when + ": the held connection stores an item");
 
         String keys = IntStream.range(0, ITEMS).mapToObj(i -> "key" + i).collect(Collectors.joining(" "));
         String all = client(socket, "get " + keys + " held\r\n");
         for (int i = 0; i < ITEMS; i++)
             assertTrue(all.contains("VALUE key" + i + " 0 " + ("value-" + i).length() + "\r\nvalue-" + i + "\r\n"),
-                    "a new client gets key" + i + ": " + all);
-        assertTrue(all.contains("VALUE held 0 7\r\nby-held\r\n"), "a new client sees what the held connection stored: " + all);
-        assertEquals("STORED\r\n", client(socket, "set fresh 0 0 5\r\nnewer\r\n"), "a second new client stores an item");
-        assertEquals("GOT fresh newer", ask(rest, "get fresh"), "the held connection sees what a new client stored");
+                    when + ": a new client gets key" + i + ": " + all);
+        assertTrue(all.contains("VALUE held 0 7\r\nby-held\r\n"), when + ": a new client sees what the held connection stored: " + all);
+        assertEquals("STORED\r\n", client(socket, "set fresh 0 0 5\r\nnewer\r\n"), when + ": a second new client stores an item");
+        assertEquals("GOT fresh newer", ask(p, "get fresh"), when + ": the held connection sees what a new client stored");
 
-        rest.send("quit");
-        rest.await("BYE", s -> s.startsWith("BYE"));
-        assertEquals(0, rest.awaitExit(Timeouts.EXIT), rest.tails());
-        TreeFixtures.awaitAllGone(List.of(p.pid(), mc), Timeouts.EXIT);
-        assertEquals(List.of(), Programs.fails(rest.out().all()));
+        p.send("quit");
+        assertEquals("BYE 0", p.await("BYE", s -> s.startsWith("BYE")), when + ": memcached exits 0 on SIGTERM");
+        assertEquals(0, p.awaitExit(Timeouts.EXIT), p.tails());
+        assertEquals(List.of(), Programs.fails(p.out().all()));
     }
 
     /** One command line to the holder and its answer (a FAIL line on the way fails). */

@@ -1,6 +1,7 @@
 package cryo.apps;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import cryo.task.Subreaper;
 import cryo.task.TreeFixtures;
@@ -20,16 +21,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Node.js: a {@code setInterval} counter, {@code fs.watch} on a directory (inotify) and a {@code child_process.fork}
  * child on an IPC channel (a Unix socketpair) exchanging numbered messages, all on libuv's epoll loops with their
  * eventfds. Checkpointed, killed, restarted: the counter goes on without a gap, a file created in the directory
  * fires the watch, and the messages go on without a gap both ways (each side checks the numbers it receives).
+ * Checkpointed with --leave-running, the tree goes on the same way, and so does the image restarted after it.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class NodeTest {
@@ -83,8 +86,14 @@ class NodeTest {
         Fixtures.assumeRoot();
     }
 
-    @Test
-    void counterWatchAndForkedChildGoOnAfterRestart() throws IOException {
+    /**
+     * kill: checkpointed (the tree killed) and restarted. leave-running: the tree checkpointed with --leave-running
+     * goes on as if nothing happened and quits, then the image is restarted: the restored counter starts again from
+     * where the checkpoint was.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"kill", "leave-running"})
+    void counterWatchAndForkedChildGoOnAfterRestart(String mode) throws IOException {
         Path node = Programs.need("node", "nodejs");
         Path watched = Files.createDirectories(tmp.resolve("watched"));
         Path program = Files.writeString(tmp.resolve("counter.js"), PROGRAM);
@@ -98,31 +107,53 @@ class NodeTest {
 
         Files.writeString(watched.resolve("before-checkpoint"), "x");
         p.await("the watch to fire before the checkpoint", s -> s.equals("WATCH before-checkpoint END"));
-        awaitStatus(p, m -> num(m, "received") >= 10);
+        long countedBefore = num(awaitStatus(p, m -> num(m, "received") >= 10), "count");
 
         Path image = tmp.resolve("node.img");
-        Cryo.checkpoint(cleanup, p.pid(), image);
-        p.awaitExit(Timeouts.EXIT);
+        boolean leave = mode.equals("leave-running");
+        if (leave) {
+            Cryo.checkpoint(cleanup, p.pid(), image, "--leave-running");
+            goesOn(p, watched, "after-checkpoint", Programs.lastNumber("TICK", p.out().all()));
+            long[] original = Programs.assertCountsByOne("TICK", p.out().all(), "the original, left running:\n" + p.tails());
+            assertEquals(1, original[0], p.tails());
+        } else {
+            Cryo.checkpoint(cleanup, p.pid(), image);
+            p.awaitExit(Timeouts.EXIT);
+            p.out().awaitEof(Timeouts.EXIT);
+        }
         TreeFixtures.awaitAllGone(List.of(p.pid(), child), Timeouts.EXIT);
-        p.out().awaitEof(Timeouts.EXIT);
-        long counted = Programs.lastNumber("TICK", p.out().all());   // up to the checkpoint
+        long printed = Programs.lastNumber("TICK", p.out().all());   // by the original, up to its end
 
         Instant t1 = Instant.now();
         Proc rest = Cryo.startRestart(cleanup, image, p.pid());
         subreaper.foreign(cleanup, List.of(child), t1, "restored node child");
-        awaitStatus(rest,
-                m -> num(m, "count") >= counted + 20 && num(m, "received") >= counted + 20);
-        Files.writeString(watched.resolve("after-restart"), "x");
-        rest.await("the watch to fire after the restart", s -> s.equals("WATCH after-restart END"));
-        rest.send("quit");
-        assertEquals(0, rest.awaitExit(Timeouts.EXIT), rest.tails());
-        rest.out().awaitEof(Timeouts.EXIT);
+        goesOn(rest, watched, "after-restart", leave ? countedBefore : printed);
         TreeFixtures.awaitAllGone(List.of(p.pid(), child), Timeouts.EXIT);
 
         List<String> all = new ArrayList<>(p.out().all());
         all.addAll(rest.out().all());
         assertEquals(List.of(), Programs.fails(all), "the messages on the IPC channel went on without a gap both ways");
-        Programs.assertCountsOnWithoutGap("TICK", p.out().all(), rest.out().all());
+        if (leave) {
+            long[] restored = Programs.assertCountsByOne("TICK", rest.out().all(), "restored:\n" + rest.tails());
+            assertTrue(restored[0] - 1 >= countedBefore && restored[0] - 1 <= printed,
+                    "the restored counter goes on from the checkpoint, which fell after count " + countedBefore
+                            + " and before the original's last tick " + printed + ": it starts at " + restored[0]);
+        } else {
+            Programs.assertCountsOnWithoutGap("TICK", p.out().all(), rest.out().all());
+        }
+    }
+
+    /**
+     * The program counts 20 past {@code from} and gets 20 answers from its child past it, a file created in the
+     * watched directory fires the watch, and it quits with status 0 when told.
+     */
+    private static void goesOn(Proc p, Path watched, String file, long from) throws IOException {
+        awaitStatus(p, m -> num(m, "count") >= from + 20 && num(m, "received") >= from + 20);
+        Files.writeString(watched.resolve(file), "x");
+        p.await("the watch to fire for " + file, s -> s.equals("WATCH " + file + " END"));
+        p.send("quit");
+        assertEquals(0, p.awaitExit(Timeouts.EXIT), p.tails());
+        p.out().awaitEof(Timeouts.EXIT);
     }
 
     private static long num(Map<String, String> status, String key) {

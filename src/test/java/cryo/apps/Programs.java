@@ -1,5 +1,6 @@
 package cryo.apps;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -30,7 +31,7 @@ final class Programs {
      * its newline): then the last piece of the first stream and the first piece of the second are that one line.
      */
     static void assertCountsOnWithoutGap(String prefix, List<String> before, List<String> after) {
-        Pattern line = Pattern.compile(Pattern.quote(prefix) + " (\\d+) END");
+        Pattern line = pattern(prefix);
         List<String> joined = new ArrayList<>(before);
         if (!before.isEmpty() && !after.isEmpty() && !line.matcher(before.getLast()).matches()
                 && !line.matcher(after.getFirst()).matches()) {
@@ -39,25 +40,42 @@ final class Programs {
         } else {
             joined.addAll(after);
         }
-        long expect = 1;
-        long last = 0;
-        for (String l : joined) {
-            if (!l.startsWith(prefix + " ")) continue;
-            Matcher m = line.matcher(l);
-            if (!m.matches()) throw new AssertionError("a broken '" + prefix + "' line '" + l + "' around " + expect + "\n" + seam(before, after));
-            long n = Long.parseLong(m.group(1));
-            if (n != expect) throw new AssertionError("'" + prefix + "' counted " + n + " where " + expect + " was due\n" + seam(before, after));
-            last = n;
-            expect++;
-        }
+        long[] range = assertCountsByOne(prefix, joined, seam(before, after));
+        assertEquals(1, range[0], () -> "'" + prefix + "' starts at 1\n" + seam(before, after));
         long afterCount = after.stream().filter(l -> line.matcher(l).matches()).count();
         assertFalse(afterCount == 0, () -> "no '" + prefix + "' line after the restart\n" + seam(before, after));
-        System.out.println("[Programs] " + prefix + " counted 1.." + last + " without a gap, " + afterCount + " after the restart");
+        System.out.println("[Programs] " + prefix + " counted 1.." + range[1] + " without a gap, " + afterCount + " after the restart");
+    }
+
+    /**
+     * Checks that the complete lines "PREFIX n END" among these count on by one, and returns the first and last n
+     * ({0, 0} when there is none). Other lines are skipped, and so is a piece of a line that does not start with
+     * PREFIX (the first line of a restored program's stream may be the end of a line whose start its original wrote).
+     */
+    static long[] assertCountsByOne(String prefix, List<String> lines, String context) {
+        Pattern line = pattern(prefix);
+        long first = 0;
+        long last = 0;
+        for (String l : lines) {
+            if (!l.startsWith(prefix + " ")) continue;
+            Matcher m = line.matcher(l);
+            if (!m.matches()) throw new AssertionError("a broken '" + prefix + "' line '" + l + "' after " + last + "\n" + context);
+            long n = Long.parseLong(m.group(1));
+            if (first != 0 && n != last + 1)
+                throw new AssertionError("'" + prefix + "' counted " + n + " after " + last + "\n" + context);
+            if (first == 0) first = n;
+            last = n;
+        }
+        return new long[] {first, last};
+    }
+
+    private static Pattern pattern(String prefix) {
+        return Pattern.compile(Pattern.quote(prefix) + " (\\d+) END");
     }
 
     /** The largest n of the complete lines "PREFIX n END", or 0. */
     static long lastNumber(String prefix, List<String> lines) {
-        Pattern line = Pattern.compile(Pattern.quote(prefix) + " (\\d+) END");
+        Pattern line = pattern(prefix);
         return lines.stream().map(line::matcher).filter(Matcher::matches).mapToLong(m -> Long.parseLong(m.group(1))).max().orElse(0);
     }
 
