@@ -46,14 +46,31 @@ final class InheritedFile implements FileKind {
         return new OpenFileRecord(c.table().nextObjref(), OpenFileRecord.Kind.INHERITED, 0, 0, c.flags(), 0, inheritFd, c.link());
     }
 
+    /** The status flags restart gives back to an inherited description (fcntl(2) F_SETFL). */
+    private static final int SETTABLE = cryo.sys.Fd.O_NONBLOCK | cryo.sys.Fd.O_APPEND;
+
     static boolean isTty(String link) {
         return link.startsWith("/dev/pts/") || link.startsWith("/dev/tty") || link.equals("/dev/console") || link.equals("/dev/ptmx");
     }
 
     public Restorer restorer(RestoreContext rc) {
         return new Restorer() {
-            public int open(OpenFileRecord d) {
-                return rc.inheritFds().getOrDefault(d.description(), d.inheritFd());
+            /**
+             * cryo's own fd, with the status flags the description had: a program that made its stdio
+             * non-blocking (Node.js does) gets it back so. It is the caller's description, as it was the
+             * original's caller's: the change is the one the program had made to it.
+             */
+            public int open(OpenFileRecord d) throws cryo.sys.SysException {
+                int fd = rc.inheritFds().getOrDefault(d.description(), d.inheritFd());
+                int flags;
+                try {
+                    flags = cryo.sys.Fd.fcntl(fd, cryo.sys.Fd.F_GETFL, 0);
+                } catch (cryo.sys.SysException notOpen) {
+                    return fd;   // the broker says which fd is missing
+                }
+                int wanted = (flags & ~SETTABLE) | (d.flags() & SETTABLE);
+                if (wanted != flags) cryo.sys.Fd.fcntl(fd, cryo.sys.Fd.F_SETFL, wanted);
+                return fd;
             }
 
             public void close() {

@@ -67,10 +67,8 @@ final class TimerfdFile implements FileKind {
 
     /** The state of the timerfd at fd of pid, as TIMERFD objref; nothing a read or poll of the task sees changes. */
     private static TimerfdRecord read(int pid, int fd, int objref) throws SysException, IOException {
-        int pidfd = Proc.pidfdOpen(pid);
-        int local = -1;
+        int local = Proc.pidfdGetfd(pid, fd);
         try {
-            local = Timers.pidfdGetfd(pidfd, fd, "fd " + fd + " of task " + pid);
             // An expiry between the two fdinfo reads changes the ticks: ask again, so that the ticks and the time
             // left belong together.
             for (int i = 0; ; i++) {
@@ -86,8 +84,7 @@ final class TimerfdFile implements FileKind {
                 return new TimerfdRecord(objref, clock, flags, Long.parseLong(after.get("ticks")), value, interval);
             }
         } finally {
-            if (local >= 0) Fd.close(local);
-            Fd.close(pidfd);
+            Fd.close(local);
         }
     }
 

@@ -26,7 +26,7 @@ public final class EventPoll {
     private static final int KCMP_EPOLL_TFD = 7, CLONE_FILES = 0x400, F_DUPFD = 0;
     /** epoll_ctl's number, for a remote call in a task (cryo.files.EpollSignalfds). */
     public static final int EPOLL_CTL = 233;
-    private static final int EPOLL_CREATE1 = 291, EPOLL_WAIT = 232, EVENTFD2 = 290, PIDFD_GETFD = 438, POLL = 7;
+    private static final int EPOLL_CREATE1 = 291, EPOLL_WAIT = 232, EVENTFD2 = 290, POLL = 7;
 
     private EventPoll() {
     }
@@ -93,13 +93,11 @@ public final class EventPoll {
      * which changes nothing of the task's).
      */
     public static int readiness(int pid, int fd) throws SysException {
-        int pidfd = Proc.pidfdOpen(pid), dup = -1;
+        int dup = Proc.pidfdGetfd(pid, fd);
         try {
-            dup = (int) Native.check(Native.raw(PIDFD_GETFD, pidfd, fd, 0), "pidfd_getfd(" + pid + ", " + fd + ")");
             return readiness(dup);
         } finally {
-            if (dup >= 0) Fd.close(dup);
-            Fd.close(pidfd);
+            Fd.close(dup);
         }
     }
 

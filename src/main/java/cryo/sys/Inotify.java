@@ -8,7 +8,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 /** inotify(7) in cryo's own process, and open_by_handle_at(2), which finds a watched inode again by its file handle. */
 public final class Inotify {
     private static final int INOTIFY_ADD_WATCH = 254, INOTIFY_RM_WATCH = 255, INOTIFY_INIT1 = 294, OPEN_BY_HANDLE_AT = 304;
-    private static final int EAGAIN = 11, AT_FDCWD = -100, CLONE_FS = 0x200, PIDFD_GETFD = 438, FIONREAD = 0x541b;
+    private static final int EAGAIN = 11, AT_FDCWD = -100, CLONE_FS = 0x200, FIONREAD = 0x541b;
     public static final int IN_NONBLOCK = Fd.O_NONBLOCK;
     public static final int IN_ALL_EVENTS = 0xfff, IN_DELETE_SELF = 0x400, IN_EXCL_UNLINK = 0x04000000, IN_ONESHOT = 0x80000000;
 
@@ -38,18 +38,13 @@ public final class Inotify {
      * pidfd_getfd(2), which reads nothing from the queue.
      */
     public static int queuedBytes(int pid, int fd) throws SysException {
-        int pidfd = Proc.pidfdOpen(pid);
-        try {
-            int dup = (int) Native.check(Native.raw(PIDFD_GETFD, pidfd, fd, 0), "pidfd_getfd(" + pid + ", " + fd + ")");
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment n = a.allocate(JAVA_INT);
-                Native.check(Native.raw(Nr.IOCTL, dup, FIONREAD, n.address()), "ioctl(FIONREAD, inotify fd " + fd + " of " + pid + ")");
-                return n.get(JAVA_INT, 0);
-            } finally {
-                Fd.close(dup);
-            }
+        int dup = Proc.pidfdGetfd(pid, fd);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(JAVA_INT);
+            Native.check(Native.raw(Nr.IOCTL, dup, FIONREAD, n.address()), "ioctl(FIONREAD, inotify fd " + fd + " of " + pid + ")");
+            return n.get(JAVA_INT, 0);
         } finally {
-            Fd.close(pidfd);
+            Fd.close(dup);
         }
     }
 

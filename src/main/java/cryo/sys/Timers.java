@@ -21,7 +21,7 @@ public final class Timers {
             TIMER_DELETE = 226;
     public static final int CLOCK_GETTIME = 228, TIMER_ABSTIME = 1;
     private static final int TIMERFD_CREATE = 283, TIMERFD_SETTIME = 286, TIMERFD_GETTIME = 287,
-            SIGNALFD4 = 289, PIDFD_GETFD = 438;
+            SIGNALFD4 = 289;
     private static final int O_CLOEXEC = 02000000;
 
     private Timers() {
@@ -84,10 +84,5 @@ public final class Timers {
             return (int) Native.check(Native.raw(SIGNALFD4, -1, s.address(), 8, flags | O_CLOEXEC),
                     "signalfd4(mask 0x" + Long.toHexString(mask) + ", 0" + Integer.toOctalString(flags) + ")");
         }
-    }
-
-    /** pidfd_getfd(2): a duplicate in cryo of fd of the process of pidfd (close-on-exec), the same description. */
-    public static int pidfdGetfd(int pidfd, int fd, String what) throws SysException {
-        return (int) Native.check(Native.raw(PIDFD_GETFD, pidfd, fd, 0), "pidfd_getfd(" + what + ")");
     }
 }
