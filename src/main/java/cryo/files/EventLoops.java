@@ -82,6 +82,41 @@ public final class EventLoops {
         EpollSignalfds.check(img, targets);
     }
 
+    /**
+     * Before anything is created: every epoll item on a description inherited from `cryo restart` (its fds
+     * 0-2 or --inherit-fd) can be added, that is cryo's fd for it is one epoll can watch (epoll_ctl(2):
+     * EPERM for a regular file, a directory or /dev/null). A trial add on an epoll of cryo's own says.
+     */
+    public void preflightInherited(Map<Integer, OpenFileRecord> openFiles, Map<String, Integer> inheritFds) throws ImageException {
+        for (var e : targets.entrySet()) {
+            for (EpollTargetRecord t : e.getValue()) {
+                OpenFileRecord d = openFiles.get(t.target());
+                if (d.kind() != OpenFileRecord.Kind.INHERITED) continue;
+                int fd = inheritFds.getOrDefault(d.description(), d.inheritFd());
+                if (fd < 0) continue;   // an --inherit-fd not given: Preflight names it
+                try {
+                    int ep = cryo.sys.EventPoll.epollCreate();
+                    try {
+                        cryo.sys.EventPoll.epollAdd(ep, fd, cryo.sys.EventPoll.EPOLLIN, 0);
+                    } finally {
+                        cryo.sys.Fd.close(ep);
+                    }
+                } catch (cryo.sys.SysException x) {
+                    throw new ImageException("epoll " + t.epoll() + " watches fd " + t.tfd() + " (" + d.description() + "), which restart connects to its own fd "
+                            + fd + " (" + describe(fd) + "), and epoll cannot watch that (" + cryo.sys.Errno.name(x.errno()) + "): give cryo restart a pipe, socket or terminal there");
+                }
+            }
+        }
+    }
+
+    private static String describe(int fd) {
+        try {
+            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+        } catch (java.io.IOException e) {
+            return "not open";
+        }
+    }
+
     private void checkNoLoop(int epoll, Set<Integer> path) throws ImageException {
         if (!path.add(epoll)) throw new ImageException("record EPOLL_TARGET: epoll " + epoll + " watches itself through the epolls it watches");
         for (EpollTargetRecord t : targets(epoll)) if (targets.containsKey(t.target())) checkNoLoop(t.target(), path);

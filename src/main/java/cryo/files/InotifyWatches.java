@@ -29,6 +29,13 @@ public final class InotifyWatches {
         l.add(w);
     }
 
+    /** The FILE objrefs some watch names. */
+    public java.util.Set<Integer> files() {
+        java.util.Set<Integer> f = new java.util.HashSet<>();
+        for (List<InotifyWatchRecord> l : byInstance.values()) for (InotifyWatchRecord w : l) f.add(w.file());
+        return f;
+    }
+
     /** The watches of the instance OPEN_FILE objref, in ascending wd order. */
     List<InotifyWatchRecord> of(int inotify) {
         List<InotifyWatchRecord> l = new ArrayList<>(byInstance.getOrDefault(inotify, List.of()));

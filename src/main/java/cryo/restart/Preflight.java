@@ -65,6 +65,10 @@ final class Preflight {
             if (p.mm != null) mapped.add(p.mm.exeFile());
             for (VmaRecord v : p.vmas) if (v.kind() == VmaRecord.Kind.FILE) mapped.add(v.file());
         }
+        // Files named only by inotify watches, neither open nor mapped.
+        Set<Integer> watchedOnly = new HashSet<>(image.inotifyWatches.files());
+        watchedOnly.removeAll(mapped);
+        for (var d : image.openFiles.values()) watchedOnly.remove(d.file());
         // A tree that held file locks gets its files back only as it left them (no other writer meanwhile).
         boolean locked = image.processes.values().stream().anyMatch(p -> !p.locks.isEmpty());
         for (FileRecord f : image.files.values()) {
@@ -72,9 +76,15 @@ final class Preflight {
             String host = f.host() ? f.path() : image.mounts().hostPath(f.path());
             if (host == null) continue;
             FileRecord onHost = host.equals(f.path()) ? f : new FileRecord(f.objref(), host, f.dev(), f.ino(), f.mode(), f.size(), f.mtimeNanos(), f.ctimeNanos());
-            OpenFiles.verify(onHost, mapped.contains(f.objref()), locked && f.regular(), w -> opts.log().accept("warning: " + w));
+            if (watchedOnly.contains(f.objref())) {
+                // a watcher's files change while it is away: only that each is still the same file matters
+                OpenFiles.verify(onHost, false, false, w -> { });
+            } else {
+                OpenFiles.verify(onHost, mapped.contains(f.objref()), locked && f.regular(), w -> opts.log().accept("warning: " + w));
+            }
         }
         checkVdso(image);
+        image.eventLoops.preflightInherited(image.openFiles, opts.inheritFds());
         cryo.mounts.Mounts.preflight(image);
         if (!ownPidNs) groupLeaders.preflight();   // a container's ids (or --fresh-pid-ns's) are in its new pid namespace
         var tasks = image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList();
