@@ -143,7 +143,11 @@ final class UnixSocketsDump {
             if (listener == null) throw c.refuse(what + ", a connection with a name whose listening socket is not in the tree: not supported");
             acceptedFrom = objref(listener);
         }
+        if (relative(name)) throw c.refuse(what + " bound to the relative path '" + SockDiag.nameText(name) + "': restart cannot know the directory it was bound in (not supported)");
         int[] file = name.length > 0 && !u.abstractName() ? socketFile(c.pid(), u) : new int[3];
+        if (file[0] == 0 && name.length > 0 && !u.abstractName() && acceptedFrom == 0 && !directoryExists(c.pid(), u)) {
+            throw c.refuse(what + " whose socket file was removed with its directory: restart cannot bind it there (not supported)");
+        }
         int dup = Proc.pidfdGetfd(c.pid(), c.fd());
         try {
             String fdWhat = "task " + c.pid() + " fd " + c.fd();
@@ -169,6 +173,7 @@ final class UnixSocketsDump {
      */
     private OpenFileRecord external(FdContext c, SockDiag.Unix u, SockDiag.Unix p, String what) throws Refusal, SysException {
         if (p.name() == null || p.name().length == 0) throw c.refuse(what + " connected to " + UnixSocketFile.describe(p) + " outside the tree, which has no name to connect to again");
+        if (relative(p.name())) throw c.refuse(what + " connected to " + UnixSocketFile.describe(p) + " outside the tree, bound to a relative path: not supported");
         if (u.name() != null && u.name().length > 0) throw c.refuse(what + ", an external connection with a name of its own: not supported");
         if (u.rqueue() > 0) throw c.refuse(what + " with data from its peer outside the tree not read yet: --external cannot give it back");
         int dup = Proc.pidfdGetfd(c.pid(), c.fd());
@@ -236,6 +241,7 @@ final class UnixSocketsDump {
                     throw c.refuse(what + " holding a message with the credentials of pid " + p.creds().pid() + ", which is not in the tree (SO_PASSCRED): not supported");
                 }
                 byte[] from = stream || u.type() == Sock.SOCK_SEQPACKET ? new byte[0] : p.from();
+                if (relative(from)) throw c.refuse(what + " holding a datagram from '" + SockDiag.nameText(from) + "', a socket bound to a relative path: not supported");
                 if (from.length > 0 && !namedInTree(from)) {
                     throw c.refuse(what + " holding a datagram from " + SockDiag.nameText(from) + ", which is no socket of the tree: not supported");
                 }
@@ -267,6 +273,21 @@ final class UnixSocketsDump {
             if (d != null && Arrays.equals(d.name(), name)) return true;
         }
         return false;
+    }
+
+    /**
+     * A name bound to a relative path: sock_diag and recvmsg give the bytes given to bind(2) (unix(7)), which
+     * meant the binder's cwd at bind time, which may have changed since.
+     */
+    private static boolean relative(byte[] name) {
+        return name != null && name.length > 0 && name[0] != 0 && name[0] != '/';
+    }
+
+    /** Whether the directory of u's path is there (under the task's root). */
+    private static boolean directoryExists(int pid, SockDiag.Unix u) throws IOException {
+        Path parent = Path.of(u.nameText()).getParent();
+        if (parent == null) return true;
+        return Files.isDirectory(Path.of(cryo.ns.Root.of(cryo.ns.Namespace.MNT.differsFromCryo(pid) ? pid : 0).path(parent.toString())));
     }
 
     /** {mode, uid, gid} of the socket file of u's path (under the task's root); mode 0 if it is gone. */
