@@ -35,10 +35,12 @@ final class UnixSocketsRestore implements FileKind.Restorer {
     /** Socket files this restart made, as cryo reaches them: removed again if it fails before finish. */
     private final List<String> madeFiles = new ArrayList<>();
     private boolean finished;
+    private final SocketFiles files;
 
     UnixSocketsRestore(RestoreContext rc) {
         this.rc = rc;
         this.image = rc.image().sockets();
+        this.files = new SocketFiles(rc::paths);
     }
 
     public int open(OpenFileRecord d) throws SysException {
@@ -81,7 +83,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
             }
             create(p.objref());
             int fd = fresh(s);
-            Sock.connect(fd, p.name(), s.describe() + " to " + p.describe());
+            files.connect(fd, p.name(), s.describe() + " to " + p.describe());
             return fd;
         }
         if (s.peerClosed()) {
@@ -95,7 +97,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
         int fd = fresh(s);
         if (s.externalPeer().length > 0) {
             // --external: a new connection to the peer's name; a stream peer must be listening there again
-            Sock.connect(fd, s.externalPeer(), s.describe() + " to " + cryo.sys.SockDiag.nameText(s.externalPeer()) + " (--external)");
+            files.connect(fd, s.externalPeer(), s.describe() + " to " + cryo.sys.SockDiag.nameText(s.externalPeer()) + " (--external)");
         }
         return fd;
     }
@@ -125,11 +127,11 @@ final class UnixSocketsRestore implements FileKind.Restorer {
             if (a.peerClosed()) {   // its client is gone: a stand-in sends the queue and is closed (finish)
                 c = Sock.socket(Sock.AF_UNIX, a.sockType() | Sock.SOCK_NONBLOCK);
                 closedPeers.put(a.objref(), c);
-                Sock.connect(c, l.name(), "a stand-in for the closed peer of " + a.describe());
+                files.connect(c, l.name(), "a stand-in for the closed peer of " + a.describe());
             } else {
                 UnixSocketRecord client = rec(a.peer());
                 c = fresh(client);
-                Sock.connect(c, l.name(), client.describe() + " to " + l.describe());
+                files.connect(c, l.name(), client.describe() + " to " + l.describe());
             }
             int afd = Sock.accept(fd, l.describe());
             put(a, afd);
@@ -138,7 +140,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
         for (UnixSocketRecord w : image.waiting(l.objref())) {
             UnixSocketRecord client = rec(w.peer());
             int c = fresh(client);
-            Sock.connect(c, l.name(), client.describe() + " to " + l.describe());
+            files.connect(c, l.name(), client.describe() + " to " + l.describe());
         }
     }
 
@@ -149,7 +151,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
             Sock.bind(fd, s.name(), s.describe());
             return;
         }
-        SocketFiles.bind(fd, s, rc.paths());
+        files.bind(fd, s);
         madeFiles.add(rc.paths().path(cryo.sys.SockDiag.nameText(s.name())));
     }
 
@@ -180,6 +182,8 @@ final class UnixSocketsRestore implements FileKind.Restorer {
             Integer fd = fds.get(s.objref());
             if (fd != null && s.peekOff() != -1) Sock.setInt(fd, Sock.SOL_SOCKET, Sock.SO_PEEK_OFF, s.peekOff(), s.describe());
         }
+        files.unlinkGone();   // every connect and send by name is done
+        files.close();
         finished = true;
     }
 
@@ -217,7 +221,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
                 do {
                     long n;
                     try {
-                        n = Sock.send(from, data.asSlice(off), to, m.creds(), what);
+                        n = files.send(from, data.asSlice(off), to, m.creds(), what);
                     } catch (SysException e) {
                         if (e.errno() == Errno.EAGAIN) throw new SysException("sendmsg(" + what + "): the queue does not fit the socket's buffer", Errno.EAGAIN);
                         throw e;
@@ -239,6 +243,7 @@ final class UnixSocketsRestore implements FileKind.Restorer {
     }
 
     public void close() {
+        files.close();
         if (!finished) {
             for (String f : madeFiles) {
                 try {
