@@ -30,7 +30,7 @@ final class EpollFile implements FileKind {
     }
 
     public OpenFileRecord checkpoint(FdContext c) throws Refusal, IOException {
-        EventfdFile.refuseSharedOutside(c, "an epoll instance");
+        c.refuseIfSharedOutside("an epoll instance");
         int objref = c.table().nextObjref();
         c.table().eventLoops().epoll(c.pid(), c.fd(), objref, ProcFile.read("/proc/" + c.pid() + "/fdinfo/" + c.fd()));
         return new OpenFileRecord(objref, OpenFileRecord.Kind.EPOLL, 0, 0, c.flags(), 0, 0, c.link());

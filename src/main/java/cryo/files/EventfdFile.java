@@ -29,7 +29,7 @@ final class EventfdFile implements FileKind {
     }
 
     public OpenFileRecord checkpoint(FdContext c) throws Refusal, IOException {
-        refuseSharedOutside(c, "an eventfd");
+        c.refuseIfSharedOutside("an eventfd");
         long count = -1;
         int semaphore = -1;
         for (String line : ProcFile.read("/proc/" + c.pid() + "/fdinfo/" + c.fd()).split("\n")) {
@@ -40,22 +40,6 @@ final class EventfdFile implements FileKind {
         int objref = c.table().nextObjref();
         c.table().eventLoops().eventfd(new EventfdRecord(objref, semaphore == 1, count));
         return new OpenFileRecord(objref, OpenFileRecord.Kind.EVENTFD, 0, 0, c.flags(), 0, 0, c.link());
-    }
-
-    /**
-     * An anonymous file that a process outside the tree holds too would be split in two by restart: refused.
-     * The outside fds with the same link are every eventfd (or epoll) out there: kcmp tells which is this one.
-     */
-    static void refuseSharedOutside(FdContext c, String what) throws Refusal {
-        for (FileTable.Holder h : c.outside()) {
-            try {
-                if (cryo.sys.Proc.sameFile(c.pid(), c.fd(), h.pid(), h.fd())) {
-                    throw c.refuse(what + " that task " + h.pid() + " (fd " + h.fd() + ") outside the tree holds too: not supported");
-                }
-            } catch (SysException gone) {
-                // the outside process closed it or exited
-            }
-        }
     }
 
     public Restorer restorer(RestoreContext rc) {

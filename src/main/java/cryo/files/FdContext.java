@@ -23,6 +23,24 @@ public record FdContext(int pid, int fd, String link, FileTable.Stat st, int fla
         return st.mode() & FileRecord.S_IFMT;
     }
 
+    /**
+     * Refuses an anonymous file (an eventfd, epoll, timerfd, signalfd, inotify instance) that a process outside
+     * the tree holds too: restart would split it in two. Every such fd links to one shared anonymous inode, so
+     * the outside fds with the same link are all of that kind out there: kcmp(2) KCMP_FILE tells which is this one.
+     */
+    public void refuseIfSharedOutside(String what) throws Refusal {
+        for (FileTable.Holder h : outside) {
+            boolean same;
+            try {
+                same = cryo.sys.Proc.sameFile(pid, fd, h.pid(), h.fd());
+            } catch (cryo.sys.SysException gone) {
+                continue;   // the outside process closed it or exited
+            }
+            if (same) throw refuse(what + " that task " + h.pid() + " (fd " + h.fd() + ") outside the tree holds too: not supported"
+                    + " (restart would give the tree one of its own)");
+        }
+    }
+
     /** "task PID: fd N is WHAT". */
     public Refusal refuse(String what) {
         return new Refusal(pid, "fd " + fd + " is " + what);

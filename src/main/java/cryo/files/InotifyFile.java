@@ -72,7 +72,7 @@ final class InotifyFile implements FileKind {
     }
 
     public OpenFileRecord checkpoint(FdContext c) throws Refusal, IOException {
-        refuseSharedOutside(c);
+        c.refuseIfSharedOutside("an inotify instance");
         int objref = c.table().nextObjref();
         List<String[]> mounts = null;
         List<InotifyWatchRecord> records = new ArrayList<>();
@@ -91,25 +91,6 @@ final class InotifyFile implements FileKind {
                     + " them would consume them): the program will not get them after restart");
         }
         return new OpenFileRecord(objref, OpenFileRecord.Kind.INOTIFY, 0, 0, c.flags(), 0, 0, c.link());
-    }
-
-    /**
-     * Every inotify fd reads "anon_inode:inotify" (one inode for all): only kcmp(2) tells whether a process
-     * outside the tree holds this very instance, which restart would split in two.
-     */
-    private static void refuseSharedOutside(FdContext c) throws Refusal {
-        for (FileTable.Holder h : c.outside()) {
-            boolean same;
-            try {
-                same = cryo.sys.Proc.sameFile(c.pid(), c.fd(), h.pid(), h.fd());
-            } catch (SysException e) {
-                continue;   // the outside process closed it or exited
-            }
-            if (same) {
-                throw c.refuse("an inotify instance that task " + h.pid() + " (fd " + h.fd() + ") outside the tree holds too: not supported"
-                        + " (restart would give the tree an instance of its own)");
-            }
-        }
     }
 
     /** The bytes of events queued in c's instance; 0 when cryo cannot tell (the warning is all it is for). */

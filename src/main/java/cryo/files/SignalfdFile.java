@@ -29,7 +29,7 @@ final class SignalfdFile implements FileKind {
     }
 
     public OpenFileRecord checkpoint(FdContext c) throws Refusal, IOException {
-        TimerfdFile.refuseSharedOutside(c, "a signalfd");
+        c.refuseIfSharedOutside("a signalfd");
         String mask = null;
         for (String line : cryo.sys.ProcFile.read("/proc/" + c.pid() + "/fdinfo/" + c.fd()).split("\n")) {
             if (line.startsWith("sigmask:")) mask = line.substring(8).trim();

@@ -38,7 +38,7 @@ final class TimerfdFile implements FileKind {
     }
 
     public OpenFileRecord checkpoint(FdContext c) throws Refusal, IOException {
-        refuseSharedOutside(c, "a timerfd");
+        c.refuseIfSharedOutside("a timerfd");
         TimerfdRecord t;
         try {
             t = read(c.pid(), c.fd(), c.table().nextObjref());
@@ -47,22 +47,6 @@ final class TimerfdFile implements FileKind {
         }
         c.table().object(t);
         return new OpenFileRecord(c.table().nextObjref(), OpenFileRecord.Kind.TIMERFD, t.objref(), 0, c.flags(), 0, 0, c.link());
-    }
-
-    /**
-     * Every timerfd (every signalfd) is the same anonymous inode: only kcmp tells whether a process outside
-     * the tree holds this description too, which restart could not give back to it.
-     */
-    static void refuseSharedOutside(FdContext c, String what) throws Refusal {
-        for (FileTable.Holder h : c.outside()) {
-            try {
-                if (Proc.sameFile(c.pid(), c.fd(), h.pid(), h.fd())) {
-                    throw c.refuse(what + " that task " + h.pid() + " (fd " + h.fd() + ") outside the tree holds too: not supported");
-                }
-            } catch (SysException gone) {
-                // the outside process closed it or exited
-            }
-        }
     }
 
     /** The state of the timerfd at fd of pid, as TIMERFD objref; nothing a read or poll of the task sees changes. */

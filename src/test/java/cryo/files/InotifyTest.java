@@ -337,7 +337,7 @@ class InotifyTest {
         cleanup.foreign(child, java.time.Instant.now().minusSeconds(60), "the sharer's child");
         String line = Cryo.run(cleanup, "checkpoint", Long.toString(child), "-o", tmp.resolve("s.img").toString()).stderrLines().getFirst();
         assertEquals("cryo: task " + child + ": fd " + f[2] + " is an inotify instance that task " + parent.pid() + " (fd " + f[2]
-                + ") outside the tree holds too: not supported (restart would give the tree an instance of its own)", line);
+                + ") outside the tree holds too: not supported (restart would give the tree one of its own)", line);
         assertFalse(Files.exists(tmp.resolve("s.img")), "no image");
         Procfs.assertRunningUntraced(child, "the child");
         parent.closeStdin();
