@@ -37,22 +37,11 @@ final class EpollItems {
             }
         }
         if (adds.isEmpty()) return;
-        SysException[] failed = new SysException[1];
         int from = base;
-        Thread t = Thread.ofPlatform().name("cryo-epoll-items").start(() -> {
-            try {
-                addAll(adds, from);
-            } catch (SysException x) {
-                failed[0] = x;
-            }
+        cryo.sys.OwnThread.call("cryo-epoll-items", () -> {
+            addAll(adds, from);
+            return null;
         });
-        try {
-            t.join();
-        } catch (InterruptedException x) {
-            Thread.currentThread().interrupt();
-            throw new SysException("adding epoll items: interrupted", Errno.EINTR);
-        }
-        if (failed[0] != null) throw failed[0];
     }
 
     /**

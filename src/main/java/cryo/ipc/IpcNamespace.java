@@ -1,20 +1,12 @@
 package cryo.ipc;
 
-import cryo.sys.Fd;
-import cryo.sys.Proc;
-
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 
 /**
- * Runs SysV IPC work inside the IPC namespace of a task. setns(2) moves only the calling thread, so the
- * work runs on a platform thread of its own that enters the namespace first; msgget and the
- * /proc/sys/kernel/*_next_id files then act in that namespace.
+ * Runs SysV IPC work inside the IPC namespace of a task (Namespace.IPC.run: a thread of its own that
+ * enters it); msgget and the /proc/sys/kernel/*_next_id files then act in that namespace.
  */
 public final class IpcNamespace {
-    private static final int CLONE_NEWIPC = 0x08000000;
-
     private IpcNamespace() {
     }
 
@@ -29,24 +21,6 @@ public final class IpcNamespace {
 
     /** Runs work in the IPC namespace of pid (in cryo's own when pid is 0). */
     public static <T> T run(int pid, Callable<T> work) throws Exception {
-        if (pid == 0) return work.call();
-        FutureTask<T> task = new FutureTask<>(() -> {
-            int fd = Fd.open("/proc/" + pid + "/ns/ipc", Fd.O_RDONLY);
-            try {
-                Proc.setns(fd, CLONE_NEWIPC);
-            } finally {
-                Fd.close(fd);
-            }
-            return work.call();
-        });
-        Thread t = Thread.ofPlatform().name("cryo-ipc-ns").start(task);
-        try {
-            return task.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception x) throw x;
-            throw e;
-        } finally {
-            t.join();
-        }
+        return pid == 0 ? work.call() : cryo.ns.Namespace.IPC.run(pid, work);
     }
 }

@@ -1,14 +1,13 @@
 package cryo.ns;
 
 import cryo.sys.Fd;
+import cryo.sys.OwnThread;
 import cryo.sys.Proc;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 
 /** The kinds of namespace a task has (namespaces(7)): its /proc/PID/ns/ link and its CLONE_NEW* flag. */
 public enum Namespace {
@@ -43,7 +42,7 @@ public enum Namespace {
      * the calling thread, and what the work then calls (uname, socket, msgget) acts in that namespace.
      */
     public <T> T run(int pid, Callable<T> work) throws Exception {
-        FutureTask<T> task = new FutureTask<>(() -> {
+        return OwnThread.call("cryo-" + proc + "-ns", () -> {
             int fd = Fd.open("/proc/" + pid + "/ns/" + proc, Fd.O_RDONLY);
             try {
                 Proc.setns(fd, cloneFlag);
@@ -52,14 +51,5 @@ public enum Namespace {
             }
             return work.call();
         });
-        Thread t = Thread.ofPlatform().name("cryo-" + proc + "-ns").start(task);
-        try {
-            return task.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception x) throw x;
-            throw e;
-        } finally {
-            t.join();
-        }
     }
 }

@@ -16,8 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.FutureTask;
 import java.util.function.Function;
 
 /**
@@ -117,19 +115,10 @@ public final class NetState {
 
     /** Runs work on a platform thread of its own in a new network namespace (unshare(2) moves only that thread). */
     private static <T> T inNewNamespace(Callable<T> work) throws Exception {
-        FutureTask<T> task = new FutureTask<>(() -> {
+        return cryo.sys.OwnThread.call("cryo-new-net-ns", () -> {
             Proc.unshare(Namespace.NET.cloneFlag);
             return work.call();
         });
-        Thread t = Thread.ofPlatform().name("cryo-new-net-ns").start(task);
-        try {
-            return task.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception x) throw x;
-            throw e;
-        } finally {
-            t.join();
-        }
     }
 
     /**

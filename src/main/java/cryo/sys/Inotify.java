@@ -70,36 +70,17 @@ public final class Inotify {
      * (unshare(CLONE_FS)) enters dirFd with fchdir(2), which queues nothing, and passes AT_FDCWD.
      */
     public static int openByHandle(int dirFd, int type, byte[] handle, String what) throws SysException {
-        long[] result = {0};
-        SysException[] failed = {null};
-        Thread t = Thread.ofPlatform().name("cryo-open-by-handle").unstarted(() -> {
-            try {
-                Proc.unshare(CLONE_FS);
-                Native.check(Native.raw(Nr.FCHDIR, dirFd), "fchdir(" + what + ")");
-                try (Arena a = Arena.ofConfined()) {
-                    MemorySegment fh = a.allocate(8 + handle.length);
-                    fh.set(JAVA_INT, 0, handle.length);
-                    fh.set(JAVA_INT, 4, type);
-                    MemorySegment.copy(handle, 0, fh, java.lang.foreign.ValueLayout.JAVA_BYTE, 8, handle.length);
-                    result[0] = Native.check(Native.raw(OPEN_BY_HANDLE_AT, AT_FDCWD, fh.address(), Fd.O_PATH | Fd.O_CLOEXEC),
-                            "open_by_handle_at(" + what + ")");
-                }
-            } catch (SysException e) {
-                failed[0] = e;
+        return OwnThread.call("cryo-open-by-handle", () -> {
+            Proc.unshare(CLONE_FS);
+            Native.check(Native.raw(Nr.FCHDIR, dirFd), "fchdir(" + what + ")");
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment fh = a.allocate(8 + handle.length);
+                fh.set(JAVA_INT, 0, handle.length);
+                fh.set(JAVA_INT, 4, type);
+                MemorySegment.copy(handle, 0, fh, java.lang.foreign.ValueLayout.JAVA_BYTE, 8, handle.length);
+                return (int) Native.check(Native.raw(OPEN_BY_HANDLE_AT, AT_FDCWD, fh.address(), Fd.O_PATH | Fd.O_CLOEXEC),
+                        "open_by_handle_at(" + what + ")");
             }
         });
-        t.start();
-        boolean interrupted = false;
-        while (true) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) Thread.currentThread().interrupt();
-        if (failed[0] != null) throw failed[0];
-        return (int) result[0];
     }
 }
