@@ -6,7 +6,7 @@ public final class Errno {
             EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, ENOTDIR = 20,
             EINVAL = 22, ENOSPC = 28, ESPIPE = 29, EPIPE = 32, ERANGE = 34, ENOSYS = 38, ENOMSG = 42,
             EIDRM = 43, ENOTSOCK = 88, EOPNOTSUPP = 95;
-    public static final int ESTALE = 116;
+    public static final int ESTALE = 116, ENOTCONN = 107, EINPROGRESS = 115;
 
     private static final String[] NAMES = new String[134];
     private static final String[] TEXTS = new String[134];

@@ -19,7 +19,8 @@ public final class Nr {
     public static final int SOCKET = 41, EXECVE = 59, PIVOT_ROOT = 155, MOUNT = 165, UMOUNT2 = 166, SETHOSTNAME = 170,
             CLOSE_RANGE = 436;
     public static final int UNSHARE = 272;
-    public static final int CONNECT = 42, ACCEPT4 = 288, SHUTDOWN = 48, BIND = 49, LISTEN = 50, SENDTO = 44, SETSOCKOPT = 54, GETSOCKOPT = 55, PIDFD_GETFD = 438;
+    public static final int CONNECT = 42, ACCEPT4 = 288, SHUTDOWN = 48, BIND = 49, LISTEN = 50, SENDTO = 44, SETSOCKOPT = 54, GETSOCKOPT = 55, PIDFD_GETFD = 438,
+            GETSOCKNAME = 51, GETPEERNAME = 52;
     public static final int SETFSUID = 122, SETFSGID = 123, CAPGET = 125, CAPSET = 126;
 
     private Nr() {
