@@ -14,4 +14,5 @@ module cryo {
     exports cryo.ns;
     exports cryo.timers;
     exports cryo.sockets;
+    exports cryo.netlock;
 }

@@ -112,9 +112,9 @@ public final class Checkpoint {
             FrozenTree tree = FrozenTree.freeze(pid, stat);
             Timings.mark("freeze");
             boolean done = false;
-            try {
+            try (cryo.netlock.NetworkLock lock = cryo.netlock.NetworkLock.take(tree, opts)) {   // lifted on failure, before the tree is released
                 if ("kill-target".equals(opts.fault())) Proc.kill(pid, Proc.SIGKILL);
-                Result r = dump(tree, pid, container, opts, output, t0);
+                Result r = dump(tree, pid, container, opts, output, t0, lock);
                 done = true;
                 return r;
             } catch (SysException e) {
@@ -130,7 +130,7 @@ public final class Checkpoint {
         }
     }
 
-    private static Result dump(FrozenTree tree, int root, Container container, Options opts, Output output, long t0)
+    private static Result dump(FrozenTree tree, int root, Container container, Options opts, Output output, long t0, cryo.netlock.NetworkLock lock)
             throws Refusal, SysException, IOException {
         // Everything that cannot be taken is collected, task by task and fd by fd, and refused at once.
         Refusal.Collector refused = new Refusal.Collector();
@@ -220,7 +220,7 @@ public final class Checkpoint {
         List<VmaRecord> allVmas = dumps.values().stream().flatMap(d -> d.memory().vmas().stream()).toList();
         try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached, ownIpc));
              SharedAnon.Dump shmem = SharedAnon.checkpoint(allVmas)) {
-            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc, ns);
+            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc, ns, lock);
         } catch (Refusal | SysException | IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -230,7 +230,7 @@ public final class Checkpoint {
 
     private static Result write(FrozenTree tree, int root, Options opts, Output output, long t0, FileTable files,
                                 Map<Integer, ProcessDump> dumps, List<LockRecord> locks, int threads, Ipc.Dump ipc, SharedAnon.Dump shmem,
-                                boolean ownIpc, ContainerDump ns)
+                                boolean ownIpc, ContainerDump ns, cryo.netlock.NetworkLock lock)
             throws Refusal, SysException, IOException {
         List<Tree.Process> entries = new ArrayList<>();
         for (FrozenTree.Process p : tree.processes.values()) {
@@ -246,6 +246,7 @@ public final class Checkpoint {
         WritableByteChannel ch = output.open();
         ImageWriter w = new ImageWriter(ch, output.seekable());
         w.write(head);
+        lock.write(w);
         if (!ns.pids().identity()) w.pids(ns.pids());   // host pids in, the container's own pids out
         w.write(new Tree(entries));
         if (ns.record() != null) w.write(ns.record());
@@ -290,6 +291,7 @@ public final class Checkpoint {
         if (opts.leaveRunning()) {
             tree.release(opts.log());
         } else {
+            lock.hold();   // the image is committed: the lock stays until the restart
             kill(tree, opts.log());
         }
         return new Result(w.written(), pageBytes, frozen, tree.processes.size(), threads);

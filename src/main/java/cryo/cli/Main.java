@@ -235,9 +235,12 @@ public final class Main {
         String file = single(args, "FILE");
         int pid;
         try (Arena arena = Arena.ofShared()) {
-            Image image = Image.of(ImageReader.read(ImageReader.map(file, arena), ImageReader.Data.LATER));
-            timing("read", System.nanoTime() - t0);
-            pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach, ghostDir == null ? null : java.nio.file.Path.of(ghostDir).toAbsolutePath(), freshPidNs));
+            var mapped = ImageReader.map(file, arena);
+            try (var lock = cryo.netlock.LockRelease.of(mapped, Main::log)) {   // the image's network lock: lifted however the restart ends
+                Image image = Image.of(ImageReader.read(mapped, ImageReader.Data.LATER));
+                timing("read", System.nanoTime() - t0);
+                pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach, ghostDir == null ? null : java.nio.file.Path.of(ghostDir).toAbsolutePath(), freshPidNs));
+            }
         }
         timing("total", System.nanoTime() - t0);
         if (detach) {

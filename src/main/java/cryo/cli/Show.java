@@ -308,6 +308,7 @@ final class Show {
             case cryo.files.SignalfdRecord s -> m.putAll(s.fields());
             case cryo.timers.PosixTimerRecord t -> m.putAll(t.fields());
             case cryo.sockets.SocketRecord s -> m.putAll(cryo.sockets.SocketShow.fields(s));
+            case cryo.netlock.NetLockRecord l -> m.putAll(l.fields());
             case Tail t -> {
                 m.put("length", t.length());
                 m.put("crc32c", hex(Integer.toUnsignedLong(t.crc32c())));

@@ -53,6 +53,8 @@ public final class Image {
     public final Map<Integer, ProcessImage> processes = new LinkedHashMap<>();
     /** The container's namespaces (its root is their init, pid 1); null for a plain tree. */
     public cryo.ns.NamespacesRecord namespaces;
+    /** The network lock to lift once the sockets are back (cryo.netlock); null when the checkpoint took none. */
+    public cryo.netlock.NetLockRecord netLock;
     /** The container's mounts, when the tree is one (cryo.mounts). */
     private final cryo.mounts.MountsImage mounts = new cryo.mounts.MountsImage();
     /** Eventfd counters and epoll interest lists (cryo.files.EventLoops). */
@@ -114,8 +116,11 @@ public final class Image {
 
     public static Image of(List<ImageRecord> records) throws ImageException {
         if (records.size() < 2 || !(records.get(0) instanceof Head head)) throw new ImageException("image does not start with a HEAD record");
-        if (!(records.get(1) instanceof Tree tree)) throw new ImageException("image has no TREE record after HEAD");
+        cryo.netlock.NetLockRecord netLock = records.get(1) instanceof cryo.netlock.NetLockRecord l ? l : null;   // HEAD, NET_LOCK, TREE
+        if (netLock != null) records = java.util.stream.Stream.concat(records.subList(0, 1).stream(), records.subList(2, records.size()).stream()).toList();
+        if (records.size() < 2 || !(records.get(1) instanceof Tree tree)) throw new ImageException("image has no TREE record after HEAD");
         Image img = new Image(head, tree);
+        img.netLock = netLock;
         img.checkTree();
         int[] n = new int[128];
         for (ImageRecord r : records.subList(2, records.size())) {
@@ -124,6 +129,7 @@ public final class Image {
                 case Head h -> throw new ImageException("record " + name + ": a second HEAD");
                 case Tree t -> throw new ImageException("record " + name + ": a second TREE");
                 case Tail t -> throw new ImageException("record " + name + ": TAIL before the end");
+                case cryo.netlock.NetLockRecord l -> throw new ImageException("record " + name + ": NET_LOCK anywhere but right after HEAD");
                 case FileRecord f -> {
                     if (img.usedBy(f.objref())) throw new ImageException("record " + name + ": objref " + f.objref() + " is used twice");
                     img.files.put(f.objref(), f);

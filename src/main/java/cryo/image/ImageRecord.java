@@ -23,7 +23,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.files.SignalfdRecord,
         cryo.timers.PosixTimerRecord,
         cryo.files.InotifyWatchRecord,
-        cryo.sockets.SocketRecord {
+        cryo.sockets.SocketRecord,
+        cryo.netlock.NetLockRecord {
 
     RecordType type();
 

@@ -50,6 +50,7 @@ public enum RecordType {
     INOTIFY_WATCH(61, cryo.files.InotifyWatchRecord::decode),
     SOCKET_UNIX(70, cryo.sockets.UnixSocketRecord::decode),
     SOCKET_QUEUE(71, cryo.sockets.SocketQueueRecord::decode),
+    NET_LOCK(78, cryo.netlock.NetLockRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

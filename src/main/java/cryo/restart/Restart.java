@@ -182,6 +182,7 @@ public final class Restart {
             if (terminal != null) terminal = terminal.onHost(creator.pids::host);
             Terminal.handOver(terminal);
             if (init != null) PidNamespaceInit.start(init, root, hole, HOLE);
+            cryo.netlock.NetworkLock.lift(image.netLock, opts.log());   // sockets back, tasks not yet running
             // Children first: a released parent may kill a child at once (ESRCH then only means that).
             for (Tracee t : ready.reversed()) {
                 try {

@@ -1,0 +1,71 @@
+package cryo.netlock;
+
+import cryo.image.Decoder;
+import cryo.image.Head;
+import cryo.image.ImageException;
+import cryo.image.RecordType;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+
+/**
+ * cryo restart's side of the lock: the NET_LOCK record is read from the mapped image before anything else of
+ * it is checked (it follows HEAD), so that a restart that fails for any reason — a truncated or corrupted
+ * image, a refusal, a failure half way — still lifts the lock on close. A successful restart lifts it before
+ * (NetworkLock.lift from Restart); close then has nothing left to do.
+ */
+public final class LockRelease implements AutoCloseable {
+    private final NetLockRecord record;
+    private final Consumer<String> log;
+
+    private LockRelease(NetLockRecord record, Consumer<String> log) {
+        this.record = record;
+        this.log = log;
+    }
+
+    /** Sweeps the tables of killed checkpoints, then finds the image's lock (none if it has no valid NET_LOCK). */
+    public static LockRelease of(MemorySegment image, Consumer<String> log) {
+        NetworkLock.sweep(Nft.find(), log);
+        return new LockRelease(early(image), log);
+    }
+
+    /** The table to lift, or null. */
+    public String table() {
+        return record == null ? null : record.table();
+    }
+
+    @Override
+    public void close() throws IOException {
+        NetworkLock.lift(record, log);
+    }
+
+    /**
+     * MAGIC, HEAD, then NET_LOCK if the checkpoint took a lock. A record that does not decode is left to the
+     * full read to report: nothing is lifted on its word.
+     */
+    static NetLockRecord early(MemorySegment image) {
+        long size = image.byteSize(), pos = Head.MAGIC.length;
+        for (int i = 0; i < 2 && pos + 8 <= size; i++) {
+            int type = image.get(JAVA_INT_UNALIGNED, pos);
+            long len = Integer.toUnsignedLong(image.get(JAVA_INT_UNALIGNED, pos + 4));
+            if (pos + 8 + len > size) return null;
+            if (i == 0 && type != RecordType.HEAD.code) return null;
+            if (i == 1) {
+                if (type != RecordType.NET_LOCK.code) return null;
+                try {
+                    Decoder d = new Decoder(image.asSlice(pos + 8, len), "NET_LOCK");
+                    NetLockRecord r = NetLockRecord.decode(d);
+                    d.end();
+                    return r;
+                } catch (ImageException e) {
+                    return null;
+                }
+            }
+            pos += 8 + ((len + 7) & ~7L);
+        }
+        return null;
+    }
+}

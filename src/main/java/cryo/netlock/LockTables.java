@@ -1,0 +1,78 @@
+package cryo.netlock;
+
+import cryo.task.ProcStat;
+
+import java.io.IOException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Names and states of lock tables. A table is named for the cryo process that made it,
+ * cryo-lock-PID-STARTTIME-N (STARTTIME: field 22 of /proc/PID/stat, so a recycled pid is another owner; N
+ * counts the locks of that process), and is "checkpointing" until a chain named held is added to it once
+ * its image is committed. A checkpointing table whose owner is gone belongs to a cryo that was killed before
+ * it could lift it, and its tree runs on: any later cryo checkpoint or restart removes it (sweep). A held
+ * table waits for the restart of its image, which removes it.
+ */
+final class LockTables {
+    static final Pattern NAME = Pattern.compile("cryo-lock-([0-9]{1,10})-([0-9]{1,20})-([0-9]{1,10})");
+    static final int NAME_MAX = 64;
+    private static final Pattern LISTED = Pattern.compile("(?m)^table inet (cryo-lock-[0-9-]{5,60})$");
+    private static final Pattern HELD = Pattern.compile("(?m)^\\s*chain " + LockRules.HELD + " \\{");
+    private static final AtomicInteger SERIAL = new AtomicInteger();
+
+    private LockTables() {
+    }
+
+    /** A new name owned by this process. */
+    static String newName() throws IOException {
+        long pid = ProcessHandle.current().pid();
+        return "cryo-lock-" + pid + "-" + startTime(pid) + "-" + SERIAL.getAndIncrement();
+    }
+
+    /** Field 22 of /proc/PID/stat, or -1 when the process is gone. */
+    private static long startTime(long pid) throws IOException {
+        ProcStat s = ProcStat.read((int) pid);
+        return s == null ? -1 : s.field(22);
+    }
+
+    /** Removes every checkpointing lock table whose owner is gone; says so for each. */
+    static void sweep(Nft nft, Consumer<String> log) throws IOException {
+        Matcher m = LISTED.matcher(nft.run("list tables", null, "list", "tables", "inet"));
+        while (m.find()) {
+            String table = m.group(1);
+            Matcher name = NAME.matcher(table);
+            if (!name.matches() || ownerAlive(Long.parseLong(name.group(1)), Long.parseLong(name.group(2)))) continue;
+            String rules;
+            try {
+                rules = nft.run("list table " + table, null, "list", "table", "inet", table);
+            } catch (Nft.Failed e) {
+                if (e.noSuchObject()) continue;   // another cryo swept it first
+                throw e;
+            }
+            if (HELD.matcher(rules).find()) continue;
+            if (delete(nft, table)) log.accept("removed the network lock " + table + " left by a cryo checkpoint that was killed (its tree ran on)");
+        }
+    }
+
+    private static boolean ownerAlive(long pid, long start) throws IOException {
+        return pid > 0 && pid <= Integer.MAX_VALUE && startTime(pid) == start;
+    }
+
+    /** Deletes the table; false if it was not there. */
+    static boolean delete(Nft nft, String table) throws IOException {
+        try {
+            nft.run("delete table " + table, null, "delete", "table", "inet", table);
+            return true;
+        } catch (Nft.Failed e) {
+            if (e.noSuchObject()) return false;
+            throw e;
+        }
+    }
+
+    static void markHeld(Nft nft, String table) throws IOException {
+        nft.run("add chain " + table + " " + LockRules.HELD, null, "add", "chain", "inet", table, LockRules.HELD);
+    }
+}

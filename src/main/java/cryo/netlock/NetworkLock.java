@@ -1,0 +1,139 @@
+package cryo.netlock;
+
+import cryo.checkpoint.Checkpoint;
+import cryo.checkpoint.FrozenTree;
+import cryo.image.ImageWriter;
+import cryo.image.Refusal;
+import cryo.ns.Namespace;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+
+/**
+ * The network lock (CRIU's, with nftables): from the moment the tree is frozen until its restart has the
+ * sockets back, every packet of the tree's TCP connections and listeners is dropped, so that no peer is
+ * answered with a RST while no socket exists and the socket queues do not change while they are read.
+ * Taken at checkpoint (kill mode only) before any socket is read; lifted by close() when the checkpoint
+ * fails; held once the image is committed; lifted by the restart of the image, successful or not
+ * (Release, lift). A cryo killed midway leaves its table, swept by the next cryo (LockTables).
+ */
+public final class NetworkLock implements AutoCloseable {
+    /** Lock table names, as checked in an image: the only thing of an image passed to nft. */
+    public static final Pattern NAME = LockTables.NAME;
+    public static final int NAME_MAX = LockTables.NAME_MAX;
+    /** No lock: --leave-running, or no TCP socket in the tree. */
+    public static final NetworkLock NONE = new NetworkLock(null, null, line -> { });
+
+    /** Tables this process removed already: the restart lifts once, however many paths reach it. */
+    private static final Set<String> LIFTED = ConcurrentHashMap.newKeySet();
+
+    private final Nft nft;
+    private final NetLockRecord record;
+    private final Consumer<String> log;
+    private boolean held, lifted;
+
+    private NetworkLock(Nft nft, NetLockRecord record, Consumer<String> log) {
+        this.nft = nft;
+        this.record = record;
+        this.log = log;
+    }
+
+    /**
+     * Sweeps the tables of killed checkpoints, then locks the TCP sockets of the frozen tree; NONE with --leave-running (the sockets stay in use) or when
+     * it has none. A tree in a network namespace other than cryo's takes no lock: its inet sockets are
+     * refused (FileKinds), and restart would make its namespace anew, whose peers all died with the old one.
+     * Refused when the tree has TCP sockets and nft is missing.
+     */
+    public static NetworkLock take(FrozenTree tree, Checkpoint.Options opts) throws Refusal, IOException {
+        Nft nft = Nft.find();
+        sweep(nft, opts.log());
+        if (opts.leaveRunning()) return NONE;
+        List<Integer> pids = new ArrayList<>();
+        for (FrozenTree.Process p : tree.live()) if (!Namespace.NET.differsFromCryo(p.pid)) pids.add(p.pid);
+        if (pids.isEmpty()) return NONE;
+        List<LockedSocket> sockets = TreeSockets.tcp(pids.getFirst(), TreeSockets.inodes(pids));
+        if (sockets.isEmpty()) return NONE;
+        if (nft == null) throw new Refusal("the network lock needs nft (Debian package nftables): the tree has TCP sockets (" + sockets.getFirst() + ")");
+        return install(nft, "tree of pid " + pids.getFirst(), sockets, opts.log());
+    }
+
+    /** Removes the tables of killed checkpoints (LockTables.sweep); a failure is only a warning. */
+    static void sweep(Nft nft, Consumer<String> log) {
+        if (nft == null) return;
+        try {
+            LockTables.sweep(nft, log);
+        } catch (IOException e) {
+            log.accept("warning: could not look for network locks left by killed checkpoints: " + e.getMessage());
+        }
+    }
+
+    /** Locks exactly these sockets (the checkpoint's, or a test's). */
+    public static NetworkLock install(String what, List<LockedSocket> sockets, Consumer<String> log) throws IOException {
+        Nft nft = Nft.find();
+        if (nft == null) throw new IOException("the network lock needs nft (Debian package nftables)");
+        return install(nft, what, sockets, log);
+    }
+
+    private static NetworkLock install(Nft nft, String what, List<LockedSocket> sockets, Consumer<String> log) throws IOException {
+        NetLockRecord record = new NetLockRecord(LockTables.newName(), sockets);
+        nft.script("lock of " + record.table(), LockRules.script(record.table(), "cryo network lock of the " + what, sockets));
+        return new NetworkLock(nft, record, log);
+    }
+
+    /** The table, or null for NONE. */
+    public String table() {
+        return record == null ? null : record.table();
+    }
+
+    public List<LockedSocket> sockets() {
+        return record == null ? List.of() : record.sockets();
+    }
+
+    /** Writes NET_LOCK (right after HEAD) when there is a lock. */
+    public void write(ImageWriter w) throws IOException {
+        if (record != null) w.write(record);
+    }
+
+    /**
+     * The image is committed and the tasks are about to be killed: the lock now outlives this cryo, until
+     * the restart of the image. Not fatal if nft fails here: the image is good, the table only stays
+     * "checkpointing" (a later sweep would lift it once this cryo is gone).
+     */
+    public void hold() {
+        if (record == null || held) return;
+        held = true;
+        try {
+            LockTables.markHeld(nft, record.table());
+        } catch (IOException e) {
+            log.accept("warning: the network lock " + record.table() + " could not be marked held: " + e.getMessage());
+        }
+    }
+
+    /** Lifts the lock unless it is held. */
+    @Override
+    public void close() throws IOException {
+        if (record == null || held || lifted) return;
+        lifted = true;
+        LockTables.delete(nft, record.table());
+    }
+
+    /**
+     * Restart: lifts the lock recorded in an image (null: none), at most once per process; nothing to do when
+     * its table is gone already (a restart before, or removed by hand). Call it while the restored sockets are
+     * still in repair mode, before the tasks run: the first packets they send then go out.
+     */
+    public static void lift(NetLockRecord record, Consumer<String> log) throws IOException {
+        if (record == null || !LIFTED.add(record.table())) return;
+        Nft nft = Nft.find();
+        if (nft == null) {
+            log.accept("warning: the image names the network lock " + record.table() + ", and nft is not installed to remove it");
+            return;
+        }
+        LockTables.delete(nft, record.table());
+    }
+}
