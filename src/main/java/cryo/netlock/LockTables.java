@@ -4,7 +4,6 @@ import cryo.task.ProcStat;
 
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -38,8 +37,11 @@ final class LockTables {
         return s == null ? -1 : s.field(22);
     }
 
-    /** Removes every checkpointing lock table whose owner is gone; says so for each. */
-    static void sweep(Nft nft, Consumer<String> log) throws IOException {
+    /**
+     * Removes every checkpointing lock table whose owner is gone. Silently: it is housekeeping, and any cryo
+     * command may come across another's leftovers.
+     */
+    static void sweep(Nft nft) throws IOException {
         Matcher m = LISTED.matcher(nft.run("list tables", null, "list", "tables", "inet"));
         while (m.find()) {
             String table = m.group(1);
@@ -53,7 +55,7 @@ final class LockTables {
                 throw e;
             }
             if (HELD.matcher(rules).find()) continue;
-            if (delete(nft, table)) log.accept("removed the network lock " + table + " left by a cryo checkpoint that was killed (its tree ran on)");
+            delete(nft, table);
         }
     }
 

@@ -66,7 +66,7 @@ public final class NetworkLock implements AutoCloseable {
     static void sweep(Nft nft, Consumer<String> log) {
         if (nft == null) return;
         try {
-            LockTables.sweep(nft, log);
+            LockTables.sweep(nft);
         } catch (IOException e) {
             log.accept("warning: could not look for network locks left by killed checkpoints: " + e.getMessage());
         }
