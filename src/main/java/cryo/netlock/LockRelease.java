@@ -20,16 +20,20 @@ import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
 public final class LockRelease implements AutoCloseable {
     private final NetLockRecord record;
     private final Consumer<String> log;
+    private final Thread sweep;
 
-    private LockRelease(NetLockRecord record, Consumer<String> log) {
+    private LockRelease(NetLockRecord record, Consumer<String> log, Thread sweep) {
         this.record = record;
         this.log = log;
+        this.sweep = sweep;
     }
 
-    /** Sweeps the tables of killed checkpoints, then finds the image's lock (none if it has no valid NET_LOCK). */
+    /**
+     * Finds the image's lock (none if it has no valid NET_LOCK), and starts the sweep of the tables of killed
+     * checkpoints beside the restart (close waits for it).
+     */
     public static LockRelease of(MemorySegment image, Consumer<String> log) {
-        NetworkLock.sweep(Nft.find(), log);
-        return new LockRelease(early(image), log);
+        return new LockRelease(early(image), log, NetworkLock.sweepInBackground(Nft.find(), log));
     }
 
     /** The table to lift, or null. */
@@ -39,7 +43,11 @@ public final class LockRelease implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        NetworkLock.lift(record, log);
+        try {
+            NetworkLock.lift(record, log);
+        } finally {
+            NetworkLock.join(sweep);
+        }
     }
 
     /**

@@ -20,14 +20,12 @@ import java.util.regex.Pattern;
  * answered with a RST while no socket exists and the socket queues do not change while they are read.
  * Taken at checkpoint (kill mode only) before any socket is read; lifted by close() when the checkpoint
  * fails; held once the image is committed; lifted by the restart of the image, successful or not
- * (Release, lift). A cryo killed midway leaves its table, swept by the next cryo (LockTables).
+ * (LockRelease, lift). A cryo killed midway leaves its table, swept by the next cryo (LockTables).
  */
 public final class NetworkLock implements AutoCloseable {
     /** Lock table names, as checked in an image: the only thing of an image passed to nft. */
     public static final Pattern NAME = LockTables.NAME;
     public static final int NAME_MAX = LockTables.NAME_MAX;
-    /** No lock: --leave-running, or no TCP socket in the tree. */
-    public static final NetworkLock NONE = new NetworkLock(null, null, line -> { });
 
     /** Tables this process removed already: the restart lifts once, however many paths reach it. */
     private static final Set<String> LIFTED = ConcurrentHashMap.newKeySet();
@@ -35,40 +33,64 @@ public final class NetworkLock implements AutoCloseable {
     private final Nft nft;
     private final NetLockRecord record;
     private final Consumer<String> log;
+    /** The sweep this checkpoint started, joined by close; null if none. */
+    private final Thread sweep;
     private boolean held, lifted;
 
-    private NetworkLock(Nft nft, NetLockRecord record, Consumer<String> log) {
+    private NetworkLock(Nft nft, NetLockRecord record, Consumer<String> log, Thread sweep) {
         this.nft = nft;
         this.record = record;
         this.log = log;
+        this.sweep = sweep;
     }
 
     /**
-     * Sweeps the tables of killed checkpoints, then locks the TCP sockets of the frozen tree; NONE with --leave-running (the sockets stay in use) or when
-     * it has none. A tree in a network namespace other than cryo's takes no lock: its inet sockets are
-     * refused (FileKinds), and restart would make its namespace anew, whose peers all died with the old one.
-     * Refused when the tree has TCP sockets and nft is missing.
+     * Locks the TCP sockets of the frozen tree, and sweeps the tables of killed checkpoints meanwhile (on a
+     * thread of its own: close waits for it). No lock (no record) with --leave-running (the sockets stay in
+     * use) or when the tree has no TCP socket. A tree in a network namespace other than cryo's takes none:
+     * its inet sockets are refused (FileKinds), and restart would make its namespace anew, whose peers all
+     * died with the old one. Refused when the tree has TCP sockets and nft is missing.
      */
     public static NetworkLock take(FrozenTree tree, Checkpoint.Options opts) throws Refusal, IOException {
         Nft nft = Nft.find();
-        sweep(nft, opts.log());
-        if (opts.leaveRunning()) return NONE;
-        List<Integer> pids = new ArrayList<>();
-        for (FrozenTree.Process p : tree.live()) if (!Namespace.NET.differsFromCryo(p.pid)) pids.add(p.pid);
-        if (pids.isEmpty()) return NONE;
-        List<LockedSocket> sockets = TreeSockets.tcp(pids.getFirst(), TreeSockets.inodes(pids));
-        if (sockets.isEmpty()) return NONE;
-        if (nft == null) throw new Refusal("the network lock needs nft (Debian package nftables): the tree has TCP sockets (" + sockets.getFirst() + ")");
-        return install(nft, "tree of pid " + pids.getFirst(), sockets, opts.log());
+        Thread sweep = sweepInBackground(nft, opts.log());
+        try {
+            List<LockedSocket> sockets = List.of();
+            List<Integer> pids = new ArrayList<>();
+            for (FrozenTree.Process p : tree.live()) if (!Namespace.NET.differsFromCryo(p.pid)) pids.add(p.pid);
+            if (!opts.leaveRunning() && !pids.isEmpty()) sockets = TreeSockets.tcp(pids.getFirst(), TreeSockets.inodes(pids));
+            if (sockets.isEmpty()) return new NetworkLock(nft, null, opts.log(), sweep);
+            if (nft == null) throw new Refusal("the network lock needs nft (Debian package nftables): the tree has TCP sockets (" + sockets.getFirst() + ")");
+            NetLockRecord record = install(nft, "tree of pid " + pids.getFirst(), sockets);
+            return new NetworkLock(nft, record, opts.log(), sweep);
+        } catch (Refusal | IOException | RuntimeException e) {
+            join(sweep);
+            throw e;
+        }
     }
 
-    /** Removes the tables of killed checkpoints (LockTables.sweep); a failure is only a warning. */
-    static void sweep(Nft nft, Consumer<String> log) {
-        if (nft == null) return;
+    /**
+     * Removes the tables of killed checkpoints (LockTables.sweep) on a thread of its own; null without nft.
+     * A failure is only a warning.
+     */
+    static Thread sweepInBackground(Nft nft, Consumer<String> log) {
+        if (nft == null) return null;
+        return Thread.ofPlatform().name("cryo-netlock-sweep").daemon().start(() -> {
+            try {
+                LockTables.sweep(nft);
+            } catch (IOException e) {
+                log.accept("warning: could not look for network locks left by killed checkpoints: " + e.getMessage());
+            }
+        });
+    }
+
+    /** Waits for a sweep (each nft call in it has a timeout). */
+    static void join(Thread sweep) {
+        if (sweep == null) return;
         try {
-            LockTables.sweep(nft);
-        } catch (IOException e) {
-            log.accept("warning: could not look for network locks left by killed checkpoints: " + e.getMessage());
+            sweep.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -76,16 +98,16 @@ public final class NetworkLock implements AutoCloseable {
     public static NetworkLock install(String what, List<LockedSocket> sockets, Consumer<String> log) throws IOException {
         Nft nft = Nft.find();
         if (nft == null) throw new IOException("the network lock needs nft (Debian package nftables)");
-        return install(nft, what, sockets, log);
+        return new NetworkLock(nft, install(nft, what, sockets), log, null);
     }
 
-    private static NetworkLock install(Nft nft, String what, List<LockedSocket> sockets, Consumer<String> log) throws IOException {
+    private static NetLockRecord install(Nft nft, String what, List<LockedSocket> sockets) throws IOException {
         NetLockRecord record = new NetLockRecord(LockTables.newName(), sockets);
         nft.script("lock of " + record.table(), LockRules.script(record.table(), "cryo network lock of the " + what, sockets));
-        return new NetworkLock(nft, record, log);
+        return record;
     }
 
-    /** The table, or null for NONE. */
+    /** The table, or null when no lock was taken. */
     public String table() {
         return record == null ? null : record.table();
     }
@@ -114,9 +136,10 @@ public final class NetworkLock implements AutoCloseable {
         }
     }
 
-    /** Lifts the lock unless it is held. */
+    /** Lifts the lock unless it is held; waits for the sweep. */
     @Override
     public void close() throws IOException {
+        join(sweep);
         if (record == null || held || lifted) return;
         lifted = true;
         LockTables.delete(nft, record.table());
