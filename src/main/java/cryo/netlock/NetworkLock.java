@@ -27,7 +27,7 @@ public final class NetworkLock implements AutoCloseable {
     public static final Pattern NAME = LockTables.NAME;
     public static final int NAME_MAX = LockTables.NAME_MAX;
 
-    /** Tables this process removed already: the restart lifts once, however many paths reach it. */
+    /** Tables this process removed already: the restart lifts once, however many paths reach it (a failed try is tried again). */
     private static final Set<String> LIFTED = ConcurrentHashMap.newKeySet();
 
     private final Nft nft;
@@ -151,12 +151,13 @@ public final class NetworkLock implements AutoCloseable {
      * still in repair mode, before the tasks run: the first packets they send then go out.
      */
     public static void lift(NetLockRecord record, Consumer<String> log) throws IOException {
-        if (record == null || !LIFTED.add(record.table())) return;
+        if (record == null || LIFTED.contains(record.table())) return;
         Nft nft = Nft.find();
         if (nft == null) {
             log.accept("warning: the image names the network lock " + record.table() + ", and nft is not installed to remove it");
-            return;
+        } else {
+            LockTables.delete(nft, record.table());
         }
-        LockTables.delete(nft, record.table());
+        LIFTED.add(record.table());
     }
 }

@@ -117,11 +117,15 @@ class NetworkLockCheckpointTest {
         Served s = served();
         Path image = tmp.resolve("ok.img");
         Cryo.run(cleanup, checkpointArgs(s, image, true)).assertOk();
+        NetLockRecord record = LockRelease.early(MemorySegment.ofArray(Files.readAllBytes(image)));
+        assertTrue(record != null, "the image has a NET_LOCK record right after HEAD");
+        tables.register(record.table());
         assertEquals(137, s.server().awaitExit(Timeouts.EXIT), "the server was killed");
         String shown = Cryo.run(cleanup, "show", image.toString()).assertOk().stdout();
         Matcher m = Pattern.compile("(?m)^NET_LOCK +table=(cryo-lock-[0-9-]+) sockets=\\[(.*)]$").matcher(shown);
         assertTrue(m.find(), "cryo show prints NET_LOCK:\n" + shown);
         String table = m.group(1);
+        assertEquals(record.table(), table);
         assertTrue(m.group(2).contains("listen 127.0.0.1:") && m.group(2).contains(" <-> 127.0.0.1:"), "the listener and the connection: " + m.group(2));
         assertTrue(NftTables.nft("list", "table", "inet", table).contains("chain held"), "the lock is held after cryo exits");
 
@@ -190,6 +194,7 @@ class NetworkLockCheckpointTest {
         String stale = owner + "1", held = owner + "2";
         long me = ProcessHandle.current().pid();
         String live = "cryo-lock-" + me + "-" + Files.readString(Path.of("/proc/self/stat")).split("\\) ")[1].split(" ")[19] + "-4242";
+        tables.register(held);
         NftTables.nft("add", "table", "inet", held);
         NftTables.nft("add", "chain", "inet", held, "held");
         NftTables.nft("add", "table", "inet", live);

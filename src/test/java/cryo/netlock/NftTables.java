@@ -15,13 +15,20 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * The cryo lock tables of this machine's nftables, for tests: lists them, and after each test deletes, by
- * name, every one that appeared during it (never a flush: other sessions share these tables). A table that
- * appeared is the test's when its owner (the pid in its name) is this JVM or a process that is gone; a
- * table of a cryo still running belongs to another session.
+ * name, every one the test registered and every one that appeared during it and is the test's (never a
+ * flush: other sessions share these tables). One that appeared is the test's when its owner (the pid in its
+ * name) is this JVM, or is gone and the table is not held: a held table of a cryo gone may be another
+ * session's image waiting for its restart, and a table of a cryo still running is another session's.
  */
 final class NftTables implements BeforeEachCallback, AfterEachCallback {
     private static final Pattern TABLE = Pattern.compile("(?m)^table inet (cryo-lock-[0-9-]+)$");
     private Set<String> before = Set.of();
+    private final Set<String> registered = new HashSet<>();
+
+    /** A table the test made or expects cryo to make: deleted after the test if still there. */
+    void register(String table) {
+        registered.add(table);
+    }
 
     static String nft(String... args) {
         List<String> cmd = new ArrayList<>(List.of("nft"));
@@ -59,7 +66,13 @@ final class NftTables implements BeforeEachCallback, AfterEachCallback {
         now.removeAll(before);
         now.removeIf(t -> {
             long owner = Long.parseLong(t.split("-")[2]);
-            return owner != ProcessHandle.current().pid() && ProcessHandle.of(owner).isPresent();
+            if (owner == ProcessHandle.current().pid()) return false;
+            if (ProcessHandle.of(owner).isPresent()) return true;
+            try {
+                return nft("list", "table", "inet", t).contains("chain held");
+            } catch (AssertionError e) {
+                return true;   // gone meanwhile
+            }
         });
         return now;
     }
@@ -71,7 +84,11 @@ final class NftTables implements BeforeEachCallback, AfterEachCallback {
 
     @Override
     public void afterEach(ExtensionContext context) {
-        for (String t : left()) {
+        Set<String> mine = left();
+        mine.addAll(registered);
+        mine.retainAll(list());
+        registered.clear();
+        for (String t : mine) {
             System.out.println("[cleanup] deleting nftables table inet " + t);
             try {
                 nft("delete", "table", "inet", t);
