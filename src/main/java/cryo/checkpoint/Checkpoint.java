@@ -64,7 +64,7 @@ import java.util.function.Consumer;
 public final class Checkpoint {
     /**
      * Options of one checkpoint. external: descriptions ("pipe:[123]") leading outside the tree that the user
-     * will map at restart with --inherit-fd. fault is a test hook: "after-pages" or "kill-target".
+     * will map at restart with --inherit-fd. fault is a test hook: "after-pages", "kill-target" or "hang-after-lock".
      */
     public record Options(boolean leaveRunning, boolean allowLeaks, Ipc.Selection ipc, Set<String> external, String fault,
                           Consumer<String> log, long ghostLimit) {

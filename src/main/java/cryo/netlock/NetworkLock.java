@@ -62,11 +62,28 @@ public final class NetworkLock implements AutoCloseable {
             if (sockets.isEmpty()) return new NetworkLock(nft, null, opts.log(), sweep);
             if (nft == null) throw new Refusal("the network lock needs nft (Debian package nftables): the tree has TCP sockets (" + sockets.getFirst() + ")");
             NetLockRecord record = install(nft, "tree of pid " + pids.getFirst(), sockets);
-            return new NetworkLock(nft, record, opts.log(), sweep);
+            NetworkLock lock = new NetworkLock(nft, record, opts.log(), sweep);
+            if ("hang-after-lock".equals(opts.fault())) hang(lock);
+            return lock;
         } catch (Refusal | IOException | RuntimeException e) {
             join(sweep);
             throw e;
         }
+    }
+
+    /**
+     * Test hook (CRYO_FAULT=hang-after-lock): says which table it took and waits to be killed, as a cryo killed
+     * midway would be; after 10 minutes the checkpoint fails.
+     */
+    private static void hang(NetworkLock lock) throws IOException {
+        lock.log.accept("test fault hang-after-lock: " + lock.table());
+        try {
+            Thread.sleep(java.time.Duration.ofMinutes(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        lock.close();
+        throw new IOException("test fault hang-after-lock");
     }
 
     /**

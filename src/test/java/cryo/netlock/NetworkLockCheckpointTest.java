@@ -12,7 +12,6 @@ import cryo.testing.Proc;
 import cryo.testing.Procfs;
 import cryo.testing.Timeouts;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -41,8 +40,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * cryo checkpoints TCP sockets, the server's are passed as --external (the checkpoint then goes through and
  * takes the lock on them) or refused. A checkpoint that fails after the lock leaves no table and the server
  * serving; a committed checkpoint leaves its table held, and the restart of its image lifts it even when it
- * fails (a truncated image, a refused restart); a bad table name in NET_LOCK is a one-line error; tables of
- * killed checkpoints are swept by the next cryo.
+ * fails (a truncated image, a refused restart); a bad table name in NET_LOCK is a one-line error; the table
+ * of a cryo killed while it held the lock (CRYO_FAULT=hang-after-lock, then SIGKILL) and tables of killed
+ * checkpoints made by hand are swept by the next cryo, and the server it locked serves on.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class NetworkLockCheckpointTest {
@@ -184,6 +184,32 @@ class NetworkLockCheckpointTest {
             return i;
         }
         return -1;
+    }
+
+    @Test
+    void aCryoKilledWhileHoldingTheLockLeavesItToTheNextCryo() throws IOException {
+        Served s = served();
+        List<String> args = new ArrayList<>(List.of(checkpointArgs(s, tmp.resolve("k.img"), true)));
+        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), args.toArray(String[]::new))).directory(Cryo.root().toFile());
+        Cryo.environment(pb, Map.of("CRYO_FAULT", "hang-after-lock"));
+        Proc cryo = cleanup.start("cryo", pb);
+        String line = cryo.err().await("the lock", l -> l.contains("hang-after-lock: "), Timeouts.CRYO);
+        String table = line.substring(line.indexOf("hang-after-lock: ") + 17).trim();
+        tables.register(table);
+        cryo.process().destroyForcibly();   // SIGKILL, in the middle of the checkpoint
+        assertEquals(137, cryo.awaitExit(Timeouts.EXIT));
+        Procfs.assertRunningUntraced(s.server().pid(), "the server once its cryo is killed");
+        assertTrue(NftTables.exists(table), "the lock outlives the killed cryo");
+        s.client().send("send stuck");
+        assertTrue(Loopback.retrans(s.client())[0] > 0, "the server is still locked away");
+
+        Path junk = Files.writeString(tmp.resolve("junk.img"), "not an image");
+        Cryo.run(cleanup, "restart", junk.toString()).assertOneLineError();
+        assertFalse(NftTables.exists(table), "the next cryo swept the lock of the killed one");
+        s.server().await("LINE stuck", l -> l.equals("LINE stuck"));
+        s.client().send("recv");
+        assertEquals("GOT stuck", s.client().await("GOT", l -> l.startsWith("GOT ")));
+        echo(s.server(), s.client(), "after");
     }
 
     @Test
