@@ -148,6 +148,9 @@ public final class NetworkLock implements AutoCloseable {
         held = true;
         try {
             LockTables.markHeld(nft, record.table());
+        } catch (Nft.Failed e) {
+            // gone already: a restart streamed from this checkpoint (-o - | cryo restart -) lifted it
+            if (!e.noSuchObject()) log.accept("warning: the network lock " + record.table() + " could not be marked held: " + e.getMessage());
         } catch (IOException e) {
             log.accept("warning: the network lock " + record.table() + " could not be marked held: " + e.getMessage());
         }
