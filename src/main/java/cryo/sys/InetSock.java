@@ -51,20 +51,36 @@ public final class InetSock {
             return port == 0;
         }
 
-        /** "127.0.0.1:8080", "[::1]:8080" (numeric: never a name lookup). */
+        /** An IPv4 address on an IPv6 socket: ::ffff:a.b.c.d. */
+        public boolean isV4Mapped() {
+            if (family != AF_INET6) return false;
+            for (int i = 0; i < 10; i++) if (addr[i] != 0) return false;
+            return addr[10] == (byte) 0xff && addr[11] == (byte) 0xff;
+        }
+
+        /** "127.0.0.1:8080", "[::1]:8080" (numeric, RFC 5952: the longest run of zero groups as "::"; never a name lookup). */
         @Override
         public String toString() {
             if (family == AF_INET) return (addr[0] & 255) + "." + (addr[1] & 255) + "." + (addr[2] & 255) + "." + (addr[3] & 255) + ":" + port;
-            StringBuilder b = new StringBuilder("[");
-            for (int i = 0; i < 16; i += 2) {
-                if (i > 0) b.append(':');
-                b.append(Integer.toHexString(((addr[i] & 255) << 8) | (addr[i + 1] & 255)));
+            if (isV4Mapped()) return "[::ffff:" + (addr[12] & 255) + "." + (addr[13] & 255) + "." + (addr[14] & 255) + "." + (addr[15] & 255) + "]:" + port;
+            int[] g = new int[8];
+            for (int i = 0; i < 8; i++) g[i] = ((addr[2 * i] & 255) << 8) | (addr[2 * i + 1] & 255);
+            int best = -1, bestLen = 1;
+            for (int i = 0; i < 8; ) {
+                int j = i;
+                while (j < 8 && g[j] == 0) j++;
+                if (j - i > bestLen) { best = i; bestLen = j - i; }
+                i = j == i ? i + 1 : j;
             }
-            try {
-                String compact = java.net.InetAddress.getByAddress(addr).getHostAddress();   // numeric, no lookup
-                b = new StringBuilder("[").append(compact.replaceFirst("%.*$", ""));
-            } catch (java.net.UnknownHostException e) {
-                // cannot happen for 16 bytes; the long form stays
+            StringBuilder b = new StringBuilder("[");
+            for (int i = 0; i < 8; i++) {
+                if (i == best) {
+                    b.append("::");
+                    i += bestLen - 1;
+                    continue;
+                }
+                if (b.length() > 1 && b.charAt(b.length() - 1) != ':') b.append(':');
+                b.append(Integer.toHexString(g[i]));
             }
             return b.append("]:").append(port).toString();
         }
