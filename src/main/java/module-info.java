@@ -15,4 +15,5 @@ module cryo {
     exports cryo.timers;
     exports cryo.sockets;
     exports cryo.netlock;
+    exports cryo.inet;
 }

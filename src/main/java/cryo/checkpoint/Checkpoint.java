@@ -265,6 +265,7 @@ public final class Checkpoint {
         for (var iw : files.inotifyWatches()) w.write(iw);
         for (String lost : files.warnings()) opts.log().accept("warning: " + lost);
         cryo.sockets.UnixSocketFile.write(files, w);
+        cryo.inet.UdpSocketFile.write(files, w);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();

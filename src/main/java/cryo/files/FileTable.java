@@ -59,7 +59,7 @@ public final class FileTable {
     /** What the image holds less of than the tree had (inotify events queued unread), said once it is written. */
     private final List<String> warnings = new ArrayList<>();
 
-    void warn(String what) {
+    public void warn(String what) {
         warnings.add(what);
     }
 

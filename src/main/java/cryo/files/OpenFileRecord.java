@@ -24,7 +24,8 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         TIMERFD,
         SIGNALFD,
         INOTIFY,
-        UNIX_SOCKET}
+        UNIX_SOCKET,
+        UDP_SOCKET}
 
     /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
     public static final int EXTERNAL = -1;

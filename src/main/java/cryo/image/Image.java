@@ -101,6 +101,13 @@ public final class Image {
         return sockets;
     }
 
+    /** The UDP sockets of the tree (cryo.inet). */
+    private final cryo.inet.UdpImage udp = new cryo.inet.UdpImage();
+
+    public cryo.inet.UdpImage udp() {
+        return udp;
+    }
+
     private Image(Head head, Tree tree) {
         this.head = head;
         this.tree = tree;
@@ -274,6 +281,7 @@ public final class Image {
                 case cryo.timers.PosixTimerRecord t -> cryo.timers.PosixTimers.check(t, img.live(t.pid(), name).timers, img.processes.get(t.pid()).entry, name.toString());
                 case cryo.files.InotifyWatchRecord iw -> img.inotifyWatches.add(iw, img.openFiles, img.files, name.toString());
                 case cryo.sockets.SocketRecord s -> img.sockets.add(s, name.toString(), img.openFiles);
+                case cryo.inet.UdpRecord u -> img.udp.add(u, name.toString(), img.openFiles);
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
@@ -281,6 +289,7 @@ public final class Image {
         img.mounts.checkComplete();
         img.eventLoops.checkComplete(img);
         img.sockets.checkComplete(img.openFiles);
+        img.udp.checkComplete(img.openFiles);
         for (ProcessImage p : img.processes.values()) {
             if (p.entry.zombie()) continue;
             int pid = p.entry.pid();

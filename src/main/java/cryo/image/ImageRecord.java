@@ -24,7 +24,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.timers.PosixTimerRecord,
         cryo.files.InotifyWatchRecord,
         cryo.sockets.SocketRecord,
-        cryo.netlock.NetLockRecord {
+        cryo.netlock.NetLockRecord,
+        cryo.inet.UdpRecord {
 
     RecordType type();
 

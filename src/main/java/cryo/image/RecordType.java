@@ -51,6 +51,8 @@ public enum RecordType {
     SOCKET_UNIX(70, cryo.sockets.UnixSocketRecord::decode),
     SOCKET_QUEUE(71, cryo.sockets.SocketQueueRecord::decode),
     NET_LOCK(78, cryo.netlock.NetLockRecord::decode),
+    UDP_SOCKET(76, cryo.inet.UdpSocketRecord::decode),
+    UDP_QUEUE(77, cryo.inet.UdpQueueRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */
