@@ -104,7 +104,6 @@ final class UdpOptions {
             new Known(IP6, 18, "IPV6_MULTICAST_HOPS", 4, true),
             new Known(IP6, 19, "IPV6_MULTICAST_LOOP", 4, true),
             new Known(IP6, 23, "IPV6_MTU_DISCOVER", 4, true),
-            new Known(IP6, 24, "IPV6_MTU", 4, true),
             new Known(IP6, 25, "IPV6_RECVERR", 4, true),
             new Known(IP6, 29, "IPV6_MULTICAST_ALL", 4, true),
             new Known(IP6, 31, "IPV6_RECVERR_RFC4884", 4, true),
