@@ -41,7 +41,9 @@ public final class UnsupportedSocketFile implements FileKind {
 
     public OpenFileRecord checkpoint(FdContext c) throws Refusal, IOException {
         Kind k = kind(c);
-        String what = k == null ? cryo.files.SocketKind.describe(c.pid(), UdpSocketFile.inode(c.link())) : k.describe();
+        long ino = UdpSocketFile.inode(c.link());
+        if (k != null && k.family == AF_PACKET && k.protocol == 0) k = new Kind(k.family, k.type, packetProtocol(c.pid(), ino));
+        String what = k == null ? cryo.files.SocketKind.describe(c.pid(), ino) : k.describe();
         throw new Refusal("task " + c.pid() + " (" + comm(c.pid()) + "): fd " + c.fd() + " is " + what + " (" + c.link() + "): not supported");
     }
 
@@ -87,6 +89,22 @@ public final class UnsupportedSocketFile implements FileKind {
         } catch (SysException e) {
             return null;   // gone, or no socket options: the other kinds decide
         }
+    }
+
+    /**
+     * A packet socket's protocol in network order, from /proc/PID/net/packet (its Proto column, in host order):
+     * SO_PROTOCOL answers 0 for packet sockets (af_packet.c packet_create sets no sk_protocol).
+     */
+    private static int packetProtocol(int pid, long ino) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/net/packet"))) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length > 8 && f[8].equals(Long.toString(ino))) return Short.toUnsignedInt(Short.reverseBytes((short) Integer.parseInt(f[3], 16)));
+            }
+        } catch (IOException | NumberFormatException e) {
+            // the words then say "no protocol"
+        }
+        return 0;
     }
 
     private static String comm(int pid) {

@@ -67,7 +67,7 @@ class EveryRefusalTest {
         String pid = "task " + server.pid() + ": ";
         assertEquals(pid + "fd " + f[1] + " is a listening TCP socket on 127.0.0.1:" + f[0], lines.get(0).substring(6, lines.get(0).indexOf(" (socket:")));
         assertTrue(lines.get(1).startsWith("cryo: " + pid + "fd " + f[2] + " is a pidfd"), lines.get(1));
-        assertTrue(lines.get(2).startsWith("cryo: " + pid + "fd " + f[3] + " is a netlink socket"), lines.get(2));
+        assertTrue(lines.get(2).startsWith("cryo: task " + server.pid() + " (python3): fd " + f[3] + " is a netlink socket (NETLINK_ROUTE)"), lines.get(2));
         assertTrue(lines.get(3).startsWith("cryo: checkpoint refused for the 3 reasons above"), lines.get(3));
         for (String l : lines) {
             assertFalse(l.contains("outside the tree"), "a socket of the tree's own is not 'outside the tree': " + l);
