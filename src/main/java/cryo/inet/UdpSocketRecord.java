@@ -28,7 +28,7 @@ public record UdpSocketRecord(int objref, long inode, int family, InetSock.Endpo
         e.u32(objref).u64(inode).u32(family);
         endpoint(e, local);
         e.u32(peer == null ? 0 : 1);
-        endpoint(e, peer == null ? InetSock.Endpoint.of(family, new byte[family == InetSock.AF_INET ? 4 : 16], 0) : peer);
+        endpoint(e, peer == null ? InetSock.Endpoint.of(local.family(), new byte[local.addr().length], 0) : peer);
         e.u32(peekOff).u32(queued).u64(queuedBytes).u32(options.size());
         for (UdpOptions.Value v : options) e.u32(v.level()).u32(v.opt()).bytes(v.value());
     }
