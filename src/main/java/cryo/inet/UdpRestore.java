@@ -46,6 +46,7 @@ final class UdpRestore implements FileKind.Restorer {
         } else if (!s.local().isUnspecified()) {
             InetSock.bind(fd, s.local(), what);
         }
+        for (UdpSocketRecord.Group g : s.groups()) Udp.joinGroup(fd, UdpGroups.ifindex(g.device()), g.group(), what);
         UdpQueueRecord q = image.queue(s.objref());
         if (q != null) UdpQueue.refill(fd, q, this::raw, what);
         if (s.peer() != null) InetSock.connect(fd, s.peer(), what);

@@ -24,6 +24,7 @@ public final class UdpShow {
                 List<String> o = new ArrayList<>();
                 for (UdpOptions.Value v : s.options()) o.add(v.known().name() + "=" + UdpOptions.text(v.value()));
                 if (!o.isEmpty()) m.put("options", o);
+                if (!s.groups().isEmpty()) m.put("groups", s.groups().stream().map(UdpSocketRecord.Group::toString).toList());
             }
             case UdpQueueRecord q -> {
                 m.put("socket", q.socket());

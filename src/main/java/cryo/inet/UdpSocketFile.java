@@ -74,8 +74,12 @@ public final class UdpSocketFile implements FileKind {
                         + " the kernel gives no way to read them (not supported)");
             }
             if (Udp.filterLength(dup, fdWhat) != 0) throw c.refuse(what + " with a socket filter (SO_ATTACH_FILTER or SO_ATTACH_BPF): not supported");
-            String group = UdpGroups.joined(dup, family, fdWhat);
-            if (group != null) throw c.refuse(what + " that joined multicast group " + group + ": not supported");
+            List<UdpSocketRecord.Group> groups = new java.util.ArrayList<>();
+            for (UdpGroups.Joined j : UdpGroups.joined(dup, family, fdWhat)) {
+                if (!j.allSources()) throw c.refuse(what + " that joined multicast group " + j.group() + " with a source filter"
+                        + " (IP_ADD_SOURCE_MEMBERSHIP, MCAST_MSFILTER...): not supported");
+                groups.add(j.group());
+            }
             List<UdpOptions.Value> options = UdpOptions.read(dup, family, fdWhat);
             int fresh = InetSock.socket(family, Udp.SOCK_DGRAM, InetSock.IPPROTO_UDP);
             try {
@@ -89,7 +93,7 @@ public final class UdpSocketFile implements FileKind {
             if (q.lost() > 0) c.table().warn(fdWhat + " (" + c.link() + "): " + q.lost() + " queued datagram(s) of " + q.lostBytes()
                     + " bytes are not kept (" + q.why() + "); UDP may lose datagrams, the program sees them as dropped");
             UdpSocketRecord s = new UdpSocketRecord(objref, inode(c.link()), family, local, peer, peekOff,
-                    q.datagrams().size(), q.bytes(), options);
+                    q.datagrams().size(), q.bytes(), options, List.copyOf(groups));
             dump(c).add(s, q.datagrams().isEmpty() ? null : new UdpQueueRecord(objref, q.datagrams()));
             return new OpenFileRecord(objref, OpenFileRecord.Kind.UDP_SOCKET, 0, 0, c.flags(), 0, 0, c.link());
         } catch (SysException e) {

@@ -13,12 +13,22 @@ import java.util.List;
  * UDP_SOCKET: one UDP socket (objref of its UDP_SOCKET OPEN_FILE). local: its address and port (the wildcard
  * address and port 0 when it was never bound); peer: the address it is connected to, or null. peekOff: its
  * SO_PEEK_OFF (-1: off). queued/queuedBytes: how many datagrams and bytes its UDP_QUEUE holds (0: none is
- * written). options: every option of UdpOptions' table that differs from a new socket's.
+ * written). options: every option of UdpOptions' table that differs from a new socket's. groups: the multicast
+ * groups it joined.
  */
 public record UdpSocketRecord(int objref, long inode, int family, InetSock.Endpoint local, InetSock.Endpoint peer,
-                              int peekOff, int queued, long queuedBytes, List<UdpOptions.Value> options) implements UdpRecord {
+                              int peekOff, int queued, long queuedBytes, List<UdpOptions.Value> options, List<Group> groups) implements UdpRecord {
+    /** A multicast group the socket joined (every source) on interface `device`, joined again on the interface of that name. */
+    public record Group(String device, InetSock.Endpoint group) {
+        @Override
+        public String toString() {
+            String a = group.toString();
+            return a.substring(0, a.lastIndexOf(':')).replace("[", "").replace("]", "") + " on " + device;
+        }
+    }
+
     /** net.core.rmem_max cannot exceed INT_MAX; a queue cannot hold more datagrams than bytes of memory. */
-    static final int MAX_QUEUED = 1 << 24, MAX_OPTIONS = 256;
+    static final int MAX_QUEUED = 1 << 24, MAX_OPTIONS = 256, MAX_GROUPS = 4096;
 
     public RecordType type() {
         return RecordType.UDP_SOCKET;
@@ -31,6 +41,11 @@ public record UdpSocketRecord(int objref, long inode, int family, InetSock.Endpo
         endpoint(e, peer == null ? InetSock.Endpoint.of(local.family(), new byte[local.addr().length], 0) : peer);
         e.u32(peekOff).u32(queued).u64(queuedBytes).u32(options.size());
         for (UdpOptions.Value v : options) e.u32(v.level()).u32(v.opt()).bytes(v.value());
+        e.u32(groups.size());
+        for (Group g : groups) {
+            e.str(g.device).u32(g.group.family());
+            endpoint(e, g.group);
+        }
     }
 
     static void endpoint(Encoder e, InetSock.Endpoint p) {
@@ -78,7 +93,20 @@ public record UdpSocketRecord(int objref, long inode, int family, InetSock.Endpo
             for (UdpOptions.Value v : options) if (v.level() == level && v.opt() == opt) throw d.error("option.name", k.name() + " appears twice");
             options.add(new UdpOptions.Value(level, opt, d.bytes("option.value", k.room())));
         }
-        return new UdpSocketRecord(objref, inode, family, local, connected == 1 ? peer : null, peekOff, queued, bytes, List.copyOf(options));
+        int g = d.u32("groups", 0, MAX_GROUPS);
+        List<Group> groups = new ArrayList<>();
+        for (int i = 0; i < g; i++) {
+            String dev = d.str("group.device");
+            if (dev.isEmpty() || dev.length() > 15 || dev.contains("/") || dev.equals(".") || dev.equals("..")) throw d.error("group.device", "'" + dev + "' is no interface name");
+            int gf = family(d, "group.family");
+            if (gf == InetSock.AF_INET6 && family != InetSock.AF_INET6) throw d.error("group.family", "is AF_INET6 on an IPv4 socket");
+            InetSock.Endpoint a = endpoint(d, "group", gf);
+            byte[] b = a.addr();
+            if (gf == InetSock.AF_INET ? (b[0] & 0xf0) != 0xe0 : (b[0] & 255) != 0xff) throw d.error("group.addr", a + " is not a multicast address");
+            if (a.port() != 0) throw d.error("group.port", "is " + a.port() + ", not 0");
+            groups.add(new Group(dev, a));
+        }
+        return new UdpSocketRecord(objref, inode, family, local, connected == 1 ? peer : null, peekOff, queued, bytes, List.copyOf(options), List.copyOf(groups));
     }
 
     public String describe() {

@@ -112,11 +112,12 @@ public final class Udp {
     }
 
     /**
-     * Whether socket fd joined multicast group (an address, no port) on interface ifindex: getsockopt
-     * MCAST_MSFILTER answers its source filter only for a group the socket joined, EADDRNOTAVAIL otherwise
+     * The source filter of socket fd for multicast group (an address, no port) on interface ifindex, as
+     * {filter mode (MCAST_EXCLUDE 0, MCAST_INCLUDE 1), number of sources}; null if the socket did not join it.
+     * getsockopt MCAST_MSFILTER answers only for a group the socket joined, EADDRNOTAVAIL otherwise
      * (ip_sockglue.c ip_mc_gsfget, mcast.c ip6_mc_msfget).
      */
-    public static boolean joined(int fd, int ifindex, InetSock.Endpoint group, String what) throws SysException {
+    public static int[] joined(int fd, int ifindex, InetSock.Endpoint group, String what) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment gf = a.allocate(272), len = a.allocate(4);   // struct group_filter with room for one source
             gf.set(JAVA_INT, 0, ifindex);
@@ -124,9 +125,21 @@ public final class Udp {
             len.set(JAVA_INT, 0, 272);
             int level = group.family() == InetSock.AF_INET ? InetSock.SOL_IP : InetSock.SOL_IPV6;
             long r = Native.raw(Nr.GETSOCKOPT, fd, level, MCAST_MSFILTER, gf.address(), len.address());
-            if (r == -EADDRNOTAVAIL || r == -Errno.EINVAL || r == -ENOPROTOOPT) return false;
+            if (r == -EADDRNOTAVAIL || r == -Errno.EINVAL || r == -ENOPROTOOPT) return null;
             Native.check(r, "getsockopt(" + what + ", MCAST_MSFILTER " + group + ")");
-            return true;
+            return new int[]{gf.get(JAVA_INT, 136), gf.get(JAVA_INT, 140)};
+        }
+    }
+
+    /** setsockopt MCAST_JOIN_GROUP (struct group_req): socket fd joins group on interface ifindex, every source. */
+    public static void joinGroup(int fd, int ifindex, InetSock.Endpoint group, String what) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment req = a.allocate(136);
+            req.set(JAVA_INT, 0, ifindex);
+            MemorySegment.copy(group.encode(a), 0, req, 8, group.family() == InetSock.AF_INET ? 16 : 28);
+            int level = group.family() == InetSock.AF_INET ? InetSock.SOL_IP : InetSock.SOL_IPV6;
+            Native.check(Native.raw(Nr.SETSOCKOPT, fd, level, MCAST_JOIN_GROUP, req.address(), req.byteSize()),
+                    "setsockopt(" + what + ", MCAST_JOIN_GROUP " + group + " on interface " + ifindex + ")");
         }
     }
 

@@ -100,7 +100,7 @@ class SocketRefusalTest {
     }
 
     /**
-     * A UDP socket that joined a multicast group, and one holding corked data (UDP_CORK) the kernel gives no way
+     * A UDP socket that joined a multicast group with a source filter, and one holding corked data (UDP_CORK) the kernel gives no way
      * to read: each refused in one line naming the socket and why.
      */
     @Test
@@ -109,7 +109,7 @@ class SocketRefusalTest {
                 import socket as S, struct, sys
                 m = S.socket(S.AF_INET, S.SOCK_DGRAM)
                 m.bind(('0.0.0.0', 0))
-                m.setsockopt(S.IPPROTO_IP, S.IP_ADD_MEMBERSHIP, struct.pack('4s4s', S.inet_aton('239.7.7.7'), S.inet_aton('127.0.0.1')))
+                m.setsockopt(S.IPPROTO_IP, 39, struct.pack('4s4s4s', S.inet_aton('239.7.7.7'), S.inet_aton('127.0.0.1'), S.inet_aton('127.0.0.9')))   # IP_ADD_SOURCE_MEMBERSHIP
                 c = S.socket(S.AF_INET, S.SOCK_DGRAM)
                 c.setsockopt(S.IPPROTO_UDP, 1, 1)              # UDP_CORK
                 c.sendto(b'corked', ('127.0.0.1', 9))
@@ -123,7 +123,7 @@ class SocketRefusalTest {
         assertEquals(3, lines.size(), r::describe);
         String task = "cryo: task " + p.pid() + ": fd ";
         assertTrue(lines.get(0).startsWith(task + f[0] + " is an IPv4 UDP socket on 0.0.0.0:" + f[1] + " (socket:[")
-                && lines.get(0).endsWith(" that joined multicast group 239.7.7.7 on interface 1 (lo): not supported"), lines.get(0));
+                && lines.get(0).endsWith(" that joined multicast group 239.7.7.7 on lo with a source filter (IP_ADD_SOURCE_MEMBERSHIP, MCAST_MSFILTER...): not supported"), lines.get(0));
         assertTrue(lines.get(1).startsWith(task + f[2] + " is an IPv4 UDP socket on 0.0.0.0:" + f[3] + " (socket:[")
                 && lines.get(1).contains(" bytes not sent yet (corked with UDP_CORK or MSG_MORE"), lines.get(1));
         assertEquals(List.of(), Cryo.list(tmp), "no image, not even a temporary one");

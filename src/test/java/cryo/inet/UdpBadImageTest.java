@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bad UDP records are refused before anything is restored, one line naming the record and field: an address
- * family cryo does not know, a port out of range, a queue shorter or longer than its socket recorded, bytes that
+ * family cryo does not know, a port out of range, a multicast group that is none, a queue shorter or longer than its socket recorded, bytes that
  * do not add up, a queue missing. No process and no socket is left behind.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -90,6 +90,9 @@ class UdpBadImageTest {
                 "record UDP_QUEUE #0: its datagrams hold 10 bytes, but record UDP_SOCKET #0 says 11");
         bad("no-queue", r -> r instanceof UdpQueueRecord ? null : r, cases,
                 "record UDP_SOCKET #0: field 'queued' is 2, but no UDP_QUEUE record holds them");
+        bad("group", r -> r instanceof UdpSocketRecord u ? TreeFixtures.with(u, "groups",
+                List.of(new UdpSocketRecord.Group("lo", cryo.sys.InetSock.Endpoint.of(cryo.sys.InetSock.AF_INET, new byte[]{127, 0, 0, 1}, 0)))) : r, cases,
+                "record UDP_SOCKET #0: field 'group.addr' 127.0.0.1:0 is not a multicast address");
         Path port = tmp.resolve("port.img");
         Files.write(port, patchPort(Files.readAllBytes(good), 70000));
         cases.put(port.toString(), "record UDP_SOCKET #0: field 'local.port' is 70000, outside 0..65535");

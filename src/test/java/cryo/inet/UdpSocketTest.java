@@ -30,7 +30,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * UDP sockets of a Python program, IPv4 and IPv6: b bound to loopback with options set (buffers, TOS or
  * traffic class, TTL or hop limit, SO_MARK, SO_PRIORITY, timestamps and packet info asked for), c connected to
- * the test's sender S (bound by connect), rp sharing its wildcard port (SO_REUSEPORT) with a peek offset, u
+ * the test's sender S (bound by connect), b in a multicast group on lo, rp sharing its wildcard port (SO_REUSEPORT) with a peek offset, u
  * created and never bound. Datagrams from two senders outside the tree (this JVM) wait in b's and c's queues,
  * one empty, one of 60000 bytes. After a checkpoint (killed and restarted, or left running) the program finds
  * every socket as it was, reads the same datagrams from the same senders with the control messages it asked
@@ -50,7 +50,7 @@ class UdpSocketTest {
 #   check: compares every socket's address, peer and options with what they were at start ("STATE OK" or
 #          "STATE DIFF ..."), then reads b and c dry: "GOT <name> <sender port> <length> <data> <cmsgs>", "DRY"
 #   more N: reads N datagrams more (blocking, 20 s at most), the same way, then "DONE"
-import select, socket, sys
+import errno, select, socket, struct, sys
 S = socket
 v6 = sys.argv[1] == '6'
 F = S.AF_INET6 if v6 else S.AF_INET
@@ -81,6 +81,20 @@ else:
     b.setsockopt(S.IPPROTO_IP, IP_RECVTOS, 1)
 b.setsockopt(S.SOL_SOCKET, S.SO_PRIORITY, 3)     # after IP_TOS, which sets the priority too
 b.bind((LO, 0))
+if v6:
+    GROUP = (S.IPPROTO_IPV6, S.IPV6_JOIN_GROUP, S.IPV6_LEAVE_GROUP, S.inet_pton(F, 'ff12::7:7') + struct.pack('I', 1))
+else:
+    GROUP = (S.IPPROTO_IP, S.IP_ADD_MEMBERSHIP, S.IP_DROP_MEMBERSHIP, struct.pack('4s4s', S.inet_aton('239.7.7.7'), S.inet_aton('127.0.0.1')))
+b.setsockopt(GROUP[0], GROUP[1], GROUP[3])      # a multicast group on lo
+
+def joined():
+    # joining again fails with EADDRINUSE when the socket is in the group already
+    try:
+        b.setsockopt(GROUP[0], GROUP[1], GROUP[3])
+    except OSError as e:
+        return e.errno == errno.EADDRINUSE
+    b.setsockopt(GROUP[0], GROUP[2], GROUP[3])
+    return False
 
 c = S.socket(F, S.SOCK_DGRAM)                   # bound by connect: the wildcard address, a port the kernel picks
 c.connect((LO, int(sys.argv[2])))
@@ -106,6 +120,7 @@ def state():
         except OSError:
             peer = None
         st[n] = (s.getsockname(), peer, [s.getsockopt(l, o) for l, o in OPTS])
+    st['group'] = joined()
     return st
 
 def got(n, s, flags):
@@ -122,7 +137,7 @@ for line in sys.stdin:
     w = line.split()
     if w[0] == 'check':
         after = state()
-        diff = ['%s: %s != %s' % (n, before[n], after[n]) for n in socks if before[n] != after[n]]
+        diff = ['%s: %s != %s' % (n, before[n], after[n]) for n in before if before[n] != after[n]]
         print('STATE ' + ('OK' if not diff else 'DIFF ' + '; '.join(diff)), flush=True)
         for n in ('b', 'c'):
             while True:
