@@ -45,9 +45,20 @@ public final class UdpImage {
                 for (UdpQueueRecord.Datagram d : q.datagrams()) {
                     if (d.to().port() != s.local().port()) throw new ImageException(at + "field 'datagram.to.port' is " + d.to().port() + ", not the port of " + s.describe());
                     if (d.from().family() != s.family() && s.family() != InetSock.AF_INET6) throw new ImageException(at + "field 'datagram.family' is IPv6 on an IPv4 socket");
+                    if (!s.local().isUnspecified() && !java.util.Arrays.equals(d.to().addr(), s.local().addr()) && !mapped(s.local(), d.to())) {
+                        throw new ImageException(at + "field 'datagram.to.addr' " + d.to() + " is not the address of " + s.describe());
+                    }
                 }
             }
         }
+    }
+
+    /** Whether v6, an IPv6 address, is IPv4 address v4 as IPv6 sees it (::ffff:a.b.c.d). */
+    private static boolean mapped(InetSock.Endpoint v6, InetSock.Endpoint v4) {
+        byte[] a = v6.addr(), b = v4.addr();
+        if (a.length != 16 || b.length != 4 || a[10] != (byte) 0xff || a[11] != (byte) 0xff) return false;
+        for (int i = 0; i < 10; i++) if (a[i] != 0) return false;
+        return java.util.Arrays.equals(java.util.Arrays.copyOfRange(a, 12, 16), b);
     }
 
     /** Once every record is read: every UDP description has its socket, every socket with datagrams its queue. */

@@ -189,11 +189,11 @@ final class UdpOptions {
     /** An int option as a number, anything else in hex. */
     static String text(byte[] v) {
         if (v.length == 4) return Integer.toString(java.nio.ByteBuffer.wrap(v).order(java.nio.ByteOrder.nativeOrder()).getInt());
-        if (k16(v)) return "\"" + new String(v, 0, len0(v), java.nio.charset.StandardCharsets.US_ASCII) + "\"";
+        if (printable(v)) return "\"" + new String(v, 0, len0(v), java.nio.charset.StandardCharsets.US_ASCII) + "\"";
         return "0x" + java.util.HexFormat.of().formatHex(v);
     }
 
-    private static boolean k16(byte[] v) {
+    private static boolean printable(byte[] v) {
         if (v.length == 0 || v.length > 16) return false;
         for (int i = 0; i < len0(v); i++) if (v[i] < 32 || v[i] > 126) return false;
         return len0(v) > 0;
@@ -205,7 +205,7 @@ final class UdpOptions {
         return n;
     }
 
-    /** The options of v whose values differ from those of a new socket (what `cryo show` prints). */
+    /** The options of v whose values differ from those of a new socket (fresh): what the image keeps. */
     static List<Value> changed(List<Value> v, List<Value> fresh) {
         List<Value> l = new ArrayList<>();
         for (Value x : v) {

@@ -91,6 +91,7 @@ final class UdpQueue {
         long room = q.bytes() + 4096L * q.datagrams().size();
         if (room > rcvbuf / 2) Sock.setInt(fd, Sock.SOL_SOCKET, Sock.SO_RCVBUFFORCE, (int) Math.min(room, Integer.MAX_VALUE / 2), what);
         for (UdpQueueRecord.Datagram d : q.datagrams()) {
+            local(d.to(), what);
             Udp.inject(rawSocket.of(d.to().family()), d.from(), d.to(), d.tos(), d.ttl(), d.data(), what);
         }
         // loopback delivers in a softirq, most often before sendmsg returns, not always (ksoftirqd)
@@ -108,6 +109,19 @@ final class UdpQueue {
             throw new SysException("sendmsg(" + what + "): " + have + " of the " + q.datagrams().size() + " queued datagrams arrived (another socket bound to the same port took them?)", cryo.sys.Errno.EIO);
         }
         if (room > rcvbuf / 2) Sock.setInt(fd, Sock.SOL_SOCKET, Sock.SO_RCVBUFFORCE, rcvbuf / 2, what);
+    }
+
+    /**
+     * Fails unless `to` is an address of this host (of the tree's network namespace): a bind to it succeeds only
+     * then. The raw socket would send a datagram to any address; an image must not make cryo send one elsewhere.
+     */
+    private static void local(InetSock.Endpoint to, String what) throws SysException {
+        int probe = InetSock.socket(to.family(), Udp.SOCK_DGRAM, InetSock.IPPROTO_UDP);
+        try {
+            InetSock.bind(probe, new InetSock.Endpoint(to.family(), to.addr(), 0, 0, to.scopeId()), what + ": a queued datagram's destination");
+        } finally {
+            cryo.sys.Fd.close(probe);
+        }
     }
 
     /** The datagrams queued on fd, counted by peeking (SO_PEEK_OFF left off, as a new socket has it). */

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Bad UDP records are refused before anything is restored, one line naming the record and field: an address
- * family cryo does not know, a port out of range, a multicast group that is none, a queue shorter or longer than its socket recorded, bytes that
+ * family cryo does not know, a port out of range, a multicast group that is none, a datagram sent elsewhere, a queue shorter or longer than its socket recorded, bytes that
  * do not add up, a queue missing. No process and no socket is left behind.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -93,6 +93,9 @@ class UdpBadImageTest {
         bad("group", r -> r instanceof UdpSocketRecord u ? TreeFixtures.with(u, "groups",
                 List.of(new UdpSocketRecord.Group("lo", cryo.sys.InetSock.Endpoint.of(cryo.sys.InetSock.AF_INET, new byte[]{127, 0, 0, 1}, 0)))) : r, cases,
                 "record UDP_SOCKET #0: field 'group.addr' 127.0.0.1:0 is not a multicast address");
+        UdpQueueRecord.Datagram elsewhere = TreeFixtures.with(extra, "to", cryo.sys.InetSock.Endpoint.of(cryo.sys.InetSock.AF_INET, new byte[]{10, 9, 8, 7}, extra.to().port()));
+        bad("to", r -> r instanceof UdpQueueRecord q ? TreeFixtures.with(q, "datagrams", List.of(elsewhere, q.datagrams().get(1))) : r, cases,
+                "record UDP_QUEUE #0: field 'datagram.to.addr' 10.9.8.7:" + extra.to().port() + " is not the address of UDP socket on 127.0.0.1:" + extra.to().port());
         Path port = tmp.resolve("port.img");
         Files.write(port, patchPort(Files.readAllBytes(good), 70000));
         cases.put(port.toString(), "record UDP_SOCKET #0: field 'local.port' is 70000, outside 0..65535");
