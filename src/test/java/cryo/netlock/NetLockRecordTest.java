@@ -46,7 +46,7 @@ class NetLockRecordTest {
         Decoder d = new Decoder(MemorySegment.ofBuffer(e.finish()), "NET_LOCK #0");
         assertEquals(r, NetLockRecord.decode(d));
         d.end();
-        assertEquals("[listen [0:0:0:0:0:0:0:0]:8080, 127.0.0.1:8080 <-> 127.0.0.1:40000, [0:0:0:0:0:0:0:1]:443 <-> [0:0:0:0:0:0:0:1]:50000]", r.fields().get("sockets").toString());
+        assertEquals("[listen [::]:8080, 127.0.0.1:8080 <-> 127.0.0.1:40000, [::1]:443 <-> [::1]:50000]", r.fields().get("sockets").toString());
     }
 
     @Test
@@ -72,7 +72,7 @@ class NetLockRecordTest {
     void procNetTcpAddressesAndMappedOnes() {
         assertEquals("127.0.0.1:8080", TreeSockets.endpoint(InetSock.AF_INET, "0100007F:1F90").toString());
         Endpoint one = TreeSockets.endpoint(InetSock.AF_INET6, "00000000000000000000000001000000:0050");
-        assertEquals("[0:0:0:0:0:0:0:1]:80", one.toString());
+        assertEquals("[::1]:80", one.toString());
         Endpoint mapped = TreeSockets.endpoint(InetSock.AF_INET6, "0000000000000000FFFF00000100007F:0050");
         LockedSocket s = LockedSocket.connection(mapped, mapped);
         assertEquals(InetSock.AF_INET, s.local().family());
