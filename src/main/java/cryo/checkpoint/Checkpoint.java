@@ -266,6 +266,7 @@ public final class Checkpoint {
         for (String lost : files.warnings()) opts.log().accept("warning: " + lost);
         cryo.sockets.UnixSocketFile.write(files, w);
         cryo.inet.UdpSocketFile.write(files, w);
+        cryo.inet.TcpSocketFile.write(files, w);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();
@@ -293,6 +294,7 @@ public final class Checkpoint {
             tree.release(opts.log());
         } else {
             lock.hold();   // the image is committed: the lock stays until the restart
+            cryo.inet.TcpSocketFile.beforeKill(files);
             kill(tree, opts.log());
         }
         return new Result(w.written(), pageBytes, frozen, tree.processes.size(), threads);

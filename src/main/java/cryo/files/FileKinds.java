@@ -20,6 +20,7 @@ final class FileKinds {
     private static final List<FileKind> ALL = List.of(
             new cryo.sockets.UnixSocketFile(),   // before InheritedFile: a Unix socket of the tree's own, or connected outside
             new cryo.inet.UdpSocketFile(),
+            new cryo.inet.TcpSocketFile(),   // before InheritedFile, which refuses other sockets
             new cryo.inet.UnsupportedSocketFile(),   // raw, packet, netlink, other families: refused by name
             new InheritedFile(),   // anything leading outside the tree, first: a pipe held outside is not the tree's
             new PipeFile(),

@@ -268,7 +268,7 @@ public final class FileLocks {
     private static long inode(OpenFileRecord d, FileTable files) {
         return switch (d.kind()) {
             case PATH, FIFO -> files.file(d.file()).ino();
-            case PROC, EVENTFD, EPOLL, INOTIFY, UNIX_SOCKET, UDP_SOCKET -> -1L;   // procfs, anonymous files and sockets take no locks
+            case PROC, EVENTFD, EPOLL, INOTIFY, UNIX_SOCKET, UDP_SOCKET, TCP_SOCKET -> -1L;   // procfs, anonymous files and sockets take no locks
             case TIMERFD, SIGNALFD -> -1L;   // anonymous inodes, all one: locks on them are not looked for
             case GHOST -> files.ghosts().inode(d.file());   // a lock on it is refused in record()
             case MEMFD, FIFO_UNLINKED -> files.unnamed().inode(d.file());

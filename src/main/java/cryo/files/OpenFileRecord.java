@@ -25,7 +25,8 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         SIGNALFD,
         INOTIFY,
         UNIX_SOCKET,
-        UDP_SOCKET}
+        UDP_SOCKET,
+        TCP_SOCKET}
 
     /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
     public static final int EXTERNAL = -1;

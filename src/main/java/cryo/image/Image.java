@@ -108,6 +108,13 @@ public final class Image {
         return udp;
     }
 
+    /** The TCP sockets of the tree (cryo.inet). */
+    private final cryo.inet.TcpImage tcp = new cryo.inet.TcpImage();
+
+    public cryo.inet.TcpImage tcp() {
+        return tcp;
+    }
+
     private Image(Head head, Tree tree) {
         this.head = head;
         this.tree = tree;
@@ -282,6 +289,7 @@ public final class Image {
                 case cryo.files.InotifyWatchRecord iw -> img.inotifyWatches.add(iw, img.openFiles, img.files, name.toString());
                 case cryo.sockets.SocketRecord s -> img.sockets.add(s, name.toString(), img.openFiles);
                 case cryo.inet.UdpRecord u -> img.udp.add(u, name.toString(), img.openFiles);
+                case cryo.inet.TcpRecord t -> img.tcp.add(t, name.toString(), img.openFiles);
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
@@ -290,6 +298,7 @@ public final class Image {
         img.eventLoops.checkComplete(img);
         img.sockets.checkComplete(img.openFiles);
         img.udp.checkComplete(img.openFiles);
+        img.tcp.checkComplete(img.openFiles);
         for (ProcessImage p : img.processes.values()) {
             if (p.entry.zombie()) continue;
             int pid = p.entry.pid();

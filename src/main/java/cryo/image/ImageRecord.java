@@ -25,7 +25,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.files.InotifyWatchRecord,
         cryo.sockets.SocketRecord,
         cryo.netlock.NetLockRecord,
-        cryo.inet.UdpRecord {
+        cryo.inet.UdpRecord,
+        cryo.inet.TcpRecord {
 
     RecordType type();
 

@@ -50,6 +50,8 @@ public enum RecordType {
     INOTIFY_WATCH(61, cryo.files.InotifyWatchRecord::decode),
     SOCKET_UNIX(70, cryo.sockets.UnixSocketRecord::decode),
     SOCKET_QUEUE(71, cryo.sockets.SocketQueueRecord::decode),
+    TCP_SOCKET(72, cryo.inet.TcpSocketRecord::decode),
+    TCP_STREAM(73, cryo.inet.TcpStreamRecord::decode),
     NET_LOCK(78, cryo.netlock.NetLockRecord::decode),
     UDP_SOCKET(76, cryo.inet.UdpSocketRecord::decode),
     UDP_QUEUE(77, cryo.inet.UdpQueueRecord::decode),
