@@ -11,7 +11,8 @@ import cryo.sys.Tcp;
  * ESTABLISHED at once (tcp_connect), TCP_REPAIR_OPTIONS and TCP_TIMESTAMP give back what was negotiated, a send
  * under TCP_RECV_QUEUE fills the receive queue (tcp_send_rcvq) and one under TCP_SEND_QUEUE the send queue as
  * sent but not acknowledged (tcp_write_xmit skips transmission), and TCP_REPAIR_WINDOW the windows. Repair off
- * sends a window probe; the bytes never sent are then sent as any write.
+ * (release, once every socket is made) sends a window probe;
+ * the bytes never sent are then sent as any write.
  */
 final class TcpRepairWrite {
     private TcpRepairWrite() {
@@ -42,10 +43,18 @@ final class TcpRepairWrite {
         // rcv_wup may not be after rcv_nxt (tcp_repair_set_window): the receive queue is in first
         Tcp.setWindow(fd, t.window(), what);
         Tcp.repairQueue(fd, Tcp.NO_QUEUE, what);
+    }
+
+    /**
+     * Once every socket of the image is made (release): out of repair mode, with a window probe to the peer,
+     * which must exist by then (a peer in the tree made later would answer the probe with a reset); the
+     * socket's SO_REUSEADDR again (repair off resets sk_reuse), the bytes never sent, a shutdown of reading.
+     */
+    static void release(int fd, TcpSocketRecord s, TcpStreamRecord t, String what) throws SysException {
+        byte[] send = t.sendQueue();
         Tcp.repair(fd, Tcp.REPAIR_OFF, what);
-        // repair off has reset sk_reuse: the socket's SO_REUSEADDR again
         TcpOptions.apply(fd, s.options(), TcpOptions.KEY_REUSEADDR, what);
-        sendAll(fd, send, sent, send.length, what + " unsent data");
+        sendAll(fd, send, send.length - t.unsent(), send.length, what + " unsent data");
         if ((s.shutdown() & TcpSocketRecord.RCV_SHUTDOWN) != 0) Sock.shutdown(fd, Sock.SHUT_RD, what);
     }
 

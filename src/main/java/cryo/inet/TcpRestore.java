@@ -16,12 +16,14 @@ import java.util.List;
  * Makes the TCP sockets of an image in cryo, for the fd broker to hand to the tasks: options first (a new
  * socket's value is left alone when it is the image's), the buffers the user locked, then a listener is bound
  * and listens, an unconnected socket is bound where it was, and a connection is put back with TCP repair
- * (TcpRepairWrite). A connection's listener, which holds the same port, is made before it.
+ * (TcpRepairWrite), out of repair mode once every socket is made (finish). A connection's listener, which holds the same port, is made before it.
  */
 final class TcpRestore implements FileKind.Restorer {
     private final TcpImage tcp;
     private final RestoreContext rc;
     private final List<Integer> made = new ArrayList<>();
+    /** Connections still in repair mode, to cryo's fd: released in finish, when their peers exist. */
+    private final java.util.Map<TcpSocketRecord, Integer> repairing = new java.util.LinkedHashMap<>();
 
     TcpRestore(TcpImage tcp, RestoreContext rc) {
         this.tcp = tcp;
@@ -54,13 +56,21 @@ final class TcpRestore implements FileKind.Restorer {
                 InetSock.bind(fd, s.local(), what);
                 Sock.listen(fd, s.backlog(), what);
             }
-            case Tcp.ESTABLISHED -> TcpRepairWrite.restore(fd, s, tcp.stream(s.objref()), what);
+            case Tcp.ESTABLISHED -> {
+                TcpRepairWrite.restore(fd, s, tcp.stream(s.objref()), what);
+                repairing.put(s, fd);
+            }
             default -> {
                 if (s.local().port() != 0) InetSock.bind(fd, s.local(), what);
             }
         }
         Fd.fcntl(fd, Fd.F_SETFL, d.flags());
         return fd;
+    }
+
+    public void finish() throws SysException {
+        for (var e : repairing.entrySet()) TcpRepairWrite.release(e.getValue(), e.getKey(), tcp.stream(e.getKey().objref()), e.getKey().describe());
+        repairing.clear();
     }
 
     public void close() {
