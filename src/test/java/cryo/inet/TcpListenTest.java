@@ -161,6 +161,14 @@ class TcpListenTest {
         return Integer.parseInt(f[2]);
     }
 
+    /** How many sockets listen on port now (ss -ltn). */
+    static int listeners(int port) throws IOException, InterruptedException {
+        Process ss = new ProcessBuilder("ss", "-ltnH", "sport = :" + port).redirectErrorStream(true).start();
+        String out = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        assertTrue(ss.waitFor(30, TimeUnit.SECONDS));
+        return out.isEmpty() ? 0 : (int) out.lines().count();
+    }
+
     static String readAll(InputStream in) throws IOException {
         return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }
