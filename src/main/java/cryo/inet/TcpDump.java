@@ -27,7 +27,7 @@ import java.util.Map;
  */
 final class TcpDump {
     private final List<TcpRecord> records = new ArrayList<>();
-    /** The task fds of the ESTABLISHED sockets, for beforeKill. */
+    /** The task fds of the connected sockets, for beforeKill. */
     private final List<int[]> established = new ArrayList<>();
     /** The inet_diag view of the namespace's TCP sockets, by inode, read once. */
     private Map<Long, Tcp.Diag> diags;
@@ -52,15 +52,10 @@ final class TcpDump {
         int state = info.state();
         Endpoint local = InetSock.name(dup, what);
         if (local == null) local = Endpoint.of(family, new byte[family == InetSock.AF_INET ? 4 : 16], 0);
-        if (state != Tcp.LISTEN && state != Tcp.ESTABLISHED && state != Tcp.CLOSE) {
-            String why = switch (state) {
-                case Tcp.SYN_SENT -> "a connect() still in progress";
-                case Tcp.CLOSE_WAIT, Tcp.LAST_ACK, Tcp.CLOSING -> "the peer's FIN received";
-                case Tcp.FIN_WAIT1, Tcp.FIN_WAIT2 -> "its own FIN sent (shutdown or close)";
-                default -> "a connection being set up or taken down";
-            };
+        if (state != Tcp.LISTEN && state != Tcp.CLOSE && !TcpSocketRecord.connected(state)) {
+            String why = state == Tcp.SYN_SENT ? "a connect() still in progress" : "a connection being set up or taken down";
             throw c.refuse(describe(c, dup) + " in state " + Tcp.stateName(state) + " (" + why + "): not supported"
-                    + " (cryo restores listening, unconnected and ESTABLISHED TCP sockets)");
+                    + " (cryo restores listening, unconnected, established and half-closed TCP sockets)");
         }
         boolean listening = state == Tcp.LISTEN;
         int fresh = InetSock.socket(family, Sock.SOCK_STREAM, InetSock.IPPROTO_TCP);
@@ -73,8 +68,8 @@ final class TcpDump {
             // sk_userlocks is not readable: a connection's unlocked buffers only grow from the default
             // (tcp_rcv_space_adjust, tcp_sndbuf_expand), so a smaller one was set by the user; a socket that
             // never connected keeps the default unless set.
-            if (state == Tcp.ESTABLISHED ? sndbuf < sndDefault : sndbuf != sndDefault) flags |= TcpSocketRecord.SNDBUF_LOCKED;
-            if (state == Tcp.ESTABLISHED ? rcvbuf < rcvDefault : rcvbuf != rcvDefault) flags |= TcpSocketRecord.RCVBUF_LOCKED;
+            if (TcpSocketRecord.connected(state) ? sndbuf < sndDefault : sndbuf != sndDefault) flags |= TcpSocketRecord.SNDBUF_LOCKED;
+            if (TcpSocketRecord.connected(state) ? rcvbuf < rcvDefault : rcvbuf != rcvDefault) flags |= TcpSocketRecord.RCVBUF_LOCKED;
             byte[] linger = InetSock.getBytes(dup, Sock.SOL_SOCKET, 13, 8, what + " SO_LINGER");
             java.nio.ByteBuffer lb = java.nio.ByteBuffer.wrap(linger).order(java.nio.ByteOrder.nativeOrder());
             int lingerOn = lb.getInt() != 0 ? 1 : 0, lingerSecs = lb.getInt();
@@ -89,10 +84,13 @@ final class TcpDump {
             }
             Endpoint peer = null;
             TcpStreamRecord stream = null;
-            if (state == Tcp.ESTABLISHED) {
+            if (TcpSocketRecord.connected(state)) {
                 peer = InetSock.peer(dup, what);
-                if (peer == null) throw c.refuse(describe(c, dup) + ": ESTABLISHED without a peer address");
-                if (d != null) shutdown = d.shutdown() & TcpSocketRecord.RCV_SHUTDOWN;
+                if (peer == null) throw c.refuse(describe(c, dup) + ": connected without a peer address");
+                if (d == null) throw c.refuse(describe(c, dup) + ": inet_diag does not list it (another network namespace?)");
+                shutdown = d.shutdown();
+                if (TcpSocketRecord.finSent(state)) shutdown |= TcpSocketRecord.SEND_SHUTDOWN;
+                if (TcpSocketRecord.finReceived(state)) shutdown |= TcpSocketRecord.RCV_SHUTDOWN;
                 refuseUrgent(c, dup);
                 int reuse = Sock.getInt(dup, Sock.SOL_SOCKET, 2, what + " SO_REUSEADDR");
                 stream = TcpRepairRead.read(c, dup, objref, info, what, describe(c, dup));

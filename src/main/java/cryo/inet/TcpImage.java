@@ -45,7 +45,7 @@ public final class TcpImage {
             case TcpStreamRecord t -> {
                 TcpSocketRecord s = sockets.get(t.socket());
                 if (s == null) throw new ImageException(at + "field 'socket' names objref " + t.socket() + ", which no TCP_SOCKET record before it has");
-                if (!s.established()) throw new ImageException(at + "field 'socket' names " + s.describe() + ", which is " + Tcp.stateName(s.state()) + ", not ESTABLISHED");
+                if (!s.established()) throw new ImageException(at + "field 'socket' names " + s.describe() + ", which is " + Tcp.stateName(s.state()) + ", not connected");
                 if (streams.put(t.socket(), t) != null) throw new ImageException(at + "a second TCP_STREAM for " + s.describe());
                 // the kernel holds no more than a buffer's worth, and one segment over it (sk_stream_memory_free, tcp_try_rmem_schedule)
                 long sendRoom = 2L * s.sndbuf() + (1 << 18), recvRoom = 2L * s.rcvbuf() + (1 << 18);

@@ -23,17 +23,22 @@ final class TcpRepairRead {
         Tcp.repair(dup, Tcp.REPAIR_ON, what);
         try {
             Tcp.Info now = Tcp.info(dup, what);
-            if (now.state() != Tcp.ESTABLISHED) throw c.refuse(describe + " left ESTABLISHED (now " + Tcp.stateName(now.state()) + ") during checkpoint");
+            if (now.state() != info.state()) throw c.refuse(describe + " went from " + Tcp.stateName(info.state()) + " to " + Tcp.stateName(now.state()) + " during checkpoint");
+            // A FIN sent takes the last sequence number of the send queue, and counts in SIOCOUTQ while not
+            // acknowledged and in SIOCOUTQNSD while not sent; one received the last of the receive queue,
+            // which SIOCINQ leaves out (tcp_inq). A peek returns data only.
+            int fin = TcpSocketRecord.finSent(now.state()) ? 1 : 0;
             Tcp.repairQueue(dup, Tcp.SEND_QUEUE, what);
             long sndSeq = 0;
             int unsent = 0;
             byte[] send = null;
             for (int i = 0; i < TRIES && send == null; i++) {
                 sndSeq = Tcp.queueSeq(dup, what);
-                int outq = Tcp.outq(dup, what);
-                unsent = Tcp.outqNotSent(dup, what);
-                byte[] b = Tcp.peekQueue(dup, outq, what + " send queue");
-                if (b.length == outq && Tcp.outq(dup, what) == outq && Tcp.queueSeq(dup, what) == sndSeq && Tcp.outqNotSent(dup, what) == unsent) send = b;
+                int outq = Tcp.outq(dup, what), notSent = Tcp.outqNotSent(dup, what);
+                int data = Math.max(outq - fin, 0);
+                unsent = Math.max(notSent - fin, 0);
+                byte[] b = Tcp.peekQueue(dup, data, what + " send queue");
+                if (b.length == data && Tcp.outq(dup, what) == outq && Tcp.queueSeq(dup, what) == sndSeq && Tcp.outqNotSent(dup, what) == notSent) send = b;
             }
             if (send == null) throw c.refuse(describe + ": its send queue kept changing while read (acknowledgments arriving)");
             Tcp.repairQueue(dup, Tcp.RECV_QUEUE, what);

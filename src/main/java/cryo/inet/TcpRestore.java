@@ -51,18 +51,14 @@ final class TcpRestore implements FileKind.Restorer {
         if (!s.congestion().isEmpty()) {
             InetSock.setBytes(fd, InetSock.SOL_TCP, Tcp.TCP_CONGESTION, s.congestion().getBytes(java.nio.charset.StandardCharsets.US_ASCII), what + " TCP_CONGESTION");
         }
-        switch (s.state()) {
-            case Tcp.LISTEN -> {
-                InetSock.bind(fd, s.local(), what);
-                Sock.listen(fd, s.backlog(), what);
-            }
-            case Tcp.ESTABLISHED -> {
-                TcpRepairWrite.restore(fd, s, tcp.stream(s.objref()), what);
-                repairing.put(s, fd);
-            }
-            default -> {
-                if (s.local().port() != 0) InetSock.bind(fd, s.local(), what);
-            }
+        if (s.listening()) {
+            InetSock.bind(fd, s.local(), what);
+            Sock.listen(fd, s.backlog(), what);
+        } else if (s.established()) {
+            TcpRepairWrite.restore(fd, s, tcp.stream(s.objref()), what);
+            repairing.put(s, fd);
+        } else if (s.local().port() != 0) {
+            InetSock.bind(fd, s.local(), what);
         }
         Fd.fcntl(fd, Fd.F_SETFL, d.flags());
         return fd;

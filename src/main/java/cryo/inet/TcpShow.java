@@ -18,7 +18,7 @@ public final class TcpShow {
                 m.put("local", s.local().toString());
                 if (s.peer() != null) m.put("peer", s.peer().toString());
                 if (s.listening()) m.put("backlog", s.backlog());
-                if (s.shutdown() != 0) m.put("shutdown", "rd");
+                if (s.shutdown() != 0) m.put("shutdown", ((s.shutdown() & 1) != 0 ? "rd" : "") + ((s.shutdown() & 2) != 0 ? "wr" : ""));
                 m.put("sndbuf", s.sndbuf() + ((s.flags() & TcpSocketRecord.SNDBUF_LOCKED) != 0 ? " locked" : ""));
                 m.put("rcvbuf", s.rcvbuf() + ((s.flags() & TcpSocketRecord.RCVBUF_LOCKED) != 0 ? " locked" : ""));
                 if (s.lingerOnoff() != 0) m.put("linger", s.lingerSecs());

@@ -10,19 +10,20 @@ import cryo.sys.Tcp;
 
 /**
  * TCP_SOCKET: one TCP socket, by the objref of its OPEN_FILE (a socket has one description). state: LISTEN,
- * ESTABLISHED or CLOSE (never connected, bound or not); local: its address (port 0 and the wildcard when
- * unbound); peer: the connected peer's address, null unless ESTABLISHED (a peer may be on another host: the
- * image names it by address only). backlog: a listener's listen() backlog. shutdown: sk_shutdown (only
- * RCV_SHUTDOWN survives in ESTABLISHED). sndbuf/rcvbuf: the buffer sizes, set again only when the flags say the
+ * CLOSE (never connected, bound or not), or a connection: ESTABLISHED, or half closed, FIN_WAIT1/FIN_WAIT2
+ * (its FIN sent), CLOSE_WAIT (the peer's received), LAST_ACK/CLOSING (both); local: its address (port 0 and
+ * the wildcard when unbound); peer: the connected peer's address, null unless connected (a peer may be on
+ * another host: the image names it by address only). backlog: a listener's listen() backlog. shutdown:
+ * sk_shutdown (RCV_SHUTDOWN 1, SEND_SHUTDOWN 2; a FIN sent implies SEND_SHUTDOWN, one received RCV_SHUTDOWN). sndbuf/rcvbuf: the buffer sizes, set again only when the flags say the
  * user locked them (SO_SNDBUF/SO_RCVBUF). options: the integer options, each (level << 16 | name) << 32 | value
- * (TcpOptions). An ESTABLISHED socket has a TCP_STREAM record after it.
+ * (TcpOptions). A connection has a TCP_STREAM record after it.
  */
 public record TcpSocketRecord(int objref, int family, int state, Endpoint local, Endpoint peer, int backlog, int shutdown,
                               int flags, int sndbuf, int rcvbuf, int lingerOnoff, int lingerSecs, String congestion,
                               long[] options) implements TcpRecord {
     /** flags: SO_SNDBUF / SO_RCVBUF set by the user (sk_userlocks), restored with *BUFFORCE. */
     public static final int SNDBUF_LOCKED = 1, RCVBUF_LOCKED = 2;
-    static final int RCV_SHUTDOWN = 1;
+    static final int RCV_SHUTDOWN = 1, SEND_SHUTDOWN = 2;
 
     public TcpSocketRecord {
         options = options.clone();
@@ -41,16 +42,32 @@ public record TcpSocketRecord(int objref, int family, int state, Endpoint local,
         return state == Tcp.LISTEN;
     }
 
+    /** Connected, maybe half closed: a TCP_STREAM record goes with it. */
     public boolean established() {
-        return state == Tcp.ESTABLISHED;
+        return connected(state);
+    }
+
+    static boolean connected(int state) {
+        return state == Tcp.ESTABLISHED || finSent(state) || finReceived(state);
+    }
+
+    /** Its own FIN was sent (shutdown(SHUT_WR) or close): it takes the last sequence number of the send queue. */
+    static boolean finSent(int state) {
+        return state == Tcp.FIN_WAIT1 || state == Tcp.FIN_WAIT2 || state == Tcp.LAST_ACK || state == Tcp.CLOSING;
+    }
+
+    /** The peer's FIN was received: it took the last sequence number of the receive queue. */
+    static boolean finReceived(int state) {
+        return state == Tcp.CLOSE_WAIT || state == Tcp.LAST_ACK || state == Tcp.CLOSING;
     }
 
     /** "TCP socket 7 listening on 127.0.0.1:8080", for messages. */
     public String describe() {
         return "TCP socket " + objref + switch (state) {
             case Tcp.LISTEN -> " listening on " + local;
+            case Tcp.CLOSE -> local.port() == 0 ? " (unbound)" : " bound to " + local;
             case Tcp.ESTABLISHED -> " " + local + " -> " + peer;
-            default -> local.port() == 0 ? " (unbound)" : " bound to " + local;
+            default -> " " + local + " -> " + peer + " in " + Tcp.stateName(state);
         };
     }
 
@@ -87,14 +104,17 @@ public record TcpSocketRecord(int objref, int family, int state, Endpoint local,
         int family = d.u32("family");
         if (family != InetSock.AF_INET && family != InetSock.AF_INET6) throw d.error("family", "is " + family + ", not AF_INET (2) or AF_INET6 (10)");
         int state = d.u32("state");
-        if (state != Tcp.LISTEN && state != Tcp.ESTABLISHED && state != Tcp.CLOSE) throw d.error("state", "is " + state + " (" + Tcp.stateName(state) + "), not LISTEN, ESTABLISHED or CLOSE");
+        if (state != Tcp.LISTEN && state != Tcp.CLOSE && !connected(state)) throw d.error("state", "is " + state + " (" + Tcp.stateName(state) + "), not one cryo restores");
         Endpoint local = endpoint(d, "local", family, false);
         Endpoint peer = endpoint(d, "peer", family, true);
-        if ((state == Tcp.ESTABLISHED) != (peer != null)) throw d.error("peer", state == Tcp.ESTABLISHED ? "is missing on an ESTABLISHED socket" : "is set on a socket in " + Tcp.stateName(state));
-        if (state == Tcp.ESTABLISHED && (peer.port() == 0 || local.port() == 0)) throw d.error(peer.port() == 0 ? "peer.port" : "local.port", "is 0 on an ESTABLISHED socket");
+        if (connected(state) != (peer != null)) throw d.error("peer", (peer == null ? "is missing on a socket in " : "is set on a socket in ") + Tcp.stateName(state));
+        if (connected(state) && (peer.port() == 0 || local.port() == 0)) throw d.error(peer.port() == 0 ? "peer.port" : "local.port", "is 0 on a connected socket");
         if (state == Tcp.LISTEN && local.port() == 0) throw d.error("local.port", "is 0 on a listening socket");
         int backlog = d.u32("backlog", 0, Integer.MAX_VALUE);
-        int shutdown = d.u32("shutdown", 0, state == Tcp.ESTABLISHED ? RCV_SHUTDOWN : 0);
+        int shutdown = d.u32("shutdown", 0, connected(state) ? RCV_SHUTDOWN | SEND_SHUTDOWN : 0);
+        if (finSent(state) && (shutdown & SEND_SHUTDOWN) == 0) throw d.error("shutdown", "lacks SEND_SHUTDOWN on a socket in " + Tcp.stateName(state));
+        if (finReceived(state) && (shutdown & RCV_SHUTDOWN) == 0) throw d.error("shutdown", "lacks RCV_SHUTDOWN on a socket in " + Tcp.stateName(state));
+        if (state == Tcp.ESTABLISHED && (shutdown & SEND_SHUTDOWN) != 0) throw d.error("shutdown", "has SEND_SHUTDOWN on an ESTABLISHED socket (its FIN would be sent)");
         int flags = d.u32("flags", 0, SNDBUF_LOCKED | RCVBUF_LOCKED);
         int sndbuf = d.u32("sndbuf", 0, Integer.MAX_VALUE);
         int rcvbuf = d.u32("rcvbuf", 0, Integer.MAX_VALUE);

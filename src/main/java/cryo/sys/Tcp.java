@@ -157,6 +157,66 @@ public final class Tcp {
         }
     }
 
+    /** TCP header flags. */
+    public static final int FLAG_FIN = 1, FLAG_ACK = 0x10;
+    private static final int SOCK_RAW_TYPE = 3, IPPROTO_RAW = 255;
+
+    /**
+     * Sends one TCP segment with no data from `from` to `to` through a raw socket (raw(7): IPPROTO_RAW, so
+     * the IP header is cryo's, IP_HDRINCL): how restart makes a socket receive the FIN its peer had sent before
+     * the checkpoint. The TCP checksum covers the pseudo header (RFC 793, RFC 8200 8.1); the kernel fills in
+     * the IPv4 header checksum. An IPv4-mapped IPv6 pair (an IPv6 socket talking IPv4) goes as IPv4. No
+     * options: no timestamp, which the receiver does not require of a segment (tcp_validate_incoming checks
+     * PAWS only on a segment that has one).
+     */
+    public static void sendSegment(InetSock.Endpoint from, InetSock.Endpoint to, long seq, long ack, int flags, int window, String what)
+            throws SysException {
+        byte[] src = v4Mapped(from.addr()), dst = v4Mapped(to.addr());
+        boolean v4 = src.length == 4;
+        java.nio.ByteBuffer tcp = java.nio.ByteBuffer.allocate(20);
+        tcp.putShort((short) from.port()).putShort((short) to.port()).putInt((int) seq).putInt((int) ack)
+                .put((byte) (5 << 4)).put((byte) flags).putShort((short) Math.min(window, 65535)).putShort((short) 0).putShort((short) 0);
+        java.nio.ByteBuffer pseudo = java.nio.ByteBuffer.allocate(v4 ? 12 : 40);
+        pseudo.put(src).put(dst);
+        if (v4) pseudo.put((byte) 0).put((byte) InetSock.IPPROTO_TCP).putShort((short) 20);
+        else pseudo.putInt(20).put(new byte[3]).put((byte) InetSock.IPPROTO_TCP);
+        tcp.putShort(16, (short) checksum(pseudo.array(), tcp.array()));
+        java.nio.ByteBuffer ip = java.nio.ByteBuffer.allocate((v4 ? 20 : 40) + 20);
+        if (v4) {
+            ip.put((byte) 0x45).put((byte) 0).putShort((short) 40).putShort((short) 0).putShort((short) 0x4000)
+                    .put((byte) 64).put((byte) InetSock.IPPROTO_TCP).putShort((short) 0).put(src).put(dst);
+        } else {
+            ip.putInt(6 << 28).putShort((short) 20).put((byte) InetSock.IPPROTO_TCP).put((byte) 64).put(src).put(dst);
+        }
+        ip.put(tcp.array());
+        int family = v4 ? InetSock.AF_INET : InetSock.AF_INET6;
+        int fd = InetSock.socket(family, SOCK_RAW_TYPE, IPPROTO_RAW);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(ip.capacity());
+            MemorySegment.copy(ip.array(), 0, buf, JAVA_BYTE, 0, ip.capacity());
+            MemorySegment sa = InetSock.Endpoint.of(family, dst, 0).encode(a);
+            Native.check(Native.raw(Nr.SENDTO, fd, buf.address(), buf.byteSize(), 0, sa.address(), sa.byteSize()),
+                    "sendto(raw TCP segment " + from + " -> " + to + ", " + what + ")");
+        } finally {
+            Fd.close(fd);
+        }
+    }
+
+    /** The IPv4 address inside an IPv4-mapped IPv6 one (::ffff:a.b.c.d); any other address as it is. */
+    private static byte[] v4Mapped(byte[] a) {
+        if (a.length != 16 || a[10] != -1 || a[11] != -1) return a;
+        for (int i = 0; i < 10; i++) if (a[i] != 0) return a;
+        return java.util.Arrays.copyOfRange(a, 12, 16);
+    }
+
+    /** The Internet checksum (RFC 1071) of the concatenated byte strings (each of even length). */
+    private static int checksum(byte[]... parts) {
+        long sum = 0;
+        for (byte[] p : parts) for (int i = 0; i + 1 < p.length; i += 2) sum += ((p[i] & 255) << 8) | (p[i + 1] & 255);
+        while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
+        return (int) (~sum & 0xffff);
+    }
+
     /**
      * One TCP socket as inet_diag reports it (struct inet_diag_msg): state, addresses, rqueue/wqueue (for a
      * listener the accept queue's length and the backlog, else the bytes unread and unacknowledged), inode, and
