@@ -11,8 +11,9 @@ import cryo.sys.Tcp;
  * ESTABLISHED at once (tcp_connect), TCP_REPAIR_OPTIONS and TCP_TIMESTAMP give back what was negotiated, a send
  * under TCP_RECV_QUEUE fills the receive queue (tcp_send_rcvq) and one under TCP_SEND_QUEUE the send queue as
  * sent but not acknowledged (tcp_write_xmit skips transmission), and TCP_REPAIR_WINDOW the windows. Repair off
- * (release, once every socket is made) sends a window probe;
- * the bytes never sent are then sent as any write.
+ * (release, once every socket is made) sends a window probe; the bytes never sent are then sent as any write.
+ * Half-closed connections: a FIN received is received again (receiveFin), a FIN sent is sent again by
+ * shutdown(SHUT_WR) once out of repair mode.
  */
 final class TcpRepairWrite {
     private TcpRepairWrite() {
@@ -24,9 +25,12 @@ final class TcpRepairWrite {
         fitBuffers(fd, s, send.length, recv.length, what);
         Tcp.repair(fd, Tcp.REPAIR_ON, what);
         Tcp.repairQueue(fd, Tcp.RECV_QUEUE, what);
-        Tcp.setQueueSeq(fd, (t.rcvSeq() - recv.length) & 0xffffffffL, what);
+        // a FIN took the last sequence number of its queue: the queue starts one before
+        int finIn = TcpSocketRecord.finReceived(s.state()) ? 1 : 0, finOut = TcpSocketRecord.finSent(s.state()) ? 1 : 0;
+        Tcp.setQueueSeq(fd, (t.rcvSeq() - finIn - recv.length) & 0xffffffffL, what);
         Tcp.repairQueue(fd, Tcp.SEND_QUEUE, what);
-        Tcp.setQueueSeq(fd, (t.sndSeq() - send.length) & 0xffffffffL, what);
+        long sndUna = (t.sndSeq() - finOut - send.length) & 0xffffffffL;
+        Tcp.setQueueSeq(fd, sndUna, what);
         InetSock.bind(fd, s.local(), what);
         InetSock.connect(fd, s.peer(), what);
         java.util.List<int[]> opts = new java.util.ArrayList<>();
@@ -40,7 +44,8 @@ final class TcpRepairWrite {
         sendAll(fd, recv, 0, recv.length, what + " receive queue");
         Tcp.repairQueue(fd, Tcp.SEND_QUEUE, what);
         sendAll(fd, send, 0, sent, what + " send queue");
-        // rcv_wup may not be after rcv_nxt (tcp_repair_set_window): the receive queue is in first
+        if (finIn == 1) receiveFin(fd, s, t, sndUna, what);
+        // rcv_wup may not be after rcv_nxt (tcp_repair_set_window): the receive queue and FIN are in first
         Tcp.setWindow(fd, t.window(), what);
         Tcp.repairQueue(fd, Tcp.NO_QUEUE, what);
     }
@@ -55,7 +60,31 @@ final class TcpRepairWrite {
         Tcp.repair(fd, Tcp.REPAIR_OFF, what);
         TcpOptions.apply(fd, s.options(), TcpOptions.KEY_REUSEADDR, what);
         sendAll(fd, send, send.length - t.unsent(), send.length, what + " unsent data");
-        if ((s.shutdown() & TcpSocketRecord.RCV_SHUTDOWN) != 0) Sock.shutdown(fd, Sock.SHUT_RD, what);
+        // its own FIN: sent again after the data, which a peer that had it acknowledges again (FIN_WAIT1 goes
+        // on to FIN_WAIT2 then; CLOSING is made as LAST_ACK, which ends CLOSED rather than in TIME_WAIT)
+        if ((s.shutdown() & TcpSocketRecord.SEND_SHUTDOWN) != 0) Sock.shutdown(fd, Sock.SHUT_WR, what);
+        if ((s.shutdown() & TcpSocketRecord.RCV_SHUTDOWN) != 0 && !TcpSocketRecord.finReceived(s.state())) Sock.shutdown(fd, Sock.SHUT_RD, what);
+    }
+
+    /**
+     * The peer's FIN, received before the checkpoint, is received again: a FIN|ACK segment from the peer's
+     * address at the last sequence number of the receive queue, acknowledging what the peer had acknowledged,
+     * sent through a raw socket (the socket in repair mode takes segments as any: tcp_fin makes it CLOSE_WAIT,
+     * and its read returns end of file after the data). Waits until the kernel took it.
+     */
+    private static void receiveFin(int fd, TcpSocketRecord s, TcpStreamRecord t, long sndUna, String what) throws SysException {
+        int window = (int) ((t.tcpiOptions() & Tcp.TCPI_OPT_WSCALE) != 0 ? t.window().sndWnd() >> t.sndWscale() : t.window().sndWnd());
+        Tcp.sendSegment(s.peer(), s.local(), (t.rcvSeq() - 1) & 0xffffffffL, sndUna, Tcp.FLAG_FIN | Tcp.FLAG_ACK, window, what + " the peer's FIN");
+        for (int i = 0; i < 2000; i++) {
+            if (Tcp.info(fd, what).state() == Tcp.CLOSE_WAIT) return;
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new SysException(what + ": the peer's FIN sent again was not taken (state " + Tcp.stateName(Tcp.info(fd, what).state()) + ")", cryo.sys.Errno.EIO);
     }
 
     /** Sends data[from, to) in full (the buffers were made to hold it: fitBuffers). */
