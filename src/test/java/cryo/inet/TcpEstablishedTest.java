@@ -44,7 +44,7 @@ class TcpEstablishedTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"4 kill", "6 kill", "4 leave-running", "6 leave-running"})
+    @ValueSource(strings = {"4 kill", "6 kill", "64 kill", "4 leave-running", "6 leave-running"})
     void clientOutsideKeepsItsConnection(String how) throws IOException {
         String family = how.split(" ")[0];
         boolean leave = how.endsWith("leave-running");

@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Half-closed connections of a server in the tree with a client outside: one whose client sent data and its
  * FIN, unread by the server (CLOSE_WAIT), one the server shut down for writing (FIN_WAIT2). After checkpoint
- * and restart (or --leave-running) they are in the same states; the server reads the data and then end of
+ * and restart (or --leave-running; IPv4, IPv6, and IPv4 on an IPv6 socket) they are in the same states; the server reads the data and then end of
  * file on the first and answers, and still reads what the client sends on the second.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
@@ -43,8 +43,9 @@ class TcpHalfClosedTest {
 
     static final String SERVER = """
             import socket, sys
-            l = socket.socket(socket.AF_INET6 if sys.argv[1] == '6' else socket.AF_INET)
-            l.bind(('::1' if sys.argv[1] == '6' else '127.0.0.1', 0))
+            l = socket.socket(socket.AF_INET6 if sys.argv[1] in ('6', '64') else socket.AF_INET)
+            if sys.argv[1] == '64': l.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            l.bind(({'6': '::1', '64': '::'}.get(sys.argv[1], '127.0.0.1'), 0))
             l.listen(2)
             print('PORT', l.getsockname()[1], flush=True)
             c1, _ = l.accept()
@@ -97,7 +98,7 @@ class TcpHalfClosedTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"4 kill", "6 kill", "4 leave-running"})
+    @ValueSource(strings = {"4 kill", "6 kill", "64 kill", "4 leave-running"})
     void halfClosedConnectionsStayHalfClosed(String how) throws Exception {
         String family = how.split(" ")[0];
         Path python = Fixtures.python();

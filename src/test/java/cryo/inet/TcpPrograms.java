@@ -10,7 +10,7 @@ final class TcpPrograms {
     }
 
     /**
-     * server.py FAMILY(4|6): listens on loopback (port from the kernel, printed), takes one connection, sets
+     * server.py FAMILY(4|6|64): listens on loopback (64: an IPv6 socket on the wildcard taking IPv4 too, IPv4-mapped addresses) (port from the kernel, printed), takes one connection, sets
      * options on it, and answers each line "X" with "echo X". "pause" makes it print PAUSED and wait for a line
      * on stdin before it reads on (what the client sends meanwhile waits unread in its receive queue); "opts"
      * answers with the connection's options as the server sees them.
@@ -18,11 +18,12 @@ final class TcpPrograms {
     static final String SERVER = """
             import socket, sys, os
             S, T = socket.SOL_SOCKET, socket.IPPROTO_TCP
-            v6 = sys.argv[1] == '6'
+            v6 = sys.argv[1] in ('6', '64')
             fam = socket.AF_INET6 if v6 else socket.AF_INET
             l = socket.socket(fam, socket.SOCK_STREAM)
             l.setsockopt(S, socket.SO_REUSEADDR, 1)
-            l.bind(('::1' if v6 else '127.0.0.1', 0))
+            if v6: l.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            l.bind(({'6': '::1', '64': '::'}.get(sys.argv[1], '127.0.0.1'), 0))
             l.listen(5)
             print('PORT', l.getsockname()[1], os.getpid(), flush=True)
             c, _ = l.accept()
@@ -59,7 +60,7 @@ final class TcpPrograms {
             """;
 
     /**
-     * client.py FAMILY PORT: one connection; asks the options, 10 requests each answered in turn, then "pause"
+     * client.py FAMILY PORT (64: IPv4): one connection; asks the options, 10 requests each answered in turn, then "pause"
      * and three requests at once (SENT), waits for their answers, 10 more, the options again; DONE. Any error
      * or wrong answer: a line saying so and exit status 1.
      */
