@@ -45,7 +45,7 @@ final class TcpDump {
     OpenFileRecord checkpoint(FdContext c, int dup, int family, long inode) throws Refusal, SysException {
         String what = "fd " + c.fd() + " of " + c.pid();
         if (!c.outside().isEmpty()) {
-            throw c.refuse(describe(c, dup) + " shared with fd " + c.outside().getFirst().fd() + " of task " + c.outside().getFirst().pid()
+            throw c.refuse(describe(c) + " shared with fd " + c.outside().getFirst().fd() + " of task " + c.outside().getFirst().pid()
                     + ", outside the tree: not supported");
         }
         Tcp.Info info = Tcp.info(dup, what);
@@ -54,7 +54,7 @@ final class TcpDump {
         if (local == null) local = Endpoint.of(family, new byte[family == InetSock.AF_INET ? 4 : 16], 0);
         if (state != Tcp.LISTEN && state != Tcp.CLOSE && !TcpSocketRecord.connected(state)) {
             String why = state == Tcp.SYN_SENT ? "a connect() still in progress" : "a connection being set up or taken down";
-            throw c.refuse(describe(c, dup) + " in state " + Tcp.stateName(state) + " (" + why + "): not supported"
+            throw c.refuse(describe(c) + " in state " + Tcp.stateName(state) + " (" + why + "): not supported"
                     + " (cryo restores listening, unconnected, established and half-closed TCP sockets)");
         }
         boolean listening = state == Tcp.LISTEN;
@@ -70,15 +70,15 @@ final class TcpDump {
             // never connected keeps the default unless set.
             if (TcpSocketRecord.connected(state) ? sndbuf < sndDefault : sndbuf != sndDefault) flags |= TcpSocketRecord.SNDBUF_LOCKED;
             if (TcpSocketRecord.connected(state) ? rcvbuf < rcvDefault : rcvbuf != rcvDefault) flags |= TcpSocketRecord.RCVBUF_LOCKED;
-            byte[] linger = InetSock.getBytes(dup, Sock.SOL_SOCKET, 13, 8, what + " SO_LINGER");
+            byte[] linger = InetSock.getBytes(dup, Sock.SOL_SOCKET, TcpOptions.SO_LINGER, 8, what + " SO_LINGER");
             java.nio.ByteBuffer lb = java.nio.ByteBuffer.wrap(linger).order(java.nio.ByteOrder.nativeOrder());
             int lingerOn = lb.getInt() != 0 ? 1 : 0, lingerSecs = lb.getInt();
             String cc = congestion(dup, what), ccDefault = congestion(fresh, "a new TCP socket");
             Tcp.Diag d = diag(inode);
             int backlog = 0, shutdown = 0;
             if (listening) {
-                if (d == null) throw c.refuse(describe(c, dup) + ": inet_diag does not list it (another network namespace?)");
-                if (d.rqueue() > 0) throw c.refuse(describe(c, dup) + " with " + d.rqueue() + " connection(s) completed but not accepted yet: not supported"
+                if (d == null) throw c.refuse(describe(c) + ": inet_diag does not list it (another network namespace?)");
+                if (d.rqueue() > 0) throw c.refuse(describe(c) + " with " + d.rqueue() + " connection(s) completed but not accepted yet: not supported"
                         + " (a connection cannot be put back into an accept queue)");
                 backlog = (int) d.wqueue();
             }
@@ -86,16 +86,19 @@ final class TcpDump {
             TcpStreamRecord stream = null;
             if (TcpSocketRecord.connected(state)) {
                 peer = InetSock.peer(dup, what);
-                if (peer == null) throw c.refuse(describe(c, dup) + ": connected without a peer address");
-                if (d == null) throw c.refuse(describe(c, dup) + ": inet_diag does not list it (another network namespace?)");
+                if (peer == null) throw c.refuse(describe(c) + ": connected without a peer address");
+                if (d == null) throw c.refuse(describe(c) + ": inet_diag does not list it (another network namespace?)");
                 shutdown = d.shutdown();
                 if (TcpSocketRecord.finSent(state)) shutdown |= TcpSocketRecord.SEND_SHUTDOWN;
                 if (TcpSocketRecord.finReceived(state)) shutdown |= TcpSocketRecord.RCV_SHUTDOWN;
                 refuseUrgent(c, dup);
-                int reuse = Sock.getInt(dup, Sock.SOL_SOCKET, 2, what + " SO_REUSEADDR");
-                stream = TcpRepairRead.read(c, dup, objref, info, what, describe(c, dup));
-                // TCP_REPAIR off resets sk_reuse (do_tcp_setsockopt): the task's SO_REUSEADDR is put back
-                if (reuse != 0) Sock.setInt(dup, Sock.SOL_SOCKET, 2, reuse, what + " SO_REUSEADDR");
+                int reuse = Sock.getInt(dup, Sock.SOL_SOCKET, TcpOptions.SO_REUSEADDR, what + " SO_REUSEADDR");
+                try {
+                    stream = TcpRepairRead.read(c, dup, objref, info, what, describe(c));
+                } finally {
+                    // TCP_REPAIR off resets sk_reuse (do_tcp_setsockopt): the task's SO_REUSEADDR is put back
+                    if (reuse != 0) Sock.setInt(dup, Sock.SOL_SOCKET, TcpOptions.SO_REUSEADDR, reuse, what + " SO_REUSEADDR");
+                }
                 established.add(new int[]{c.pid(), c.fd()});
             }
             records.add(new TcpSocketRecord(objref, family, state, local, peer, backlog, shutdown, flags, sndbuf, rcvbuf, lingerOn, lingerSecs,
@@ -120,10 +123,10 @@ final class TcpDump {
      */
     private static void refuseUrgent(FdContext c, int dup) throws Refusal, SysException {
         long r = Tcp.peekUrgent(dup);
-        if (r != -Errno.EINVAL) throw c.refuse(describe(c, dup) + " with urgent data (MSG_OOB) pending: not supported");
+        if (r != -Errno.EINVAL) throw c.refuse(describe(c) + " with urgent data (MSG_OOB) pending: not supported");
     }
 
-    static String describe(FdContext c, int dup) {
+    static String describe(FdContext c) {
         return cryo.files.SocketKind.describe(c.pid(), TcpSocketFile.inode(c.link())) + " (" + c.link() + ")";
     }
 

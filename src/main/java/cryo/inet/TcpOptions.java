@@ -24,7 +24,8 @@ final class TcpOptions {
         }
     }
 
-    private static final int SO_REUSEADDR = 2, SO_KEEPALIVE = 9, SO_OOBINLINE = 10, SO_PRIORITY = 12, SO_REUSEPORT = 15, SO_MARK = 36;
+    static final int SO_REUSEADDR = 2, SO_LINGER = 13;
+    private static final int SO_KEEPALIVE = 9, SO_OOBINLINE = 10, SO_PRIORITY = 12, SO_REUSEPORT = 15, SO_MARK = 36;
     private static final int IP_TOS = 1, IP_TTL = 2, IPV6_UNICAST_HOPS = 16, IPV6_V6ONLY = 26, IPV6_TCLASS = 67;
     static final int KEY_REUSEADDR = Sock.SOL_SOCKET << 16 | SO_REUSEADDR;
 

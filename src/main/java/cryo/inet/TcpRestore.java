@@ -46,7 +46,7 @@ final class TcpRestore implements FileKind.Restorer {
         if ((s.flags() & TcpSocketRecord.RCVBUF_LOCKED) != 0) Sock.setInt(fd, Sock.SOL_SOCKET, Sock.SO_RCVBUFFORCE, s.rcvbuf() / 2, what + " SO_RCVBUFFORCE");
         if (s.lingerOnoff() != 0) {
             java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.nativeOrder()).putInt(1).putInt(s.lingerSecs());
-            InetSock.setBytes(fd, Sock.SOL_SOCKET, 13, b.array(), what + " SO_LINGER");
+            InetSock.setBytes(fd, Sock.SOL_SOCKET, TcpOptions.SO_LINGER, b.array(), what + " SO_LINGER");
         }
         if (!s.congestion().isEmpty()) {
             InetSock.setBytes(fd, InetSock.SOL_TCP, Tcp.TCP_CONGESTION, s.congestion().getBytes(java.nio.charset.StandardCharsets.US_ASCII), what + " TCP_CONGESTION");
