@@ -11,7 +11,8 @@ final class TcpPrograms {
 
     /**
      * server.py FAMILY(4|6|64): listens on loopback (64: an IPv6 socket on the wildcard taking IPv4 too, IPv4-mapped addresses) (port from the kernel, printed), takes one connection, sets
-     * options on it, and answers each line "X" with "echo X". "pause" makes it print PAUSED and wait for a line
+     * options on it (keepalive, user timeout, priority, linger, TOS/TCLASS, TTL/hops, congestion control,
+     * SO_MARK, SO_OOBINLINE, a locked receive buffer), and answers each line "X" with "echo X". "pause" makes it print PAUSED and wait for a line
      * on stdin before it reads on (what the client sends meanwhile waits unread in its receive queue); "opts"
      * answers with the connection's options as the server sees them.
      */
@@ -35,13 +36,24 @@ final class TcpPrograms {
             c.setsockopt(T, socket.TCP_USER_TIMEOUT, 30000)
             c.setsockopt(S, socket.SO_PRIORITY, 3)
             c.setsockopt(S, socket.SO_LINGER, b'\\x01\\0\\0\\0\\x05\\0\\0\\0')
-            if v6: c.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, 0x20)
-            else: c.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x10)
+            c.setsockopt(T, socket.TCP_CONGESTION, b'reno')
+            c.setsockopt(S, socket.SO_MARK, 7)
+            c.setsockopt(S, socket.SO_OOBINLINE, 1)
+            c.setsockopt(S, socket.SO_RCVBUF, 32768)
+            if v6:
+                c.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, 0x20)
+                c.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 33)
+            else:
+                c.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 0x10)
+                c.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 33)
             def opts():
                 o = [c.getsockopt(T, socket.TCP_NODELAY), c.getsockopt(S, socket.SO_KEEPALIVE), c.getsockopt(T, socket.TCP_KEEPIDLE),
                      c.getsockopt(T, socket.TCP_KEEPINTVL), c.getsockopt(T, socket.TCP_KEEPCNT), c.getsockopt(T, socket.TCP_USER_TIMEOUT),
                      c.getsockopt(S, socket.SO_PRIORITY), c.getsockopt(S, socket.SO_LINGER, 8), c.getsockopt(S, socket.SO_REUSEADDR),
                      c.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS) if v6 else c.getsockopt(socket.IPPROTO_IP, socket.IP_TOS),
+                     c.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS) if v6 else c.getsockopt(socket.IPPROTO_IP, socket.IP_TTL),
+                     c.getsockopt(T, socket.TCP_CONGESTION, 16).rstrip(b'\\0'), c.getsockopt(S, socket.SO_MARK),
+                     c.getsockopt(S, socket.SO_OOBINLINE), c.getsockopt(S, socket.SO_RCVBUF),
                      c.getsockname(), c.getpeername(), c.getblocking()]
                 return ' '.join(str(x) for x in o)
             f = c.makefile('rb', buffering=0)

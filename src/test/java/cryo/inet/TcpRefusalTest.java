@@ -21,6 +21,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
+ * What cryo cannot restore exactly is refused at checkpoint in one line: a connect in progress (SYN_SENT).
  * Urgent data (MSG_OOB) waiting in a connection is refused in one line naming the task and the socket, and
  * the failed checkpoint leaves every socket of the tree as it was: the other connection, read in repair mode
  * before the refusal, and this one go on.
@@ -69,6 +70,47 @@ class TcpRefusalTest {
     @BeforeEach
     void root() {
         Fixtures.assumeRoot();
+    }
+
+    static final String CONNECTING = """
+            import socket, sys
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(('127.0.0.1', int(sys.argv[1])))
+            except BlockingIOError:
+                pass
+            print('CONNECTING', flush=True)
+            sys.stdin.readline()
+            """;
+
+    /** A non-blocking connect whose SYN gets no answer (the test's own nftables rule drops it): SYN_SENT, refused in one line. */
+    @Test
+    void aConnectInProgressIsRefused() throws Exception {
+        Fixtures.assumeTool("nft");
+        String table = "cryo_tcp_synsent_" + ProcessHandle.current().pid();
+        try (java.net.ServerSocket target = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            String port = Integer.toString(target.getLocalPort());
+            nft("add", "table", "ip", table);
+            nft("add", "chain", "ip", table, "in", "{ type filter hook input priority 0 ; }");
+            nft("add", "rule", "ip", table, "in", "ip", "daddr", "127.0.0.1", "tcp", "dport", port, "tcp", "flags", "syn", "drop");
+            Proc p = cleanup.start("connecting", new ProcessBuilder(Fixtures.python().toString(), Files.writeString(tmp.resolve("c.py"), CONNECTING).toString(), port));
+            p.await("CONNECTING", l -> l.equals("CONNECTING"));
+            String line = Cryo.run(cleanup, "checkpoint", Long.toString(p.pid()), "-o", tmp.resolve("x.img").toString()).assertOneLineError();
+            assertTrue(line.contains("task " + p.pid()) && line.contains("fd 3") && line.contains("SYN_SENT") && line.contains("connect() still in progress"), line);
+            p.closeStdin();
+            assertEquals(0, p.awaitExit(Timeouts.EXIT), p.tails());
+        } finally {
+            new ProcessBuilder("nft", "delete", "table", "ip", table).redirectErrorStream(true).start().waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private static void nft(String... args) throws java.io.IOException, InterruptedException {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("nft"));
+        cmd.addAll(java.util.List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, cmd + ": " + out);
     }
 
     @Test
