@@ -41,11 +41,12 @@ class TcpEstablishedTest {
     @BeforeEach
     void root() {
         Fixtures.assumeRoot();
+        Fixtures.assumeTool("ss");
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"4 kill", "6 kill", "64 kill", "4 leave-running", "6 leave-running"})
-    void clientOutsideKeepsItsConnection(String how) throws IOException {
+    void clientOutsideKeepsItsConnection(String how) throws Exception {
         String family = how.split(" ")[0];
         boolean leave = how.endsWith("leave-running");
         Path python = Fixtures.python();
@@ -57,6 +58,7 @@ class TcpEstablishedTest {
         String opts1 = c.await("OPTS1", l -> l.startsWith("OPTS1 ") || l.startsWith("ERROR"));
         c.await("SENT", l -> l.equals("SENT"));
         s.await("PAUSED", l -> l.equals("PAUSED"));
+        TcpPrograms.awaitClientsAcknowledged(port);
 
         Path image = tmp.resolve("server.img");
         Proc running = s;

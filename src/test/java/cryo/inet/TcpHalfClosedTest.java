@@ -110,6 +110,7 @@ class TcpHalfClosedTest {
         String c1 = ready[2], c2 = ready[3];
         awaitState(port, c1, "CLOSE-WAIT");
         awaitState(port, c2, "FIN-WAIT-2");
+        TcpPrograms.awaitClientsAcknowledged(port);
 
         Path image = tmp.resolve("s.img");
         Proc r = s;

@@ -108,6 +108,23 @@ final class TcpPrograms {
             print('DONE', flush=True)
             """;
 
+    /**
+     * Waits (up to 10 s) until every socket sending to port (the clients of a server on it) has its data
+     * acknowledged (ss Send-Q 0): a client with nothing to retransmit stays silent while the server is away,
+     * which is what keeps it from a reset there without the network lock.
+     */
+    static void awaitClientsAcknowledged(String port) throws IOException, InterruptedException {
+        String last = "";
+        for (int i = 0; i < 200; i++) {
+            Process ss = new ProcessBuilder("ss", "-tnH", "dport = :" + port).redirectErrorStream(true).start();
+            last = new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+            if (!ss.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) throw new AssertionError("ss hangs");
+            if (last.lines().allMatch(l -> l.trim().split("\\s+").length > 2 && l.trim().split("\\s+")[2].equals("0"))) return;
+            Thread.sleep(50);
+        }
+        throw new AssertionError("a client of port " + port + " still has data not acknowledged: " + last);
+    }
+
     static Path write(Path dir, String name, String program) throws IOException {
         return Files.writeString(dir.resolve(name), program);
     }

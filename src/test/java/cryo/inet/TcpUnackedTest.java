@@ -26,8 +26,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Data sent but not acknowledged: an nftables rule of the test's own drops what the server sends to the
- * client, so its answer waits in the send queue as sent (SIOCOUTQ, none of it SIOCOUTQNSD). Checkpointed and
+ * Data sent but not acknowledged: an nftables rule of the test's own drops the data the server sends to the
+ * client (not its acknowledgments), so its answer waits in the send queue as sent (SIOCOUTQ, none of it SIOCOUTQNSD). Checkpointed and
  * killed with it, the rule removed, restarted: the restored socket holds it as sent and retransmits it, and
  * the client gets the answer in its connection and goes on.
  */
@@ -83,10 +83,13 @@ class TcpUnackedTest {
         try {
             nft("add", "table", "ip", table);
             nft("add", "chain", "ip", table, "in", "{ type filter hook input priority 0 ; }");   // at input: dropped at output the segment would count as not sent (tcp_transmit_skb fails)
-            nft("add", "rule", "ip", table, "in", "ip", "saddr", "127.0.0.1", "tcp", "sport", port, "tcp", "dport", local, "drop");
+            // segments with data only (longer than a bare header with timestamps): the server's acknowledgments
+            // pass, so the client's request is acknowledged and the client stays silent until the answer comes
+            nft("add", "rule", "ip", table, "in", "ip", "saddr", "127.0.0.1", "tcp", "sport", port, "tcp", "dport", local, "ip", "length", "gt", "52", "drop");
             c.send("go");
             c.await("SENT", l -> l.equals("SENT"));
-            awaitSendQ(port, local);
+            awaitSendQ(port, local, true);
+            awaitSendQ(local, port, false);
             Path image = tmp.resolve("s.img");
             Cryo.checkpoint(cleanup, s.pid(), image);
             s.awaitExit(Timeouts.EXIT);
@@ -113,17 +116,17 @@ class TcpUnackedTest {
         assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, cmd + ": " + out);
     }
 
-    /** Waits until the server's side of the connection has bytes in its send queue (ss Send-Q), up to 10 s. */
-    private static void awaitSendQ(String port, String peer) throws IOException, InterruptedException {
+    /** Waits until the sending side of the connection port -> peer has bytes in its send queue (ss Send-Q), or none, up to 10 s. */
+    private static void awaitSendQ(String port, String peer, boolean some) throws IOException, InterruptedException {
         String last = "";
         for (int i = 0; i < 200; i++) {
             Process ss = new ProcessBuilder("ss", "-tnH", "sport = :" + port + " and dport = :" + peer).redirectErrorStream(true).start();
             last = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
             assertTrue(ss.waitFor(30, TimeUnit.SECONDS));
             String[] f = last.split("\\s+");
-            if (f.length > 2 && !f[2].equals("0")) return;
+            if (f.length > 2 && f[2].equals("0") != some) return;
             Thread.sleep(50);
         }
-        throw new AssertionError("no unacknowledged data in the server's send queue: " + last);
+        throw new AssertionError("the send queue of " + port + " -> " + peer + " is not " + (some ? "holding data" : "empty") + ": " + last);
     }
 }
