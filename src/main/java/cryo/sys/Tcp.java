@@ -157,6 +157,12 @@ public final class Tcp {
         }
     }
 
+    /**
+     * The packet mark (SO_MARK) of the segments cryo sends itself at restart (sendSegment): a network lock that
+     * drops the tree's connections' packets lets packets with this mark through.
+     */
+    public static final int RESTORE_MARK = 0x63727930;   // "cry0"
+
     /** TCP header flags. */
     public static final int FLAG_FIN = 1, FLAG_ACK = 0x10;
     private static final int SOCK_RAW_TYPE = 3, IPPROTO_RAW = 255;
@@ -192,6 +198,7 @@ public final class Tcp {
         int family = v4 ? InetSock.AF_INET : InetSock.AF_INET6;
         int fd = InetSock.socket(family, SOCK_RAW_TYPE, IPPROTO_RAW);
         try (Arena a = Arena.ofConfined()) {
+            Sock.setInt(fd, Sock.SOL_SOCKET, 36, RESTORE_MARK, "raw socket SO_MARK");
             MemorySegment buf = a.allocate(ip.capacity());
             MemorySegment.copy(ip.array(), 0, buf, JAVA_BYTE, 0, ip.capacity());
             MemorySegment sa = InetSock.Endpoint.of(family, dst, 0).encode(a);
