@@ -38,14 +38,15 @@ class EveryRefusalTest {
     }
 
     /**
-     * Three kinds of fd cryo does not take yet, in one process; an epoll that watches one of them adds no
-     * reason of its own (the socket's is the reason).
+     * Three fds cryo does not take, in one process (a TCP listener with a connection not accepted yet, a pidfd,
+     * a netlink socket); an epoll that watches one of them adds no reason of its own (the socket's is the reason).
      */
     private static final String SERVER = """
             import os, select, socket, sys
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
             s.listen()
+            waiting = socket.create_connection(s.getsockname())   # never accepted: refused (the client itself is taken)
             ep = select.epoll()
             ep.register(s.fileno(), select.EPOLLIN)
             pidfd = os.pidfd_open(os.getpid())
