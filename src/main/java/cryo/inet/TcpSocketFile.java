@@ -91,6 +91,41 @@ public final class TcpSocketFile implements FileKind {
         TcpPreflight.check(image.tcp());
     }
 
+    /**
+     * cryo check: what checkpoint reads TCP sockets with works here: a loopback connection in cryo with three
+     * bytes unread, inet_diag of its listener (backlog), and in repair mode TCP_QUEUE_SEQ, SIOCINQ, a peek of
+     * the receive queue and TCP_REPAIR_WINDOW; the bytes are still there to read after repair mode is off.
+     */
+    public static void selfCheck() throws Exception {
+        int l = InetSock.socket(InetSock.AF_INET, Sock.SOCK_STREAM, InetSock.IPPROTO_TCP), c = -1, a = -1;
+        try {
+            InetSock.bind(l, InetSock.Endpoint.of(InetSock.AF_INET, new byte[]{127, 0, 0, 1}, 0), "check");
+            Sock.listen(l, 3, "check");
+            InetSock.Endpoint at = InetSock.name(l, "check");
+            c = InetSock.socket(InetSock.AF_INET, Sock.SOCK_STREAM, InetSock.IPPROTO_TCP);
+            InetSock.connect(c, at, "check");
+            a = Sock.accept(l, "check");
+            if (cryo.sys.Tcp.send(c, new byte[]{1, 2, 3}, 0, "check") != 3) throw new Exception("send took less than 3 bytes");
+            long ino = Long.parseLong(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + l)).toString().replaceAll("\\D", ""));
+            cryo.sys.Tcp.Diag d = cryo.sys.Tcp.diag(InetSock.AF_INET, 1 << cryo.sys.Tcp.LISTEN).stream().filter(x -> x.inode() == ino).findFirst().orElse(null);
+            if (d == null || d.wqueue() != 3) throw new Exception("inet_diag says " + d);
+            for (int i = 0; i < 1000 && cryo.sys.Tcp.inq(a, "check") < 3; i++) Thread.sleep(1);
+            cryo.sys.Tcp.repair(a, cryo.sys.Tcp.REPAIR_ON, "check");
+            try {
+                cryo.sys.Tcp.repairQueue(a, cryo.sys.Tcp.RECV_QUEUE, "check");
+                cryo.sys.Tcp.queueSeq(a, "check");
+                byte[] q = cryo.sys.Tcp.peekQueue(a, cryo.sys.Tcp.inq(a, "check"), "check");
+                if (q.length != 3 || q[2] != 3) throw new Exception("the peek found " + q.length + " bytes");
+                cryo.sys.Tcp.window(a, "check");
+            } finally {
+                cryo.sys.Tcp.repair(a, cryo.sys.Tcp.REPAIR_OFF_NO_WP, "check");
+            }
+            if (cryo.sys.Tcp.inq(a, "check") != 3) throw new Exception("the bytes are gone after repair mode");
+        } finally {
+            for (int fd : new int[]{a, c, l}) if (fd >= 0) Fd.close(fd);
+        }
+    }
+
     public Restorer restorer(RestoreContext rc) {
         return new TcpRestore(rc.image().tcp(), rc);
     }

@@ -124,6 +124,10 @@ public final class KernelCheck {
                 cryo.sockets.UnixSocketFile.selfCheck(stubPid);
                 return null;
             });
+            check("TCP sockets: inet_diag, TCP_REPAIR, TCP_QUEUE_SEQ, a peek in repair mode", () -> {
+                cryo.inet.TcpSocketFile.selfCheck();
+                return null;
+            });
             check("fd passing (SCM_RIGHTS to a remote recvmsg)", () -> {
                 int got = broker.pass(stub, 0);
                 stub.syscall("close", Nr.CLOSE, got);
