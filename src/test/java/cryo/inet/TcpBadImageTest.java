@@ -39,7 +39,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Images whose TCP records cannot be right, and an address in use at restart: each is one line naming the
+ * `cryo show` prints the TCP records of an image. Images whose TCP records cannot be right, and an address in use at restart: each is one line naming the
  * record and field (or the socket and the address), and leaves nothing behind: no process, no socket
  * listening on the image's port.
  */
@@ -90,6 +90,9 @@ class TcpBadImageTest {
         List<ImageRecord> records = TreeFixtures.withRecords(good, ArrayList::new);
         TcpStreamRecord stream = records.stream().filter(r -> r instanceof TcpStreamRecord).map(r -> (TcpStreamRecord) r).findFirst().orElseThrow();
         assertEquals("req 1\n", new String(stream.recvQueue(), StandardCharsets.US_ASCII), "the unread request in the image");
+        String show = Cryo.run(cleanup, "show", good.toString()).assertOk().stdout();
+        assertTrue(show.lines().anyMatch(l -> l.startsWith("TCP_SOCKET") && l.contains("state=LISTEN") && l.contains("local=127.0.0.1:" + port)), show);
+        assertTrue(show.lines().anyMatch(l -> l.startsWith("TCP_STREAM") && l.contains("recv_queue=\"6 bytes\"")), show);
         TcpSocketRecord conn = records.stream().filter(r -> r instanceof TcpSocketRecord t && t.objref() == stream.socket()).map(r -> (TcpSocketRecord) r).findFirst().orElseThrow();
 
         Map<String, List<String>> expected = new java.util.LinkedHashMap<>();
