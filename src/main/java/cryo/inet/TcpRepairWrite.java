@@ -26,11 +26,10 @@ final class TcpRepairWrite {
         Tcp.repair(fd, Tcp.REPAIR_ON, what);
         Tcp.repairQueue(fd, Tcp.RECV_QUEUE, what);
         // a FIN took the last sequence number of its queue: the queue starts one before
-        int finIn = TcpSocketRecord.finReceived(s.state()) ? 1 : 0, finOut = TcpSocketRecord.finSent(s.state()) ? 1 : 0;
+        int finIn = TcpSocketRecord.finReceived(s.state()) ? 1 : 0;
         Tcp.setQueueSeq(fd, (t.rcvSeq() - finIn - recv.length) & 0xffffffffL, what);
         Tcp.repairQueue(fd, Tcp.SEND_QUEUE, what);
-        long sndUna = (t.sndSeq() - finOut - send.length) & 0xffffffffL;
-        Tcp.setQueueSeq(fd, sndUna, what);
+        Tcp.setQueueSeq(fd, sndUna(s, t), what);
         InetSock.bind(fd, s.local(), what);
         InetSock.connect(fd, s.peer(), what);
         java.util.List<int[]> opts = new java.util.ArrayList<>();
@@ -44,19 +43,21 @@ final class TcpRepairWrite {
         sendAll(fd, recv, 0, recv.length, what + " receive queue");
         Tcp.repairQueue(fd, Tcp.SEND_QUEUE, what);
         sendAll(fd, send, 0, sent, what + " send queue");
-        if (finIn == 1) receiveFin(fd, s, t, sndUna, what);
-        // rcv_wup may not be after rcv_nxt (tcp_repair_set_window): the receive queue and FIN are in first
-        Tcp.setWindow(fd, t.window(), what);
         Tcp.repairQueue(fd, Tcp.NO_QUEUE, what);
     }
 
     /**
-     * Once every socket of the image is made (release): out of repair mode, with a window probe to the peer,
+     * Once every socket of the image is made and the network lock is lifted (release): the peer's FIN
+     * received again if it had been, the windows, then out of repair mode, with a window probe to the peer,
      * which must exist by then (a peer in the tree made later would answer the probe with a reset); the
-     * socket's SO_REUSEADDR again (repair off resets sk_reuse), the bytes never sent, a shutdown of reading.
+     * socket's SO_REUSEADDR again (repair off resets sk_reuse), the bytes never sent, its own FIN, a shutdown
+     * of reading.
      */
     static void release(int fd, TcpSocketRecord s, TcpStreamRecord t, String what) throws SysException {
         byte[] send = t.sendQueue();
+        if (TcpSocketRecord.finReceived(s.state())) receiveFin(fd, s, t, sndUna(s, t), what);
+        // rcv_wup may not be after rcv_nxt (tcp_repair_set_window): the receive queue and FIN are in first
+        Tcp.setWindow(fd, t.window(), what);
         Tcp.repair(fd, Tcp.REPAIR_OFF, what);
         TcpOptions.apply(fd, s.options(), TcpOptions.KEY_REUSEADDR, what);
         sendAll(fd, send, send.length - t.unsent(), send.length, what + " unsent data");
@@ -85,6 +86,11 @@ final class TcpRepairWrite {
             }
         }
         throw new SysException(what + ": the peer's FIN sent again was not taken (state " + Tcp.stateName(Tcp.info(fd, what).state()) + ")", cryo.sys.Errno.EIO);
+    }
+
+    /** The first sequence number of the send queue: what the peer had acknowledged (snd_una). */
+    private static long sndUna(TcpSocketRecord s, TcpStreamRecord t) {
+        return (t.sndSeq() - (TcpSocketRecord.finSent(s.state()) ? 1 : 0) - t.sendQueue().length) & 0xffffffffL;
     }
 
     /** Sends data[from, to) in full (the buffers were made to hold it: fitBuffers). */

@@ -178,11 +178,11 @@ public final class Restart {
             // Every fd is in place: /proc files go to their offsets now that every task has its final memory;
             // cryo lets go of its own pipe ends and FIFO holders before any task runs, or a released writer
             // would still find a reader (cryo) instead of EPIPE.
-            opener.finish();
+            cryo.netlock.NetworkLock.lift(image.netLock, opts.log());   // sockets back, tasks not yet running
+            opener.finish();   // TCP connections leave repair mode here: what they send must get through
             if (terminal != null) terminal = terminal.onHost(creator.pids::host);
             Terminal.handOver(terminal);
             if (init != null) PidNamespaceInit.start(init, root, hole, HOLE);
-            cryo.netlock.NetworkLock.lift(image.netLock, opts.log());   // sockets back, tasks not yet running
             // Children first: a released parent may kill a child at once (ESRCH then only means that).
             for (Tracee t : ready.reversed()) {
                 try {

@@ -63,7 +63,7 @@ class NetworkLockCheckpointTest {
         Fixtures.assumeTool("nft");
     }
 
-    private record Served(Proc server, Proc client, List<String> externals) {
+    private record Served(Proc server, Proc client, List<String> externals, int port) {
     }
 
     /** The server with one client connected and one line echoed; the --external options for its sockets. */
@@ -82,7 +82,7 @@ class NetworkLockCheckpointTest {
             }
         }
         assertEquals(4, externals.size(), "the listener and the connection: " + externals);
-        return new Served(server, client, externals);
+        return new Served(server, client, externals, port);
     }
 
     private static void echo(Proc server, Proc client, String word) {
@@ -103,9 +103,13 @@ class NetworkLockCheckpointTest {
     void aFailedCheckpointLiftsItsLockAndTheServerServesOn(String how) throws IOException {
         Served s = served();
         Path image = tmp.resolve("f.img");
-        Cryo.Result r = how.equals("refused")
-                ? Cryo.run(cleanup, checkpointArgs(s, image, false))   // a TCP socket is refused once the lock is on
-                : Cryo.runEnv(cleanup, Map.of("CRYO_FAULT", how), checkpointArgs(s, image, true));
+        Cryo.Result r;
+        // refused once the lock is on: a listener with a connection not accepted yet (the server takes one at a time)
+        try (java.net.Socket waiting = how.equals("refused") ? new java.net.Socket("127.0.0.1", s.port()) : null) {
+            r = how.equals("refused")
+                    ? Cryo.run(cleanup, checkpointArgs(s, image, false))
+                    : Cryo.runEnv(cleanup, Map.of("CRYO_FAULT", how), checkpointArgs(s, image, true));
+        }
         assertTrue(r.exit() != 0 && r.stderr().contains(how.equals("refused") ? "socket" : how) && !r.stderr().contains("Exception"), r.describe());
         assertEquals(Set.of(), tables.left(), "no lock table left");
         Procfs.assertRunningUntraced(s.server().pid(), "the server after a failed checkpoint");
