@@ -23,7 +23,8 @@ import java.util.Set;
  * A TCP socket (IPv4 or IPv6) of the tree's own network namespace, both halves: checkpoint reads it through a
  * duplicate of the task's fd (TcpDump; an ESTABLISHED one in repair mode, TcpRepairRead), restart makes it
  * again in cryo (TcpRestore): a listener bound and listening, a connection put back with TCP repair, its
- * queues refilled. A socket held by a process outside the tree too is refused.
+ * queues refilled. A socket held by a process outside the tree too is refused, except at fds 0-2, where it
+ * is the task's stdio leading outside (InheritedFile).
  */
 public final class TcpSocketFile implements FileKind {
     public Set<OpenFileRecord.Kind> kinds() {
@@ -32,6 +33,7 @@ public final class TcpSocketFile implements FileKind {
 
     public boolean takes(FdContext c) throws IOException {
         if (!c.link().startsWith("socket:[") || c.external().contains(c.link())) return false;
+        if (c.fd() <= 2 && !c.outside().isEmpty()) return false;   // the task's stdio leading outside: InheritedFile's
         int dup = -1;
         try {
             dup = Proc.pidfdGetfd(c.pid(), c.fd());
