@@ -142,7 +142,7 @@ class HttpServerTest {
             p.awaitExit(Timeouts.EXIT);
             TreeFixtures.awaitAllGone(List.of(p.pid()), Timeouts.EXIT);
             Procfs.sleep(Duration.ofSeconds(1));
-            serving = Cryo.startRestart(cleanup, image, p.pid());
+            serving = Net.restart(cleanup, image, p.pid());
         }
         assertEquals("RESPONSE 200 " + local + " " + answer(server, "/a.txt", 3, "file a"), get(client, "/a.txt"),
                 mode + ": the keep-alive connection goes on");
@@ -157,7 +157,7 @@ class HttpServerTest {
         stop(serving, p.pid(), true);
 
         if (leave) {
-            Proc restored = Cryo.startRestart(cleanup, image, p.pid());
+            Proc restored = Net.restart(cleanup, image, p.pid());
             Net.Response again = Net.get(HOST, port, "/b.txt");
             assertEquals(200, again.status(), again.text());
             assertEquals(answer(server, "/b.txt", 3, "file b"), again.text().strip(),

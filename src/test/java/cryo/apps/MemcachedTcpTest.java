@@ -134,7 +134,7 @@ class MemcachedTcpTest {
             p.awaitExit(Timeouts.EXIT);
             TreeFixtures.awaitAllGone(List.of(p.pid()), Timeouts.EXIT);
             Procfs.sleep(Duration.ofSeconds(1));
-            serving = Cryo.startRestart(cleanup, image, p.pid());
+            serving = Net.restart(cleanup, image, p.pid());
         }
         String when = leave ? "left running" : "after restart";
         for (int i : List.of(0, 42, ITEMS - 1))
@@ -151,7 +151,7 @@ class MemcachedTcpTest {
         stop(serving, p.pid());
 
         if (leave) {
-            Proc restored = Cryo.startRestart(cleanup, image, p.pid());
+            Proc restored = Net.restart(cleanup, image, p.pid());
             String held = getAll(port, false);
             assertFalse(held.contains("VALUE held") || held.contains("VALUE fresh"),
                     "the restarted image holds what was stored before the checkpoint only: " + held);

@@ -1,7 +1,9 @@
 package cryo.apps;
 
-import cryo.testing.Procfs;
+import cryo.testing.Cleanup;
+import cryo.testing.Cryo;
 import cryo.testing.Proc;
+import cryo.testing.Procfs;
 import cryo.testing.Timeouts;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -12,11 +14,14 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 
@@ -107,6 +112,34 @@ final class Net {
     /** SIGTERM to a process that is not the JVM's child (a restored server), if it is still there. */
     static void terminate(long pid) {
         ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+    }
+
+    /** {@code cryo restart IMAGE} in the foreground, returned once the restored tree runs ({@link #awaitRestored}). */
+    static Proc restart(Cleanup cleanup, Path image, long root) {
+        Proc rest = Cryo.startRestart(cleanup, image, root);
+        awaitRestored(rest, root, List.of(root));
+        return rest;
+    }
+
+    /**
+     * Waits until cryo restart has let the restored tree run: the root a child of the restart process, every pid
+     * of the tree alive, traced by nobody and not stopped (a server that prints nothing when restored cannot say so
+     * itself, and a client connecting earlier finds no listener).
+     */
+    static void awaitRestored(Proc restart, long root, Collection<Long> tree) {
+        long deadline = System.nanoTime() + Timeouts.CRYO.toNanos();
+        while (true) {
+            boolean running = Procfs.alive(root) && Procfs.ppid(root) == restart.pid();
+            for (long pid : tree)
+                running &= Procfs.alive(pid) && Procfs.tracerPid(pid) == 0 && Procfs.state(pid) != 't' && Procfs.state(pid) != 'T';
+            if (running) return;
+            if (!restart.isAlive())
+                throw new AssertionError("cryo restart exited " + restart.awaitExit(Timeouts.EXIT) + "\n" + restart.tails());
+            if (System.nanoTime() > deadline)
+                throw new AssertionError("the restored tree " + tree + " does not run after " + Timeouts.CRYO.toSeconds() + " s\n"
+                        + restart.tails());
+            Procfs.sleep(Duration.ofMillis(10));
+        }
     }
 
     /** A client's "status" answer as numbers, asked again until it satisfies the condition (bounded). */

@@ -216,11 +216,14 @@ class NginxTest {
                 """.formatted(WORKERS, tmp, tmp, tmp, tmp, tmp, tmp, tmp, tmp, HOST, port, tmp);
     }
 
-    /** cryo restart of the image, with the restored workers registered for cleanup. */
+    /** cryo restart of the image, with the restored workers registered for cleanup, returned once the tree runs. */
     private Proc restart(Path image, long master, List<Long> workers) {
         Instant t = Instant.now();
         Proc rest = Cryo.startRestart(cleanup, image, master);
         subreaper.foreign(cleanup, workers, t, "restored nginx worker");
+        List<Long> tree = new ArrayList<>(workers);
+        tree.add(master);
+        Net.awaitRestored(rest, master, tree);
         return rest;
     }
 

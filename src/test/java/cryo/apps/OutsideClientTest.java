@@ -149,7 +149,7 @@ class OutsideClientTest {
             p.awaitExit(Timeouts.EXIT);
             TreeFixtures.awaitAllGone(List.of(p.pid()), Timeouts.EXIT);
             Procfs.sleep(Duration.ofSeconds(gapSeconds));
-            serving = Cryo.startRestart(cleanup, image, p.pid());
+            serving = Net.restart(cleanup, image, p.pid());
         }
         // requests sent after the restart are answered too (the retransmitted ones first)
         long sent = Net.num(client.status(), "sent");

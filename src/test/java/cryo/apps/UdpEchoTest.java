@@ -128,7 +128,7 @@ class UdpEchoTest {
             p.awaitExit(Timeouts.EXIT);
             TreeFixtures.awaitAllGone(List.of(p.pid()), Timeouts.EXIT);
             Procfs.sleep(Duration.ofSeconds(1));
-            serving = Cryo.startRestart(cleanup, image, p.pid());
+            serving = Net.restart(cleanup, image, p.pid());
         }
         echoesResume(client, local, mode);
         stop(serving, p.pid());
@@ -137,7 +137,7 @@ class UdpEchoTest {
             // the image may hold datagrams queued at the checkpoint, which the original has echoed since
             client.send("rewind");
             client.await("REWOUND", s -> s.equals("REWOUND"));
-            Proc restored = Cryo.startRestart(cleanup, image, p.pid());
+            Proc restored = Net.restart(cleanup, image, p.pid());
             echoesResume(client, local, "the image restarted after the original");
             stop(restored, p.pid());
         }
