@@ -143,6 +143,7 @@ class HttpServerTest {
             TreeFixtures.awaitAllGone(List.of(p.pid()), Timeouts.EXIT);
             Procfs.sleep(Duration.ofSeconds(1));
             serving = Net.restart(cleanup, image, p.pid());
+            Net.awaitLockLifted(cleanup, Net.lockTable(cleanup, image));
         }
         assertEquals("RESPONSE 200 " + local + " " + answer(server, "/a.txt", 3, "file a"), get(client, "/a.txt"),
                 mode + ": the keep-alive connection goes on");

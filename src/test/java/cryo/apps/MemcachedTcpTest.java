@@ -135,6 +135,7 @@ class MemcachedTcpTest {
             TreeFixtures.awaitAllGone(List.of(p.pid()), Timeouts.EXIT);
             Procfs.sleep(Duration.ofSeconds(1));
             serving = Net.restart(cleanup, image, p.pid());
+            Net.awaitLockLifted(cleanup, Net.lockTable(cleanup, image));
         }
         String when = leave ? "left running" : "after restart";
         for (int i : List.of(0, 42, ITEMS - 1))

@@ -14,6 +14,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -24,6 +25,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What the network-server tests share: clients the test JVM itself is (outside every tree), a free port for a
@@ -142,9 +145,47 @@ final class Net {
         }
     }
 
+    private static final Pattern LOCK_TABLE = Pattern.compile("cryo-lock-[0-9]+-[0-9]+-[0-9]+");
+
+    /** The network lock's nftables table that {@code cryo show} names in the image of a tree with TCP sockets. */
+    static String lockTable(Cleanup cleanup, Path image) {
+        Cryo.Result show = Cryo.run(cleanup, "show", image.toString()).assertOk();
+        Matcher m = LOCK_TABLE.matcher(show.stdout());
+        if (!m.find()) throw new AssertionError("the image names no network lock table: " + show.describe());
+        return m.group();
+    }
+
+    /** Whether nftables has this table (family inet). */
+    static boolean nftHas(Cleanup cleanup, String table) {
+        Path sbin = Path.of("/usr/sbin/nft");
+        String nft = Files.isExecutable(sbin) ? sbin.toString() : "nft";
+        Cryo.Result r = Cryo.collect(cleanup, List.of(nft, "list", "tables", "inet"), new ProcessBuilder(nft, "list", "tables", "inet"));
+        if (r.exit() != 0) throw new AssertionError("nft list tables inet: " + r.describe());
+        return r.stdout().lines().anyMatch(l -> l.strip().equals("table inet " + table));
+    }
+
+    /** Waits (bounded) until the restart has lifted the network lock: its table is gone. */
+    static void awaitLockLifted(Cleanup cleanup, String table) {
+        long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
+        while (nftHas(cleanup, table)) {
+            if (System.nanoTime() > deadline)
+                throw new AssertionError("the network lock " + table + " is still there " + Timeouts.LINE.toSeconds()
+                        + " s after the restarted tree runs");
+            Procfs.sleep(Duration.ofMillis(50));
+        }
+    }
+
     /** A client's "status" answer as numbers, asked again until it satisfies the condition (bounded). */
     static Map<String, String> awaitStatus(Proc client, String what, Predicate<Map<String, String>> ok) {
-        long deadline = System.nanoTime() + Timeouts.LINE.toNanos();
+        return awaitStatus(client, Timeouts.LINE, what, ok);
+    }
+
+    /**
+     * The same with a timeout of its own (after a long gap, a client's next retransmission may come many seconds
+     * after the restart: TCP backs off).
+     */
+    static Map<String, String> awaitStatus(Proc client, Duration timeout, String what, Predicate<Map<String, String>> ok) {
+        long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             Map<String, String> m = client.status();
             if (ok.test(m)) return m;

@@ -126,6 +126,7 @@ class NginxTest {
             Procfs.sleep(Duration.ofSeconds(1));
         }
         Proc serving = leave ? p : restart(image, p.pid(), workers);
+        if (!leave) Net.awaitLockLifted(cleanup, Net.lockTable(cleanup, image));
         assertEquals(INDEX, Net.get(HOST, s.port(), "/index.html").text(), mode + ": a new client gets the static file\n" + log());
 
         client.send("go");

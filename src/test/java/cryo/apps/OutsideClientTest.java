@@ -1,6 +1,7 @@
 package cryo.apps;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import cryo.task.Subreaper;
 import cryo.task.TreeFixtures;
@@ -32,6 +33,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * that long, the client's retransmissions getting no RST): the client never reconnects (it cannot: one socket, and
  * any error, end of stream or wrong answer is a FAIL line), every request is answered exactly once and in order
  * (both sides check the numbers), and the server, told the end by the client's FIN, exits 0. IPv4 and IPv6.
+ * The network lock's table (named in the image) is there during the gap and gone once the tree runs again.
  * Checkpointed with --leave-running, the client sees nothing at all (the socket is left exactly as it was).
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -148,12 +150,15 @@ class OutsideClientTest {
             Cryo.checkpoint(cleanup, p.pid(), image);
             p.awaitExit(Timeouts.EXIT);
             TreeFixtures.awaitAllGone(List.of(p.pid()), Timeouts.EXIT);
+            String lock = Net.lockTable(cleanup, image);
             Procfs.sleep(Duration.ofSeconds(gapSeconds));
+            assertTrue(Net.nftHas(cleanup, lock), "the network lock " + lock + " holds while the tree is away");
             serving = Net.restart(cleanup, image, p.pid());
+            Net.awaitLockLifted(cleanup, lock);
         }
         // requests sent after the restart are answered too (the retransmitted ones first)
         long sent = Net.num(client.status(), "sent");
-        Map<String, String> after = Net.awaitStatus(client, "answers to requests sent after the restart",
+        Map<String, String> after = Net.awaitStatus(client, Timeouts.CRYO, "answers to requests sent after the restart",
                 m -> Net.num(m, "answered") >= sent + 20);
         assertEquals(local, after.get("local"), "the client's socket is the one it connected");
 
