@@ -94,32 +94,43 @@ public final class SockDiag {
 
     /** Every listening Unix socket of the calling thread's network namespace (a dump: NLM_F_DUMP), with names and accept queues. */
     public static java.util.List<Unix> unixListeners() throws SysException {
-        int fd = (int) Native.check(Native.raw(Nr.SOCKET, AF_NETLINK, SOCK_RAW | Sock.SOCK_CLOEXEC, NETLINK_SOCK_DIAG),
-                "socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
-        String what = "sock_diag(every listening unix socket)";
         try (Arena a = Arena.ofConfined()) {
             MemorySegment req = a.allocate(40);
-            req.set(JAVA_INT, 0, 40);
-            req.set(JAVA_SHORT, 4, (short) SOCK_DIAG_BY_FAMILY);
-            req.set(JAVA_SHORT, 6, (short) (NLM_F_REQUEST | NLM_F_DUMP));
-            req.set(JAVA_INT, 8, 1);
             req.set(JAVA_BYTE, 16, (byte) Sock.AF_UNIX);
             req.set(JAVA_INT, 20, 1 << TCP_LISTEN);
             req.set(JAVA_INT, 28, UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN);
+            return dump(req, 1 << 20, 0, "sock_diag(every listening unix socket)", SockDiag::parse);
+        }
+    }
+
+    /**
+     * A NETLINK_SOCK_DIAG dump: req is the whole request with its struct nlmsghdr left blank (filled here: length,
+     * SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP); every answer of at least minBody bytes after its header is
+     * parsed, until NLMSG_DONE. room is the read buffer (a dump comes in several reads).
+     */
+    static <T> java.util.List<T> dump(MemorySegment req, long room, int minBody, String what,
+                                     java.util.function.Function<MemorySegment, T> parse) throws SysException {
+        req.set(JAVA_INT, 0, (int) req.byteSize());
+        req.set(JAVA_SHORT, 4, (short) SOCK_DIAG_BY_FAMILY);
+        req.set(JAVA_SHORT, 6, (short) (NLM_F_REQUEST | NLM_F_DUMP));
+        req.set(JAVA_INT, 8, 1);
+        int fd = (int) Native.check(Native.raw(Nr.SOCKET, AF_NETLINK, SOCK_RAW | Sock.SOCK_CLOEXEC, NETLINK_SOCK_DIAG),
+                "socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
+        try (Arena a = Arena.ofConfined()) {
             Fd.writeFully(fd, req, what);
-            MemorySegment buf = a.allocate(1 << 20);
-            java.util.List<Unix> out = new java.util.ArrayList<>();
+            MemorySegment buf = a.allocate(room);
+            java.util.List<T> out = new java.util.ArrayList<>();
             while (true) {
                 long n = Native.check(Native.raw(Nr.READ, fd, buf.address(), buf.byteSize()), what);
+                if (n == 0) return out;
                 for (long off = 0; off + 16 <= n; ) {
                     int len = buf.get(JAVA_INT, off), type = buf.get(JAVA_SHORT, off + 4);
                     if (type == NLMSG_DONE) return out;
                     if (type == NLMSG_ERROR) throw new SysException(what, -buf.get(JAVA_INT, off + 16));
-                    if (len < 16 || off + len > n) throw new SysException(what + ": a message of " + len + " bytes", Errno.EIO);
-                    out.add(parse(buf.asSlice(off + 16, len - 16)));
+                    if (len < 16 + minBody || off + len > n) throw new SysException(what + ": a message of " + len + " bytes", Errno.EIO);
+                    out.add(parse.apply(buf.asSlice(off + 16, len - 16)));
                     off += (len + 3) & ~3;
                 }
-                if (n == 0) return out;
             }
         } finally {
             Fd.close(fd);

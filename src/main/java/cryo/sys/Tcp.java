@@ -233,42 +233,18 @@ public final class Tcp {
                        long inode, int shutdown) {
     }
 
-    private static final int AF_NETLINK = 16, SOCK_RAW = 3, NETLINK_SOCK_DIAG = 4, SOCK_DIAG_BY_FAMILY = 20,
-            NLM_F_REQUEST = 1, NLM_F_DUMP = 0x300, NLMSG_ERROR = 2, NLMSG_DONE = 3, INET_DIAG_SHUTDOWN = 8;
+    private static final int INET_DIAG_SHUTDOWN = 8;
 
     /** Every TCP socket of family in the calling thread's network namespace whose state is in the stateMask (1 << state). */
     public static List<Diag> diag(int family, int stateMask) throws SysException {
-        int fd = (int) Native.check(Native.raw(Nr.SOCKET, AF_NETLINK, SOCK_RAW | Sock.SOCK_CLOEXEC, NETLINK_SOCK_DIAG),
-                "socket(AF_NETLINK, NETLINK_SOCK_DIAG)");
-        String what = "inet_diag(TCP, family " + family + ")";
         try (Arena a = Arena.ofConfined()) {
             // struct nlmsghdr + struct inet_diag_req_v2 {u8 family, protocol, ext, pad; u32 states; inet_diag_sockid id}
             MemorySegment req = a.allocate(72);
-            req.set(JAVA_INT, 0, 72);
-            req.set(JAVA_SHORT, 4, (short) SOCK_DIAG_BY_FAMILY);
-            req.set(JAVA_SHORT, 6, (short) (NLM_F_REQUEST | NLM_F_DUMP));
-            req.set(JAVA_INT, 8, 1);
             req.set(JAVA_BYTE, 16, (byte) family);
             req.set(JAVA_BYTE, 17, (byte) InetSock.IPPROTO_TCP);
             req.set(JAVA_BYTE, 18, (byte) (1 << (INET_DIAG_SHUTDOWN - 1)));
             req.set(JAVA_INT, 20, stateMask);
-            Fd.writeFully(fd, req, what);
-            MemorySegment buf = a.allocate(1 << 16);
-            List<Diag> out = new ArrayList<>();
-            while (true) {
-                long n = Native.check(Native.raw(Nr.READ, fd, buf.address(), buf.byteSize()), what);
-                if (n == 0) return out;
-                for (long off = 0; off + 16 <= n; ) {
-                    int len = buf.get(JAVA_INT, off), type = buf.get(JAVA_SHORT, off + 4);
-                    if (type == NLMSG_DONE) return out;
-                    if (type == NLMSG_ERROR) throw new SysException(what, -buf.get(JAVA_INT, off + 16));
-                    if (len < 16 + 72 || off + len > n) throw new SysException(what + ": a message of " + len + " bytes", Errno.EIO);
-                    out.add(parse(buf.asSlice(off + 16, len - 16)));
-                    off += (len + 3) & ~3;
-                }
-            }
-        } finally {
-            Fd.close(fd);
+            return SockDiag.dump(req, 1 << 16, 72, "inet_diag(TCP, family " + family + ")", Tcp::parse);
         }
     }
 
