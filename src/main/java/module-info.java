@@ -16,4 +16,5 @@ module cryo {
     exports cryo.sockets;
     exports cryo.netlock;
     exports cryo.inet;
+    exports cryo.tty;
 }
