@@ -205,6 +205,9 @@ public final class Checkpoint {
         Map<Integer, OpenFiles.Table> tables = new LinkedHashMap<>();
         dumps.forEach((pid, d) -> tables.put(pid, d.files()));
         List<LockRecord> locks = FileLocks.checkpoint(tables, files, refused);
+        Map<Integer, ProcStat> stats = new HashMap<>();
+        tree.processes.values().forEach(p -> stats.put(p.pid, p.stat));
+        cryo.tty.TerminalRecord terminal = cryo.tty.OutsideTerminal.checkpoint(root, stats, tables, refused);
 
         boolean ownIpc = IpcNamespace.differs(root);
         String rootNs = IpcNamespace.of(root);
@@ -220,7 +223,7 @@ public final class Checkpoint {
         List<VmaRecord> allVmas = dumps.values().stream().flatMap(d -> d.memory().vmas().stream()).toList();
         try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached, ownIpc));
              SharedAnon.Dump shmem = SharedAnon.checkpoint(allVmas)) {
-            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc, ns, lock);
+            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc, ns, lock, terminal);
         } catch (Refusal | SysException | IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -230,7 +233,7 @@ public final class Checkpoint {
 
     private static Result write(FrozenTree tree, int root, Options opts, Output output, long t0, FileTable files,
                                 Map<Integer, ProcessDump> dumps, List<LockRecord> locks, int threads, Ipc.Dump ipc, SharedAnon.Dump shmem,
-                                boolean ownIpc, ContainerDump ns, cryo.netlock.NetworkLock lock)
+                                boolean ownIpc, ContainerDump ns, cryo.netlock.NetworkLock lock, cryo.tty.TerminalRecord terminal)
             throws Refusal, SysException, IOException {
         List<Tree.Process> entries = new ArrayList<>();
         for (FrozenTree.Process p : tree.processes.values()) {
@@ -267,6 +270,7 @@ public final class Checkpoint {
         cryo.sockets.UnixSocketFile.write(files, w);
         cryo.inet.UdpSocketFile.write(files, w);
         cryo.inet.TcpSocketFile.write(files, w);
+        if (terminal != null) w.write(terminal);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();

@@ -54,6 +54,12 @@ final class InheritedFile implements FileKind {
     }
 
     public Restorer restorer(RestoreContext rc) {
+        cryo.tty.TerminalFds terminal;
+        try {
+            terminal = new cryo.tty.TerminalFds();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         return new Restorer() {
             /**
              * cryo's own fd, with the status flags the description had: a program that made its stdio
@@ -61,7 +67,8 @@ final class InheritedFile implements FileKind {
              * original's caller's: the change is the one the program had made to it.
              */
             public int open(OpenFileRecord d) throws cryo.sys.SysException {
-                int fd = rc.inheritFds().getOrDefault(d.description(), d.inheritFd());
+                Integer given = rc.inheritFds().get(d.description());
+                int fd = given != null ? given : terminal.fdFor(rc.image().terminal, d.description(), d.inheritFd());
                 int flags;
                 try {
                     flags = cryo.sys.Fd.fcntl(fd, cryo.sys.Fd.F_GETFL, 0);
@@ -75,6 +82,7 @@ final class InheritedFile implements FileKind {
 
             public void close() {
                 // cryo's own fds 0-2 and those given with --inherit-fd are not cryo's to close
+                terminal.close();
             }
         };
     }

@@ -55,6 +55,8 @@ public final class Image {
     public cryo.ns.NamespacesRecord namespaces;
     /** The network lock to lift once the sockets are back (cryo.netlock); null when the checkpoint took none. */
     public cryo.netlock.NetLockRecord netLock;
+    /** The terminal outside the tree that was its controlling terminal (cryo.tty); null when it had none. */
+    public cryo.tty.TerminalRecord terminal;
     /** The container's mounts, when the tree is one (cryo.mounts). */
     private final cryo.mounts.MountsImage mounts = new cryo.mounts.MountsImage();
     /** Eventfd counters and epoll interest lists (cryo.files.EventLoops). */
@@ -290,6 +292,7 @@ public final class Image {
                 case cryo.sockets.SocketRecord s -> img.sockets.add(s, name.toString(), img.openFiles);
                 case cryo.inet.UdpRecord u -> img.udp.add(u, name.toString(), img.openFiles);
                 case cryo.inet.TcpRecord t -> img.tcp.add(t, name.toString(), img.openFiles);
+                case cryo.tty.TerminalRecord t -> img.terminal = cryo.tty.OutsideTerminal.check(img.terminal, t, name.toString());
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);

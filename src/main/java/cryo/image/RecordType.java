@@ -55,6 +55,7 @@ public enum RecordType {
     NET_LOCK(78, cryo.netlock.NetLockRecord::decode),
     UDP_SOCKET(76, cryo.inet.UdpSocketRecord::decode),
     UDP_QUEUE(77, cryo.inet.UdpQueueRecord::decode),
+    TERMINAL(80, cryo.tty.TerminalRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

@@ -90,7 +90,9 @@ final class Preflight {
         if (!ownPidNs) groupLeaders.preflight();   // a container's ids (or --fresh-pid-ns's) are in its new pid namespace
         var tasks = image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList();
         TaskState.preflight(tasks);
-        Terminal.Handover terminal = Terminal.preflight(image.tree, tasks, opts.detach());
+        cryo.tty.SessionTerminal.preflight(image, opts.detach(), w -> opts.log().accept("warning: " + w));
+        Terminal.Handover terminal = cryo.tty.SessionTerminal.planned() ? null : Terminal.preflight(image.tree, tasks, opts.detach());
+        if (terminal != null) cryo.tty.JobModes.prepare(terminal.fd(), image.terminal);   // cryo's modes, before anything changes them
         if (terminal != null && opts.freshPidNs()) {
             Terminal.release(terminal);
             // cryo waits for the init, which does not stop with the job: it could not follow its stops

@@ -192,6 +192,7 @@ public final class Restart {
                 }
             }
             Timings.mark("detach");
+            cryo.tty.SessionTerminal.started(creator.pids.host(root));
             ok = true;
             return init != null ? init.tid : creator.pids.host(root);
         } finally {
@@ -199,6 +200,7 @@ public final class Restart {
             if (!ok) {
                 Terminal.release(terminal);
                 killCreated(-1);
+                cryo.tty.SessionTerminal.end();   // the session that took cryo's terminal is gone: cryo's again
                 if (!newIpcNs) Ipc.remove(createdIpc);   // a new namespace goes away with its last task
             }
         }
@@ -348,6 +350,7 @@ public final class Restart {
         WaitStatus st;
         while ((st = Wait.blocking(pid, Terminal.handedOver() ? Wait.WUNTRACED : 0)).stopped()) Terminal.jobStopped(st.stopSignal());
         Terminal.takeBack();
+        cryo.tty.SessionTerminal.end();
         return st.exited() ? st.exitCode() : 128 + st.termSignal();
     }
 }

@@ -86,6 +86,7 @@ final class TreeCreator {
                     : (rootFlags & GroupLeaders.cloneParent()) != 0 ? 0 : cryo.sys.Proc.SIGCHLD;
             Tracee t = factory.create(sessionLeader != null ? sessionLeader : parent, p.pid(), flags, exitSignal);
             if (p.sid() == p.pid()) t.syscall("setsid", Nr.SETSID);
+            if (p.pid() == root) cryo.tty.SessionTerminal.attach(t);   // a root session leader's terminal, before its children
             tasks.put(p.pid(), t);
             if (!p.zombie()) created.accept(p, t);
         }

@@ -149,4 +149,30 @@ public final class Tty {
             Native.check(Native.raw(Nr.IOCTL, fd, req, v.address()), "ioctl(fd " + fd + ", " + name + " " + value + ")");
         }
     }
+
+    private static final int SIGHUP = 1;
+
+    /**
+     * ioctl(TIOCNOTTY) by the leader of the terminal's session: the session loses its controlling terminal,
+     * and the terminal's foreground group gets SIGHUP and SIGCONT (drivers/tty/tty_jobctrl.c
+     * disassociate_ctty()). The caller's group is that group here: SIGHUP is ignored around the call (the
+     * signal is dropped when sent) and the previous action (the JVM's) is put back as it was.
+     */
+    public static void giveUpControlling(int fd) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ign = a.allocate(32), old = a.allocate(32);
+            ign.set(JAVA_LONG, 0, 1);   // SIG_IGN
+            Native.check(Native.raw(Nr.RT_SIGACTION, SIGHUP, ign.address(), old.address(), 8), "rt_sigaction(SIGHUP, SIG_IGN)");
+            try {
+                Native.check(Native.raw(Nr.IOCTL, fd, TIOCNOTTY, 0), "ioctl(fd " + fd + ", TIOCNOTTY)");
+            } finally {
+                Native.raw(Nr.RT_SIGACTION, SIGHUP, old.address(), 0, 8);
+            }
+        }
+    }
+
+    /** ioctl(TIOCSCTTY, 0): the terminal at fd becomes the controlling terminal of the caller's session, which it leads. */
+    public static void takeControlling(int fd) throws SysException {
+        Native.check(Native.raw(Nr.IOCTL, fd, TIOCSCTTY, 0), "ioctl(fd " + fd + ", TIOCSCTTY)");
+    }
 }

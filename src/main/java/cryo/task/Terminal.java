@@ -6,6 +6,7 @@ import cryo.sys.Fd;
 import cryo.sys.Proc;
 import cryo.sys.SysException;
 import cryo.sys.Tty;
+import cryo.tty.JobModes;
 
 import java.util.Collection;
 
@@ -79,13 +80,22 @@ public final class Terminal {
     /** Just before the restored tasks run: their group gets the terminal; cryo is in the background from now. */
     public static void handOver(Handover h) throws SysException {
         if (h == null) return;
-        Tty.setForegroundGroup(h.fd(), h.group());
+        try {
+            JobModes.toJob(h.fd());   // the job's modes first: it may read as soon as it has the terminal
+            Tty.setForegroundGroup(h.fd(), h.group());
+        } catch (SysException e) {
+            JobModes.toShell(h.fd());
+            throw e;
+        }
         handed = h;
+        JobModes.redraw(h.group());
     }
 
-    /** A failed restart: nothing was handed over; only the fd goes. */
+    /** A failed restart: the terminal back to cryo with its shell's modes if it was handed over; the fd goes. */
     public static void release(Handover h) {
-        if (h != null && handed != h) Fd.close(h.fd());
+        if (h != null && handed == h) takeBack();
+        else if (h != null) Fd.close(h.fd());
+        JobModes.forget();
     }
 
     /** cryo handed a terminal to a restored group: it waits for the root's stops too (jobStopped). */
@@ -105,11 +115,18 @@ public final class Terminal {
     public static void jobStopped(int signal) throws SysException {
         Handover h = handed;
         if (Tty.foregroundGroup(h.fd()) == h.own()) {
+            JobModes.toJob(h.fd());
             Tty.setForegroundGroup(h.fd(), h.group());
         } else {
-            if (Tty.foregroundGroup(h.fd()) == h.group()) Tty.setForegroundGroup(h.fd(), h.own());
+            if (Tty.foregroundGroup(h.fd()) == h.group()) {
+                Tty.setForegroundGroup(h.fd(), h.own());
+                JobModes.jobStopped(h.fd());   // its modes kept, the shell's back before cryo stops
+            }
             Proc.stopSelf(signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU ? signal : Proc.SIGSTOP);
-            if (Tty.foregroundGroup(h.fd()) == h.own()) Tty.setForegroundGroup(h.fd(), h.group());
+            if (Tty.foregroundGroup(h.fd()) == h.own()) {
+                JobModes.toJob(h.fd());
+                Tty.setForegroundGroup(h.fd(), h.group());
+            }
         }
         Proc.kill(-h.group(), Proc.SIGCONT);
     }
@@ -124,6 +141,8 @@ public final class Terminal {
         } catch (SysException e) {
             // the terminal was hung up or taken by its session leader meanwhile: nothing to give back
         } finally {
+            JobModes.toShell(h.fd());
+            JobModes.forget();
             Fd.close(h.fd());
         }
     }
