@@ -192,7 +192,7 @@ public final class Restart {
                 }
             }
             Timings.mark("detach");
-            cryo.tty.SessionTerminal.started(creator.pids.host(root));
+            cryo.tty.JobModes.redraw(terminal != null ? terminal.group() : creator.pids.host(root));   // when it has the terminal's modes
             ok = true;
             return init != null ? init.tid : creator.pids.host(root);
         } finally {

@@ -88,7 +88,6 @@ public final class Terminal {
             throw e;
         }
         handed = h;
-        JobModes.redraw(h.group());
     }
 
     /** A failed restart: the terminal back to cryo with its shell's modes if it was handed over; the fd goes. */

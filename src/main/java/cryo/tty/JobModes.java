@@ -35,13 +35,38 @@ public final class JobModes {
         if (j != null) j.set(fd, Termios.When.NOW);
     }
 
-    /** The job just got the terminal: it redraws what the shell's lines replaced on the screen. */
+    /**
+     * The restored job runs (cryo detached its tasks): it is sent SIGWINCH to redraw what the shell's lines
+     * replaced on the screen, once its leader sleeps (waits for input) or after a second at most. A signal
+     * that comes before a program blocks in read(2) interrupts nothing: its handler only sets a flag the
+     * program looks at when its read returns, and a program would redraw at the next key only.
+     */
     public static void redraw(int group) {
         if (job == null) return;
+        for (int i = 0; i < 100; i++) {
+            char state = state(group);
+            if (state != 'R' && state != 't') break;
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         try {
             Proc.kill(-group, SIGWINCH);
         } catch (SysException gone) {
             // the group exited already: nothing to redraw
+        }
+    }
+
+    /** The state letter of /proc/PID/stat, 'X' when the process is gone. */
+    private static char state(int pid) {
+        try {
+            String s = cryo.sys.ProcFile.read("/proc/" + pid + "/stat");
+            return s.charAt(s.lastIndexOf(')') + 2);
+        } catch (java.io.IOException | RuntimeException gone) {
+            return 'X';
         }
     }
 

@@ -89,11 +89,6 @@ public final class SessionTerminal {
         JobModes.toJob(fd);
     }
 
-    /** The restored tasks run: the root's group redraws what cryo's lines replaced. */
-    public static void started(int rootHostPid) {
-        if (given) JobModes.redraw(rootHostPid);
-    }
-
     /**
      * The root exited or the restart failed (its tasks killed: the session that had the terminal is gone):
      * cryo's modes back, and the terminal is cryo's controlling terminal again when nobody took it.
