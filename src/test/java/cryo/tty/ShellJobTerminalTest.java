@@ -51,7 +51,8 @@ class ShellJobTerminalTest {
 
     /**
      * Runs its arguments (default: an interactive bash) on a new pty, as its session leader with the pty as
-     * controlling terminal; prints SHELL pid and OTHER /dev/pts/N (a second pty it holds and drains); relays
+     * controlling terminal; prints SHELL pid and OTHER /dev/pts/N (a second pty it holds and drains), and the
+     * command TTY /dev/pts/M (its pty) first; relays
      * stdin lines to the pty ("<SUSP>" as ^Z, "<BEL>" as ^G, "<KEY c>" as c alone) and the pty's output,
      * without \r, to stdout.
      */
@@ -63,6 +64,7 @@ class ShellJobTerminalTest {
             pid, fd = pty.fork()
             if pid == 0:
                 os.environ["PS1"] = "$ "
+                os.write(1, b"TTY %s\\n" % os.ttyname(0).encode())
                 os.execvp(cmd[0], cmd)
             os.write(1, b"SHELL %d\\nOTHER %s\\n" % (pid, other.encode()))
             inp = sys.stdin.fileno()
@@ -145,8 +147,13 @@ class ShellJobTerminalTest {
         Proc d = cleanup.start(name, pb);
         long child = after(d.await("SHELL", l -> l.startsWith("SHELL ")), "SHELL ");
         cleanup.foreign(child, Instant.now(), "the command on the pty of " + name);
+        others.put(d, d.await("OTHER", l -> l.startsWith("OTHER ")).substring(6).trim());
+        ptys.put(d, d.await("TTY", l -> l.startsWith("TTY ")).substring(4).trim());
         return d;
     }
+
+    /** Each driver's second pty (OTHER) and its command's (TTY). */
+    private final Map<Proc, String> others = new java.util.HashMap<>(), ptys = new java.util.HashMap<>();
 
     static long after(String line, String key) {
         return Long.parseLong(line.substring(line.indexOf(key) + key.length()).trim().split(" ")[0]);
@@ -194,8 +201,11 @@ class ShellJobTerminalTest {
         String show = Cryo.run(cleanup, "show", image.toString()).assertOk().stdout();
         assertTrue(show.contains("TERMINAL") && show.contains("echo=false canonical=false intr=7") && show.contains("foreground=true"), show);
 
-        shell.send(Cryo.bin() + " restart " + image);
+        // cryo's stderr is a file: the job's fds that were the terminal are the terminal still
+        shell.send(Cryo.bin() + " restart " + image + " 2> " + tmp.resolve("log"));
         shell.await("WINCH", l -> l.contains("WINCH"));   // sent at handover: the job redraws
+        String pty = ptys.get(shell);
+        for (int fd = 0; fd <= 2; fd++) assertEquals(pty, Files.readSymbolicLink(Path.of("/proc/" + raw + "/fd/" + fd)).toString(), "fd " + fd);
         assertEquals(modes, modes(shell), "the job's modes come back exactly");
         shell.send("<KEY x>");
         shell.await("GOT 78", l -> l.contains("GOT 78"));   // one key, no newline needed: not canonical
@@ -220,7 +230,7 @@ class ShellJobTerminalTest {
     @Test
     void aTerminalTheTreeDoesNotControlIsRefused() {
         Proc shell = driver("pty");
-        String other = shell.await("OTHER", l -> l.startsWith("OTHER ")).substring(6).trim();
+        String other = others.get(shell);
         Instant t0 = Instant.now();
         shell.send("sleep 1000 > " + other + " & echo P\"\"ID $!");
         long sleep = after(shell.await("PID", l -> l.contains("PID ")), "PID ");
@@ -270,10 +280,11 @@ class ShellJobTerminalTest {
 
         // As the command of a terminal of its own (tmux new-window 'cryo restart IMG'): the terminal is the leader's.
         Proc window = driver("window", Cryo.bin().toString(), "restart", image.toString());
+        String pty = ptys.get(window);
         window.await("WINCH", l -> l.contains("WINCH"));
         String[] st = stat(raw);
         assertEquals(Long.toString(raw), st[3], "it leads its session again");
-        assertNotEquals("0", st[4], "it has a controlling terminal");
+        assertEquals(Files.getAttribute(Path.of(pty), "unix:rdev").toString(), st[4], "its controlling terminal is the window's " + pty);
         assertEquals(Long.toString(raw), st[5], "its group is the terminal's foreground");
         assertEquals(modes, modes(window), "the terminal has its modes");
         window.send("<BEL>");   // its VINTR
