@@ -72,7 +72,8 @@ public final class OutsideTerminal {
                     continue;
                 }
                 if (path == null) {
-                    path = d.description().equals("/dev/tty") ? name(ctty) : d.description();
+                    // (a task's /dev/tty is its controlling terminal: named by its number when it is a pty's)
+                    path = d.description().equals("/dev/tty") && name(ctty).startsWith("/dev/") ? name(ctty) : d.description();
                     device = dev;
                     holder = pid;
                     holderFd = f.fd();
@@ -88,7 +89,12 @@ public final class OutsideTerminal {
         try {
             int dup = Proc.pidfdGetfd(holder, holderFd);
             try {
-                return new TerminalRecord(path, foreground, rootLeads, Termios.get(dup), Winsize.get(dup));
+                Termios modes = Termios.get(dup);
+                if (modes.line() != 0) {
+                    refused.add(holder, "fd " + holderFd + " is " + path + ", whose line discipline is " + modes.line() + ", not N_TTY (0): not supported");
+                    return null;
+                }
+                return new TerminalRecord(path, foreground, rootLeads, modes, Winsize.get(dup));
             } finally {
                 Fd.close(dup);
             }
