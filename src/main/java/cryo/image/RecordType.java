@@ -55,6 +55,7 @@ public enum RecordType {
     NET_LOCK(78, cryo.netlock.NetLockRecord::decode),
     UDP_SOCKET(76, cryo.inet.UdpSocketRecord::decode),
     UDP_QUEUE(77, cryo.inet.UdpQueueRecord::decode),
+    JOB_STOP(82, cryo.task.JobStopRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

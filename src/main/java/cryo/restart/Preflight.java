@@ -90,7 +90,7 @@ final class Preflight {
         if (!ownPidNs) groupLeaders.preflight();   // a container's ids (or --fresh-pid-ns's) are in its new pid namespace
         var tasks = image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList();
         TaskState.preflight(tasks);
-        Terminal.Handover terminal = Terminal.preflight(image.tree, tasks, opts.detach());
+        Terminal.Handover terminal = Terminal.preflight(image.tree, tasks, cryo.task.JobStop.terminalJobs(image), opts.detach());
         if (terminal != null && opts.freshPidNs()) {
             Terminal.release(terminal);
             // cryo waits for the init, which does not stop with the job: it could not follow its stops
