@@ -6,7 +6,8 @@
  * The child puts itself in a process group of its own (the parent is in another group of the same
  * session, so the group is not orphaned and SIGTSTP stops it), starts THREADS extra threads that
  * sleep in pause(), prints "CHILD <pid>" and stops itself with SIGTSTP or SIGSTOP (kill(getpid())).
- * When continued it prints "RESUMED <pid>" and exits 7.
+ * When continued it prints "RESUMED <pid>", waits until the parent has seen it continued (a byte on
+ * a pipe: a child that exited first would be reported as exited only) and exits 7.
  * The parent waits for it with waitpid(WUNTRACED|WCONTINUED) and prints each change:
  *     STOPPED <pid> <signal>
  *     CONTINUED <pid>
@@ -45,6 +46,8 @@ int main(int argc, char **argv) {
     }
     int sig = strcmp(argv[1], "STOP") == 0 ? SIGSTOP : SIGTSTP;
     int threads = atoi(argv[2]);
+    int seen[2];
+    if (pipe(seen) != 0) return 1;
     pid_t c = fork();
     if (c < 0) return 1;
     if (c == 0) {
@@ -56,6 +59,9 @@ int main(int argc, char **argv) {
         say("CHILD %ld%.0ld\n", getpid(), 0);
         kill(getpid(), sig);
         say("RESUMED %ld%.0ld\n", getpid(), 0);
+        char b;
+        while (read(seen[0], &b, 1) < 0 && errno == EINTR) {
+        }
         _exit(7);
     }
     setpgid(c, c);
@@ -68,7 +74,10 @@ int main(int argc, char **argv) {
             return 1;
         }
         if (WIFSTOPPED(st)) say("STOPPED %ld %ld\n", c, WSTOPSIG(st));
-        else if (WIFCONTINUED(st)) say("CONTINUED %ld%.0ld\n", c, 0);
+        else if (WIFCONTINUED(st)) {
+            say("CONTINUED %ld%.0ld\n", c, 0);
+            if (write(seen[1], "c", 1) != 1) return 1;
+        }
         else if (WIFEXITED(st)) {
             say("EXITED %ld %ld\n", c, WEXITSTATUS(st));
             return 0;

@@ -79,7 +79,7 @@ public final class JobStop {
 
     /**
      * The process group of pid is orphaned (POSIX; kernel/exit.c will_become_orphaned_pgrp): no member has a
-     * parent in another group of the same session (parents that are init do not count).
+     * parent in another group of the same session (zombies, and members whose parent is init, do not count).
      */
     static boolean orphaned(int pid) throws IOException {
         long[] self = stat(pid);
@@ -89,7 +89,7 @@ public final class JobStop {
                 String name = d.getFileName().toString();
                 if (!name.chars().allMatch(Character::isDigit)) continue;
                 long[] member = stat(Integer.parseInt(name));
-                if (member == null || member[1] != self[1] || member[0] == 1) continue;
+                if (member == null || member[1] != self[1] || member[0] == 1 || member[3] == 'Z') continue;
                 long[] parent = stat((int) member[0]);
                 if (parent != null && parent[1] != self[1] && parent[2] == self[2]) return false;
             }
@@ -97,7 +97,7 @@ public final class JobStop {
         return true;
     }
 
-    /** {ppid, pgrp, session} of /proc/PID/stat (fields 4-6, after the command in parentheses), null if gone. */
+    /** {ppid, pgrp, session, state} of /proc/PID/stat (fields 4-6 and 3, after the command in parentheses), null if gone. */
     private static long[] stat(int pid) throws IOException {
         String s;
         try {
@@ -109,6 +109,6 @@ public final class JobStop {
             throw e;
         }
         String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
-        return new long[]{Long.parseLong(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3])};
+        return new long[]{Long.parseLong(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3]), f[0].charAt(0)};
     }
 }
