@@ -162,10 +162,15 @@ class JobStopTest {
     }
 
     @Test
-    void leaveRunningLeavesAStoppedChildStoppedAndItsParentUntold() {
+    void leaveRunningAndAFailedCheckpointLeaveAStoppedChildStoppedAndItsParentUntold() {
         Started s = start("TSTP", 2);
         Path image = tmp.resolve("leave.img");
         Cryo.checkpoint(cleanup, s.parent().pid(), image, "--leave-running");
+        awaitAllStopped(s.child(), 3);
+        Procfs.assertRunningUntraced(s.parent().pid(), "the parent");
+        // a checkpoint that fails after it has read everything releases the tree as it was
+        Cryo.run(cleanup, java.util.Map.of("CRYO_FAULT", "after-pages"), List.of(), null,
+                "checkpoint", Long.toString(s.parent().pid()), "-o", tmp.resolve("failed.img").toString()).assertOneLineError();
         awaitAllStopped(s.child(), 3);
         Procfs.assertRunningUntraced(s.parent().pid(), "the parent");
         continueChild(s.parent(), s.child());

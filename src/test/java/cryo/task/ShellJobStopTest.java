@@ -107,6 +107,20 @@ class ShellJobStopTest {
 
     @Test
     void aJobStoppedWithCtrlZComesBackStoppedAndFgResumesIt() {
+        stoppedJob(false);
+    }
+
+    /**
+     * bg first: python runs in the background waiting for input, and when it reads the terminal SIGTTIN stops
+     * it; fg makes cryo's group the foreground, and cryo hands the terminal on to python and continues it
+     * when it stops by SIGTTIN (or at once if it was stopped already).
+     */
+    @Test
+    void aJobStoppedWithCtrlZRunsInTheBackgroundWithBgThenFgResumesIt() {
+        stoppedJob(true);
+    }
+
+    private void stoppedJob(boolean bgFirst) {
         Fixtures.assumeRoot();
         Fixtures.assumeTool("tmux");
         Fixtures.assumeTool("bash");
@@ -151,8 +165,15 @@ class ShellJobStopTest {
         Procfs.awaitState(cryo, 'T', Timeouts.EXIT);
         assertEquals(bash, TerminalJobTest.tpgid(py), "bash has the terminal");
 
-        type("fg");
-        await("fg gives python the terminal", () -> TerminalJobTest.tpgid(py) == py);
+        if (bgFirst) {
+            type("bg");
+            awaitLine("bg's report", l -> l.contains("restart") && l.endsWith("&"));
+            type("fg");
+            await("fg gives cryo's group the terminal", () -> TerminalJobTest.tpgid(py) == cryo || TerminalJobTest.tpgid(py) == py);
+        } else {
+            type("fg");
+            await("fg gives python the terminal", () -> TerminalJobTest.tpgid(py) == py);
+        }
         type("print(y)");
         awaitLine("7", l -> l.equals("7"));
         type("exit()");
