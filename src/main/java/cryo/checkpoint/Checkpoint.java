@@ -34,6 +34,8 @@ import cryo.sys.SysException;
 import cryo.sys.Wait;
 import cryo.task.DeletedCwd;
 import cryo.task.DeletedCwdRecord;
+import cryo.task.JobStop;
+import cryo.task.JobStopRecord;
 import cryo.task.GroupLeaders;
 import cryo.task.ProcStat;
 import cryo.task.TaskRecord;
@@ -275,6 +277,9 @@ public final class Checkpoint {
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();
             w.write(d.task());
+            FrozenTree.Process fp = tree.processes.get(e.getKey());
+            JobStopRecord stop = JobStop.checkpoint(fp.pid, fp.threads, fp.stat);
+            if (stop != null) w.write(stop);
             DeletedCwdRecord cwd = DeletedCwd.checkpoint(d.task().pid(), d.task().cwd());
             if (cwd != null) w.write(cwd);
             if (cwd != null && DeletedCwd.rootRemoved(d.task().pid())) w.write(new cryo.task.DeletedRootRecord(d.task().pid()));

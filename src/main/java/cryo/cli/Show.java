@@ -275,6 +275,11 @@ final class Show {
                 m.put("owner", uf.uid() + ":" + uf.gid());
             }
             case cryo.task.DeletedRootRecord dr -> m.put("pid", dr.pid());
+            case cryo.task.JobStopRecord js -> {
+                m.put("pid", js.pid());
+                m.put("signal", js.signal());
+                m.put("terminal", js.terminal());
+            }
             case cryo.files.InotifyWatchRecord iw -> iw.show(m);
             case cryo.ns.NamespacesRecord ns -> {
                 m.put("own", ns.own().stream().map(n -> n.proc).toList());

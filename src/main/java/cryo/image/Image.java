@@ -80,6 +80,8 @@ public final class Image {
         public cryo.task.DeletedCwdRecord deletedCwd;
         /** True when the root had been removed too, and was that same directory: the task is chrooted into it. */
         public boolean deletedRoot;
+        /** How it was stopped by job control; null when it was running (cryo.task.JobStop). */
+        public cryo.task.JobStopRecord jobStop;
 
         ProcessImage(Tree.Process entry) {
             this.entry = entry;
@@ -198,6 +200,12 @@ public final class Image {
                     if (p.deletedCwd != null) throw new ImageException("record " + name + ": a second DELETED_CWD for pid " + dc.pid());
                     if (!p.task.cwd().equals(dc.path() + " (deleted)")) throw new ImageException("record " + name + ": field 'path' " + dc.path() + " is not the deleted cwd of pid " + dc.pid() + " (" + p.task.cwd() + ")");
                     p.deletedCwd = dc;
+                }
+                case cryo.task.JobStopRecord js -> {
+                    ProcessImage p = img.live(js.pid(), name);
+                    if (p.task == null) throw new ImageException("record " + name + ": pid " + js.pid() + " has no TASK record before it");
+                    if (p.jobStop != null) throw new ImageException("record " + name + ": a second JOB_STOP for pid " + js.pid());
+                    p.jobStop = js;
                 }
                 case cryo.task.DeletedRootRecord dr -> {
                     ProcessImage p = img.live(dr.pid(), name);

@@ -27,7 +27,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.netlock.NetLockRecord,
         cryo.inet.UdpRecord,
         cryo.inet.TcpRecord,
-        cryo.tty.TerminalRecord {
+        cryo.tty.TerminalRecord,
+        cryo.task.JobStopRecord {
 
     RecordType type();
 

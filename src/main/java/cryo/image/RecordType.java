@@ -56,6 +56,7 @@ public enum RecordType {
     UDP_SOCKET(76, cryo.inet.UdpSocketRecord::decode),
     UDP_QUEUE(77, cryo.inet.UdpQueueRecord::decode),
     TERMINAL(80, cryo.tty.TerminalRecord::decode),
+    JOB_STOP(82, cryo.task.JobStopRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

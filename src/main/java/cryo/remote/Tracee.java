@@ -34,11 +34,21 @@ public final class Tracee {
     private long scratch, scratchSize;
     private boolean regsBorrowed;
     private long lastChild;
+    private final int firstStop;
 
-    private Tracee(int tid, int nsTid, Regs stopped) {
+    private Tracee(int tid, int nsTid, Regs stopped, int firstStop) {
         this.tid = tid;
         this.nsTid = nsTid;
         this.stopped = stopped;
+        this.firstStop = firstStop;
+    }
+
+    /**
+     * WSTOPSIG of the first event stop: SIGTRAP for a running task; for a task that was in a group stop, or
+     * taking part in one, the signal that stopped its process (kernel/signal.c do_jobctl_trap).
+     */
+    public int firstStopSignal() {
+        return firstStop;
     }
 
     /**
@@ -58,8 +68,9 @@ public final class Tracee {
 
     /** adopt(tid) for a task whose id in its own pid namespace is nsTid. */
     public static Tracee adopt(int tid, int nsTid) throws SysException {
+        WaitStatus st;
         while (true) {
-            WaitStatus st = Wait.waitFor(tid, WAIT_MS);
+            st = Wait.waitFor(tid, WAIT_MS);
             if (st.gone()) throw new SysException("task " + tid + " " + st + " while being frozen", Errno.ESRCH);
             if (st.stopped() && st.event() == Ptrace.EVENT_STOP) break;
             if (st.stopped() && st.event() == 0 && st.stopSignal() != WaitStatus.SIGTRAP) {
@@ -69,7 +80,7 @@ public final class Tracee {
             }
             Ptrace.cont(tid, 0);
         }
-        return new Tracee(tid, nsTid, Ptrace.getRegs(tid));
+        return new Tracee(tid, nsTid, Ptrace.getRegs(tid), st.stopSignal());
     }
 
     /** The registers the task had when it stopped. */

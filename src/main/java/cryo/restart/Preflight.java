@@ -91,7 +91,7 @@ final class Preflight {
         var tasks = image.processes.values().stream().filter(p -> p.task != null).map(p -> p.task).toList();
         TaskState.preflight(tasks);
         cryo.tty.SessionTerminal.preflight(image, opts.detach(), w -> opts.log().accept("warning: " + w));
-        Terminal.Handover terminal = cryo.tty.SessionTerminal.planned() ? null : Terminal.preflight(image.tree, tasks, opts.detach());
+        Terminal.Handover terminal = cryo.tty.SessionTerminal.planned() ? null : Terminal.preflight(image.tree, tasks, cryo.task.JobStop.terminalJobs(image), opts.detach());
         if (terminal != null) cryo.tty.JobModes.prepare(terminal.fd(), image.terminal);   // cryo's modes, before anything changes them
         if (terminal != null && opts.freshPidNs()) {
             Terminal.release(terminal);

@@ -182,6 +182,7 @@ public final class Restart {
             opener.finish();   // TCP connections leave repair mode here: what they send must get through
             if (terminal != null) terminal = terminal.onHost(creator.pids::host);
             Terminal.handOver(terminal);
+            cryo.task.JobStop.queue(image, creator.pids::host);   // stopped jobs stop again as soon as they are let go
             if (init != null) PidNamespaceInit.start(init, root, hole, HOLE);
             // Children first: a released parent may kill a child at once (ESRCH then only means that).
             for (Tracee t : ready.reversed()) {

@@ -41,11 +41,13 @@ public final class Terminal {
      * Before anything is created: the handover the restart will make, or null when none is needed; refuses
      * when the restored job could only end up in the background of cryo's terminal.
      */
-    public static Handover preflight(Tree tree, Collection<TaskRecord> tasks, boolean detach) throws ImageException, SysException {
+    public static Handover preflight(Tree tree, Collection<TaskRecord> tasks, java.util.function.IntPredicate stoppedJob, boolean detach)
+            throws ImageException, SysException {
         Tree.Process root = tree.root(), job = null;
         for (TaskRecord t : tasks) {
             if (t.pid() == root.pid() && t.sessionLeaderGone()) return null;   // its own session: no terminal (GroupLeaders)
-            if (!t.ttyForeground()) continue;
+            // A root stopped by job control (^Z) gets the terminal too: it stops again at once and cryo with it, and fg gives it back.
+            if (!t.ttyForeground() && !(t.pid() == root.pid() && stoppedJob.test(t.pid()))) continue;
             for (Tree.Process p : tree.processes()) if (p.pid() == t.pid() && p.sid() == root.sid()) job = p;
         }
         if (job == null) return null;
