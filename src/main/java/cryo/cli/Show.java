@@ -311,6 +311,7 @@ final class Show {
             case cryo.netlock.NetLockRecord l -> m.putAll(l.fields());
             case cryo.inet.UdpRecord u -> m.putAll(cryo.inet.UdpShow.fields(u));
             case cryo.inet.TcpRecord t -> m.putAll(cryo.inet.TcpShow.fields(t));
+            case cryo.tty.TtyRecord t -> m.putAll(t.fields());
             case Tail t -> {
                 m.put("length", t.length());
                 m.put("crc32c", hex(Integer.toUnsignedLong(t.crc32c())));

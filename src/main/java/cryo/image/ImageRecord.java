@@ -26,7 +26,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.sockets.SocketRecord,
         cryo.netlock.NetLockRecord,
         cryo.inet.UdpRecord,
-        cryo.inet.TcpRecord {
+        cryo.inet.TcpRecord,
+        cryo.tty.TtyRecord {
 
     RecordType type();
 

@@ -55,6 +55,10 @@ public enum RecordType {
     NET_LOCK(78, cryo.netlock.NetLockRecord::decode),
     UDP_SOCKET(76, cryo.inet.UdpSocketRecord::decode),
     UDP_QUEUE(77, cryo.inet.UdpQueueRecord::decode),
+    PTY(84, cryo.tty.PtyRecord::decode),
+    PTY_DATA(85, cryo.tty.PtyDataRecord::decode),
+    CTTY(86, cryo.tty.CttyRecord::decode),
+    PTY_SLAVE(87, cryo.tty.PtySlaveRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

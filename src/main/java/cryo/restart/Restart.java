@@ -150,6 +150,7 @@ public final class Restart {
             // Each process gets its memory before its children are forked from it, so that they inherit the
             // pages they shared copy-on-write (SysV segments must exist by then, in the root's namespace).
             Map<Integer, Tracee> tasks = creator.createTree(init != null ? init : stub, rootFlags, stub, (p, t) -> {
+                cryo.tty.ControllingTerminals.acquire(t, p.pid(), image, broker, opener);   // after its setsid, before its children
                 if (p.pid() == root) {
                     // A container's init, alone in its fresh namespaces: their state before any child exists.
                     if (image.namespaces != null) ContainerRestore.inInit(t, image.namespaces);
@@ -166,6 +167,7 @@ public final class Restart {
                 Timings.mark("memory of " + p.pid());
             });
             killCreated(stub.tid);
+            cryo.tty.ControllingTerminals.foreground(image, tasks, broker, opener);   // every group exists now
             Timings.mark("stub and tree");
             List<Tracee> ready = new ArrayList<>();
             for (Image.ProcessImage p : image.processes.values()) {
