@@ -150,7 +150,6 @@ public final class Restart {
             // Each process gets its memory before its children are forked from it, so that they inherit the
             // pages they shared copy-on-write (SysV segments must exist by then, in the root's namespace).
             Map<Integer, Tracee> tasks = creator.createTree(init != null ? init : stub, rootFlags, stub, (p, t) -> {
-                cryo.tty.ControllingTerminals.acquire(t, p.pid(), image, broker, opener);   // after its setsid, before its children
                 if (p.pid() == root) {
                     // A container's init, alone in its fresh namespaces: their state before any child exists.
                     if (image.namespaces != null) ContainerRestore.inInit(t, image.namespaces);
@@ -162,6 +161,7 @@ public final class Restart {
                         return null;
                     });
                 }
+                cryo.tty.ControllingTerminals.acquire(t, p.pid(), image, broker, opener);   // after its setsid, before its children
                 MemoryRestore.restoreProcess(t, image.processes.get(p.pid()), p.pid() == root ? null : image.processes.get(p.ppid()),
                         files, broker, shmem, opener, data, hole, hole + HOLE);
                 Timings.mark("memory of " + p.pid());
