@@ -84,6 +84,7 @@ public final class PtyMasterFile implements FileKind {
         }
         PtyRecord.Slave slave = slaveHeld ? PtyRecord.Slave.OPEN
                 : (events & EventPoll.EPOLLHUP) != 0 ? PtyRecord.Slave.CLOSED : PtyRecord.Slave.NEVER_OPENED;
+        if (slave == PtyRecord.Slave.NEVER_OPENED) refuseSlaveOutside(c, key, what);
         boolean slaveExclusive = false;
         List<PtyDataRecord.Chunk> input = List.of();
         byte[] output;
@@ -128,6 +129,22 @@ public final class PtyMasterFile implements FileKind {
         if (!input.isEmpty()) ptys.add(new PtyDataRecord(objref, PtyDataRecord.Direction.INPUT, input));
         if (output.length > 0) ptys.add(new PtyDataRecord(objref, PtyDataRecord.Direction.OUTPUT, List.of(new PtyDataRecord.Chunk(PtyDataRecord.Kind.RAW, output))));
         return r;
+    }
+
+    /** A slave open but by none of the tree: some process outside holds it (restart would cut it off). */
+    private static void refuseSlaveOutside(FdContext c, Ptys.Key key, String what) throws Refusal {
+        String slave = "/dev/pts/" + key.index();
+        try {
+            for (var h : cryo.files.FileTable.outsideHolders(c.table().processes(), Set.of(slave)).getOrDefault(slave, List.of())) {
+                var a = java.nio.file.Files.readAttributes(java.nio.file.Path.of("/proc/" + h.pid() + "/fd/" + h.fd()), "unix:dev,rdev");
+                if (key.equals(Ptys.slaveKey((Long) a.get("dev"), (Long) a.get("rdev")))) {
+                    throw c.refuse(what + " whose slave task " + h.pid() + " (fd " + h.fd() + ") outside the tree holds: not supported"
+                            + " (restart would give the tree a pair of its own)");
+                }
+            }
+        } catch (IOException gone) {
+            // the outside holder closed it meanwhile
+        }
     }
 
     public Restorer restorer(RestoreContext rc) {
