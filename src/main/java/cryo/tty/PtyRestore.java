@@ -13,7 +13,7 @@ import java.util.Map;
 
 /**
  * Restart's half of pty pairs: each master is a new open of the ptmx of the devpts at the tree's /dev/pts
- * (its number is what that devpts gives: the same only in a fresh devpts of a container, see docs/design.md),
+ * (its number is what that devpts gives; in a container's own devpts, made anew, the same as before),
  * unlocked, with cryo's own slave description (TIOCGPTPEER) unless the slave had never been opened; then the
  * slave's modes and window size, the bytes waiting both ways (PtyQueues), packet mode and the status flags. The
  * lock and exclusive modes come back in finish(), once every slave description of the tree is open; cryo's own
@@ -25,6 +25,8 @@ final class PtyRestore implements FileKind.Restorer {
 
     private final RestoreContext rc;
     private final Map<Integer, Pair> pairs = new LinkedHashMap<>();
+    /** Masters opened only to take the numbers below a pair's (a fresh devpts), by number. */
+    private final Map<Integer, Integer> fillers = new java.util.HashMap<>();
 
     PtyRestore(RestoreContext rc) {
         this.rc = rc;
@@ -35,7 +37,8 @@ final class PtyRestore implements FileKind.Restorer {
         if (have != null) return have.master;
         PtyRecord p = rc.image().pty().pty(d.objref());
         String ptmx = rc.paths().path("/dev/pts/ptmx");
-        int master = Fd.open(ptmx, (d.flags() & Fd.O_ACCMODE) | Tty.O_NOCTTY | Fd.O_CLOEXEC);
+        int flags = (d.flags() & Fd.O_ACCMODE) | Tty.O_NOCTTY | Fd.O_CLOEXEC;
+        int master = freshDevpts() ? openNumbered(ptmx, flags, p.index()) : Fd.open(ptmx, flags);
         int slave = -1;
         try {
             if (p.slave() != PtyRecord.Slave.NEVER_OPENED) {
@@ -60,6 +63,37 @@ final class PtyRestore implements FileKind.Restorer {
         return master;
     }
 
+    /**
+     * Whether the tree's /dev/pts is a devpts restart made anew (a container's own): only cryo has opened its
+     * ptmx, which gives the lowest free number (devpts_new_index(), an IDA), so the pairs can have their numbers.
+     */
+    private boolean freshDevpts() {
+        cryo.image.Image image = rc.image();
+        return image.namespaces != null && image.mounts().restoredByCryo("/dev/pts/ptmx");
+    }
+
+    /** Opens ptmx until it gives pty `want`, keeping the lower numbers it gives meanwhile (fillers, closed last). */
+    private int openNumbered(String ptmx, int flags, int want) throws SysException {
+        Integer filler = fillers.remove(want);
+        if (filler != null) Fd.close(filler);
+        while (true) {
+            int m = Fd.open(ptmx, flags);
+            int n;
+            try {
+                n = Tty.ptyNumber(m);
+            } catch (SysException e) {
+                Fd.close(m);
+                throw e;
+            }
+            if (n == want) return m;
+            if (n > want || fillers.size() > PtyRecord.MAX_INDEX) {
+                Fd.close(m);
+                throw new SysException("open(" + ptmx + "): it gave pty " + n + ", not " + want + " (taken)", cryo.sys.Errno.EBUSY);
+            }
+            fillers.put(n, m);
+        }
+    }
+
     /** cryo's own description of the slave of the pty whose master is objref (for a controlling terminal). */
     int slave(int objref) throws SysException {
         rc.localFd(objref);
@@ -80,6 +114,8 @@ final class PtyRestore implements FileKind.Restorer {
     }
 
     public void close() {
+        for (int f : fillers.values()) Fd.close(f);
+        fillers.clear();
         for (Pair p : pairs.values()) {
             if (p.slave >= 0) Fd.close(p.slave);
             Fd.close(p.master);
