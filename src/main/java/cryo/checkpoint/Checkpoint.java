@@ -182,6 +182,7 @@ public final class Checkpoint {
             }
         }
         files.eventLoops().resolve(refused);   // epoll items name descriptions met anywhere in the tree
+        cryo.tty.ControllingTerminals.checkpoint(files, liveStats(tree), refused);   // sessions whose terminal is a pty of the tree
         for (FileRecord f : files.files()) {
             if (output.replaces(f.dev(), f.ino())) {
                 refused.add(new Refusal("-o " + output.name() + " is " + f.path() + ", a file the tree has open or mapped: the image would replace it"));
@@ -273,6 +274,7 @@ public final class Checkpoint {
         cryo.inet.UdpSocketFile.write(files, w);
         cryo.inet.TcpSocketFile.write(files, w);
         if (terminal != null) w.write(terminal);
+        cryo.tty.Ptys.write(files, w);
         long pageBytes = 0;
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();
@@ -377,6 +379,12 @@ public final class Checkpoint {
         Map<Integer, ProcStat> stats = new LinkedHashMap<>();
         for (FrozenTree.Process p : tree.processes.values()) stats.put(p.pid, p.stat);
         GroupLeaders.check(stats, root, refused);
+    }
+
+    private static Map<Integer, ProcStat> liveStats(FrozenTree tree) {
+        Map<Integer, ProcStat> m = new LinkedHashMap<>();
+        for (FrozenTree.Process p : tree.live()) m.put(p.pid, p.stat);
+        return m;
     }
 
     /** start_code, end_code, start_stack, start_data, end_data, start_brk, arg_start, arg_end, env_start, env_end. */

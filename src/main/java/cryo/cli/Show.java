@@ -317,6 +317,7 @@ final class Show {
             case cryo.inet.UdpRecord u -> m.putAll(cryo.inet.UdpShow.fields(u));
             case cryo.inet.TcpRecord t -> m.putAll(cryo.inet.TcpShow.fields(t));
             case cryo.tty.TerminalRecord t -> m.putAll(t.fields());
+            case cryo.tty.TtyRecord t -> m.putAll(t.fields());
             case Tail t -> {
                 m.put("length", t.length());
                 m.put("crc32c", hex(Integer.toUnsignedLong(t.crc32c())));

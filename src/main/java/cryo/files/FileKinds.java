@@ -22,6 +22,8 @@ final class FileKinds {
             new cryo.inet.UdpSocketFile(),
             new cryo.inet.TcpSocketFile(),   // before InheritedFile, which refuses other sockets
             new cryo.inet.UnsupportedSocketFile(),   // raw, packet, netlink, other families: refused by name
+            new cryo.tty.PtyMasterFile(),   // before InheritedFile, which takes every terminal: ptys inside the tree
+            new cryo.tty.PtySlaveFile(),    // only the slaves whose master is in the tree
             new InheritedFile(),   // anything leading outside the tree, first: a pipe held outside is not the tree's
             new PipeFile(),
             new ProcfsFile(),

@@ -270,6 +270,7 @@ public final class FileLocks {
             case PATH, FIFO -> files.file(d.file()).ino();
             case PROC, EVENTFD, EPOLL, INOTIFY, UNIX_SOCKET, UDP_SOCKET, TCP_SOCKET -> -1L;   // procfs, anonymous files and sockets take no locks
             case TIMERFD, SIGNALFD -> -1L;   // anonymous inodes, all one: locks on them are not looked for
+            case PTY_MASTER, PTY_SLAVE -> -1L;   // a new pair at restart: locks on it are not looked for
             case GHOST -> files.ghosts().inode(d.file());   // a lock on it is refused in record()
             case MEMFD, FIFO_UNLINKED -> files.unnamed().inode(d.file());
             case PIPE_READ, PIPE_WRITE -> files.pipes().stream().filter(p -> p.objref() == d.pipe()).findFirst().map(PipeRecord::inode).orElse(-1L);

@@ -26,7 +26,9 @@ public record OpenFileRecord(int objref, Kind kind, int file, int pipe, int flag
         INOTIFY,
         UNIX_SOCKET,
         UDP_SOCKET,
-        TCP_SOCKET}
+        TCP_SOCKET,
+        PTY_MASTER,
+        PTY_SLAVE}
 
     /** inheritFd of a description leading outside at fd > 2: restart needs --inherit-fd FD:description. */
     public static final int EXTERNAL = -1;

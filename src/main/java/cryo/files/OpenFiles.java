@@ -204,6 +204,11 @@ public final class OpenFiles {
             return ((MemfdFile.Objects) restorers.get(OpenFileRecord.Kind.MEMFD)).object(objref);
         }
 
+        /** The restore half of a kind of description, for kinds that give more than descriptions (cryo.tty). */
+        public FileKind.Restorer restorer(OpenFileRecord.Kind kind) {
+            return restorers.get(kind);
+        }
+
         /** The OPEN_FILE record of objref. */
         OpenFileRecord description(int objref) {
             return descs.get(objref);

@@ -112,6 +112,13 @@ public final class Image {
         return udp;
     }
 
+    /** The pty pairs inside the tree and the sessions they are the terminal of (cryo.tty). */
+    private final cryo.tty.PtyImage pty = new cryo.tty.PtyImage();
+
+    public cryo.tty.PtyImage pty() {
+        return pty;
+    }
+
     /** The TCP sockets of the tree (cryo.inet). */
     private final cryo.inet.TcpImage tcp = new cryo.inet.TcpImage();
 
@@ -301,6 +308,7 @@ public final class Image {
                 case cryo.inet.UdpRecord u -> img.udp.add(u, name.toString(), img.openFiles);
                 case cryo.inet.TcpRecord t -> img.tcp.add(t, name.toString(), img.openFiles);
                 case cryo.tty.TerminalRecord t -> img.terminal = cryo.tty.OutsideTerminal.check(img.terminal, t, name.toString());
+                case cryo.tty.TtyRecord t -> img.pty.add(t, name.toString(), img.openFiles, tree);
             }
         }
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
@@ -310,6 +318,7 @@ public final class Image {
         img.sockets.checkComplete(img.openFiles);
         img.udp.checkComplete(img.openFiles);
         img.tcp.checkComplete(img.openFiles);
+        img.pty.checkComplete(img.openFiles);
         for (ProcessImage p : img.processes.values()) {
             if (p.entry.zombie()) continue;
             int pid = p.entry.pid();

@@ -28,7 +28,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.inet.UdpRecord,
         cryo.inet.TcpRecord,
         cryo.tty.TerminalRecord,
-        cryo.task.JobStopRecord {
+        cryo.task.JobStopRecord,
+        cryo.tty.TtyRecord {
 
     RecordType type();
 

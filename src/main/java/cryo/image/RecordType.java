@@ -57,6 +57,10 @@ public enum RecordType {
     UDP_QUEUE(77, cryo.inet.UdpQueueRecord::decode),
     TERMINAL(80, cryo.tty.TerminalRecord::decode),
     JOB_STOP(82, cryo.task.JobStopRecord::decode),
+    PTY(84, cryo.tty.PtyRecord::decode),
+    PTY_DATA(85, cryo.tty.PtyDataRecord::decode),
+    CTTY(86, cryo.tty.CttyRecord::decode),
+    PTY_SLAVE(87, cryo.tty.PtySlaveRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

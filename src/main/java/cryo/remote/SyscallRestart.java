@@ -29,7 +29,7 @@ public final class SyscallRestart {
             } else if (rax == ERESTART_RESTARTBLOCK) {
                 if (sameTask) {
                     r.set(Regs.RAX, Nr.RESTART_SYSCALL).set(Regs.RIP, r.rip() - 2);
-                } else if (absoluteFutexWait(r)) {
+                } else if (absoluteFutexWait(r) || untimedPoll(r)) {
                     r.set(Regs.RAX, r.get(Regs.ORIG_RAX)).set(Regs.RIP, r.rip() - 2);
                 } else {
                     r.set(Regs.RAX, EINTR);
@@ -37,6 +37,17 @@ public final class SyscallRestart {
             }
         }
         return r.set(Regs.ORIG_RAX, -1);
+    }
+
+    private static final long POLL = 7;
+
+    /**
+     * poll(2) with a negative timeout: the kernel makes every interrupted poll(2) restart through restart_block
+     * (fs/select.c, SYSCALL_DEFINE3(poll)), and without a timeout do_restart_poll only runs the same call again. A program that blocks its signals and waits for them with a signalfd (util-linux
+     * script) takes an -EINTR there for an error.
+     */
+    private static boolean untimedPoll(Regs r) {
+        return r.get(Regs.ORIG_RAX) == POLL && (int) r.get(Regs.RDX) < 0;
     }
 
     /**

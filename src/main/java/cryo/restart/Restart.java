@@ -161,11 +161,13 @@ public final class Restart {
                         return null;
                     });
                 }
+                cryo.tty.ControllingTerminals.acquire(t, p.pid(), image, broker, opener);   // after its setsid, before its children
                 MemoryRestore.restoreProcess(t, image.processes.get(p.pid()), p.pid() == root ? null : image.processes.get(p.ppid()),
                         files, broker, shmem, opener, data, hole, hole + HOLE);
                 Timings.mark("memory of " + p.pid());
             });
             killCreated(stub.tid);
+            cryo.tty.ControllingTerminals.foreground(image, tasks, broker, opener);   // every group exists now
             Timings.mark("stub and tree");
             List<Tracee> ready = new ArrayList<>();
             for (Image.ProcessImage p : image.processes.values()) {
