@@ -68,8 +68,8 @@ public final class Tmux implements AfterEachCallback {
                 "new-session", "-d", "-s", "cryo", "-x", Integer.toString(COLUMNS), "-y", Integer.toString(ROWS), "--"));
         cmd.addAll(shell);
         tmux(cmd.toArray(String[]::new));
-        serverPid = Long.parseLong(tmux("display-message", "-p", "-t", "cryo", "#{pid}").trim());
-        panePid = Long.parseLong(tmux("display-message", "-p", "-t", "cryo", "#{pane_pid}").trim());
+        serverPid = Long.parseLong(tmux("display-message", "-p", "-t", "cryo:0", "#{pid}").trim());
+        panePid = Long.parseLong(tmux("display-message", "-p", "-t", "cryo:0", "#{pane_pid}").trim());
         track(serverPid);
         track(panePid);
         awaitScreen("the shell's first prompt", s -> s.contains(PROMPT.strip()));
@@ -83,14 +83,24 @@ public final class Tmux implements AfterEachCallback {
 
     /** The pane's terminal, e.g. /dev/pts/3. */
     public String ttyName() {
-        return tmux("display-message", "-p", "-t", "cryo", "#{pane_tty}").trim();
+        return tmux("display-message", "-p", "-t", "cryo:0", "#{pane_tty}").trim();
+    }
+
+    /**
+     * Another terminal of the same server (a second window, running sleep): a terminal the pane's programs do not
+     * control. Returns its name, e.g. /dev/pts/4.
+     */
+    public String otherTerminal() {
+        tmux("new-window", "-d", "-t", "cryo:", "-n", "other", "--", "sleep", "3600");
+        track(Long.parseLong(tmux("display-message", "-p", "-t", "cryo:other", "#{pane_pid}").trim()));
+        return tmux("display-message", "-p", "-t", "cryo:other", "#{pane_tty}").trim();
     }
 
     // ------------------------------------------------------------------ keys
 
     /** Types text literally (no key names), without Enter. */
     public void typeLiterally(String text) {
-        tmux("send-keys", "-t", "cryo", "-l", text);
+        tmux("send-keys", "-t", "cryo:0", "-l", text);
     }
 
     /** Types a line: the text literally, then Enter. */
@@ -101,7 +111,7 @@ public final class Tmux implements AfterEachCallback {
 
     /** Keys by tmux's names: C-c, C-z, C-l, Enter, Escape, or a plain letter such as G or q. */
     public void keys(String... names) {
-        List<String> cmd = new ArrayList<>(List.of("send-keys", "-t", "cryo"));
+        List<String> cmd = new ArrayList<>(List.of("send-keys", "-t", "cryo:0"));
         cmd.addAll(List.of(names));
         tmux(cmd.toArray(String[]::new));
     }
@@ -110,7 +120,7 @@ public final class Tmux implements AfterEachCallback {
 
     /** What the pane shows now (wrapped lines joined, trailing blanks of each line and trailing empty lines cut). */
     public String screen() {
-        return tidy(tmux("capture-pane", "-p", "-J", "-t", "cryo"));
+        return tidy(tmux("capture-pane", "-p", "-J", "-t", "cryo:0"));
     }
 
     /**
@@ -118,7 +128,7 @@ public final class Tmux implements AfterEachCallback {
      * count of a text can go down).
      */
     public String everything() {
-        return tidy(tmux("capture-pane", "-p", "-J", "-S", "-", "-E", "-", "-t", "cryo"));
+        return tidy(tmux("capture-pane", "-p", "-J", "-S", "-", "-E", "-", "-t", "cryo:0"));
     }
 
     private static String tidy(String s) {
@@ -134,7 +144,7 @@ public final class Tmux implements AfterEachCallback {
      * tmux command with the cursor's row.
      */
     public String cursorLine() {
-        String s = tmux("display-message", "-p", "-t", "cryo", "#{cursor_y}", ";", "capture-pane", "-p", "-t", "cryo");
+        String s = tmux("display-message", "-p", "-t", "cryo:0", "#{cursor_y}", ";", "capture-pane", "-p", "-t", "cryo:0");
         int nl = s.indexOf('\n');
         int row = Integer.parseInt(s.substring(0, nl).trim());
         List<String> rows = s.substring(nl + 1).lines().toList();
@@ -335,6 +345,11 @@ public final class Tmux implements AfterEachCallback {
     public void close() {
         if (name == null) return;
         for (long p : paneProcesses()) track(p);
+        try {
+            System.out.println("[tmux] the pane at the end of the test:\n" + everything());
+        } catch (AssertionError e) {
+            System.out.println("[tmux] cannot read the pane: " + e.getMessage());
+        }
         try {
             tmux("kill-server");
         } catch (AssertionError e) {
