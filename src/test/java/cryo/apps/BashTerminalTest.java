@@ -54,11 +54,11 @@ class BashTerminalTest {
         PaneSteps.checkpointAndKill(cleanup, reaper, pane, pid, tmp.resolve("bash.img"));
         long cryo = PaneSteps.restartInPane(cleanup, pane, pid, tmp.resolve("bash.img"));
 
+        // the first line read after the restart: the one a terminal left in the shell's modes echoes twice
+        // (the terminal's echo, then readline's: bash prepares the terminal itself only for the next line)
         pane.typeExpecting("echo pid$$", "^pid" + pid + "$");
+        assertEquals(1, PaneSteps.count(Pattern.quote("echo pid$$"), pane.everything()), "the typed line is echoed once" + pane.dump());
         pane.typeExpecting("history | tail", "^\\s*\\d+\\s+echo mark1 \\$\\$$");
-        pane.typeExpecting("echo once$((6*7))", "^once42$");
-        assertEquals(1, PaneSteps.count(Pattern.quote("echo once$((6*7))"), pane.everything()),
-                "the typed line is echoed once" + pane.dump());
         pane.type("exit");
         PaneSteps.assertShellBack(pane, tmp, pid, cryo, stty);
     }
