@@ -65,13 +65,19 @@ final class PaneSteps {
     }
 
     /**
-     * Checkpoints the tree of pid (kill mode), waits until each of its processes is gone (the subreaper reaps the
-     * orphans among them) and the shell prompts again.
+     * Checkpoints the tree of pid (kill mode), waits until each of its processes is gone and the shell prompts
+     * again. Its processes are the image's (`cryo show`: a short-lived child, like script's `sleep`, may have
+     * come and gone since the test looked); the subreaper reaps those orphaned by the kill, whose pids the
+     * restart needs.
      */
     static void checkpointAndKill(Cleanup cleanup, Subreaper reaper, Tmux pane, long pid, Path image) {
-        List<Long> tree = descendants(pid);
-        reaper.track(tree);
+        reaper.track(descendants(pid));
         Cryo.checkpoint(cleanup, pid, image);
+        String show = Cryo.run(cleanup, "show", image.toString()).assertOk().stdout();
+        List<Long> tree = Pattern.compile("\\{pid=(\\d+)(?: host_pid=\\d+)? comm=").matcher(show).results()
+                .map(m -> Long.parseLong(m.group(1))).toList();
+        if (!tree.contains(pid)) fail("cryo show lists no process " + pid + ":\n" + show);
+        reaper.track(tree);
         for (long p : tree) Procfs.awaitGone(p, Timeouts.EXIT);
         awaitShell(pane, "after the checkpoint killed " + pid);
     }
