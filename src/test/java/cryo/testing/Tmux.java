@@ -219,7 +219,31 @@ public final class Tmux implements AfterEachCallback {
 
     /** A failure message ending with the screen and scrollback. */
     public String dump() {
-        return "\n--- the pane (scrollback and screen):\n" + everything();
+        String group;
+        try {
+            group = Long.toString(foregroundGroup());
+        } catch (AssertionError e) {
+            group = e.getMessage();
+        }
+        return "\n--- the pane (scrollback and screen):\n" + everything() + "--- its processes (foreground group " + group
+                + "):\n" + processes();
+    }
+
+    /** One line per process in the pane: pid, name, state, where it waits, its signal masks. */
+    private String processes() {
+        StringBuilder b = new StringBuilder();
+        for (long p : paneProcesses()) {
+            b.append(p);
+            try {
+                for (String l : Procfs.read(Path.of("/proc", Long.toString(p), "status")).split("\n"))
+                    if (l.matches("(Name|State|PPid|TracerPid|SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt):.*")) b.append(' ').append(l.replaceAll("\\s+", " "));
+                b.append(" wchan: ").append(Procfs.read(Path.of("/proc", Long.toString(p), "wchan")));
+            } catch (IOException gone) {
+                b.append(" (gone)");
+            }
+            b.append('\n');
+        }
+        return b.toString();
     }
 
     // ------------------------------------------------------------------ processes
@@ -230,7 +254,7 @@ public final class Tmux implements AfterEachCallback {
             String s = Procfs.read(Path.of("/proc/" + panePid + "/stat"));
             return Long.parseLong(s.substring(s.lastIndexOf(')') + 2).split(" ")[5]);
         } catch (IOException e) {
-            throw new AssertionError("the pane's shell " + panePid + " is gone" + dump(), e);
+            throw new AssertionError("the pane's shell " + panePid + " is gone", e);
         }
     }
 
