@@ -71,7 +71,7 @@ final class PaneSteps {
      * restart needs.
      */
     static void checkpointAndKill(Cleanup cleanup, Subreaper reaper, Tmux pane, long pid, Path image) {
-        reaper.track(descendants(pid));
+        reaper.track(Tmux.descendants(pid));
         Cryo.checkpoint(cleanup, pid, image);
         String show = Cryo.run(cleanup, "show", image.toString()).assertOk().stdout();
         List<Long> tree = Pattern.compile("\\{pid=(\\d+)(?: host_pid=\\d+)? comm=").matcher(show).results()
@@ -80,23 +80,6 @@ final class PaneSteps {
         reaper.track(tree);
         for (long p : tree) Procfs.awaitGone(p, Timeouts.EXIT);
         awaitShell(pane, "after the checkpoint killed " + pid);
-    }
-
-    /** pid and its descendants now. */
-    static List<Long> descendants(long pid) {
-        List<Long> all = new java.util.ArrayList<>(List.of(pid));
-        for (int i = 0; i < all.size(); i++) {
-            long p = all.get(i);
-            try (var tasks = Files.list(Path.of("/proc", Long.toString(p), "task"))) {
-                for (Path t : tasks.toList()) {
-                    String c = Procfs.read(t.resolve("children")).trim();
-                    if (!c.isEmpty()) for (String x : c.split("\\s+")) all.add(Long.parseLong(x));
-                }
-            } catch (IOException | java.io.UncheckedIOException gone) {
-                // exited meanwhile
-            }
-        }
-        return all;
     }
 
     /**

@@ -309,27 +309,23 @@ public final class Tmux implements AfterEachCallback {
 
     /** The pane's shell and all its descendants now. */
     public List<Long> paneProcesses() {
-        List<Long> all = new ArrayList<>();
-        descendants(panePid, all);
-        return all;
+        return descendants(panePid);
     }
 
-    private static void descendants(long pid, List<Long> into) {
-        if (into.contains(pid) || !Procfs.exists(pid)) return;
-        into.add(pid);
-        try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
-            for (Path t : tasks.toList()) {
-                String c;
-                try {
-                    c = Procfs.read(t.resolve("children")).trim();
-                } catch (IOException gone) {
-                    continue;
+    /** A process and all its descendants now (through /proc/PID/task/TID/children). */
+    public static List<Long> descendants(long pid) {
+        List<Long> all = new ArrayList<>(List.of(pid));
+        for (int i = 0; i < all.size(); i++) {
+            try (var tasks = Files.list(Path.of("/proc", Long.toString(all.get(i)), "task"))) {
+                for (Path t : tasks.toList()) {
+                    String c = Procfs.read(t.resolve("children")).trim();
+                    if (!c.isEmpty()) for (String x : c.split("\\s+")) all.add(Long.parseLong(x));
                 }
-                if (!c.isEmpty()) for (String x : c.split("\\s+")) descendants(Long.parseLong(x), into);
+            } catch (IOException | java.io.UncheckedIOException gone) {
+                // exited meanwhile
             }
-        } catch (IOException | java.io.UncheckedIOException gone) {
-            // exited meanwhile
         }
+        return all;
     }
 
     // ------------------------------------------------------------------ tmux itself
