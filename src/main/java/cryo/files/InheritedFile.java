@@ -33,6 +33,11 @@ final class InheritedFile implements FileKind {
             long inode = Long.parseLong(link, "socket:[".length(), link.length() - 1, 10);
             throw c.refuse(SocketKind.describe(c.pid(), inode) + " (" + link + "): sockets are not supported yet");
         }
+        if (c.fd() > 2 && isTty(link) && isControllingTerminal(c)) {
+            // The task's own controlling terminal (less reads its keys from /dev/tty at fd 3): connected at
+            // restart like fd 0, to cryo's controlling terminal (cryo.tty.TerminalFds).
+            return record(c, 0);
+        }
         if (c.fd() > 2) {
             String holder = c.outside().isEmpty() ? "" : ", which task " + c.outside().getFirst().pid()
                     + " (fd " + c.outside().getFirst().fd() + ") outside the tree holds too";
@@ -40,6 +45,19 @@ final class InheritedFile implements FileKind {
                     + " accepts it, to be given back with restart --inherit-fd FD:" + link + ")");
         }
         return record(c, c.fd());
+    }
+
+    /** fd is the task's controlling terminal: /dev/tty, or the device of /proc/PID/stat field 7 (tty_nr). */
+    private static boolean isControllingTerminal(FdContext c) {
+        try {
+            cryo.task.ProcStat s = cryo.task.ProcStat.read(c.pid());
+            if (s == null || s.field(7) == 0) return false;
+            if (c.link().equals("/dev/tty")) return true;
+            long rdev = (Long) java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/" + c.pid() + "/fd/" + c.fd()), "unix:rdev");
+            return rdev == s.field(7);
+        } catch (java.io.IOException | RuntimeException gone) {
+            return false;
+        }
     }
 
     private static OpenFileRecord record(FdContext c, int inheritFd) {

@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -22,7 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
  * file's last line, q quits and the shell's terminal is as before.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
-@Disabled("less reads its keys from the controlling terminal it opens at fd 3; cryo refuses a terminal at fds > 2 (issue 14 open point: accept the tree's own controlling terminal at any fd)")
 class LessTerminalTest {
     @RegisterExtension
     @Order(1)

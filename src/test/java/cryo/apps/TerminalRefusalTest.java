@@ -18,9 +18,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A program that holds a terminal at an fd above 2 cannot be given it back there: the checkpoint is refused with
- * one line naming the fd and the terminal, and the program runs on untouched. (The pane's own terminal, which less
- * holds at fd 3 too, is refused as long as only fds 0-2 are connected to cryo restart's terminal.)
+ * A program that holds, at an fd above 2, a terminal that is not its controlling terminal cannot be given it
+ * back: the checkpoint is refused with one line naming the fd and the terminal, and the program runs on
+ * untouched. (Its own controlling terminal at fd 3, as less holds it, is accepted: LessTerminalTest.)
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class TerminalRefusalTest {
@@ -38,13 +38,6 @@ class TerminalRefusalTest {
 
     @TempDir
     Path tmp;
-
-    /** The pane's own terminal opened again as /dev/tty (the brief's case; see the class comment). */
-    @Test
-    void thePanesTerminalAtFd3IsRefused() {
-        PaneSteps.start(pane);
-        assertRefused("\"/dev/tty\"", pane.ttyName());
-    }
 
     /** A terminal the tree does not control (another tmux window's) at fd 3. */
     @Test
