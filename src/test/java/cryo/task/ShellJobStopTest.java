@@ -103,6 +103,13 @@ class ShellJobStopTest {
             // not started, or already gone
         }
         if (serverPid > 0) ProcessHandle.of(serverPid).ifPresent(ProcessHandle::destroyForcibly);
+        try {   // a server killed by a signal leaves its socket (TMUX_TMPDIR or /tmp, then tmux-UID/NAME)
+            String dir = java.util.Objects.requireNonNullElse(System.getenv("TMUX_TMPDIR"), "/tmp");
+            Object uid = java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/self"), "unix:uid");
+            java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(dir, "tmux-" + uid, server));
+        } catch (java.io.IOException e) {
+            // nothing to delete
+        }
     }
 
     @Test
