@@ -50,7 +50,7 @@ public final class OutsideTerminal {
             for (OpenFileRecord d : e.getValue().descriptions()) descs.put(d.objref(), d);
             for (FdRecord f : e.getValue().fds()) {
                 OpenFileRecord d = descs.get(f.openFile());
-                if (f.fd() > 2 || d == null || d.kind() != OpenFileRecord.Kind.INHERITED || d.inheritFd() == OpenFileRecord.EXTERNAL) continue;
+                if (d == null || d.kind() != OpenFileRecord.Kind.INHERITED || d.inheritFd() == OpenFileRecord.EXTERNAL) continue;
                 long rdev;
                 try {
                     rdev = (Long) Files.getAttribute(Path.of("/proc/" + pid + "/fd/" + f.fd()), "unix:rdev");
