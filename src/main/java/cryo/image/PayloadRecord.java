@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
  * A record that carries bulk data (page contents) after a 16-byte header whose second u32 is the CRC32C of
  * that data. The TAIL checksum covers every byte of the stream except these data, so a reader can check
  * all the metadata before creating anything and each record's data where it uses it, on the thread that
- * copies it, while it is in cache (the restart does: PageMover.load, Ipc.restore).
+ * copies it, while it is in cache (the restart does: PageLoad.load, Ipc.restore).
  */
 public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.PagesRecord, cryo.ipc.ShmPagesRecord,
         cryo.memory.ShmemPagesRecord, cryo.files.FileData.Chunk {

@@ -147,7 +147,7 @@ public final class MemoryRestore {
                 if (v.kind() == VmaRecord.Kind.SHMEM) t.syscall("close(shmem)", Nr.CLOSE, fd);
             }
             kept.prepare(t, written);
-            PageMover.load(t.tid, pages, data);
+            PageLoad.load(t.tid, pages, data);
             for (int i = 0; i < vmas.size(); i++) {
                 VmaRecord v = vmas.get(i);
                 if (v.isVdso()) continue;

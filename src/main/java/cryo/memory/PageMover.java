@@ -1,7 +1,6 @@
 package cryo.memory;
 
 import cryo.image.Crc32c;
-import cryo.image.DataCheck;
 import cryo.image.ImageException;
 import cryo.image.ImageWriter;
 import cryo.sys.Errno;
@@ -22,15 +21,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Moves page contents in bulk: at checkpoint, process_vm_readv with up to IOV_MAX ranges per call into
- * off-heap buffers, one thread reading while the caller writes the previous buffer to the image; at
- * restart, process_vm_writev straight from the mapped image, spread over several threads. Pages that
- * cannot be read that way (PROT_NONE) go through /proc/PID/mem.
+ * Moves page contents in bulk at checkpoint: process_vm_readv with up to IOV_MAX ranges per call into
+ * off-heap buffers, several threads reading and writing batches to the image. Pages that cannot be read
+ * that way (PROT_NONE) go through /proc/PID/mem. The restart half is PageLoad.
  */
 public final class PageMover {
     private static final long BUFFER = 2L << 20;
-    /** Bytes per process_vm_writev at restart: their CRC is checked just before, so they are still in cache. */
-    private static final long WRITE_BATCH = 4L << 20;
 
     private PageMover() {
     }
@@ -51,7 +47,7 @@ public final class PageMover {
     /** {u32 type; u32 len} then PAGES' own {u32 pid; u32 pad; u64 addr}. */
     private static final int RECORD_HEADER = 8 + PagesRecord.HEADER;
     /** Page threads per direction: CRYO_PAGE_WORKERS overrides (1 = one batch at a time, for comparison). */
-    private static final int WORKERS = workers();
+    static final int WORKERS = workers();
     private static final int IN_FLIGHT = 2 * WORKERS;
 
     private static List<Batch> batches(Runs runs, boolean viaMem) {
@@ -178,7 +174,7 @@ public final class PageMover {
         return (int) headers.getValue();
     }
 
-    private static <T> T await(Future<T> f) throws IOException, SysException, ImageException {
+    static <T> T await(Future<T> f) throws IOException, SysException, ImageException {
         try {
             return f.get();
         } catch (InterruptedException e) {
@@ -193,62 +189,5 @@ public final class PageMover {
                 default -> throw new IOException(e.getCause());
             }
         }
-    }
-
-    /**
-     * Writes every PAGES record of one task with process_vm_writev from the mapped image, in parallel. Each
-     * group first has the CRC of its records' data checked (DataCheck: unless done already, here, so the data
-     * come into cache once and are written from there) and then writes them; a mismatch fails the restart.
-     */
-    public static long load(int pid, List<PagesRecord> pages, DataCheck data) throws SysException, IOException, ImageException {
-        int n = pages.size();
-        MemorySegment[] locals = new MemorySegment[n];
-        long[] addrs = new long[n];
-        for (int i = 0; i < n; i++) {
-            locals[i] = pages.get(i).data();
-            addrs[i] = pages.get(i).addr();
-        }
-        List<int[]> groups = new ArrayList<>();
-        int from = 0;
-        long bytes = 0;
-        for (int i = 0; i < n; i++) {
-            if (i > from && (bytes + locals[i].byteSize() > WRITE_BATCH || i - from == ProcessVm.IOV_MAX)) {
-                groups.add(new int[]{from, i - from});
-                from = i;
-                bytes = 0;
-            }
-            bytes += locals[i].byteSize();
-        }
-        if (n > from) groups.add(new int[]{from, n - from});
-        long total = 0;
-        if (groups.size() <= 1 || WORKERS == 1) {
-            for (int[] g : groups) total += writeGroup(pid, pages, data, locals, addrs, g);
-            return total;
-        }
-        try (ExecutorService pool = Executors.newFixedThreadPool(WORKERS, Thread.ofPlatform().name("cryo-page-writer").daemon().factory())) {
-            List<Future<Long>> fs = new ArrayList<>();
-            for (int[] g : groups) fs.add(pool.submit(() -> writeGroup(pid, pages, data, locals, addrs, g)));
-            try {
-                for (Future<Long> f : fs) total += await(f);
-            } finally {
-                for (Future<Long> f : fs) f.cancel(false);
-            }
-        }
-        return total;
-    }
-
-    private static long writeGroup(int pid, List<PagesRecord> pages, DataCheck data, MemorySegment[] locals, long[] addrs, int[] g)
-            throws SysException, ImageException {
-        long want = 0;
-        for (int i = g[0]; i < g[0] + g[1]; i++) {
-            data.verify(pages.get(i));
-            want += locals[i].byteSize();
-        }
-        long done = ProcessVm.writev(pid, locals, addrs, g[0], g[1]);
-        if (done != want) {
-            throw new SysException("process_vm_writev to task " + pid + " at 0x" + Long.toHexString(addrs[g[0]])
-                    + ": wrote " + done + " of " + want + " bytes", Errno.EFAULT);
-        }
-        return done;
     }
 }
