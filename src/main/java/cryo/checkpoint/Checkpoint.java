@@ -276,6 +276,7 @@ public final class Checkpoint {
         if (terminal != null) w.write(terminal);
         cryo.tty.Ptys.write(files, w);
         long pageBytes = 0;
+        for (ProcessDump d : dumps.values()) cryo.memory.Progress.expect(d.memory().pageBytes());
         for (var e : dumps.entrySet()) {
             ProcessDump d = e.getValue();
             w.write(d.task());

@@ -22,7 +22,9 @@ public final class Timings {
     }
 
     public static void note(String line) {
-        if (ON) System.err.println(new StringBuilder("cryo: ").append(line));
+        if (!ON) return;
+        cryo.memory.Progress.erase();
+        System.err.println(new StringBuilder("cryo: ").append(line));
     }
 
     public static void mark(String phase) {
@@ -39,6 +41,7 @@ public final class Timings {
     public static void span(String name, long nanos) {
         if (!ON) return;
         long tenths = (nanos + 50_000) / 100_000;
+        cryo.memory.Progress.erase();
         System.err.println(new StringBuilder("cryo: timing ").append(name).append(' ').append(tenths / 10).append('.')
                 .append(tenths % 10).append(" ms"));
     }

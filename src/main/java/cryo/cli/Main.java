@@ -162,6 +162,7 @@ public final class Main {
     }
 
     private static void log(String line) {
+        cryo.memory.Progress.erase();
         System.err.println("cryo: " + line);
     }
 
@@ -208,7 +209,13 @@ public final class Main {
         } catch (NumberFormatException e) {
             throw new Usage("'" + pidArg + "' is not a pid");
         }
-        Checkpoint.Result r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, external, System.getenv("CRYO_FAULT"), Main::log, ghostLimit), Output.of(out));
+        Checkpoint.Result r;
+        cryo.memory.Progress.start("checkpoint");
+        try {
+            r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, external, System.getenv("CRYO_FAULT"), Main::log, ghostLimit), Output.of(out));
+        } finally {
+            cryo.memory.Progress.finish();
+        }
         timing("frozen", r.frozenNanos());
         timing("total", System.nanoTime() - t0);
         if (System.getenv("CRYO_TIMING") != null) log("image " + r.bytes() + " bytes, " + r.pageBytes() + " bytes of pages");
@@ -234,13 +241,17 @@ public final class Main {
         if (ghostDir != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(ghostDir))) throw new Usage("--ghost-dir " + ghostDir + " is not a directory");
         String file = single(args, "FILE");
         int pid;
+        cryo.memory.Progress.start("restart");
         try (Arena arena = Arena.ofShared()) {
             var mapped = ImageReader.map(file, arena);
             try (var lock = cryo.netlock.LockRelease.of(mapped, Main::log)) {   // the image's network lock: lifted however the restart ends
                 Image image = Image.of(ImageReader.read(mapped, ImageReader.Data.LATER));
-                timing("read", System.nanoTime() - t0);
+                cryo.checkpoint.Timings.mark("read");   // (from main: the next phase, preflight, from here)
+                for (Image.ProcessImage p : image.processes.values()) cryo.memory.Progress.expect(cryo.memory.PageLoad.bytes(p.pages));
                 pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach, ghostDir == null ? null : java.nio.file.Path.of(ghostDir).toAbsolutePath(), freshPidNs));
             }
+        } finally {
+            cryo.memory.Progress.finish();
         }
         timing("total", System.nanoTime() - t0);
         if (detach) {

@@ -10,9 +10,13 @@ import java.util.concurrent.ConcurrentHashMap;
  * is busy on one core with things that do not need the data (linking its native calls, creating the
  * tree); whoever copies a record's data calls verify(), which checks it then unless the background
  * thread already has. A record that fails is never marked checked, so its user finds the mismatch.
+ * A user about to copy many records on threads of its own claims them first: the background thread
+ * leaves them alone, so that it neither competes with those threads for the CPUs nor reads the data
+ * from memory a second time (each is checked just before its copy, while it is in cache).
  */
 public final class DataCheck implements AutoCloseable {
     private final Set<PayloadRecord> checked = ConcurrentHashMap.newKeySet();
+    private final Set<PayloadRecord> claimed = ConcurrentHashMap.newKeySet();
     private volatile boolean stop;
     private final Thread thread;
 
@@ -20,6 +24,7 @@ public final class DataCheck implements AutoCloseable {
         thread = Thread.ofPlatform().name("cryo-data-check").daemon().unstarted(() -> {
             for (PayloadRecord p : payloads) {
                 if (stop) return;
+                if (claimed.contains(p)) continue;
                 try {
                     p.verify();
                 } catch (ImageException e) {
@@ -35,6 +40,11 @@ public final class DataCheck implements AutoCloseable {
         DataCheck c = new DataCheck(payloads);
         if (!payloads.isEmpty()) c.thread.start();
         return c;
+    }
+
+    /** From now on the background thread skips these records: the caller verifies each before it copies it. */
+    public void claim(List<? extends PayloadRecord> records) {
+        claimed.addAll(records);
     }
 
     /** Fails when p's data do not match its CRC; returns at once if the background thread found they do. */

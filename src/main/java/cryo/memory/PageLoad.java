@@ -26,13 +26,23 @@ public final class PageLoad {
     private PageLoad() {
     }
 
+    /** Bytes of page data in these records. */
+    public static long bytes(List<PagesRecord> pages) {
+        long n = 0;
+        for (PagesRecord p : pages) n += p.data().byteSize();
+        return n;
+    }
+
     /**
      * Writes every PAGES record of one task with process_vm_writev from the mapped image, in parallel. Each
      * group first has the CRC of its records' data checked (DataCheck: unless done already, here, so the data
      * come into cache once and are written from there) and then writes them; a mismatch fails the restart.
+     * The records are claimed from DataCheck's background thread first: from here on it would only compete
+     * with the writers for the CPUs and read each record from memory a second time.
      */
     public static long load(int pid, List<PagesRecord> pages, DataCheck data) throws SysException, IOException, ImageException {
         int n = pages.size();
+        data.claim(pages);
         MemorySegment[] locals = new MemorySegment[n];
         long[] addrs = new long[n];
         for (int i = 0; i < n; i++) {
@@ -80,6 +90,7 @@ public final class PageLoad {
             throw new SysException("process_vm_writev to task " + pid + " at 0x" + Long.toHexString(addrs[g[0]])
                     + ": wrote " + done + " of " + want + " bytes", Errno.EFAULT);
         }
+        Progress.done(done);
         return done;
     }
 }

@@ -117,6 +117,7 @@ public final class PageMover {
         if ((long) p[3] < 0) out.writeUnsummed(buf.asSlice(0, b.streamBytes()).asByteBuffer());
         out.fold(c, (long) b.count * RECORD_HEADER);
         free.add(buf);
+        Progress.done(b.dataBytes);
     }
 
     private static MemorySegment take(java.util.concurrent.BlockingQueue<MemorySegment> free) throws IOException {
