@@ -145,6 +145,7 @@ public final class MemoryRestore {
                 long r = t.syscall("mmap(" + Vmas.hex(v.start()) + ")", Nr.MMAP, v.start(), v.size(), prot, flags, fd, off);
                 if (r != v.start()) throw new SysException("remote mmap in task " + t.tid + " placed " + Vmas.hex(v.start()) + " at " + Vmas.hex(r), cryo.sys.Errno.EINVAL);
                 if (v.kind() == VmaRecord.Kind.SHMEM) t.syscall("close(shmem)", Nr.CLOSE, fd);
+                if (written[i] > 0) VmFlagsRestore.beforePages(t, v);
             }
             kept.prepare(t, written);
             PageLoad.load(t.tid, pages, data);
