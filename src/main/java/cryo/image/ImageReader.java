@@ -36,9 +36,14 @@ public final class ImageReader {
     private ImageReader() {
     }
 
-    /** Maps the image at path ("-" for stdin) for the life of arena. */
+    /** Maps the image at path ("-" for stdin, staged in memory) for the life of arena. */
     public static MemorySegment map(String path, Arena arena) throws ImageException, IOException, SysException {
-        if (path.equals("-")) return spoolStdin(arena);
+        return map(path, arena, null);
+    }
+
+    /** map(), an image on stdin staged in an unlinked file in directory stage (null: in a memfd). */
+    public static MemorySegment map(String path, Arena arena, Path stage) throws ImageException, IOException, SysException {
+        if (path.equals("-")) return spoolStdin(arena, stage);
         Path p = Path.of(path);
         if (!Files.isRegularFile(p)) {
             if (!Files.exists(p)) throw new ImageException("image " + path + ": no such file");
@@ -53,12 +58,12 @@ public final class ImageReader {
     }
 
     /**
-     * Copies the image on stdin into a memfd, reading record by record exactly up to the end of TAIL: what
-     * follows on stdin is left for the restored program, whose fd 0 is cryo's.
+     * Copies the image on stdin as it arrives into a memfd, or an unlinked file in directory stage (a stream
+     * larger than memory: a pre-copy's rounds come long before its end), reading record by record exactly up
+     * to the end of TAIL: what follows on stdin is left for the restored program, whose fd 0 is cryo's.
      */
-    private static MemorySegment spoolStdin(Arena arena) throws ImageException, IOException, SysException {
-        int memfd = Fd.memfd("cryo-image");
-        try (FileChannel spool = FileChannel.open(Path.of("/proc/self/fd/" + memfd), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    private static MemorySegment spoolStdin(Arena arena, Path stage) throws ImageException, IOException, SysException {
+        try (FileChannel spool = stagingFile(stage)) {
             ReadableByteChannel in = new FileInputStream(FileDescriptor.in).getChannel();
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
             ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
@@ -83,8 +88,25 @@ public final class ImageReader {
             }
             if (pos == 0) return MemorySegment.NULL;
             return spool.map(FileChannel.MapMode.READ_ONLY, 0, pos, arena);
+        }
+    }
+
+    /** A file for the stream that no name leads to: a memfd, or a file in stage unlinked once open. */
+    private static FileChannel stagingFile(Path stage) throws IOException, SysException {
+        if (stage == null) {
+            int memfd = Fd.memfd("cryo-image");
+            try {
+                return FileChannel.open(Path.of("/proc/self/fd/" + memfd), StandardOpenOption.READ, StandardOpenOption.WRITE);
+            } finally {
+                Fd.close(memfd);
+            }
+        }
+        Path f = Files.createTempFile(stage, ".cryo-stage-", "",
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        try {
+            return FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } finally {
-            Fd.close(memfd);
+            Files.delete(f);
         }
     }
 
