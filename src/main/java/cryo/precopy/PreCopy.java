@@ -106,7 +106,7 @@ public final class PreCopy implements AutoCloseable {
             ok = true;
             return pc;
         } finally {
-            if (!ok) pc.close();
+            if (!ok) pc.release();
         }
     }
 
