@@ -122,7 +122,7 @@ public final class Checkpoint {
             Timings.mark("freeze");
             boolean done = false;
             try (cryo.netlock.NetworkLock lock = cryo.netlock.NetworkLock.take(tree, opts)) {   // lifted on failure, before the tree is released
-                if (pre != null) pre.frozen(tree);   // the tracking leaves the tasks here
+                if (pre != null) pre.frozen(tree);   // what was written since the last round
                 if ("kill-target".equals(opts.fault())) Proc.kill(pid, Proc.SIGKILL);
                 Result r = dump(tree, pid, container, opts, output, t0, lock, pre);
                 done = true;
@@ -167,7 +167,7 @@ public final class Checkpoint {
         int threads = 0;
         for (FrozenTree.Process p : tree.live()) {
             try {
-                states.put(p.pid, dumpProcess(p, files));
+                states.put(p.pid, dumpProcess(p, files, pre));
             } catch (Refusal r) {
                 refused.add(r);
             }
@@ -339,9 +339,9 @@ public final class Checkpoint {
     }
 
     /** Reads one frozen process but its fds: remote calls in its threads, then maps and pagemap. */
-    private static ProcessState dumpProcess(FrozenTree.Process p, FileTable files) throws Refusal, SysException, IOException {
+    private static ProcessState dumpProcess(FrozenTree.Process p, FileTable files, cryo.precopy.PreCopy pre) throws Refusal, SysException, IOException {
         int pid = p.pid;
-        List<Mapping> maps = Mapping.read(pid);
+        List<Mapping> maps = pre == null ? Mapping.read(pid) : pre.ownMaps(pid, Mapping.read(pid));
         long insn = AddressSpace.findSyscallInsn(pid, maps);
         Tracee leader = p.leader();
         for (Tracee t : p.threads) t.useSyscallAt(insn);

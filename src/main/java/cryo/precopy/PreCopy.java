@@ -46,10 +46,10 @@ import java.util.stream.Collectors;
  * the file's contents still write-protected (mm/memory.c set_pte_range) until the write is retried, so a
  * freeze in between would take a stale copy for good.
  *
- * At the final freeze (frozen()) the written pages are found and every userfaultfd is closed, which
- * unregisters each range and clears each protection (fs/userfaultfd.c userfaultfd_release), before the normal
- * checkpoint reads the maps: cryo's own registration is neither refused nor saved. close() does the same on
- * every other path; cryo's death does it too.
+ * At the final freeze (frozen()) the written pages are found; the checkpoint then reads the maps through
+ * ownMaps(), which hides cryo's own registration (neither refused nor saved). Once the image is written and the
+ * tree released or killed, close() closes every userfaultfd, which unregisters each range and clears each
+ * protection (fs/userfaultfd.c userfaultfd_release) — on every path, failures included; cryo's death does it too.
  */
 public final class PreCopy implements AutoCloseable {
     public static final int DEFAULT_ROUNDS = 4;
@@ -196,35 +196,64 @@ public final class PreCopy implements AutoCloseable {
     }
 
     /**
-     * Right after the final freeze: which copies are still valid, per process; then every userfaultfd is
-     * closed, so that the maps the checkpoint reads next hold no registration of cryo's.
+     * Right after the final freeze: which copies are still valid, per process. The userfaultfds stay open
+     * until the checkpoint is over (close()): clearing the write-protection of every page takes a walk of the
+     * page tables, done once the tree runs again or is dead; meanwhile ownMaps() hides cryo's registration.
      */
     public void frozen(FrozenTree tree) throws SysException, IOException {
+        boolean ok = false;
         try {
             Set<Integer> live = tree.live().stream().map(p -> p.pid).collect(Collectors.toSet());
             for (Tracked t : tracked.values()) {
                 if (t.uffd < 0 || !live.contains(t.pid) || t.copied.isEmpty()) continue;
-                PageSet uw = new PageSet();
-                for (Mapping m : Mapping.read(t.pid)) if (m.vmFlags().contains("uw")) uw.add(m.start(), m.end());
-                uw = uw.intersect(t.registered);
-                PageSet written = new PageSet();
+                // One walk: the VMAs still registered by cryo's WP_ASYNC context show as PAGE_IS_WPALLOWED (their
+                // holes too), and their pages written since the last round as PAGE_IS_WRITTEN as well.
+                PageSet uw = new PageSet(), written = new PageSet();
                 int pm = Fd.open("/proc/" + t.pid + "/pagemap", Fd.O_RDONLY);   // the mm it has now, should it have exec'd
                 try {
                     List<long[]> ranges = new ArrayList<>();
-                    uw.forEach((s, e) -> ranges.add(new long[]{s, e}));
+                    t.registered.forEach((s, e) -> ranges.add(new long[]{s, e}));
                     for (long[] r : ranges) {
-                        PagemapScan.scan(pm, r[0], r[1], 0, 0, PagemapScan.PAGE_IS_WRITTEN, 0, PagemapScan.PAGE_IS_WRITTEN,
-                                (s, e, c) -> written.add(s, e));
+                        PagemapScan.scan(pm, r[0], r[1], 0, 0, PagemapScan.PAGE_IS_WPALLOWED, 0,
+                                PagemapScan.PAGE_IS_WPALLOWED | PagemapScan.PAGE_IS_WRITTEN, (s, e, c) -> {
+                                    uw.add(s, e);
+                                    if ((c & PagemapScan.PAGE_IS_WRITTEN) != 0) written.add(s, e);
+                                });
                     }
                 } finally {
                     Fd.close(pm);
                 }
                 trusted.put(t.pid, t.copied.intersect(uw).minus(written));
             }
+            ok = true;
         } finally {
-            close();
+            if (!ok) close();
         }
         Timings.mark("pre-copy final scan");
+    }
+
+    /**
+     * The maps of a frozen process as the checkpoint must see them: without "uw" on the VMAs registered with
+     * cryo's userfaultfd — a UFFDIO_REGISTER of the same range with it succeeds on those and on no other
+     * (another context's VMA gives EBUSY, fs/userfaultfd.c userfaultfd_register), which stay refused.
+     */
+    public List<Mapping> ownMaps(int pid, List<Mapping> maps) {
+        Tracked t = tracked.get(pid);
+        if (t == null || t.uffd < 0) return maps;
+        List<Mapping> out = new ArrayList<>(maps.size());
+        for (Mapping m : maps) {
+            List<String> f = m.vmFlags();
+            if (f.contains("uw") && !f.contains("um") && !f.contains("ui")) {
+                try {
+                    Userfaultfd.register(t.uffd, m.start(), m.end() - m.start(), Userfaultfd.REGISTER_MODE_WP);
+                    m = new Mapping(m.start(), m.end(), m.perms(), m.offset(), m.inode(), m.path(), f.stream().filter(x -> !x.equals("uw")).toList());
+                } catch (SysException e) {
+                    // not cryo's
+                }
+            }
+            out.add(m);
+        }
+        return out;
     }
 
     /**
