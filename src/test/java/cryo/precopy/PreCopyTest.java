@@ -165,6 +165,28 @@ class PreCopyTest {
     }
 
     @Test
+    void cryoKilledDuringTheRoundsLeavesNoWriteProtectionBehind() throws Exception {
+        Writer w = start();
+        // Into a pipe nobody reads, round 0 blocks once the pipe is full: cryo is then surely between its stops.
+        ProcessBuilder pb = new ProcessBuilder(Cryo.command(List.of(), "checkpoint", "--pre-copy", "-o", "-", Long.toString(w.pid())))
+                .directory(Cryo.root().toFile()).redirectError(ProcessBuilder.Redirect.DISCARD);
+        Cryo.environment(pb, Map.of());
+        Process cryo = pb.start();
+        cleanup.process(cryo);
+        long deadline = System.nanoTime() + Timeouts.CRYO.toNanos();
+        while (!Files.readString(Path.of("/proc/" + w.pid() + "/smaps")).contains(" uw")) {
+            assertTrue(cryo.isAlive() && System.nanoTime() < deadline, "cryo never registered the memory of " + w.pid());
+            Procfs.sleep(Duration.ofMillis(10));
+        }
+        cryo.destroyForcibly();
+        assertTrue(cryo.waitFor(Timeouts.EXIT.toMillis(), TimeUnit.MILLISECONDS));
+        Procfs.assertRunningUntraced(w.pid(), "the original after cryo was killed");
+        assertNoTracking(w, 0);
+        subreaper.foreign(cleanup, children(w.proc().out().all()), w.started(), "precopy child");
+        checkMemory(w.proc(), w.pid(), !children(w.proc().out().all()).isEmpty());
+    }
+
+    @Test
     void streamedThroughAPipeIntoRestart() {
         Writer w = start();
         Path stage = tmp.resolve("stage");
