@@ -31,6 +31,12 @@ public record PreCopyPagesRecord(int pid, long addr, int crc, MemorySegment data
         e.u32(pid).u32(crc).u64(addr);
     }
 
+    /** Skips the check when the data were checked as the stream arrived (restart -). */
+    @Override
+    public void verify() throws ImageException {
+        if (!cryo.image.ImageReader.checkedWhileStaged(data)) PayloadRecord.super.verify();
+    }
+
     public static PreCopyPagesRecord decode(Decoder d) throws ImageException {
         int pid = d.u32("pid", 1, Tree.PID_MAX_LIMIT);
         int crc = d.u32("crc32c");
