@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: cryo's speed benchmark (issue 2, "Speed").
 #
-#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200] [ghost] [container]
-#                                         run the given parts (default: all nine)
+#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200] [ghost] [container] [precopy]
+#                                         run the given parts (default: all but precopy)
 #   bench/run.sh --selftest               test the harness only (no cryo, no criu)
 #
 #   baseline what the machine allows, without cryo (bench/baseline.c), for SIZE_MIB
@@ -45,6 +45,8 @@
 #            included, median of REPEAT runs (after one warm-up), image on /dev/shm;
 #            after the restart the new init must be pid 1 of its namespace with its
 #            CT_PROCS-1 children, and the tmpfs file must hold the same bytes.
+#   precopy  checkpoint --pre-copy and live migration of a process writing all the
+#            time: see bench/precopy.sh (PC_RATE_KIB=1024).
 #
 # Run from anywhere as root. Environment:
 #   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (baseline/big/criu runs per directory;
@@ -81,7 +83,7 @@ export CRYO_TIMING=1
 
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
-SELFTEST=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0 DO_GHOST=0 DO_CT=0
+SELFTEST=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0 DO_GHOST=0 DO_CT=0 DO_PRECOPY=0
 for a in "$@"; do
   case $a in
     baseline) DO_BASE=1 ;;
@@ -93,12 +95,13 @@ for a in "$@"; do
     pipes200) DO_PIPES=1 ;;
     ghost) DO_GHOST=1 ;;
     container) DO_CT=1 ;;
+    precopy) DO_PRECOPY=1 ;;
     --selftest) SELFTEST=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
   esac
 done
-[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + SELFTEST)) -eq 0 ] &&
+[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + DO_PRECOPY + SELFTEST)) -eq 0 ] &&
   DO_BASE=1 DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1 DO_GHOST=1 DO_CT=1
 
 for v in SIZE_MIB REPEAT N TIMEOUT TREE_N HOGS HOG_MIB NPIPES PIPE_KIB CT_PROCS CT_TMPFS_MIB; do
@@ -1164,6 +1167,8 @@ fi
 if [ "$DO_CT" = 1 ]; then
   for ((i = 0; i <= REPEAT; i++)); do ct_run "$i" || FAILED=1; done
 fi
+# shellcheck source=bench/precopy.sh
+[ "$DO_PRECOPY" = 1 ] && { source "$ROOT/bench/precopy.sh"; pc_all; }
 
 # ------------------------------------------------------------------ report
 echo
@@ -1208,5 +1213,6 @@ fi
 [ "$DO_PIPES" = 1 ] && tree_report pipes200
 [ "$DO_GHOST" = 1 ] && tree_report ghost
 [ "$DO_CT" = 1 ] && ct_report
+[ "$DO_PRECOPY" = 1 ] && pc_report
 if [ "$FAILED" = 0 ]; then echo "bench: done"; else echo "bench: done, with failures (see above)"; fi
 exit "$FAILED"

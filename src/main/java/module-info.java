@@ -17,4 +17,5 @@ module cryo {
     exports cryo.netlock;
     exports cryo.inet;
     exports cryo.tty;
+    exports cryo.precopy;
 }

@@ -104,19 +104,27 @@ public final class Checkpoint {
     }
 
     public static Result run(int pid, Options opts, Output output) throws Refusal, SysException, IOException {
+        return run(pid, opts, output, 0);
+    }
+
+    /** preCopy: rounds of memory copied while the tree runs before it is frozen (cryo.precopy); 0: none. */
+    public static Result run(int pid, Options opts, Output output, int preCopy) throws Refusal, SysException, IOException {
         ProcStat stat = validateTarget(pid);
         Container container = Container.of(pid);   // null: a plain tree
         // Where the image goes is checked, and its file created, before the tree is touched.
         output.prepare();
+        cryo.precopy.PreCopy pre = null;
         try {
+            if (preCopy > 0) pre = cryo.precopy.PreCopy.run(pid, stat, preCopy, output, opts.log());
             Timings.mark("start");
             long t0 = System.nanoTime();
             FrozenTree tree = FrozenTree.freeze(pid, stat);
             Timings.mark("freeze");
             boolean done = false;
             try (cryo.netlock.NetworkLock lock = cryo.netlock.NetworkLock.take(tree, opts)) {   // lifted on failure, before the tree is released
+                if (pre != null) pre.frozen(tree);   // what was written since the last round
                 if ("kill-target".equals(opts.fault())) Proc.kill(pid, Proc.SIGKILL);
-                Result r = dump(tree, pid, container, opts, output, t0, lock);
+                Result r = dump(tree, pid, container, opts, output, t0, lock, pre);
                 done = true;
                 return r;
             } catch (SysException e) {
@@ -127,12 +135,16 @@ public final class Checkpoint {
             } finally {
                 if (!done) tree.release(opts.log());
             }
+        } catch (ImageWriter.WriteFailed e) {
+            throw output.failed(e.cause());   // while pre-copying
         } finally {
+            if (pre != null) pre.release();
             output.abortUnlessCommitted();
         }
     }
 
-    private static Result dump(FrozenTree tree, int root, Container container, Options opts, Output output, long t0, cryo.netlock.NetworkLock lock)
+    private static Result dump(FrozenTree tree, int root, Container container, Options opts, Output output, long t0, cryo.netlock.NetworkLock lock,
+                               cryo.precopy.PreCopy pre)
             throws Refusal, SysException, IOException {
         // Everything that cannot be taken is collected, task by task and fd by fd, and refused at once.
         Refusal.Collector refused = new Refusal.Collector();
@@ -155,7 +167,7 @@ public final class Checkpoint {
         int threads = 0;
         for (FrozenTree.Process p : tree.live()) {
             try {
-                states.put(p.pid, dumpProcess(p, files));
+                states.put(p.pid, dumpProcess(p, files, pre));
             } catch (Refusal r) {
                 refused.add(r);
             }
@@ -226,7 +238,7 @@ public final class Checkpoint {
         List<VmaRecord> allVmas = dumps.values().stream().flatMap(d -> d.memory().vmas().stream()).toList();
         try (Ipc.Dump ipc = IpcNamespace.run(ownIpc ? root : 0, () -> Ipc.checkpoint(sel, attached, ownIpc));
              SharedAnon.Dump shmem = SharedAnon.checkpoint(allVmas)) {
-            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc, ns, lock, terminal);
+            return write(tree, root, opts, output, t0, files, dumps, locks, threads, ipc, shmem, ownIpc, ns, lock, terminal, pre);
         } catch (Refusal | SysException | IOException | RuntimeException e) {
             throw e;
         } catch (Exception e) {
@@ -236,7 +248,8 @@ public final class Checkpoint {
 
     private static Result write(FrozenTree tree, int root, Options opts, Output output, long t0, FileTable files,
                                 Map<Integer, ProcessDump> dumps, List<LockRecord> locks, int threads, Ipc.Dump ipc, SharedAnon.Dump shmem,
-                                boolean ownIpc, ContainerDump ns, cryo.netlock.NetworkLock lock, cryo.tty.TerminalRecord terminal)
+                                boolean ownIpc, ContainerDump ns, cryo.netlock.NetworkLock lock, cryo.tty.TerminalRecord terminal,
+                                cryo.precopy.PreCopy pre)
             throws Refusal, SysException, IOException {
         List<Tree.Process> entries = new ArrayList<>();
         for (FrozenTree.Process p : tree.processes.values()) {
@@ -250,7 +263,7 @@ public final class Checkpoint {
                 System.currentTimeMillis(), ownIpc ? FLAG_OWN_IPC_NS : 0);
 
         WritableByteChannel ch = output.open();
-        ImageWriter w = new ImageWriter(ch, output.seekable());
+        ImageWriter w = pre != null ? pre.writer() : new ImageWriter(ch, output.seekable());
         w.write(head);
         lock.write(w);
         if (!ns.pids().identity()) w.pids(ns.pids());   // host pids in, the container's own pids out
@@ -292,7 +305,8 @@ public final class Checkpoint {
             for (VmaRecord v : d.memory().vmas()) w.write(v);
             for (var r : d.memory().inheritedRecords()) w.write(r);
             for (var fd : d.files().fds()) w.write(fd);
-            PageMover.dump(e.getKey(), ns.pids().ns(e.getKey()), d.memory().pages(), d.memory().unreadablePages(), w);
+            var pages = pre == null ? d.memory().pages() : pre.pagesToCopy(e.getKey(), ns.pids().ns(e.getKey()), d.memory().pages(), w);
+            PageMover.dump(e.getKey(), ns.pids().ns(e.getKey()), pages, d.memory().unreadablePages(), w);
             pageBytes += d.memory().pageBytes();
         }
         for (LockRecord l : locks) w.write(l);
@@ -326,9 +340,9 @@ public final class Checkpoint {
     }
 
     /** Reads one frozen process but its fds: remote calls in its threads, then maps and pagemap. */
-    private static ProcessState dumpProcess(FrozenTree.Process p, FileTable files) throws Refusal, SysException, IOException {
+    private static ProcessState dumpProcess(FrozenTree.Process p, FileTable files, cryo.precopy.PreCopy pre) throws Refusal, SysException, IOException {
         int pid = p.pid;
-        List<Mapping> maps = Mapping.read(pid);
+        List<Mapping> maps = pre == null ? Mapping.read(pid) : pre.ownMaps(pid, Mapping.read(pid));
         long insn = AddressSpace.findSyscallInsn(pid, maps);
         Tracee leader = p.leader();
         for (Tracee t : p.threads) t.useSyscallAt(insn);

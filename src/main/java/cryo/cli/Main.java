@@ -22,7 +22,7 @@ public final class Main {
 
             commands:
               checkpoint PID -o FILE [--leave-running] [--allow-leaks] [--ipc all|ID,...] [--external pipe:[INODE]|unix:INODE]...
-                             [--ghost-limit SIZE]
+                             [--ghost-limit SIZE] [--pre-copy[=ROUNDS]]
                                                           freeze the tree under PID (every descendant and thread) and
                                                           write its image (FILE '-' = stdout); the tree is killed
                                                           after, or resumes with --leave-running. --allow-leaks accepts
@@ -36,9 +36,12 @@ public final class Main {
                                                           socket connected outside, connected again at restart to
                                                           its peer's name. Deleted and O_TMPFILE files
                                                           are saved with their contents; --ghost-limit refuses one
-                                                          larger than SIZE (bytes, or 512K, 64M, 2G)
+                                                          larger than SIZE (bytes, or 512K, 64M, 2G). --pre-copy copies
+                                                          private anonymous memory while the tree runs (up to ROUNDS
+                                                          rounds, default 4, tracking writes with userfaultfd) and
+                                                          freezes it only to copy what was written since
               restart FILE [-d] [--new-ipc-namespace] [--inherit-fd FD:pipe:[INODE]]... [--ghost-dir DIR]
-                           [--fresh-pid-ns]
+                           [--fresh-pid-ns] [--stage DIR]
                                                           bring the tree back with its pids (FILE '-' = stdin); cryo
                                                           stays the root's parent and exits with its status, -d
                                                           detaches and prints the root pid. --new-ipc-namespace puts
@@ -49,7 +52,9 @@ public final class Main {
                                                           --fresh-pid-ns (a tree whose pids are taken here): new pid
                                                           and mount namespaces (own /proc) with the same pids inside,
                                                           under an init that passes SIGHUP/INT/TERM on to the root and
-                                                          exits as the root did; -d prints the init's pid
+                                                          exits as the root did; -d prints the init's pid.
+                                                          An image on stdin is staged as it arrives in memory (a
+                                                          memfd), or with --stage DIR in an unlinked file in DIR
               run [--hostname NAME] [--net] [--root DIR] [-d] -- CMD [ARGS...]
                                                           start CMD as pid 1 of new pid, mount, UTS and IPC (--net:
                                                           and network) namespaces with its own /proc; see cryo run --help
@@ -187,6 +192,7 @@ public final class Main {
         long t0 = System.nanoTime();
         boolean leave = flag(args, "--leave-running", "-R");
         boolean allowLeaks = flag(args, "--allow-leaks");
+        int preCopy = preCopyRounds(args);
         java.util.Set<String> external = new java.util.HashSet<>();
         for (String e; (e = option(args, "--external")) != null; ) external.add(e);
         String ipcArg = option(args, "--ipc");
@@ -212,13 +218,26 @@ public final class Main {
         Checkpoint.Result r;
         cryo.memory.Progress.start("checkpoint");
         try {
-            r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, external, System.getenv("CRYO_FAULT"), Main::log, ghostLimit), Output.of(out));
+            r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, external, System.getenv("CRYO_FAULT"), Main::log, ghostLimit), Output.of(out), preCopy);
         } finally {
             cryo.memory.Progress.finish();
         }
         timing("frozen", r.frozenNanos());
         timing("total", System.nanoTime() - t0);
         if (System.getenv("CRYO_TIMING") != null) log("image " + r.bytes() + " bytes, " + r.pageBytes() + " bytes of pages");
+        return 0;
+    }
+
+    /** --pre-copy[=ROUNDS]: 0 without it. */
+    private static int preCopyRounds(List<String> args) throws Usage {
+        for (String a : List.copyOf(args)) {
+            if (!a.equals("--pre-copy") && !a.startsWith("--pre-copy=")) continue;
+            args.remove(a);
+            if (a.equals("--pre-copy")) return cryo.precopy.PreCopy.DEFAULT_ROUNDS;
+            String n = a.substring("--pre-copy=".length());
+            if (!n.matches("[1-9][0-9]{0,2}")) throw new Usage("--pre-copy=ROUNDS takes a number of rounds from 1 to 999, not '" + n + "'");
+            return Integer.parseInt(n);
+        }
         return 0;
     }
 
@@ -239,11 +258,14 @@ public final class Main {
         }
         String ghostDir = option(args, "--ghost-dir");
         if (ghostDir != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(ghostDir))) throw new Usage("--ghost-dir " + ghostDir + " is not a directory");
+        String stage = option(args, "--stage");
+        if (stage != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(stage))) throw new Usage("--stage " + stage + " is not a directory");
         String file = single(args, "FILE");
+        if (stage != null && !file.equals("-")) throw new Usage("--stage is for an image read from stdin (FILE '-')");
         int pid;
         cryo.memory.Progress.start("restart");
         try (Arena arena = Arena.ofShared()) {
-            var mapped = ImageReader.map(file, arena);
+            var mapped = ImageReader.map(file, arena, stage == null ? null : java.nio.file.Path.of(stage));
             try (var lock = cryo.netlock.LockRelease.of(mapped, Main::log)) {   // the image's network lock: lifted however the restart ends
                 Image image = Image.of(ImageReader.read(mapped, ImageReader.Data.LATER));
                 cryo.checkpoint.Timings.mark("read");   // (from main: the next phase, preflight, from here)

@@ -176,6 +176,13 @@ final class Show {
                 m.put("pages", p.data().byteSize() / 4096);
                 m.put("crc32c", hex(Integer.toUnsignedLong(p.crc())));
             }
+            case cryo.precopy.PreCopyPagesRecord p -> {
+                m.put("pid", p.pid());
+                m.put("addr", hex(p.addr()));
+                m.put("pages", p.data().byteSize() / 4096);
+                m.put("crc32c", hex(Integer.toUnsignedLong(p.crc())));
+            }
+            case cryo.precopy.PreCopyRecord p -> m.putAll(p.fields());
             case PagesRecord p -> {
                 m.put("pid", p.pid());
                 m.put("addr", hex(p.addr()));

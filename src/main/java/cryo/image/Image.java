@@ -140,6 +140,8 @@ public final class Image {
     }
 
     public static Image of(List<ImageRecord> records) throws ImageException {
+        cryo.precopy.PreCopyImage preCopy = cryo.precopy.PreCopyImage.take(records);   // pre-copy rounds come before HEAD
+        records = preCopy.rest();
         if (records.size() < 2 || !(records.get(0) instanceof Head head)) throw new ImageException("image does not start with a HEAD record");
         cryo.netlock.NetLockRecord netLock = records.get(1) instanceof cryo.netlock.NetLockRecord l ? l : null;   // HEAD, NET_LOCK, TREE
         if (netLock != null) records = java.util.stream.Stream.concat(records.subList(0, 1).stream(), records.subList(2, records.size()).stream()).toList();
@@ -309,8 +311,12 @@ public final class Image {
                 case cryo.inet.TcpRecord t -> img.tcp.add(t, name.toString(), img.openFiles);
                 case cryo.tty.TerminalRecord t -> img.terminal = cryo.tty.OutsideTerminal.check(img.terminal, t, name.toString());
                 case cryo.tty.TtyRecord t -> img.pty.add(t, name.toString(), img.openFiles, tree);
+                case cryo.precopy.PreCopyValidRecord v -> preCopy.valid(v, img.live(v.pid(), name), name.toString());
+                case cryo.precopy.PreCopyRoundRecord pr -> throw new ImageException("record " + name + ": a pre-copy round after HEAD");
+                case cryo.precopy.PreCopyPagesRecord pp -> throw new ImageException("record " + name + ": pre-copied pages after HEAD");
             }
         }
+        preCopy.resolve();                  // each process's pages: its PAGES and the valid pre-copied pieces, sorted
         cryo.files.GhostFiles.checkComplete(img.ghosts, img.ghostData);
         img.checkMemfdData();
         img.mounts.checkComplete();

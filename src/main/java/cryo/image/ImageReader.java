@@ -36,9 +36,14 @@ public final class ImageReader {
     private ImageReader() {
     }
 
-    /** Maps the image at path ("-" for stdin) for the life of arena. */
+    /** Maps the image at path ("-" for stdin, staged in memory) for the life of arena. */
     public static MemorySegment map(String path, Arena arena) throws ImageException, IOException, SysException {
-        if (path.equals("-")) return spoolStdin(arena);
+        return map(path, arena, null);
+    }
+
+    /** map(), an image on stdin staged in an unlinked file in directory stage (null: in a memfd). */
+    public static MemorySegment map(String path, Arena arena, Path stage) throws ImageException, IOException, SysException {
+        if (path.equals("-")) return spoolStdin(arena, stage);
         Path p = Path.of(path);
         if (!Files.isRegularFile(p)) {
             if (!Files.exists(p)) throw new ImageException("image " + path + ": no such file");
@@ -53,16 +58,17 @@ public final class ImageReader {
     }
 
     /**
-     * Copies the image on stdin into a memfd, reading record by record exactly up to the end of TAIL: what
-     * follows on stdin is left for the restored program, whose fd 0 is cryo's.
+     * Copies the image on stdin as it arrives into a memfd, or an unlinked file in directory stage (a stream
+     * larger than memory: a pre-copy's rounds come long before its end), reading record by record exactly up
+     * to the end of TAIL: what follows on stdin is left for the restored program, whose fd 0 is cryo's.
      */
-    private static MemorySegment spoolStdin(Arena arena) throws ImageException, IOException, SysException {
-        int memfd = Fd.memfd("cryo-image");
-        try (FileChannel spool = FileChannel.open(Path.of("/proc/self/fd/" + memfd), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    private static MemorySegment spoolStdin(Arena arena, Path stage) throws ImageException, IOException, SysException {
+        try (FileChannel spool = stagingFile(stage)) {
             ReadableByteChannel in = new FileInputStream(FileDescriptor.in).getChannel();
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
             ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            long pos = copy(in, spool, buf, 0, Head.MAGIC.length);
+            long pos = copy(in, spool, buf, 0, Head.MAGIC.length, null, 0, 0);
+            List<Long> checked = new ArrayList<>();
             while (true) {
                 header.clear();
                 while (header.hasRemaining() && in.read(header) >= 0) {
@@ -77,25 +83,68 @@ public final class ImageReader {
                 int type = header.getInt(0);
                 long len = Integer.toUnsignedLong(header.getInt(4));
                 long body = type == RecordType.TAIL.code ? 16 : (len + 7) & ~7L;
-                long n = copy(in, spool, buf, pos + 8, body);
+                // Pre-copied pages arrive long before the end: their CRCs are checked as they come, not after.
+                CRC32C crc = type == RecordType.PRECOPY_PAGES.code && len > PayloadRecord.HEADER ? new CRC32C() : null;
+                long n = copy(in, spool, buf, pos + 8, body, crc, PayloadRecord.HEADER, len);
+                if (crc != null && n == body && (int) crc.getValue() == intAt(spool, pos + 8 + 4)) checked.add(pos + 8 + PayloadRecord.HEADER);
                 pos += 8 + n;
                 if (n < body || type == RecordType.TAIL.code) break;
             }
             if (pos == 0) return MemorySegment.NULL;
-            return spool.map(FileChannel.MapMode.READ_ONLY, 0, pos, arena);
-        } finally {
-            Fd.close(memfd);
+            MemorySegment image = spool.map(FileChannel.MapMode.READ_ONLY, 0, pos, arena);
+            for (long off : checked) CHECKED_WHILE_STAGED.add(image.address() + off);
+            return image;
         }
     }
 
-    /** Copies up to n bytes from in to out at pos; returns how many came before end of input. */
-    private static long copy(ReadableByteChannel in, FileChannel out, ByteBuffer buf, long pos, long n) throws IOException {
+    /** Addresses (in the mapped stream) of payload data whose CRC spoolStdin checked as they arrived. */
+    private static final java.util.Set<Long> CHECKED_WHILE_STAGED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** True when these data, of a payload record of the image read from stdin, matched their CRC as they came. */
+    public static boolean checkedWhileStaged(MemorySegment data) {
+        return CHECKED_WHILE_STAGED.contains(data.address());
+    }
+
+    private static int intAt(FileChannel ch, long pos) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+        while (b.hasRemaining() && ch.read(b, pos + b.position()) > 0) {
+            // a short read of a regular file: go on
+        }
+        return b.getInt(0);
+    }
+
+    /** A file for the stream that no name leads to: a memfd, or a file in stage unlinked once open. */
+    private static FileChannel stagingFile(Path stage) throws IOException, SysException {
+        if (stage == null) {
+            int memfd = Fd.memfd("cryo-image");
+            try {
+                return FileChannel.open(Path.of("/proc/self/fd/" + memfd), StandardOpenOption.READ, StandardOpenOption.WRITE);
+            } finally {
+                Fd.close(memfd);
+            }
+        }
+        Path f = Files.createTempFile(stage, ".cryo-stage-", "",
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        try {
+            return FileChannel.open(f, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        } finally {
+            Files.delete(f);
+        }
+    }
+
+    /**
+     * Copies up to n bytes from in to out at pos; returns how many came before end of input. crc (if not null)
+     * gets the bytes [from, to) of those n.
+     */
+    private static long copy(ReadableByteChannel in, FileChannel out, ByteBuffer buf, long pos, long n, CRC32C crc, long from, long to) throws IOException {
         long done = 0;
         while (done < n) {
             buf.clear().limit((int) Math.min(buf.capacity(), n - done));
             int r = in.read(buf);
             if (r < 0) break;
             buf.flip();
+            long lo = Math.max(from, done), hi = Math.min(to, done + r);
+            if (crc != null && lo < hi) crc.update(buf.duplicate().position((int) (lo - done)).limit((int) (hi - done)));
             while (buf.hasRemaining()) out.write(buf, pos + done + buf.position());
             done += r;
         }

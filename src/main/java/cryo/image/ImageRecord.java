@@ -29,7 +29,8 @@ public sealed interface ImageRecord permits Head, Tree, TaskRecord, ThreadRecord
         cryo.inet.TcpRecord,
         cryo.tty.TerminalRecord,
         cryo.task.JobStopRecord,
-        cryo.tty.TtyRecord {
+        cryo.tty.TtyRecord,
+        cryo.precopy.PreCopyRecord {
 
     RecordType type();
 

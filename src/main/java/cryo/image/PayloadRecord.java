@@ -9,7 +9,8 @@ import java.lang.foreign.MemorySegment;
  * copies it, while it is in cache (the restart does: PageLoad.load, Ipc.restore).
  */
 public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.PagesRecord, cryo.ipc.ShmPagesRecord,
-        cryo.memory.ShmemPagesRecord, cryo.files.FileData.Chunk {
+        cryo.memory.ShmemPagesRecord, cryo.files.FileData.Chunk,
+        cryo.precopy.PreCopyPagesRecord {
     /** Bytes of the record body before the data: {u32 a; u32 crc32c; u64 b}. */
     int HEADER = 16;
 
@@ -40,6 +41,7 @@ public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.Pa
         return typeCode == RecordType.PAGES.code || typeCode == RecordType.SHM_PAGES.code
                 || typeCode == RecordType.SHMEM_PAGES.code || typeCode == RecordType.GHOST_DATA.code
                 || typeCode == RecordType.MEMFD_DATA.code
-                || typeCode == RecordType.TMPFS_DATA.code;
+                || typeCode == RecordType.TMPFS_DATA.code
+                || typeCode == RecordType.PRECOPY_PAGES.code;
     }
 }

@@ -61,6 +61,9 @@ public enum RecordType {
     PTY_DATA(85, cryo.tty.PtyDataRecord::decode),
     CTTY(86, cryo.tty.CttyRecord::decode),
     PTY_SLAVE(87, cryo.tty.PtySlaveRecord::decode),
+    PRECOPY_ROUND(90, cryo.precopy.PreCopyRoundRecord::decode),
+    PRECOPY_PAGES(91, cryo.precopy.PreCopyPagesRecord::decode),
+    PRECOPY_VALID(92, cryo.precopy.PreCopyValidRecord::decode),
     TAIL(99, Tail::decode);
 
     /** Reads a record body. */

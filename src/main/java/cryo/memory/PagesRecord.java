@@ -12,10 +12,26 @@ import java.lang.foreign.MemorySegment;
 /**
  * PAGES: the contents of a run of consecutive pages at addr in task pid, {u32 pid; u32 crc32c; u64 addr}
  * then the data. The data follow the header directly, so a reader of a mapped image can hand them to
- * process_vm_writev without copying.
+ * process_vm_writev without copying. A piece of a pre-copied record (cryo.precopy) has that record as source:
+ * crc is the source's, and verify() checks the source's data.
  */
-public record PagesRecord(int pid, long addr, int crc, MemorySegment data) implements PayloadRecord {
+public record PagesRecord(int pid, long addr, int crc, MemorySegment data, PayloadRecord source) implements PayloadRecord {
     public static final int PAGE = 4096;
+
+    public PagesRecord(int pid, long addr, int crc, MemorySegment data) {
+        this(pid, addr, crc, data, null);
+    }
+
+    /** The record whose CRC covers these data: this one, or the pre-copied record it is a piece of. */
+    public PayloadRecord checked() {
+        return source == null ? this : source;
+    }
+
+    @Override
+    public void verify() throws ImageException {
+        if (source != null) source.verify();
+        else PayloadRecord.super.verify();
+    }
 
     public long pages() {
         return data.byteSize() / PAGE;

@@ -13,8 +13,21 @@ public final class Runs {
         return bytes;
     }
 
-    /** Adds [a, a+n), merging with the last run when contiguous. */
-    void add(long a, long n) {
+    /** The number of runs, and run i's start and length (cryo.precopy filters a checkpoint's runs). */
+    public int count() {
+        return count;
+    }
+
+    public long addr(int i) {
+        return addr[i];
+    }
+
+    public long len(int i) {
+        return len[i];
+    }
+
+    /** Adds [a, a+n), merging with the last run when contiguous; runs are added in address order. */
+    public void add(long a, long n) {
         if (count > 0 && addr[count - 1] + len[count - 1] == a) {
             len[count - 1] += n;
         } else {

@@ -44,8 +44,11 @@ final class Preflight {
             for (int tid : p.entry.zombie() ? new int[]{p.entry.pid()} : p.entry.tids()) {
                 ProcStat s = ProcStat.read(tid);
                 // A dead task whose parent has yet to reap it (the original of a piped checkpoint, a moment
-                // ago): give the parent a second before calling the pid taken.
-                for (int i = 0; i < 20 && s != null && (s.state == 'Z' || s.state == 'X'); i++) {
+                // ago), or one still frozen by that checkpoint ('t') or dying (SIGKILL pending: stat field 31;
+                // or exiting, PF_EXITING in field 9, freeing a large memory): give it two seconds before calling
+                // the pid taken.
+                for (int i = 0; i < 40 && s != null && (s.state == 'Z' || s.state == 'X' || s.state == 't'
+                        || (s.field(31) & (1L << 8)) != 0 || (s.field(9) & 0x4) != 0); i++) {
                     try {
                         Thread.sleep(50);
                     } catch (InterruptedException e) {

@@ -1,0 +1,50 @@
+package cryo.precopy;
+
+import cryo.image.Decoder;
+import cryo.image.Encoder;
+import cryo.image.ImageException;
+import cryo.image.PayloadRecord;
+import cryo.image.RecordType;
+import cryo.image.Tree;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * PRECOPY_PAGES: a run of pages of task pid copied while the tree ran, laid out as PAGES ({u32 pid; u32
+ * crc32c; u64 addr} then the data). pid is the task's pid on the checkpointing host: PRECOPY_VALID links it to
+ * the process of the TREE. Which of these pages are still good is decided by the final state.
+ */
+public record PreCopyPagesRecord(int pid, long addr, int crc, MemorySegment data, boolean stable) implements PayloadRecord {
+    private static final int PAGE = 4096;
+    /** The end of x86-64 user space (47-bit addresses). */
+    static final long TASK_SIZE = (1L << 47) - PAGE;
+
+    public RecordType type() {
+        return RecordType.PRECOPY_PAGES;
+    }
+
+    public String describe() {
+        return "PRECOPY_PAGES of task " + pid + " at 0x" + Long.toHexString(addr);
+    }
+
+    public void encode(Encoder e) {
+        e.u32(pid).u32(crc).u64(addr);
+    }
+
+    /** Skips the check when the data were checked as the stream arrived (restart -). */
+    @Override
+    public void verify() throws ImageException {
+        if (!cryo.image.ImageReader.checkedWhileStaged(data)) PayloadRecord.super.verify();
+    }
+
+    public static PreCopyPagesRecord decode(Decoder d) throws ImageException {
+        int pid = d.u32("pid", 1, Tree.PID_MAX_LIMIT);
+        int crc = d.u32("crc32c");
+        long addr = d.u64("addr");
+        MemorySegment data = d.rest();
+        if ((addr & (PAGE - 1)) != 0) throw d.error("addr", "0x" + Long.toHexString(addr) + " is not page aligned");
+        if (data.byteSize() == 0 || data.byteSize() % PAGE != 0) throw d.error("data", "is " + data.byteSize() + " bytes, not a whole number of pages");
+        if (addr < 0 || addr + data.byteSize() > TASK_SIZE) throw d.error("addr", "run 0x" + Long.toHexString(addr) + " ends outside user space");
+        return new PreCopyPagesRecord(pid, addr, crc, data, false);
+    }
+}
