@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,6 +103,9 @@ static void upheaval(void) {
     pid_t c = fork();
     if (c < 0) { perror("fork"); exit(2); }
     if (c == 0) {
+        /* dies with its parent (a test that kills the parent never leaves the child behind; cryo keeps it) */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) _exit(0);
         is_child = 1;
         rng ^= 0x1234567;
         return;
