@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: cryo's speed benchmark (issue 2, "Speed").
 #
-#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200] [ghost] [container] [precopy]
+#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200] [ghost] [container] [python] [precopy]
 #                                         run the given parts (default: all but precopy)
 #   bench/run.sh --selftest               test the harness only (no cryo, no criu)
 #
@@ -47,6 +47,9 @@
 #            CT_PROCS-1 children, and the tmpfs file must hold the same bytes.
 #   precopy  checkpoint --pre-copy and live migration of a process writing all the
 #            time: see bench/precopy.sh (PC_RATE_KIB=1024).
+#   python   the `big` figures for a python3 process whose SIZE_MIB bytearray was filled
+#            by first touch (bench/python.sh), criu too if installed; after the restart
+#            the process hashes its bytearray again.
 #
 # Run from anywhere as root. Environment:
 #   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (baseline/big/criu runs per directory;
@@ -83,7 +86,7 @@ export CRYO_TIMING=1
 
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
-SELFTEST=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0 DO_GHOST=0 DO_CT=0 DO_PRECOPY=0
+SELFTEST=0 DO_PY=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0 DO_GHOST=0 DO_CT=0 DO_PRECOPY=0
 for a in "$@"; do
   case $a in
     baseline) DO_BASE=1 ;;
@@ -96,13 +99,14 @@ for a in "$@"; do
     ghost) DO_GHOST=1 ;;
     container) DO_CT=1 ;;
     precopy) DO_PRECOPY=1 ;;
+    python) DO_PY=1 ;;
     --selftest) SELFTEST=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
   esac
 done
-[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + DO_PRECOPY + SELFTEST)) -eq 0 ] &&
-  DO_BASE=1 DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1 DO_GHOST=1 DO_CT=1
+[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + DO_PY + DO_PRECOPY + SELFTEST)) -eq 0 ] &&
+  DO_BASE=1 DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1 DO_GHOST=1 DO_CT=1 DO_PY=1
 
 for v in SIZE_MIB REPEAT N TIMEOUT TREE_N HOGS HOG_MIB NPIPES PIPE_KIB CT_PROCS CT_TMPFS_MIB; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
@@ -1091,6 +1095,10 @@ ct_report() {
   echo
 }
 
+# python: bench/python.sh
+# shellcheck source=bench/python.sh
+source "$ROOT/bench/python.sh" || exit 1
+
 # -------------------------------------------------------------------- main
 echo "cryo bench: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), kernel $(uname -r), $(nproc) CPUs," \
   "$(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)," \
@@ -1110,14 +1118,14 @@ if [ "$DO_BASE" = 1 ]; then
 fi
 
 CRYO_OK=1
-if [ $((DO_BIG + DO_SMALL + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT)) -gt 0 ]; then
+if [ $((DO_BIG + DO_SMALL + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + DO_PY)) -gt 0 ]; then
   if [ ! -x "$CRYO" ]; then
     log "cryo is not executable: $CRYO"; CRYO_OK=0
   else
     run_cmd probe "$CRYO" --help
     if [ "$RC" -ne 0 ]; then log "'$CRYO --help' failed: $(first_err probe)"; CRYO_OK=0; fi
   fi
-  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; DO_TREE50=0; DO_TREE8=0; DO_PIPES=0; DO_GHOST=0; DO_CT=0; log "skipping the cryo parts"; }
+  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; DO_TREE50=0; DO_TREE8=0; DO_PIPES=0; DO_GHOST=0; DO_CT=0; DO_PY=0; log "skipping the cryo parts"; }
 fi
 
 HAVE_CRIU=0
@@ -1167,6 +1175,7 @@ fi
 if [ "$DO_CT" = 1 ]; then
   for ((i = 0; i <= REPEAT; i++)); do ct_run "$i" || FAILED=1; done
 fi
+[ "$DO_PY" = 1 ] && py_part
 # shellcheck source=bench/precopy.sh
 [ "$DO_PRECOPY" = 1 ] && { source "$ROOT/bench/precopy.sh"; pc_all; }
 
@@ -1213,6 +1222,7 @@ fi
 [ "$DO_PIPES" = 1 ] && tree_report pipes200
 [ "$DO_GHOST" = 1 ] && tree_report ghost
 [ "$DO_CT" = 1 ] && ct_report
+[ "$DO_PY" = 1 ] && py_report
 [ "$DO_PRECOPY" = 1 ] && pc_report
 if [ "$FAILED" = 0 ]; then echo "bench: done"; else echo "bench: done, with failures (see above)"; fi
 exit "$FAILED"
