@@ -3,6 +3,9 @@
  *
  *   memhog SIZE_MIB RESULT_FILE [SEED]
  *   memhog --touch SIZE_MIB     (baseline: cost of faulting in fresh memory)
+ *   memhog --answer SIZE_MIB RESULT_FILE [SEED]
+ *                               (bench/lazy.sh: as the first form, but SIGUSR2 writes
+ *                               "ANSWER" into RESULT_FILE.answer instead of flipping a byte)
  *
  * Maps SIZE_MIB MiB of private anonymous memory, fills every 8-byte word with
  * an xorshift64 sequence (so every page is touched and the data does not
@@ -41,6 +44,7 @@ static uint64_t seed;          /* xorshift seed (kept in .data/.bss: restored to
 static uint64_t start_sum;     /* checksum computed right after filling */
 static char result_path[4096];
 static char result_tmp[4100];
+static char answer_path[4110];
 
 static inline uint64_t xorshift64(uint64_t x) {
     x ^= x << 13;
@@ -170,6 +174,19 @@ static void on_usr2(int sig) {
     ((volatile unsigned char *)mem)[nwords * 4 + 3] ^= 0x5a;
 }
 
+/* --answer: the "first answer" of a restored process, touching little of its memory. */
+static void on_usr2_answer(int sig) {
+    (void)sig;
+    int saved_errno = errno;
+    int fd = open(answer_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+        ssize_t w = write(fd, "ANSWER\n", 7);
+        (void)w;
+        close(fd);
+    }
+    errno = saved_errno;
+}
+
 /* Baseline for restore: how long faulting in SIZE_MIB of fresh anonymous memory
  * takes on this machine, by first touch (memset) and by MAP_POPULATE. */
 static int touch_baseline(const char *arg) {
@@ -200,6 +217,11 @@ static int touch_baseline(const char *arg) {
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--touch") == 0)
         return touch_baseline(argv[2]);
+    int answer = argc > 1 && strcmp(argv[1], "--answer") == 0;
+    if (answer) {
+        argv++;
+        argc--;
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: %s SIZE_MIB RESULT_FILE [SEED]\n", argv[0]);
         return 2;
@@ -217,6 +239,8 @@ int main(int argc, char **argv) {
     strcpy(result_path, argv[2]);
     strcpy(result_tmp, result_path);
     strcat(result_tmp, ".tmp");
+    strcpy(answer_path, result_path);
+    strcat(answer_path, ".answer");
     seed = argc > 3 ? strtoull(argv[3], NULL, 0) : 0x2545F4914F6CDD1Dull ^ (uint64_t)getpid();
     if (seed == 0)
         seed = 1; /* xorshift must not start at 0 */
@@ -238,7 +262,7 @@ int main(int argc, char **argv) {
     sa.sa_flags = SA_RESTART;
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, NULL);
-    sa.sa_handler = on_usr2;
+    sa.sa_handler = answer ? on_usr2_answer : on_usr2;
     sigaction(SIGUSR2, &sa, NULL);
 
     uint64_t t0 = now_ms();

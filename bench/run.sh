@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: cryo's speed benchmark (issue 2, "Speed").
 #
-#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200] [ghost] [container] [python] [precopy]
-#                                         run the given parts (default: all but precopy)
+#   bench/run.sh [baseline] [big] [small] [criu] [tree50] [tree8] [pipes200] [ghost] [container] [python] [precopy] [lazy]
+#                                         run the given parts (default: all but precopy and lazy)
 #   bench/run.sh --selftest               test the harness only (no cryo, no criu)
 #
 #   baseline what the machine allows, without cryo (bench/baseline.c), for SIZE_MIB
@@ -50,6 +50,8 @@
 #   python   the `big` figures for a python3 process whose SIZE_MIB bytearray was filled
 #            by first touch (bench/python.sh), criu too if installed; after the restart
 #            the process hashes its bytearray again.
+#   lazy     `cryo restart -d --lazy` of a SIZE_MIB memhog: time to its first answer and
+#            to the end of the fill, beside a restart of sleep (bench/lazy.sh).
 #
 # Run from anywhere as root. Environment:
 #   CRYO=bin/cryo  SIZE_MIB=1024  REPEAT=3 (baseline/big/criu runs per directory;
@@ -86,7 +88,7 @@ export CRYO_TIMING=1
 
 usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
-SELFTEST=0 DO_PY=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0 DO_GHOST=0 DO_CT=0 DO_PRECOPY=0
+SELFTEST=0 DO_PY=0 DO_BASE=0 DO_BIG=0 DO_SMALL=0 DO_CRIU=0 DO_TREE50=0 DO_TREE8=0 DO_PIPES=0 DO_GHOST=0 DO_CT=0 DO_PRECOPY=0 DO_LAZY=0
 for a in "$@"; do
   case $a in
     baseline) DO_BASE=1 ;;
@@ -100,12 +102,13 @@ for a in "$@"; do
     container) DO_CT=1 ;;
     precopy) DO_PRECOPY=1 ;;
     python) DO_PY=1 ;;
+    lazy) DO_LAZY=1 ;;
     --selftest) SELFTEST=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
   esac
 done
-[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + DO_PY + DO_PRECOPY + SELFTEST)) -eq 0 ] &&
+[ $((DO_BASE + DO_BIG + DO_SMALL + DO_CRIU + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + DO_PY + DO_PRECOPY + DO_LAZY + SELFTEST)) -eq 0 ] &&
   DO_BASE=1 DO_BIG=1 DO_SMALL=1 DO_CRIU=1 DO_TREE50=1 DO_TREE8=1 DO_PIPES=1 DO_GHOST=1 DO_CT=1 DO_PY=1
 
 for v in SIZE_MIB REPEAT N TIMEOUT TREE_N HOGS HOG_MIB NPIPES PIPE_KIB CT_PROCS CT_TMPFS_MIB; do
@@ -301,6 +304,8 @@ BASEBIN=$WORK/baseline
 gcc -O2 -Wall -pthread -o "$BASEBIN" "$ROOT/bench/baseline.c" || { log "cannot compile bench/baseline.c"; exit 1; }
 
 HOG_PID= HOG_SUM= HOG_OUT= HOG_RES=
+# shellcheck source=bench/lazy.sh
+. "$ROOT/bench/lazy.sh"
 # start_hog TAG: start memhog as our child; waits for READY. Sets HOG_*.
 start_hog() {
   local tag=$1 end line
@@ -1118,14 +1123,14 @@ if [ "$DO_BASE" = 1 ]; then
 fi
 
 CRYO_OK=1
-if [ $((DO_BIG + DO_SMALL + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + DO_PY)) -gt 0 ]; then
+if [ $((DO_BIG + DO_SMALL + DO_TREE50 + DO_TREE8 + DO_PIPES + DO_GHOST + DO_CT + DO_PY + DO_LAZY)) -gt 0 ]; then
   if [ ! -x "$CRYO" ]; then
     log "cryo is not executable: $CRYO"; CRYO_OK=0
   else
     run_cmd probe "$CRYO" --help
     if [ "$RC" -ne 0 ]; then log "'$CRYO --help' failed: $(first_err probe)"; CRYO_OK=0; fi
   fi
-  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; DO_TREE50=0; DO_TREE8=0; DO_PIPES=0; DO_GHOST=0; DO_CT=0; DO_PY=0; log "skipping the cryo parts"; }
+  [ "$CRYO_OK" = 1 ] || { FAILED=1; DO_BIG=0; DO_SMALL=0; DO_TREE50=0; DO_TREE8=0; DO_PIPES=0; DO_GHOST=0; DO_CT=0; DO_PY=0; DO_LAZY=0; log "skipping the cryo parts"; }
 fi
 
 HAVE_CRIU=0
@@ -1178,10 +1183,14 @@ fi
 [ "$DO_PY" = 1 ] && py_part
 # shellcheck source=bench/precopy.sh
 [ "$DO_PRECOPY" = 1 ] && { source "$ROOT/bench/precopy.sh"; pc_all; }
+if [ "$DO_LAZY" = 1 ]; then
+  for ((i = 0; i <= REPEAT; i++)); do lazy_run "$i" || FAILED=1; done
+fi
 
 # ------------------------------------------------------------------ report
 echo
 [ "$DO_BASE" = 1 ] && base_report
+[ "$DO_LAZY" = 1 ] && lazy_report
 if [ $((DO_BIG + HAVE_CRIU)) -gt 0 ]; then
   echo "== $SIZE_MIB MiB of touched random anonymous memory ($(gbps "$SIZE_BYTES" 1000000000) GB), checkpoint -o IMG / restart -d IMG, $REPEAT run(s) per directory"
   echo "   GB/s = 10^9 bytes of process memory per second; frozen = how long the target was stopped (cryo: its 'frozen' timing; criu: stats-dump)"

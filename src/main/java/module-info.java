@@ -18,4 +18,5 @@ module cryo {
     exports cryo.inet;
     exports cryo.tty;
     exports cryo.precopy;
+    exports cryo.lazy;
 }

@@ -40,7 +40,7 @@ public final class Main {
                                                           private anonymous memory while the tree runs (up to ROUNDS
                                                           rounds, default 4, tracking writes with userfaultfd) and
                                                           freezes it only to copy what was written since
-              restart FILE [-d] [--new-ipc-namespace] [--inherit-fd FD:pipe:[INODE]]... [--ghost-dir DIR]
+              restart FILE [-d] [--lazy] [--new-ipc-namespace] [--inherit-fd FD:pipe:[INODE]]... [--ghost-dir DIR]
                            [--fresh-pid-ns] [--stage DIR]
                                                           bring the tree back with its pids (FILE '-' = stdin); cryo
                                                           stays the root's parent and exits with its status, -d
@@ -54,7 +54,14 @@ public final class Main {
                                                           under an init that passes SIGHUP/INT/TERM on to the root and
                                                           exits as the root did; -d prints the init's pid.
                                                           An image on stdin is staged as it arrives in memory (a
-                                                          memfd), or with --stage DIR in an unlinked file in DIR
+                                                          memfd), or with --stage DIR in an unlinked file in DIR.
+                                                          --lazy: the tree runs before its private anonymous memory
+                                                          is in; those pages come on first touch (userfaultfd) and
+                                                          from a background fill, served by cryo (with -d: by a
+                                                          cryo process of its own, which exits after the last
+                                                          page). The tree stays traced meanwhile: if the serving
+                                                          cryo dies, the kernel kills the whole tree (never a tree
+                                                          with missing memory)
               run [--hostname NAME] [--net] [--root DIR] [-d] -- CMD [ARGS...]
                                                           start CMD as pid 1 of new pid, mount, UTS and IPC (--net:
                                                           and network) namespaces with its own /proc; see cryo run --help
@@ -133,6 +140,7 @@ public final class Main {
             case "show" -> show(rest);
             case "check" -> cryo.restart.KernelCheck.run(System.out);
             case "__train" -> Train.run(single(rest, "DIR"));
+            case "__lazy-server" -> cryo.lazy.LazyServer.run(rest);
             default -> throw new Usage("unknown command '" + args[0] + "'");
         };
     }
@@ -246,6 +254,7 @@ public final class Main {
         boolean detach = flag(args, "-d", "--detach");
         boolean newIpc = flag(args, "--new-ipc-namespace");
         boolean freshPidNs = flag(args, "--fresh-pid-ns");
+        boolean lazy = flag(args, "--lazy");
         java.util.Map<String, Integer> inherit = new java.util.HashMap<>();
         for (String m; (m = option(args, "--inherit-fd")) != null; ) {
             int colon = m.indexOf(':');
@@ -263,24 +272,40 @@ public final class Main {
         String file = single(args, "FILE");
         if (stage != null && !file.equals("-")) throw new Usage("--stage is for an image read from stdin (FILE '-')");
         int pid;
+        cryo.sys.WaitStatus ended = null;
+        // -d --lazy: the process that will serve the pages starts its JVM while this one reads and restores
+        cryo.lazy.ServerProcess server = lazy && detach ? cryo.lazy.ServerProcess.spawn() : null;
         cryo.memory.Progress.start("restart");
         try (Arena arena = Arena.ofShared()) {
             var mapped = ImageReader.map(file, arena, stage == null ? null : java.nio.file.Path.of(stage));
             try (var lock = cryo.netlock.LockRelease.of(mapped, Main::log)) {   // the image's network lock: lifted however the restart ends
                 Image image = Image.of(ImageReader.read(mapped, ImageReader.Data.LATER));
                 cryo.checkpoint.Timings.mark("read");   // (from main: the next phase, preflight, from here)
-                for (Image.ProcessImage p : image.processes.values()) cryo.memory.Progress.expect(cryo.memory.PageLoad.bytes(p.pages));
-                pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach, ghostDir == null ? null : java.nio.file.Path.of(ghostDir).toAbsolutePath(), freshPidNs));
+                cryo.lazy.LazyRestart lz = lazy ? cryo.lazy.LazyRestart.prepare(image, mapped, server, Main::log) : null;
+                server = null;   // lz's now
+                for (Image.ProcessImage p : image.processes.values()) {
+                    cryo.memory.Progress.expect(cryo.memory.PageLoad.bytes(lz == null ? p.pages : p.pages.stream().filter(r -> !lz.records().contains(r)).toList()));
+                }
+                try {
+                    pid = Restart.run(image, new Restart.Options(newIpc, inherit, Main::log, detach, ghostDir == null ? null : java.nio.file.Path.of(ghostDir).toAbsolutePath(), freshPidNs, lz));
+                } catch (Throwable e) {
+                    if (lz != null) lz.abort();
+                    throw e;
+                }
+                if (lz != null) cryo.memory.Progress.finish();   // the lazy pages are not counted
+                if (lz != null && detach) System.out.println(pid);   // at once: the server process serves on
+                if (lz != null) ended = lz.finish(pid);   // foreground: serves until the last page is in
             }
         } finally {
             cryo.memory.Progress.finish();
+            if (server != null) server.kill();   // the image could not be read
         }
         timing("total", System.nanoTime() - t0);
         if (detach) {
-            System.out.println(pid);
+            if (!lazy) System.out.println(pid);
             return 0;
         }
-        return Restart.waitForExit(pid);
+        return ended != null ? Restart.exitStatus(ended) : Restart.waitForExit(pid);
     }
 
     private static int run(List<String> args) throws Exception {

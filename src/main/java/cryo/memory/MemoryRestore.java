@@ -57,13 +57,21 @@ public final class MemoryRestore {
                                       FdBroker broker, Map<Long, Integer> shmem, OpenFiles.Opener memfds, DataCheck data,
                                       long keepStart, long keepEnd)
             throws SysException, IOException, ImageException {
+        restoreProcess(t, p, parent, files, broker, shmem, memfds, data, keepStart, keepEnd, LazyMemory.NONE);
+    }
+
+    /** The same, with the pages lazy defers left for first touch (restart --lazy: cryo.lazy). */
+    public static void restoreProcess(Tracee t, Image.ProcessImage p, Image.ProcessImage parent, Map<Integer, FileRecord> files,
+                                      FdBroker broker, Map<Long, Integer> shmem, OpenFiles.Opener memfds, DataCheck data,
+                                      long keepStart, long keepEnd, LazyMemory lazy)
+            throws SysException, IOException, ImageException {
         if (parent == null) {
             clearLayout(t, p.vmas, keepStart, keepEnd);
-            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, memfds, data, ForkedLayout.NONE);
+            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, memfds, data, ForkedLayout.NONE, lazy);
         } else {
             ForkedLayout kept = ForkedLayout.of(p, parent);
             kept.clear(t, keepStart, keepEnd);
-            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, memfds, data, kept);
+            restore(t, p.mm, p.vmas, p.pages, files, broker, shmem, memfds, data, kept, lazy);
         }
     }
 
@@ -98,7 +106,7 @@ public final class MemoryRestore {
      */
     private static void restore(Tracee t, MmRecord mm, List<VmaRecord> vmas, List<PagesRecord> pages,
                                 Map<Integer, FileRecord> files, FdBroker broker, Map<Long, Integer> shmem, OpenFiles.Opener memfds,
-                                DataCheck data, ForkedLayout kept) throws SysException, IOException, ImageException {
+                                DataCheck data, ForkedLayout kept, LazyMemory lazy) throws SysException, IOException, ImageException {
         long[] written = bytesPerVma(vmas, pages);
         Map<Long, Integer> remoteFds = new HashMap<>();        // by objref * 2 + 1 for O_RDWR
         List<Integer> localFds = new ArrayList<>();
@@ -148,7 +156,7 @@ public final class MemoryRestore {
                 if (written[i] > 0) VmFlagsRestore.beforePages(t, v);
             }
             kept.prepare(t, written);
-            PageLoad.load(t.tid, pages, data);
+            PageLoad.load(t.tid, lazy.defer(t, pages), data);
             for (int i = 0; i < vmas.size(); i++) {
                 VmaRecord v = vmas.get(i);
                 if (v.isVdso()) continue;

@@ -64,9 +64,14 @@ public final class Restart {
      * that is not a container in a new pid namespace under an init of cryo's (--fresh-pid-ns, PidNamespaceInit).
      */
     public record Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log, boolean detach,
-                          Path ghostDir, boolean freshPidNs) {
+                          Path ghostDir, boolean freshPidNs, cryo.lazy.LazyRestart lazy) {
         public Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log) {
             this(newIpcNamespace, inheritFds, log, false, null, false);
+        }
+
+        public Options(boolean newIpcNamespace, Map<String, Integer> inheritFds, Consumer<String> log, boolean detach,
+                       Path ghostDir, boolean freshPidNs) {
+            this(newIpcNamespace, inheritFds, log, detach, ghostDir, freshPidNs, null);
         }
     }
 
@@ -115,6 +120,7 @@ public final class Restart {
         image.shmPages.values().forEach(payloads::addAll);
         image.shmemPages.values().forEach(payloads::addAll);
         for (Image.ProcessImage p : image.processes.values()) payloads.addAll(p.pages);
+        if (opts.lazy() != null) payloads.removeAll(opts.lazy().records());   // checked by the page server before their first copy
         image.ghostData.values().forEach(payloads::addAll);
         payloads.addAll(image.mounts().allData());
         try (DataCheck check = DataCheck.start(payloads)) {
@@ -163,7 +169,7 @@ public final class Restart {
                 }
                 cryo.tty.ControllingTerminals.acquire(t, p.pid(), image, broker, opener);   // after its setsid, before its children
                 MemoryRestore.restoreProcess(t, image.processes.get(p.pid()), p.pid() == root ? null : image.processes.get(p.ppid()),
-                        files, broker, shmem, opener, data, hole, hole + HOLE);
+                        files, broker, shmem, opener, data, hole, hole + HOLE, opts.lazy() != null ? opts.lazy() : cryo.memory.LazyMemory.NONE);
                 Timings.mark("memory of " + p.pid());
             });
             killCreated(stub.tid);
@@ -187,7 +193,7 @@ public final class Restart {
             cryo.task.JobStop.queue(image, creator.pids::host);   // stopped jobs stop again as soon as they are let go
             if (init != null) PidNamespaceInit.start(init, root, hole, HOLE);
             // Children first: a released parent may kill a child at once (ESRCH then only means that).
-            for (Tracee t : ready.reversed()) {
+            for (Tracee t : opts.lazy() != null && opts.lazy().release(ready.reversed()) ? List.<Tracee>of() : ready.reversed()) {
                 try {
                     Ptrace.detach(t.tid, 0);
                 } catch (SysException e) {
@@ -352,6 +358,11 @@ public final class Restart {
     public static int waitForExit(int pid) throws SysException {
         WaitStatus st;
         while ((st = Wait.blocking(pid, Terminal.handedOver() ? Wait.WUNTRACED : 0)).stopped()) Terminal.jobStopped(st.stopSignal());
+        return exitStatus(st);
+    }
+
+    /** The shell-style status of the root's end st (reaped already), once cryo has its terminal back. */
+    public static int exitStatus(WaitStatus st) {
         Terminal.takeBack();
         cryo.tty.SessionTerminal.end();
         return st.exited() ? st.exitCode() : 128 + st.termSignal();

@@ -130,4 +130,15 @@ public final class EventPoll {
     public static void dup3(int oldfd, int newfd) throws SysException {
         Native.check(Native.raw(Nr.DUP3, oldfd, newfd, 0), "dup3(" + oldfd + ", " + newfd + ")");
     }
+
+    /** epoll_wait(epfd, 1 event, timeoutMs): {events, data} of the event reported, or null on timeout. */
+    public static long[] epollWaitOne(int epfd, int timeoutMs) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ev = a.allocate(12);
+            long n = Native.raw(EPOLL_WAIT, epfd, ev.address(), 1, timeoutMs);
+            if (n == -Errno.EINTR) return null;
+            if (Native.check(n, "epoll_wait(" + epfd + ")") == 0) return null;
+            return new long[]{ev.get(JAVA_INT, 0), ev.get(JAVA_LONG.withByteAlignment(4), 4)};
+        }
+    }
 }

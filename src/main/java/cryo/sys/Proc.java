@@ -144,4 +144,9 @@ public final class Proc {
             return u.getString(65 * 2);
         }
     }
+
+    /** setsid(2): the calling process leads a new session without a controlling terminal. */
+    public static void setsid() throws SysException {
+        Native.check(Native.raw(Nr.SETSID, 0), "setsid");
+    }
 }

@@ -146,4 +146,11 @@ public final class Ptrace {
         call(GET_RSEQ_CONFIGURATION, pid, 24, b.address(), "ptrace(PTRACE_GET_RSEQ_CONFIGURATION)");
         return new RseqConfig(b.get(JAVA_LONG, 0), b.get(JAVA_INT, 8), b.get(JAVA_INT, 12));
     }
+
+    private static final int LISTEN = 0x4208;
+
+    /** PTRACE_LISTEN: a tracee in a group-stop (seized) stays stopped but can be woken by SIGCONT again. */
+    public static void listen(int pid) throws SysException {
+        call(LISTEN, pid, 0, 0, "ptrace(PTRACE_LISTEN)");
+    }
 }
