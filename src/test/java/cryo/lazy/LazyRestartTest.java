@@ -223,21 +223,32 @@ class LazyRestartTest {
 
     @Test
     void streamedImageRestartsLazily() {
-        streamed(false);
+        streamed(false, "");
     }
 
     @Test
     void streamedImageRestartsLazilyDetached() {
-        streamed(true);
+        streamed(true, "");
     }
 
-    private void streamed(boolean detach) {
+    /** Live migration: pre-copy rounds, then the final pages, restarted lazily from the stream. */
+    @Test
+    void preCopiedStreamRestartsLazily() {
+        streamed(false, "--pre-copy ");
+    }
+
+    @Test
+    void preCopiedStreamRestartsLazilyDetached() {
+        streamed(true, "--pre-copy ");
+    }
+
+    private void streamed(boolean detach, String checkpointOptions) {
         Proc orig = fixture();
         long pid = orig.pid();
         // The restored process's stdin is the pipe the image came through: at its end the fixture checks its
         // memory (during the lazy phase) and exits with the outcome.
         String bin = Cryo.bin().toString();
-        ProcessBuilder pb = new ProcessBuilder("sh", "-c", bin + " checkpoint -o - " + pid + " | " + bin + " restart " + (detach ? "-d " : "") + "--lazy -")
+        ProcessBuilder pb = new ProcessBuilder("sh", "-c", bin + " checkpoint " + checkpointOptions + "-o - " + pid + " | " + bin + " restart " + (detach ? "-d " : "") + "--lazy -")
                 .directory(Cryo.root().toFile());
         Cryo.environment(pb, Map.of());
         cleanup.foreign(pid, Instant.now(), "restored process");
