@@ -3,6 +3,7 @@ package cryo.netlock;
 import cryo.task.ProcStat;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -38,10 +39,11 @@ final class LockTables {
     }
 
     /**
-     * Removes every checkpointing lock table whose owner is gone. Silently: it is housekeeping, and any cryo
-     * command may come across another's leftovers.
+     * Removes every checkpointing lock table whose owner is gone, then the markers of dead owners (their
+     * tables are now gone or held). Silently: it is housekeeping, and any cryo command may come across
+     * another's leftovers.
      */
-    static void sweep(Nft nft) throws IOException {
+    static void sweep(Nft nft, List<String> deadMarkers) throws IOException {
         Matcher m = LISTED.matcher(nft.run("list tables", null, "list", "tables", "inet"));
         while (m.find()) {
             String table = m.group(1);
@@ -57,24 +59,29 @@ final class LockTables {
             if (HELD.matcher(rules).find()) continue;
             delete(nft, table);
         }
+        deadMarkers.forEach(LockMarkers::remove);
     }
 
-    private static boolean ownerAlive(long pid, long start) throws IOException {
+    static boolean ownerAlive(long pid, long start) throws IOException {
         return pid > 0 && pid <= Integer.MAX_VALUE && startTime(pid) == start;
     }
 
-    /** Deletes the table; false if it was not there. */
+    /** Deletes the table (and its marker); false if it was not there. */
     static boolean delete(Nft nft, String table) throws IOException {
         try {
             nft.run("delete table " + table, null, "delete", "table", "inet", table);
+            LockMarkers.remove(table);
             return true;
         } catch (Nft.Failed e) {
-            if (e.noSuchObject()) return false;
-            throw e;
+            if (!e.noSuchObject()) throw e;
+            LockMarkers.remove(table);
+            return false;
         }
     }
 
+    /** A held table is never swept: its marker goes. */
     static void markHeld(Nft nft, String table) throws IOException {
         nft.run("add chain " + table + " " + LockRules.HELD, null, "add", "chain", "inet", table, LockRules.HELD);
+        LockMarkers.remove(table);
     }
 }

@@ -87,14 +87,23 @@ public final class NetworkLock implements AutoCloseable {
     }
 
     /**
-     * Removes the tables of killed checkpoints (LockTables.sweep) on a thread of its own; null without nft.
-     * A failure is only a warning.
+     * Removes the tables of killed checkpoints (LockTables.sweep) on a thread of its own; null without nft or
+     * when no marker of a dead owner says there may be one (LockMarkers: then nothing is spawned). A failure
+     * is only a warning.
      */
     static Thread sweepInBackground(Nft nft, Consumer<String> log) {
         if (nft == null) return null;
+        List<String> dead;
+        try {
+            dead = LockMarkers.ofDeadOwners();
+        } catch (IOException e) {
+            log.accept("warning: could not look for network locks left by killed checkpoints: " + e.getMessage());
+            return null;
+        }
+        if (dead.isEmpty()) return null;
         return Thread.ofPlatform().name("cryo-netlock-sweep").daemon().start(() -> {
             try {
-                LockTables.sweep(nft);
+                LockTables.sweep(nft, dead);
             } catch (IOException e) {
                 log.accept("warning: could not look for network locks left by killed checkpoints: " + e.getMessage());
             }
@@ -120,6 +129,7 @@ public final class NetworkLock implements AutoCloseable {
 
     private static NetLockRecord install(Nft nft, String what, List<LockedSocket> sockets) throws IOException {
         NetLockRecord record = new NetLockRecord(LockTables.newName(), sockets);
+        LockMarkers.create(record.table());   // kept if nft fails: a timed-out nft may have made the table
         nft.script("lock of " + record.table(), LockRules.script(record.table(), "cryo network lock of the " + what, sockets));
         return record;
     }

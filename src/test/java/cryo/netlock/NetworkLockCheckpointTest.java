@@ -225,6 +225,9 @@ class NetworkLockCheckpointTest {
         long me = ProcessHandle.current().pid();
         String live = "cryo-lock-" + me + "-" + Files.readString(Path.of("/proc/self/stat")).split("\\) ")[1].split(" ")[19] + "-4242";
         tables.register(held);
+        // what a killed cryo leaves: a marker per table it made (LockMarkers), one without its table
+        String markerOnly = owner + "3";
+        for (String t : List.of(stale, held, markerOnly)) marker(t);
         NftTables.nft("add", "table", "inet", held);
         NftTables.nft("add", "chain", "inet", held, "held");
         NftTables.nft("add", "table", "inet", live);
@@ -237,12 +240,19 @@ class NetworkLockCheckpointTest {
         assertFalse(NftTables.exists(stale), "the restart swept the table of a dead owner: " + r.describe());
         assertTrue(NftTables.exists(held), "a held lock stays for its image's restart");
         assertTrue(NftTables.exists(live), "a lock whose owner runs stays");
+        for (String t : List.of(stale, held, markerOnly)) assertFalse(Files.exists(LockMarkers.DIR.resolve(t)), "the sweep removed the marker of " + t);
 
         // cryo checkpoint, even with --leave-running
         NftTables.nft("add", "table", "inet", stale);
+        marker(stale);
         Proc sleep = Fixtures.startSleep(cleanup);
         Cryo.checkpoint(cleanup, sleep.pid(), tmp.resolve("sleep.img"), "--leave-running");
         assertFalse(NftTables.exists(stale), "the checkpoint swept the table of a dead owner");
+        assertFalse(Files.exists(LockMarkers.DIR.resolve(stale)));
         assertTrue(NftTables.exists(held) && NftTables.exists(live));
+    }
+
+    private static void marker(String table) throws IOException {
+        LockMarkers.create(table);
     }
 }
