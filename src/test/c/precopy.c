@@ -7,7 +7,7 @@
  * writes on the same way, replaces R2 by a new mapping, moves R3 with mremap and zaps pages of R1.
  * Prints "READY pid", "REGION addr bytes", "CHILD pid", and on SIGUSR1 "OK parent|child N" or "FAIL ...".
  * The parent passes SIGUSR1 on to its child. "uffd" as second argument registers a page of its own with a
- * userfaultfd (which cryo must refuse).
+ * userfaultfd (which cryo must refuse); "still" skips the fork and remapping (a leaf: lazy restart takes it).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -150,7 +150,7 @@ int main(int argc, char **argv) {
     say(line);
     snprintf(line, sizeof line, "READY %d\n", getpid());
     say(line);
-    int upheaved = 0;
+    int upheaved = argc > 2 && !strcmp(argv[2], "still");     /* "still": no fork, no remapping */
     for (unsigned long n = 0;; n++) {
         if (check_wanted) {
             check_wanted = 0;

@@ -65,8 +65,10 @@ public final class LazyServer {
         for (String[] w : pieceLines) {
             long off = Long.parseLong(w[4]), checkedOff = Long.parseLong(w[10]);
             int pid = Integer.parseInt(w[7]);
-            // a piece of a pre-copied record is checked by the CRC of that whole record, its source
-            PagesRecord source = checkedOff == off ? null : checked.computeIfAbsent(checkedOff, o -> new PagesRecord(pid, 0,
+            // a piece of a pre-copied record is checked by the CRC of that whole record, its source (also the
+            // first piece, which starts where its source does but is shorter)
+            boolean whole = checkedOff == off && w[11].equals(w[5]);
+            PagesRecord source = whole ? null : checked.computeIfAbsent(checkedOff, o -> new PagesRecord(pid, 0,
                     Integer.parseInt(w[12]), image.asSlice(o, Long.parseLong(w[11]))));
             PagesRecord r = records.computeIfAbsent(off, o -> new PagesRecord(pid, Long.parseLong(w[8]),
                     Integer.parseInt(w[6]), image.asSlice(o, Long.parseLong(w[5])), source));

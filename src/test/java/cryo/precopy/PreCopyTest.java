@@ -186,6 +186,24 @@ class PreCopyTest {
         checkMemory(w.proc(), w.pid(), !children(w.proc().out().all()).isEmpty());
     }
 
+    /**
+     * A pre-copied image restarted lazily by a -d server: the pages of a pre-copied record that stayed valid
+     * (often from its first page on, the rest written since) are checked by that record's CRC there too.
+     */
+    @Test
+    void preCopiedImageRestartsLazilyDetached() {
+        Writer w = start("still");
+        Path image = tmp.resolve("pre.img");
+        Cryo.checkpoint(cleanup, w.pid(), image, "--pre-copy");
+        w.proc().awaitExit(Timeouts.EXIT);
+        TreeFixtures.awaitAllGone(List.of(w.pid()), Duration.ofSeconds(30));
+        assertTrue(validRecords(image) >= 1, "pages copied before the freeze are used");
+        Instant t1 = Instant.now();
+        Proc rest = Cryo.startRestart(cleanup, image, w.pid(), "-d", "--lazy");
+        subreaper.foreign(cleanup, List.of(w.pid()), t1, "restored precopy");
+        checkMemory(rest, w.pid(), false);
+    }
+
     @Test
     void streamedThroughAPipeIntoRestart() {
         Writer w = start();
