@@ -8,6 +8,7 @@
 #              process saw between two of its 1 ms wake-ups (from the freeze to the restored process
 #              running again)
 #   migrate-lazy  the same with `restart --lazy -d -`, if `cryo --help` offers --lazy
+#   migrate-lazy-fg  the same with `restart --lazy -` (cryo stays in the foreground as the process's parent)
 # After each restart the process checks every page itself.
 
 PC_RATE_KIB=${PC_RATE_KIB:-1024}
@@ -55,6 +56,29 @@ pc_run() { # pc_run MODE I
       wait "$PC_PID" 2>/dev/null; untrack "$PC_PID"
       run_cmd "$tag.rest" "$CRYO" restart -d "$img"
       rm -f -- "$img" ;;
+    migrate-lazy-fg)
+      # the issue's live migration as typed: cryo restart stays in the foreground, the restored process's parent
+      ( "$CRYO" checkpoint --pre-copy -o - "$PC_PID" 2>"$WORK/$tag.ckpt.err" \
+          | "$CRYO" restart --lazy - >"$WORK/$tag.rest.out" 2>"$WORK/$tag.rest.err" ) &
+      local pp=$! end
+      track "$pp"; GROUP[$pp]=1 CHILD[$pp]=1
+      wait "$PC_PID" 2>/dev/null; untrack "$PC_PID"
+      end=$(( $(now_ns) + 120 * 1000000000 ))
+      until alive "$PC_PID" && grep -q 'TracerPid:[[:space:]]*0$' "/proc/$PC_PID/status" 2>/dev/null; do
+        alive "$pp" && [ "$(now_ns)" -lt "$end" ] || break
+        sleep 0.02
+      done
+      track "$PC_PID"                # the restored process, under the same pid
+      check=$(pc_check "$PC_PID" "$PC_RES")
+      kill_wait "$PC_PID"
+      wait "$pp"; RC=0
+      untrack "$pp"
+      value=${check#*maxgap_ms=}; value=${value%% *}
+      log "$tag: downtime ${value:-?} ms, $check"
+      [[ $check == OK* ]] || { PC_NOTES+=("$mode run $i: $check"); return 1; }
+      PC_VALUES[$mode]+="$value "
+      PC_ROWS+=("$(printf '%-13s %3s %10s  %s' "$mode" "$i" "$value" "$(timings "$tag.ckpt")")")
+      return 0 ;;
     migrate|migrate-lazy)
       [ "$mode" = migrate-lazy ] && lazy=--lazy
       ( "$CRYO" checkpoint --pre-copy -o - "$PC_PID" 2>"$WORK/$tag.ckpt.err" \
@@ -80,7 +104,7 @@ pc_run() { # pc_run MODE I
 pc_all() {
   local mode i modes="plain pre-copy migrate"
   gcc -O2 -Wall -o "$WORK/precopy" "$ROOT/bench/precopy.c" || { log "cannot compile bench/precopy.c"; return 1; }
-  "$CRYO" --help 2>&1 | grep -q -- '--lazy' && modes+=" migrate-lazy"
+  "$CRYO" --help 2>&1 | grep -q -- '--lazy' && modes+=" migrate-lazy migrate-lazy-fg"
   for mode in $modes; do
     for ((i = 1; i <= REPEAT; i++)); do pc_run "$mode" "$i" || FAILED=1; done
   done
@@ -89,10 +113,11 @@ pc_all() {
 pc_report() {
   local mode
   echo "== pre-copy: $SIZE_MIB MiB process writing $PC_RATE_KIB KiB/s; frozen_ms = cryo's 'frozen' timing (plain, pre-copy),"
-  echo "   downtime_ms = the longest stop the process saw, freeze to running again after restart (migrate: checkpoint --pre-copy -o - | restart -d -)"
+  echo "   downtime_ms = the longest stop the process saw, freeze to running again after restart (migrate: checkpoint --pre-copy -o - | restart -d -;"
+  echo "   migrate-lazy: ... | restart --lazy -d -; migrate-lazy-fg: ... | restart --lazy -, cryo in the foreground)"
   printf '%-13s %3s %10s  %s\n' mode run ms "cryo checkpoint timings (ms)"
   for row in "${PC_ROWS[@]}"; do echo "$row"; done
-  for mode in plain pre-copy migrate migrate-lazy; do
+  for mode in plain pre-copy migrate migrate-lazy migrate-lazy-fg; do
     # shellcheck disable=SC2086
     [ -n "${PC_VALUES[$mode]:-}" ] && printf '%-13s %3s %10s\n' "$mode" med "$(median ${PC_VALUES[$mode]})"
   done
