@@ -453,7 +453,7 @@ public final class Image {
     }
 
     /** True when [s, e) lies inside the union of the sorted VMAs. */
-    private static boolean covered(List<VmaRecord> vmas, long s, long e) {
+    public static boolean covered(List<VmaRecord> vmas, long s, long e) {
         long at = s;
         for (VmaRecord v : vmas) {
             if (v.end() <= at) continue;

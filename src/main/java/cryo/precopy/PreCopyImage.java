@@ -100,7 +100,7 @@ public final class PreCopyImage {
             List<PagesRecord> pieces = new ArrayList<>();
             for (int i = 0; i < v.count(); i++) {
                 long s = v.start(i), end = s + v.length(i);
-                if (!covered(p.vmas, s, end)) throw new ImageException("record " + name + ": field 'ranges' 0x" + Long.toHexString(s) + " (" + v.length(i) / 4096 + " pages) lies outside the VMAs of pid " + v.pid());
+                if (!Image.covered(p.vmas, s, end)) throw new ImageException("record " + name + ": field 'ranges' 0x" + Long.toHexString(s) + " (" + v.length(i) / 4096 + " pages) lies outside the VMAs of pid " + v.pid());
                 long at = s;
                 var from = copies.floorKey(s);
                 for (Piece q : copies.tailMap(from == null ? s : from, true).values()) {
@@ -129,17 +129,5 @@ public final class PreCopyImage {
             p.pages.clear();
             p.pages.addAll(pieces);
         }
-    }
-
-    /** True when [s, e) lies inside the union of the sorted VMAs. */
-    private static boolean covered(List<VmaRecord> vmas, long s, long e) {
-        long at = s;
-        for (VmaRecord v : vmas) {
-            if (v.end() <= at) continue;
-            if (v.start() > at) return false;
-            at = v.end();
-            if (at >= e) return true;
-        }
-        return at >= e;
     }
 }
