@@ -26,12 +26,12 @@ public final class DataCheck implements AutoCloseable {
                 if (stop) return;
                 if (claimed.contains(p)) continue;
                 try {
-                    if (checked.contains(key(p))) continue;
+                    if (checked.contains(p.checked())) continue;
                     p.verify();
                 } catch (ImageException e) {
                     return;                 // the copy of this record reports it
                 }
-                checked.add(key(p));
+                checked.add(p.checked());
             }
         });
     }
@@ -50,14 +50,10 @@ public final class DataCheck implements AutoCloseable {
 
     /** Fails when p's data do not match its CRC; returns at once if the background thread found they do. */
     public void verify(PayloadRecord p) throws ImageException {
-        if (checked.contains(key(p))) return;
+        // a piece of a pre-copied record is checked as that whole record (PayloadRecord.checked)
+        if (checked.contains(p.checked())) return;
         p.verify();
-        checked.add(key(p));
-    }
-
-    /** What a record's CRC belongs to: a piece of a pre-copied record is checked as that whole record. */
-    private static PayloadRecord key(PayloadRecord p) {
-        return p instanceof cryo.memory.PagesRecord pg ? pg.checked() : p;
+        checked.add(p.checked());
     }
 
     /** Stops the background thread and waits for it to finish the record it is on: the image may be unmapped next. */

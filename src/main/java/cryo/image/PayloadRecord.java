@@ -30,6 +30,11 @@ public sealed interface PayloadRecord extends ImageRecord permits cryo.memory.Pa
     /** Names the record in errors: "PAGES of task 12 at 0x7f0000000000". */
     String describe();
 
+    /** The record whose CRC covers these data: this one (a piece of a pre-copied record names its source). */
+    default PayloadRecord checked() {
+        return this;
+    }
+
     /** Fails when data() does not match crc(). */
     default void verify() throws ImageException {
         if (Crc32c.of(data()) != crc()) {

@@ -23,6 +23,7 @@ public record PagesRecord(int pid, long addr, int crc, MemorySegment data, Paylo
     }
 
     /** The record whose CRC covers these data: this one, or the pre-copied record it is a piece of. */
+    @Override
     public PayloadRecord checked() {
         return source == null ? this : source;
     }
@@ -54,9 +55,14 @@ public record PagesRecord(int pid, long addr, int crc, MemorySegment data, Paylo
         int crc = d.u32("crc32c");
         long addr = d.u64("addr");
         MemorySegment data = d.rest();
+        checkRun(d, addr, data);
+        return new PagesRecord(pid, addr, crc, data);
+    }
+
+    /** The checks of a run of page data at addr (PAGES, PRECOPY_PAGES): page aligned, whole pages, in user space. */
+    public static void checkRun(Decoder d, long addr, MemorySegment data) throws ImageException {
         if ((addr & (PAGE - 1)) != 0) throw d.error("addr", "0x" + Long.toHexString(addr) + " is not page aligned");
         if (data.byteSize() == 0 || data.byteSize() % PAGE != 0) throw d.error("data", "is " + data.byteSize() + " bytes, not a whole number of pages");
         if (addr < 0 || addr + data.byteSize() > Vmas.TASK_SIZE) throw d.error("addr", "run 0x" + Long.toHexString(addr) + " ends outside user space");
-        return new PagesRecord(pid, addr, crc, data);
     }
 }

@@ -15,9 +15,6 @@ import java.lang.foreign.MemorySegment;
  * the process of the TREE. Which of these pages are still good is decided by the final state.
  */
 public record PreCopyPagesRecord(int pid, long addr, int crc, MemorySegment data, boolean stable) implements PayloadRecord {
-    private static final int PAGE = 4096;
-    /** The end of x86-64 user space (47-bit addresses). */
-    static final long TASK_SIZE = (1L << 47) - PAGE;
 
     public RecordType type() {
         return RecordType.PRECOPY_PAGES;
@@ -42,9 +39,7 @@ public record PreCopyPagesRecord(int pid, long addr, int crc, MemorySegment data
         int crc = d.u32("crc32c");
         long addr = d.u64("addr");
         MemorySegment data = d.rest();
-        if ((addr & (PAGE - 1)) != 0) throw d.error("addr", "0x" + Long.toHexString(addr) + " is not page aligned");
-        if (data.byteSize() == 0 || data.byteSize() % PAGE != 0) throw d.error("data", "is " + data.byteSize() + " bytes, not a whole number of pages");
-        if (addr < 0 || addr + data.byteSize() > TASK_SIZE) throw d.error("addr", "run 0x" + Long.toHexString(addr) + " ends outside user space");
+        cryo.memory.PagesRecord.checkRun(d, addr, data);
         return new PreCopyPagesRecord(pid, addr, crc, data, false);
     }
 }

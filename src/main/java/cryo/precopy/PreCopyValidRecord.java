@@ -57,7 +57,7 @@ public record PreCopyValidRecord(int pid, int source, long[] ranges) implements 
             String at = "range " + i / 2 + " (0x" + Long.toHexString(s) + ", " + n + " bytes)";
             if ((s & (PAGE - 1)) != 0 || n <= 0 || (n & (PAGE - 1)) != 0) throw d.error("ranges", at + " is not a run of whole pages");
             if (s < end) throw d.error("ranges", at + " overlaps or precedes the range before it");
-            if (s + n > PreCopyPagesRecord.TASK_SIZE || s + n < s) throw d.error("ranges", at + " ends outside user space");
+            if (s + n > cryo.memory.Vmas.TASK_SIZE || s + n < s) throw d.error("ranges", at + " ends outside user space");
             end = s + n;
         }
         return new PreCopyValidRecord(pid, source, r);

@@ -53,9 +53,14 @@ public final class Fd {
 
     /** A connected pair of Unix datagram sockets, close-on-exec. */
     public static int[] socketpair() throws SysException {
+        return socketpair(SOCK_DGRAM);
+    }
+
+    /** A connected pair of Unix sockets of the given type (SOCK_DGRAM, SOCK_SEQPACKET...), close-on-exec. */
+    static int[] socketpair(int type) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment sv = a.allocate(8);
-            Native.check(Native.raw(Nr.SOCKETPAIR, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv.address()), "socketpair(AF_UNIX)");
+            Native.check(Native.raw(Nr.SOCKETPAIR, AF_UNIX, type | SOCK_CLOEXEC, 0, sv.address()), "socketpair(AF_UNIX, type " + type + ")");
             return new int[]{sv.get(JAVA_INT, 0), sv.get(JAVA_INT, 4)};
         }
     }

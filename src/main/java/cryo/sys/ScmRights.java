@@ -8,18 +8,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /** The receiving side of Fd.sendFd: one fd per message as SCM_RIGHTS (unix(7)), received into cryo. */
 public final class ScmRights {
-    private static final int SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_CMSG_CLOEXEC = 0x40000000;
+    private static final int SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_CMSG_CLOEXEC = 0x40000000, SOCK_SEQPACKET = 5;
 
     private ScmRights() {
     }
 
     /** A connected pair of Unix SOCK_SEQPACKET sockets, close-on-exec: a reader sees the peer's close as the end. */
     public static int[] seqpacketPair() throws SysException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment sv = a.allocate(8);
-            Native.check(Native.raw(Nr.SOCKETPAIR, 1, 5 | Fd.O_CLOEXEC, 0, sv.address()), "socketpair(AF_UNIX, SOCK_SEQPACKET)");
-            return new int[]{sv.get(JAVA_INT, 0), sv.get(JAVA_INT, 4)};
-        }
+        return Fd.socketpair(SOCK_SEQPACKET);
     }
 
     /** Sends fd as SCM_RIGHTS in a message of one byte. */

@@ -116,11 +116,7 @@ public final class Userfaultfd {
         a.set(JAVA_LONG, 16, len);
         a.set(JAVA_LONG, 24, mode);
         long r = Native.raw(Nr.IOCTL, uffd, UFFDIO_COPY, a.address());
-        long copied = a.get(JAVA_LONG, 32);
-        if (r >= 0) return copied > 0 ? copied : len;
-        if (copied > 0) return copied;
-        if (expected((int) -r)) return r;
-        throw new SysException("ioctl(UFFDIO_COPY, " + range(dst, len) + ")", (int) -r);
+        return outcome(r, a.get(JAVA_LONG, 32), len, "UFFDIO_COPY", dst);
     }
 
     /** UFFDIO_ZEROPAGE: maps zero pages on missing pages of the range; same returns as copy(). */
@@ -130,15 +126,16 @@ public final class Userfaultfd {
         a.set(JAVA_LONG, 8, len);
         a.set(JAVA_LONG, 16, mode);
         long r = Native.raw(Nr.IOCTL, uffd, UFFDIO_ZEROPAGE, a.address());
-        long done = a.get(JAVA_LONG, 24);
-        if (r >= 0) return done > 0 ? done : len;
-        if (done > 0) return done;
-        if (expected((int) -r)) return r;
-        throw new SysException("ioctl(UFFDIO_ZEROPAGE, " + range(start, len) + ")", (int) -r);
+        return outcome(r, a.get(JAVA_LONG, 24), len, "UFFDIO_ZEROPAGE", start);
     }
 
-    private static boolean expected(int errno) {
-        return errno == Errno.EEXIST || errno == Errno.EAGAIN || errno == Errno.ENOENT || errno == Errno.ESRCH;
+    /** copy()'s return from the ioctl's result r and the count the kernel wrote back (done). */
+    private static long outcome(long r, long done, long len, String name, long start) throws SysException {
+        if (r >= 0) return done > 0 ? done : len;
+        if (done > 0) return done;
+        int errno = (int) -r;
+        if (errno == Errno.EEXIST || errno == Errno.EAGAIN || errno == Errno.ENOENT || errno == Errno.ESRCH) return r;
+        throw new SysException("ioctl(" + name + ", " + range(start, len) + ")", errno);
     }
 
     /** UFFDIO_WRITEPROTECT: protects (wp) or unprotects the range, registered with REGISTER_MODE_WP. */
