@@ -21,7 +21,7 @@ import java.nio.file.attribute.PosixFilePermissions;
  * under a temporary name beside it (mode 0600: it holds process memory), fsync'ed and renamed, so no half
  * image ever has the final name. {@link #prepare} runs before the tree is frozen: what is at the path and
  * whether the temporary file can be created are known before anything is touched. Every error names the
- * path the user gave, never the temporary one.
+ * path the user gave, never the temporary one. Stdout: see {@link Stdout}.
  */
 public sealed interface Output {
     /** Checks the destination and creates what the image will be written to; before the freeze. */
@@ -57,8 +57,16 @@ public sealed interface Output {
 
     /** The destination of -o: "-" for stdout, else a path (not empty). */
     static Output of(String path) {
+        return of(path, DEFAULT_STALL_SECONDS);
+    }
+
+    /** How long a reader of the image on stdout may take nothing before the checkpoint fails (--output-timeout). */
+    long DEFAULT_STALL_SECONDS = 30;
+
+    /** stallSeconds: how long a pipe on stdout may stay full (--output-timeout). */
+    static Output of(String path, long stallSeconds) {
         if (path.isEmpty()) throw new IllegalArgumentException("-o needs a file name, or - for stdout");
-        return path.equals("-") ? new Stdout() : new ImageFile(Path.of(path));
+        return path.equals("-") ? new Stdout(stallSeconds * 1000) : new ImageFile(Path.of(path));
     }
 
     /** The image could not be written where the user asked; the message names the path given. */
@@ -183,8 +191,19 @@ public sealed interface Output {
         }
     }
 
+    /**
+     * Stdout: a pipe or FIFO gets a PipeStream (a reader that takes nothing for stallMs is an error, and the
+     * image counts as written only once the reader has taken all of it); a regular file the shell created is
+     * made 0600 (fchmod) before anything is written into it; anything else is written as it is.
+     */
     final class Stdout implements Output {
-        private FileChannel ch;
+        private final long stallMs;
+        private WritableByteChannel ch;
+        private PipeStream pipe;
+
+        Stdout(long stallMs) {
+            this.stallMs = stallMs;
+        }
 
         public String name() {
             return "-";
@@ -194,11 +213,21 @@ public sealed interface Output {
             return false;
         }
 
-        public void prepare() {
+        public void prepare() throws OutputException {
+            try {
+                switch (cryo.sys.StreamFd.fileType(1, "stdout")) {
+                    case cryo.sys.StreamFd.S_IFIFO -> pipe = PipeStream.open(stallMs);
+                    case cryo.sys.StreamFd.S_IFREG -> cryo.sys.FileIo.fchmod(1, 0600, "stdout");
+                    default -> {
+                    }
+                }
+            } catch (cryo.sys.SysException e) {
+                throw new OutputException("cannot write the image to stdout: " + e.getMessage());
+            }
         }
 
         public WritableByteChannel open() {
-            ch = new FileOutputStream(FileDescriptor.out).getChannel();
+            if (ch == null) ch = pipe != null ? pipe : new FileOutputStream(FileDescriptor.out).getChannel();
             return ch;
         }
 
@@ -206,11 +235,18 @@ public sealed interface Output {
             return new OutputException("cannot write the image to stdout: " + e.getMessage());
         }
 
-        public void commit() {
-            // a pipe has nothing to sync; the reader sees the TAIL
+        public void commit() throws OutputException {
+            // a file on stdout is not synced: the shell's redirection chose it, as for any program's output
+            if (pipe == null) return;
+            try {
+                pipe.drain();
+            } catch (IOException e) {
+                throw failed(e);
+            }
         }
 
         public void abort() {
+            if (pipe != null) pipe.close();
         }
     }
 }

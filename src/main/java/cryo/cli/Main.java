@@ -22,7 +22,7 @@ public final class Main {
 
             commands:
               checkpoint PID -o FILE [--leave-running] [--allow-leaks] [--ipc all|ID,...] [--external pipe:[INODE]|unix:INODE]...
-                             [--ghost-limit SIZE] [--pre-copy[=ROUNDS]]
+                             [--ghost-limit SIZE] [--pre-copy[=ROUNDS]] [--output-timeout SECONDS]
                                                           freeze the tree under PID (every descendant and thread) and
                                                           write its image (FILE '-' = stdout); the tree is killed
                                                           after, or resumes with --leave-running. --allow-leaks accepts
@@ -39,10 +39,19 @@ public final class Main {
                                                           larger than SIZE (bytes, or 512K, 64M, 2G). --pre-copy copies
                                                           private anonymous memory while the tree runs (up to ROUNDS
                                                           rounds, default 4, tracking writes with userfaultfd) and
-                                                          freezes it only to copy what was written since
+                                                          freezes it only to copy what was written since.
+                                                          The image is mode 0600: a new file, a file it replaces, and
+                                                          stdout when that is a regular file (`-o - > img`: cryo
+                                                          fchmods it to 0600 before writing). Into a pipe (-o -) the
+                                                          image counts as written once its reader has taken every
+                                                          byte; a reader that goes away first, or takes nothing for
+                                                          --output-timeout SECONDS (default 30), fails the checkpoint
+                                                          and the tree runs on. A full or read-only file system is
+                                                          an error naming the path; no partial image is left
               restart FILE [-d] [--lazy] [--new-ipc-namespace] [--inherit-fd FD:pipe:[INODE]]... [--ghost-dir DIR]
-                           [--fresh-pid-ns] [--stage DIR]
-                                                          bring the tree back with its pids (FILE '-' = stdin); cryo
+                           [--fresh-pid-ns] [--stage DIR] [--input-timeout SECONDS]
+                                                          bring the tree back with its pids (FILE '-' = stdin; FILE
+                                                          may be a FIFO); cryo
                                                           stays the root's parent and exits with its status, -d
                                                           detaches and prints the root pid. --new-ipc-namespace puts
                                                           the tree and its IPC objects in a new IPC namespace;
@@ -54,7 +63,11 @@ public final class Main {
                                                           under an init that passes SIGHUP/INT/TERM on to the root and
                                                           exits as the root did; -d prints the init's pid.
                                                           An image on stdin is staged as it arrives in memory (a
-                                                          memfd), or with --stage DIR in an unlinked file in DIR.
+                                                          memfd), or with --stage DIR in an unlinked file (0600) in
+                                                          DIR; it is read whole, up to its TAIL record, before
+                                                          anything is created: a stream cut short creates nothing.
+                                                          A stream that brings no byte for --input-timeout SECONDS
+                                                          (default 30; a FIFO no writer opens, too) is an error.
                                                           --lazy: the tree runs before its private anonymous memory
                                                           is in; those pages come on first touch (userfaultfd) and
                                                           from a background fill, served by cryo (with -d: by a
@@ -67,6 +80,10 @@ public final class Main {
                                                           and network) namespaces with its own /proc; see cryo run --help
               show FILE [--json]                          print the image record by record
               check                                       test that this kernel and user have what cryo needs
+
+            checkpoint and restart need CAP_SYS_PTRACE, restart also CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE
+            (run them as root); without them cryo stops at once with a line naming what is missing. `cryo show`
+            needs no privilege. Every failure is one line on stderr and exit status 1 (2: a usage error).
 
             environment: CRYO_TIMING=1 prints timings on stderr.
             """;
@@ -90,7 +107,7 @@ public final class Main {
             if (r.reasons().size() > 1) err.println("cryo: checkpoint refused for the " + r.reasons().size() + " reasons above; the tree runs on as before");
             if (System.getenv("CRYO_DEBUG") != null) r.printStackTrace();
             status = 1;
-        } catch (cryo.checkpoint.Output.OutputException e) {
+        } catch (cryo.checkpoint.Output.OutputException | Privileges.Missing e) {
             err.println("cryo: " + e.getMessage());
             status = 1;
         } catch (ImageException | SysException e) {
@@ -138,7 +155,12 @@ public final class Main {
             case "checkpoint", "dump" -> checkpoint(rest);
             case "restart", "restore" -> restart(rest);
             case "show" -> show(rest);
-            case "check" -> cryo.restart.KernelCheck.run(System.out);
+            case "check" -> {
+                int failed = cryo.restart.KernelCheck.run(System.out);
+                String refused = Privileges.checkSummary();
+                if (refused != null) System.err.println("cryo: " + refused);
+                yield refused != null ? 1 : failed;
+            }
             case "__train" -> Train.run(single(rest, "DIR"));
             case "__lazy-server" -> cryo.lazy.LazyServer.run(rest);
             default -> throw new Usage("unknown command '" + args[0] + "'");
@@ -192,6 +214,14 @@ public final class Main {
         return Long.parseLong(m.group(1)) << shift;
     }
 
+    /** A timeout option in whole seconds (1 to 86400), or its default. */
+    private static long seconds(List<String> args, String option, long otherwise) throws Usage {
+        String v = option(args, option);
+        if (v == null) return otherwise;
+        if (!v.matches("[1-9][0-9]{0,4}") || Long.parseLong(v) > 86400) throw new Usage(option + " takes seconds from 1 to 86400, not '" + v + "'");
+        return Long.parseLong(v);
+    }
+
     private static void timing(String name, long nanos) {
         cryo.checkpoint.Timings.span(name, nanos);
     }
@@ -216,6 +246,7 @@ public final class Main {
         if (out.isEmpty()) throw new Usage("-o needs a file name, or - for stdout");
         String limitArg = option(args, "--ghost-limit");
         long ghostLimit = limitArg == null ? Long.MAX_VALUE : size(limitArg, "--ghost-limit");
+        long outputTimeout = seconds(args, "--output-timeout", cryo.checkpoint.Output.DEFAULT_STALL_SECONDS);
         String pidArg = single(args, "PID");
         int pid;
         try {
@@ -223,10 +254,11 @@ public final class Main {
         } catch (NumberFormatException e) {
             throw new Usage("'" + pidArg + "' is not a pid");
         }
+        Privileges.require("checkpoint");
         Checkpoint.Result r;
         cryo.memory.Progress.start("checkpoint");
         try {
-            r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, external, System.getenv("CRYO_FAULT"), Main::log, ghostLimit), Output.of(out), preCopy);
+            r = Checkpoint.run(pid, new Checkpoint.Options(leave, allowLeaks, ipc, external, System.getenv("CRYO_FAULT"), Main::log, ghostLimit), Output.of(out, outputTimeout), preCopy);
         } finally {
             cryo.memory.Progress.finish();
         }
@@ -269,15 +301,18 @@ public final class Main {
         if (ghostDir != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(ghostDir))) throw new Usage("--ghost-dir " + ghostDir + " is not a directory");
         String stage = option(args, "--stage");
         if (stage != null && !java.nio.file.Files.isDirectory(java.nio.file.Path.of(stage))) throw new Usage("--stage " + stage + " is not a directory");
+        long inputTimeout = seconds(args, "--input-timeout", ImageReader.DEFAULT_INPUT_TIMEOUT);
         String file = single(args, "FILE");
-        if (stage != null && !file.equals("-")) throw new Usage("--stage is for an image read from stdin (FILE '-')");
+        if (stage != null && !file.equals("-") && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(file)))
+            throw new Usage("--stage is for an image read as a stream (FILE '-' or a FIFO)");
+        Privileges.require("restart");
         int pid;
         cryo.sys.WaitStatus ended = null;
         // -d --lazy: the process that will serve the pages starts its JVM while this one reads and restores
         cryo.lazy.ServerProcess server = lazy && detach ? cryo.lazy.ServerProcess.spawn() : null;
         cryo.memory.Progress.start("restart");
         try (Arena arena = Arena.ofShared()) {
-            var mapped = ImageReader.map(file, arena, stage == null ? null : java.nio.file.Path.of(stage));
+            var mapped = ImageReader.map(file, arena, stage == null ? null : java.nio.file.Path.of(stage), inputTimeout);
             try (var lock = cryo.netlock.LockRelease.of(mapped, Main::log)) {   // the image's network lock: lifted however the restart ends
                 Image image = Image.of(ImageReader.read(mapped, ImageReader.Data.LATER));
                 cryo.checkpoint.Timings.mark("read");   // (from main: the next phase, preflight, from here)

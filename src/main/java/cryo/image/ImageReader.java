@@ -3,8 +3,6 @@ package cryo.image;
 import cryo.sys.Fd;
 import cryo.sys.SysException;
 
-import java.io.FileInputStream;
-import java.io.FileDescriptor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -43,11 +41,23 @@ public final class ImageReader {
 
     /** map(), an image on stdin staged in an unlinked file in directory stage (null: in a memfd). */
     public static MemorySegment map(String path, Arena arena, Path stage) throws ImageException, IOException, SysException {
-        if (path.equals("-")) return spoolStdin(arena, stage);
+        return map(path, arena, stage, DEFAULT_INPUT_TIMEOUT);
+    }
+
+    /** How long, in seconds, a stream (stdin, a FIFO) may bring no byte of the image (--input-timeout). */
+    public static final long DEFAULT_INPUT_TIMEOUT = 30;
+
+    /**
+     * map(), an image on stdin or in a FIFO read as a stream (staged in stage or a memfd) that fails once no
+     * byte has come for stallSeconds.
+     */
+    public static MemorySegment map(String path, Arena arena, Path stage, long stallSeconds) throws ImageException, IOException, SysException {
+        if (path.equals("-")) return spool(StreamInput.stdin(stallSeconds * 1000), arena, stage);
         Path p = Path.of(path);
+        if (Files.exists(p) && isFifo(p)) return spool(StreamInput.fifo(path, stallSeconds * 1000), arena, stage);
         if (!Files.isRegularFile(p)) {
             if (!Files.exists(p)) throw new ImageException("image " + path + ": no such file");
-            throw new ImageException("image " + path + ": not a regular file");
+            throw new ImageException("image " + path + ": not a regular file (nor a FIFO)");
         }
         try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -58,15 +68,14 @@ public final class ImageReader {
     }
 
     /**
-     * Copies the image on stdin as it arrives into a memfd, or an unlinked file in directory stage (a stream
+     * Copies the image on stdin (or from a FIFO) as it arrives into a memfd, or an unlinked file in directory stage (a stream
      * larger than memory: a pre-copy's rounds come long before its end), reading record by record exactly up
      * to the end of TAIL: what follows on stdin is left for the restored program, whose fd 0 is cryo's.
      */
-    private static MemorySegment spoolStdin(Arena arena, Path stage) throws ImageException, IOException, SysException {
-        try (FileChannel spool = stagingFile(stage)) {
-            ReadableByteChannel in = new FileInputStream(FileDescriptor.in).getChannel();
+    private static MemorySegment spool(StreamInput in, Arena arena, Path stage) throws ImageException, IOException, SysException {
+        try (in; FileChannel spool = stagingFile(stage)) {
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-            ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer header = ByteBuffer.allocateDirect(8).order(ByteOrder.LITTLE_ENDIAN);
             long pos = copy(in, spool, buf, 0, Head.MAGIC.length, null, 0, 0);
             List<Long> checked = new ArrayList<>();
             while (true) {
@@ -94,10 +103,16 @@ public final class ImageReader {
             MemorySegment image = spool.map(FileChannel.MapMode.READ_ONLY, 0, pos, arena);
             for (long off : checked) CHECKED_WHILE_STAGED.add(image.address() + off);
             return image;
+        } catch (StreamInput.Stalled e) {
+            throw new ImageException(e.getMessage());
         }
     }
 
-    /** Addresses (in the mapped stream) of payload data whose CRC spoolStdin checked as they arrived. */
+    private static boolean isFifo(Path p) throws IOException {
+        return ((Integer) Files.getAttribute(p, "unix:mode") & 0170000) == 0010000;
+    }
+
+    /** Addresses (in the mapped stream) of payload data whose CRC spool checked as they arrived. */
     private static final java.util.Set<Long> CHECKED_WHILE_STAGED = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** True when these data, of a payload record of the image read from stdin, matched their CRC as they came. */
