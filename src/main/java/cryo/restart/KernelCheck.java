@@ -189,7 +189,7 @@ public final class KernelCheck {
 
     private static final Need[] NEEDS = {
             new Need(Capabilities.SYS_PTRACE, true, "seize tasks of any user, read and write their memory, kcmp",
-                    "only dumpable tasks of cryo's own uid can be checkpointed or driven"),
+                    "checkpoint and restart stop at once with a line naming it"),
             new Need(Capabilities.SYS_ADMIN, false, "clone3 set_tid, PR_SET_MM_MAP, setns, map_files, IPC next ids",
                     "restart needs CAP_CHECKPOINT_RESTORE instead for set_tid and PR_SET_MM_MAP; no IPC namespaces"),
             new Need(Capabilities.CHECKPOINT_RESTORE, false, "clone3 set_tid and PR_SET_MM_MAP without CAP_SYS_ADMIN",
