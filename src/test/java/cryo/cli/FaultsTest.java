@@ -113,9 +113,12 @@ class FaultsTest {
         Cryo.checkpoint(cleanup, target.pid(), whole, "--leave-running");
         long size = Files.size(whole);
         Files.delete(whole);
-        for (long n : new long[]{4, 20, size / 2, size - 24, size - 1}) {
+        // the last: restart --lazy -d, which starts its page server before it reads the image
+        long[] cuts = {4, 20, size / 2, size - 24, size - 1, size / 3};
+        for (long n : cuts) {
             Path ck = tmp.resolve("ck.err"), rs = tmp.resolve("rs.err");
-            String script = "{ \"$0\" checkpoint $1 -o - 2>" + ck + "; echo $? >>" + ck + "; } | head -c $2 | { \"$0\" restart - 2>" + rs
+            String restart = n == cuts[cuts.length - 1] ? "restart --lazy -d -" : "restart -";
+            String script = "{ \"$0\" checkpoint $1 -o - 2>" + ck + "; echo $? >>" + ck + "; } | head -c $2 | { \"$0\" " + restart + " 2>" + rs
                     + "; echo $? >>" + rs + "; }";
             List<String> cmd = List.of("sh", "-c", script, Cryo.bin().toString(), Long.toString(target.pid()), Long.toString(n));
             ProcessBuilder pb = new ProcessBuilder(cmd).directory(Cryo.root().toFile());
@@ -123,12 +126,29 @@ class FaultsTest {
             Cryo.collect(cleanup, cmd, pb);
             String checkpoint = oneLineAndStatus1(ck, "checkpoint cut at " + n + " of " + size);
             assertTrue(checkpoint.contains("cannot write the image to stdout"), checkpoint);
-            String restart = oneLineAndStatus1(rs, "restart cut at " + n + " of " + size);
-            assertTrue(restart.contains(n < 8 ? "bad magic" : "truncated"), restart);
-            assertTrue(n < 8 || restart.contains("(" + n + " bytes)"), restart);
+            String refused = oneLineAndStatus1(rs, restart + " cut at " + n + " of " + size);
+            assertTrue(refused.contains(n < 8 ? "bad magic" : "truncated"), refused);
+            assertTrue(n < 8 || refused.contains("(" + n + " bytes)"), refused);
             unharmed(target, digest);
         }
+        assertEquals(List.of(), lazyServersOfThisTree(), "the page server of restart --lazy -d is gone");
         assertEquals(List.of(), Cryo.list(tmp), "no image nor temporary file");
+    }
+
+    /** Page server processes (`__lazy-server`) run from this working tree's classes. */
+    private static List<String> lazyServersOfThisTree() throws IOException {
+        List<String> found = new ArrayList<>();
+        try (var procs = Files.list(Path.of("/proc"))) {
+            for (Path p : procs.filter(d -> d.getFileName().toString().matches("\\d+")).toList()) {
+                try {
+                    String cmdline = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.ISO_8859_1).replace('\0', ' ');
+                    if (cmdline.contains("__lazy-server") && cmdline.contains(Cryo.root().toString())) found.add(p.getFileName() + ": " + cmdline);
+                } catch (IOException gone) {
+                    // exited meanwhile
+                }
+            }
+        }
+        return found;
     }
 
     /** The file holds one "cryo: ..." line, then the status 1; returns the line. */
