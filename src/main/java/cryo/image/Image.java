@@ -173,7 +173,7 @@ public final class Image {
                 case cryo.ipc.ShmPagesRecord sp -> {
                     cryo.ipc.IpcRecord seg = img.ipc.get("SHM:" + sp.id());
                     if (seg == null) throw new ImageException("record " + name + ": shared memory segment " + sp.id() + " has no IPC record before it");
-                    if (sp.offset() + sp.data().byteSize() > ((seg.size() + 4095) & ~4095L)) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of segment " + sp.id());
+                    if (sp.offset() > ((seg.size() + 4095) & ~4095L) - sp.data().byteSize()) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of segment " + sp.id());
                     img.shmPages.computeIfAbsent(sp.id(), k -> new ArrayList<>()).add(sp);
                 }
                 case cryo.memory.ShmemRecord s -> {
@@ -184,7 +184,7 @@ public final class Image {
                 case cryo.memory.ShmemPagesRecord sp -> {
                     cryo.memory.ShmemRecord o = img.shmem.values().stream().filter(s -> s.id() == sp.id()).findFirst().orElse(null);
                     if (o == null) throw new ImageException("record " + name + ": field 'id' names object " + sp.id() + ", which no SHMEM record before it has");
-                    if (sp.offset() + sp.data().byteSize() > o.size()) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of " + o.name() + " (" + o.size() + " bytes)");
+                    if (sp.offset() > o.size() - sp.data().byteSize()) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of " + o.name() + " (" + o.size() + " bytes)");
                     img.shmemPages.computeIfAbsent(sp.id(), k -> new ArrayList<>()).add(sp);
                 }
                 case cryo.files.GhostRecord g -> {
@@ -454,6 +454,7 @@ public final class Image {
 
     /** True when [s, e) lies inside the union of the sorted VMAs. */
     public static boolean covered(List<VmaRecord> vmas, long s, long e) {
+        if (e < s) return false;   // a range past the top of the address space
         long at = s;
         for (VmaRecord v : vmas) {
             if (v.end() <= at) continue;
