@@ -71,7 +71,7 @@ class ImageLengthsTest {
         b.position(0).putInt(1).putInt(Crc32c.of(MemorySegment.ofArray(new byte[4096]))).position(16 + 4096);
         String m = decodeFails(RecordType.PAGES, b);
         assertEquals("record PAGES #0: field 'addr' run 0x7ffffffffffff000 ends outside user space", m);
-        assertFalse(Image.covered(java.util.List.of(), 0x7ffffffffffff000L, Long.MIN_VALUE));
+        assertFalse(SortedVmas.covered(java.util.List.of(), 0x7ffffffffffff000L, Long.MIN_VALUE));
     }
 
     @Test
