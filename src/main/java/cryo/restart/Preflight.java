@@ -35,7 +35,7 @@ final class Preflight {
             throws ImageException, SysException, IOException {
         ofImage(image, opts.inheritFds(), opts.freshPidNs());
         cryo.inet.TcpSocketFile.preflight(image);
-        // (--fresh-pid-ns: the same, in the namespace of cryo's init.)
+        // A container's pids are in a pid namespace restart creates (--fresh-pid-ns: that of cryo's init): nothing on the host can hold them.
         boolean ownPidNs = image.namespaces != null || opts.freshPidNs();
         for (Image.ProcessImage p : ownPidNs ? java.util.List.<Image.ProcessImage>of() : image.processes.values()) {
             for (int tid : p.entry.zombie() ? new int[]{p.entry.pid()} : p.entry.tids()) {
