@@ -314,7 +314,7 @@ public final class Main {
         try (Arena arena = Arena.ofShared()) {
             var mapped = ImageReader.map(file, arena, stage == null ? null : java.nio.file.Path.of(stage), inputTimeout);
             try (var lock = cryo.netlock.LockRelease.of(mapped, Main::log)) {   // the image's network lock: lifted however the restart ends
-                Image image = Image.of(ImageReader.read(mapped, ImageReader.Data.LATER));
+                Image image = Restart.validate(mapped, ImageReader.Data.LATER, inherit, freshPidNs);
                 cryo.checkpoint.Timings.mark("read");   // (from main: the next phase, preflight, from here)
                 cryo.lazy.LazyRestart lz = lazy ? cryo.lazy.LazyRestart.prepare(image, mapped, server, Main::log) : null;
                 server = null;   // lz's now

@@ -65,6 +65,17 @@ public final class Decoder {
         return v;
     }
 
+    /**
+     * A count of entries (field + ".count" or the like) in [min, max], each at least entryBytes long: a count
+     * the rest of the record cannot hold is refused before anything is allocated for it.
+     */
+    public int count(String field, int min, int max, int entryBytes) throws ImageException {
+        int n = u32(field, min, max);
+        long room = (body.byteSize() - pos) / Math.max(entryBytes, 1);
+        if (n > room) throw error(field, "is " + n + ", more entries than the " + (body.byteSize() - pos) + " bytes left in the record hold");
+        return n;
+    }
+
     public byte[] bytes(String field, int max) throws ImageException {
         int n = u32(field + ".length");
         if (n < 0 || n > max) throw error(field, "has length " + n + " (at most " + max + ")");
@@ -90,6 +101,7 @@ public final class Decoder {
     public List<byte[]> blobs(String field, int maxCount, int maxSize) throws ImageException {
         int n = u32(field + ".count");
         if (n < 0 || n > maxCount) throw error(field, "has " + n + " entries (at most " + maxCount + ")");
+        if (n > (body.byteSize() - pos) / 4) throw error(field, "has " + n + " entries, more than the " + (body.byteSize() - pos) + " bytes left in the record hold");
         List<byte[]> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) out.add(bytes(field, maxSize));
         return out;

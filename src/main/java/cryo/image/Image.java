@@ -50,6 +50,7 @@ public final class Image {
     /** Shared anonymous objects by inode, and their pages by SHMEM id. */
     public final Map<Long, cryo.memory.ShmemRecord> shmem = new LinkedHashMap<>();
     public final Map<Integer, List<cryo.memory.ShmemPagesRecord>> shmemPages = new HashMap<>();
+    private final Map<Integer, cryo.memory.ShmemRecord> shmemById = new HashMap<>();
     public final Map<Integer, ProcessImage> processes = new LinkedHashMap<>();
     /** The container's namespaces (its root is their init, pid 1); null for a plain tree. */
     public cryo.ns.NamespacesRecord namespaces;
@@ -73,6 +74,8 @@ public final class Image {
         /** Runs of pages shared copy-on-write with the parent, sorted. */
         public final List<cryo.memory.InheritedRecord> inherited = new ArrayList<>();
         public final List<FdRecord> fds = new ArrayList<>();
+        /** The numbers of fds, and the OPEN_FILEs they hold (checks in constant time: an image may have 10^5 fds). */
+        private final Set<Integer> fdNumbers = new HashSet<>(), fdOpenFiles = new HashSet<>();
         public final List<LockRecord> locks = new ArrayList<>();
         /** Its POSIX timers (timer_create), in id order. */
         public final List<cryo.timers.PosixTimerRecord> timers = new ArrayList<>();
@@ -173,18 +176,18 @@ public final class Image {
                 case cryo.ipc.ShmPagesRecord sp -> {
                     cryo.ipc.IpcRecord seg = img.ipc.get("SHM:" + sp.id());
                     if (seg == null) throw new ImageException("record " + name + ": shared memory segment " + sp.id() + " has no IPC record before it");
-                    if (sp.offset() + sp.data().byteSize() > ((seg.size() + 4095) & ~4095L)) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of segment " + sp.id());
+                    if (sp.offset() > ((seg.size() + 4095) & ~4095L) - sp.data().byteSize()) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of segment " + sp.id());
                     img.shmPages.computeIfAbsent(sp.id(), k -> new ArrayList<>()).add(sp);
                 }
                 case cryo.memory.ShmemRecord s -> {
                     if (img.shmem.containsKey(s.inode())) throw new ImageException("record " + name + ": " + s.name() + " appears twice");
-                    if (img.shmem.values().stream().anyMatch(o -> o.id() == s.id())) throw new ImageException("record " + name + ": field 'id' " + s.id() + " is used twice");
+                    if (img.shmemById.putIfAbsent(s.id(), s) != null) throw new ImageException("record " + name + ": field 'id' " + s.id() + " is used twice");
                     img.shmem.put(s.inode(), s);
                 }
                 case cryo.memory.ShmemPagesRecord sp -> {
-                    cryo.memory.ShmemRecord o = img.shmem.values().stream().filter(s -> s.id() == sp.id()).findFirst().orElse(null);
+                    cryo.memory.ShmemRecord o = img.shmemById.get(sp.id());
                     if (o == null) throw new ImageException("record " + name + ": field 'id' names object " + sp.id() + ", which no SHMEM record before it has");
-                    if (sp.offset() + sp.data().byteSize() > o.size()) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of " + o.name() + " (" + o.size() + " bytes)");
+                    if (sp.offset() > o.size() - sp.data().byteSize()) throw new ImageException("record " + name + ": pages at offset " + sp.offset() + " run past the end of " + o.name() + " (" + o.size() + " bytes)");
                     img.shmemPages.computeIfAbsent(sp.id(), k -> new ArrayList<>()).add(sp);
                 }
                 case cryo.files.GhostRecord g -> {
@@ -274,15 +277,16 @@ public final class Image {
                     ProcessImage parent = img.processes.get(p.entry.ppid());
                     if (p.entry == img.tree.root() || parent == null || parent.entry.zombie()) throw new ImageException("record " + name + ": pid " + in.pid() + " has no live parent in the tree to share pages with");
                     long end = in.addr() + in.len();
-                    VmaRecord v = p.vmas.stream().filter(x -> x.start() <= in.addr() && end <= x.end()).findFirst().orElse(null);
-                    VmaRecord pv = v == null ? null : parent.vmas.stream().filter(x -> x.start() == v.start()).findFirst().orElse(null);
+                    VmaRecord v = SortedVmas.holding(p.vmas, in.addr(), end);
+                    VmaRecord pv = v == null ? null : SortedVmas.holding(parent.vmas, v.start(), v.start() + 1);
+                    if (pv != null && pv.start() != v.start()) pv = null;
                     if (pv == null || !v.inheritableFrom(pv)) throw new ImageException("record " + name + ": pages at 0x" + Long.toHexString(in.addr()) + " of pid " + in.pid() + " do not lie in a VMA it inherits from its parent " + parent.entry.pid());
                     if (!p.inherited.isEmpty() && p.inherited.getLast().addr() + p.inherited.getLast().len() > in.addr()) throw new ImageException("record " + name + ": field 'addr' 0x" + Long.toHexString(in.addr()) + " overlaps or precedes the run before it");
                     p.inherited.add(in);
                 }
                 case PagesRecord pg -> {
                     ProcessImage p = img.live(pg.pid(), name);
-                    if (!covered(p.vmas, pg.addr(), pg.addr() + pg.data().byteSize())) {
+                    if (!SortedVmas.covered(p.vmas, pg.addr(), pg.addr() + pg.data().byteSize())) {
                         throw new ImageException("record " + name + ": pages at 0x" + Long.toHexString(pg.addr()) + " (" + pg.pages() + ") lie outside the VMAs of pid " + pg.pid());
                     }
                     p.pages.add(pg);
@@ -291,8 +295,9 @@ public final class Image {
                     ProcessImage p = img.live(f.pid(), name);
                     if (!img.openFiles.containsKey(f.openFile())) throw new ImageException("record " + name + ": field 'open_file' names objref " + f.openFile() + ", which no OPEN_FILE record before it has");
                     if (p.entry.sharesFdTable()) throw new ImageException("record " + name + ": pid " + f.pid() + " shares the fd table of " + p.entry.fdTable() + ", whose FD records it uses");
-                    if (p.fds.stream().anyMatch(o -> o.fd() == f.fd())) throw new ImageException("record " + name + ": fd " + f.fd() + " of pid " + f.pid() + " appears twice");
+                    if (!p.fdNumbers.add(f.fd())) throw new ImageException("record " + name + ": fd " + f.fd() + " of pid " + f.pid() + " appears twice");
                     p.fds.add(f);
+                    p.fdOpenFiles.add(f.openFile());
                 }
                 case LockRecord l -> img.lock(l, name);
                 case cryo.ns.NamespacesRecord ns -> {
@@ -368,7 +373,7 @@ public final class Image {
         ProcessImage p = live(l.pid(), name);
         OpenFileRecord o = openFiles.get(l.openFile());
         if (o == null) throw new ImageException("record " + name + ": field 'open_file' names objref " + l.openFile() + ", which no OPEN_FILE record before it has");
-        if (p.fds.stream().noneMatch(f -> f.openFile() == l.openFile())) throw new ImageException("record " + name + ": pid " + l.pid() + " has no fd of OPEN_FILE " + l.openFile());
+        if (!p.fdOpenFiles.contains(l.openFile())) throw new ImageException("record " + name + ": pid " + l.pid() + " has no fd of OPEN_FILE " + l.openFile());
         if (o.kind() != OpenFileRecord.Kind.PATH) throw new ImageException("record " + name + ": OPEN_FILE " + l.openFile() + " is a " + o.kind() + " description, not a file that can be locked");
         int access = o.flags() & cryo.sys.Fd.O_ACCMODE;
         if (l.kind() != LockRecord.Kind.FLOCK && (l.write() ? access == cryo.sys.Fd.O_RDONLY : access == cryo.sys.Fd.O_WRONLY)) {
@@ -450,17 +455,5 @@ public final class Image {
         if (p == null) throw new ImageException("record " + record + ": pid " + pid + " is not in the TREE");
         if (p.entry.zombie()) throw new ImageException("record " + record + ": pid " + pid + " is a zombie in the TREE");
         return p;
-    }
-
-    /** True when [s, e) lies inside the union of the sorted VMAs. */
-    public static boolean covered(List<VmaRecord> vmas, long s, long e) {
-        long at = s;
-        for (VmaRecord v : vmas) {
-            if (v.end() <= at) continue;
-            if (v.start() > at) return false;
-            at = v.end();
-            if (at >= e) return true;
-        }
-        return at >= e;
     }
 }

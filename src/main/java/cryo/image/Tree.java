@@ -75,7 +75,7 @@ public record Tree(List<Process> processes) implements ImageRecord, HoldsPids {
     }
 
     static Tree decode(Decoder d) throws ImageException {
-        int n = d.u32("count", 1, 32768);
+        int n = d.count("count", 1, 32768, 12 * 4);
         Process[] ps = new Process[n];
         for (int i = 0; i < n; i++) {
             String f = "processes[" + i + "].";
@@ -88,14 +88,14 @@ public record Tree(List<Process> processes) implements ImageRecord, HoldsPids {
             boolean zombie = d.u32(f + "zombie", 0, 1) == 1;
             int status = d.u32(f + "wait_status");
             if (zombie) checkWaitStatus(d, f + "wait_status", status);
-            int nt = d.u32(f + "threads", zombie ? 0 : 1, 32768);
+            int nt = d.count(f + "threads", zombie ? 0 : 1, 32768, 4);
             int[] tids = new int[nt];
             for (int j = 0; j < nt; j++) tids[j] = d.u32(f + "tids[" + j + "]", 1, PID_MAX_LIMIT);
             if (nt > 0 && tids[0] != pid) throw d.error(f + "tids[0]", "is " + tids[0] + ", not the leader " + pid);
             String comm = d.str(f + "comm");
             if (comm.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 15) throw d.error(f + "comm", "is longer than 15 bytes");
             int fdTable = d.u32(f + "fd_table", 1, PID_MAX_LIMIT);
-            int nc = d.u32(f + "zombie_creds", 0, 8 + 65536);
+            int nc = d.count(f + "zombie_creds", 0, 8 + 65536, 4);
             if (zombie != (nc >= 8) || (nc > 0 && nc < 8)) {
                 throw d.error(f + "zombie_creds", "has " + nc + " ids: a zombie has 8 and its groups, a live process none");
             }

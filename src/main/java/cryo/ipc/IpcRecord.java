@@ -59,7 +59,7 @@ public record IpcRecord(Kind kind, int id, int key, int uid, int gid, int cuid, 
         int np = d.u32("pids.length", 0, 2);
         int[] pids = new int[np];
         for (int i = 0; i < np; i++) pids[i] = d.u32("pids[" + i + "]");
-        int nm = d.u32("messages.count", 0, kind == Kind.MSG ? 1 << 24 : 0);
+        int nm = d.count("messages.count", 0, kind == Kind.MSG ? 1 << 24 : 0, 8 + 4);
         List<Message> messages = new ArrayList<>(nm);
         long sum = 0;
         for (int i = 0; i < nm; i++) {
@@ -72,7 +72,7 @@ public record IpcRecord(Kind kind, int id, int key, int uid, int gid, int cuid, 
         if (kind == Kind.MSG && size != sum) {
             throw d.error("size", "(q_cbytes) is " + size + " but the messages hold " + sum + " bytes");
         }
-        int nv = d.u32("values.length", 0, kind == Kind.SEM ? 32000 : 0);
+        int nv = d.count("values.length", 0, kind == Kind.SEM ? 32000 : 0, 4);
         short[] values = new short[nv];
         for (int i = 0; i < nv; i++) {
             int v = d.u32("values[" + i + "]");

@@ -63,6 +63,6 @@ public record PagesRecord(int pid, long addr, int crc, MemorySegment data, Paylo
     public static void checkRun(Decoder d, long addr, MemorySegment data) throws ImageException {
         if ((addr & (PAGE - 1)) != 0) throw d.error("addr", "0x" + Long.toHexString(addr) + " is not page aligned");
         if (data.byteSize() == 0 || data.byteSize() % PAGE != 0) throw d.error("data", "is " + data.byteSize() + " bytes, not a whole number of pages");
-        if (addr < 0 || addr + data.byteSize() > Vmas.TASK_SIZE) throw d.error("addr", "run 0x" + Long.toHexString(addr) + " ends outside user space");
+        if (addr < 0 || addr > Vmas.TASK_SIZE - data.byteSize()) throw d.error("addr", "run 0x" + Long.toHexString(addr) + " ends outside user space");
     }
 }

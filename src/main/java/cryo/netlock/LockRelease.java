@@ -54,7 +54,7 @@ public final class LockRelease implements AutoCloseable {
      * MAGIC, HEAD, then NET_LOCK if the checkpoint took a lock. A record that does not decode is left to the
      * full read to report: nothing is lifted on its word.
      */
-    static NetLockRecord early(MemorySegment image) {
+    public static NetLockRecord early(MemorySegment image) {
         long size = image.byteSize(), pos = Head.MAGIC.length;
         for (int i = 0; i < 2 && pos + 8 <= size; i++) {
             int type = image.get(JAVA_INT_UNALIGNED, pos);

@@ -100,7 +100,7 @@ public final class PreCopyImage {
             List<PagesRecord> pieces = new ArrayList<>();
             for (int i = 0; i < v.count(); i++) {
                 long s = v.start(i), end = s + v.length(i);
-                if (!Image.covered(p.vmas, s, end)) throw new ImageException("record " + name + ": field 'ranges' 0x" + Long.toHexString(s) + " (" + v.length(i) / 4096 + " pages) lies outside the VMAs of pid " + v.pid());
+                if (!cryo.image.SortedVmas.covered(p.vmas, s, end)) throw new ImageException("record " + name + ": field 'ranges' 0x" + Long.toHexString(s) + " (" + v.length(i) / 4096 + " pages) lies outside the VMAs of pid " + v.pid());
                 long at = s;
                 var from = copies.floorKey(s);
                 for (Piece q : copies.tailMap(from == null ? s : from, true).values()) {

@@ -33,12 +33,9 @@ final class Preflight {
     /** Runs every check; returns the terminal handover for a foreground job (Terminal.preflight). */
     static Terminal.Handover run(Image image, Restart.Options opts, GroupLeaders groupLeaders, boolean newIpcNs)
             throws ImageException, SysException, IOException {
+        ofImage(image, opts.inheritFds(), opts.freshPidNs());
         cryo.inet.TcpSocketFile.preflight(image);
-        // A container's pids are in a pid namespace restart creates: nothing on the host can hold them.
-        if (opts.freshPidNs() && image.namespaces != null) {
-            throw new ImageException("--fresh-pid-ns: the image is a container (its root is the init of its own pid namespace), which restarts in a new pid namespace without it");
-        }
-        // (--fresh-pid-ns: the same, in the namespace of cryo's init.)
+        // A container's pids are in a pid namespace restart creates (--fresh-pid-ns: that of cryo's init): nothing on the host can hold them.
         boolean ownPidNs = image.namespaces != null || opts.freshPidNs();
         for (Image.ProcessImage p : ownPidNs ? java.util.List.<Image.ProcessImage>of() : image.processes.values()) {
             for (int tid : p.entry.zombie() ? new int[]{p.entry.pid()} : p.entry.tids()) {
@@ -102,17 +99,28 @@ final class Preflight {
             // cryo waits for the init, which does not stop with the job: it could not follow its stops
             throw new ImageException("task " + image.tree.root().pid() + "'s tree was its terminal's foreground job in a process group of its own: not supported with --fresh-pid-ns");
         }
-        for (var d : image.openFiles.values()) {
-            if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !opts.inheritFds().containsKey(d.description())) {
-                throw new ImageException(d.description() + " led outside the tree at checkpoint: give it an fd with --inherit-fd FD:" + d.description());
-            }
-        }
         Ipc.check(image.ipc.values(), newIpcNs);
         String kernel = Proc.kernelRelease();
         if (!kernel.equals(image.head.kernelRelease())) {
             opts.log().accept("warning: image taken on kernel " + image.head.kernelRelease() + ", this is " + kernel);
         }
         return terminal;
+    }
+
+    /**
+     * The checks of the image against restart's options that need no state of this machine (Restart.validate
+     * runs them right after reading the image, so the fuzzer reaches them too).
+     */
+    static void ofImage(Image image, Map<String, Integer> inheritFds, boolean freshPidNs) throws ImageException {
+        // A container's pids are in a pid namespace restart creates: nothing on the host can hold them.
+        if (freshPidNs && image.namespaces != null) {
+            throw new ImageException("--fresh-pid-ns: the image is a container (its root is the init of its own pid namespace), which restarts in a new pid namespace without it");
+        }
+        for (var d : image.openFiles.values()) {
+            if (d.kind() == OpenFileRecord.Kind.INHERITED && d.inheritFd() == OpenFileRecord.EXTERNAL && !inheritFds.containsKey(d.description())) {
+                throw new ImageException(d.description() + " led outside the tree at checkpoint: give it an fd with --inherit-fd FD:" + d.description());
+            }
+        }
     }
 
     /** The vdso is mapped by this kernel, not from the image: its layout must be the one the image has. */

@@ -108,6 +108,23 @@ public final class Restart {
     }
 
     /**
+     * The one way from an image's bytes to the Image restart restores, or an ImageException naming record and
+     * field: every record decoded and checked (ImageReader.read, Image.of), then what restart needs of the
+     * image that no state of this machine decides (Preflight.ofImage, and the fd tables and group leaders it
+     * plans from the TREE). cryo restart and the fuzzer (cryo.image.ImageFuzzTest) both call this. data:
+     * restart passes LATER (DataCheck checks the page data meanwhile), the fuzzer CHECK.
+     */
+    public static Image validate(MemorySegment mapped, cryo.image.ImageReader.Data data, Map<String, Integer> inheritFds, boolean freshPidNs)
+            throws ImageException {
+        Image image = Image.of(cryo.image.ImageReader.read(mapped, data));
+        Preflight.ofImage(image, inheritFds, freshPidNs);
+        FdTables.of(image.tree);
+        Image.ProcessImage root = image.processes.get(image.tree.root().pid());
+        new GroupLeaders(image.tree, root == null ? null : root.task);
+        return image;
+    }
+
+    /**
      * Restores the image; returns the root's host pid (a container's init gets a new one), or with --fresh-pid-ns
      * the host pid of cryo's init, cryo's child, which exits as the root does; detached and running.
      */
