@@ -1,0 +1,59 @@
+package cryo.janitor;
+
+import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * One thing a cryo command is about to create outside the tasks it traces, as a line of its journal: named
+ * precisely enough that a sweep never takes another's object for it (Sweep says how each is recognised).
+ */
+public sealed interface Entry {
+    /** A process of the restored tree (host pid, starttime: field 22 of /proc/PID/stat), killed unless the restart committed. */
+    record Task(int pid, long start) implements Entry {
+    }
+
+    /** A SysV IPC object of kind shm, sem or msg made in the IPC namespace of inode ns at or after since (epoch seconds). */
+    record IpcObject(String kind, int id, int key, long ns, long since) implements Entry {
+    }
+
+    /** A ghost file about to be created under its old name at or after since (epoch nanoseconds), unlinked at once. */
+    record GhostName(String path, long since) implements Entry {
+    }
+
+    /** A network lock table of a checkpoint: removed unless marked held (its image committed). */
+    record LockTable(String table) implements Entry {
+    }
+
+    /** The held network lock of the image being restarted: lifted however the restart ends. */
+    record HeldLock(String table) implements Entry {
+    }
+
+    default String line() {
+        return switch (this) {
+            case Task t -> "task " + t.pid + " " + t.start;
+            case IpcObject o -> "ipc " + o.kind + " " + o.id + " " + o.key + " " + o.ns + " " + o.since;
+            case GhostName g -> "ghost " + g.since + " " + URLEncoder.encode(g.path, StandardCharsets.UTF_8);
+            case LockTable l -> "lock " + l.table;
+            case HeldLock h -> "held-lock " + h.table;
+        };
+    }
+
+    /** The entry of a journal line, or null for a line that is not one (a line cut by a kill, or "janitor"). */
+    static Entry parse(String line) {
+        String[] w = line.split(" ");
+        try {
+            return switch (w[0]) {
+                case "task" -> w.length == 3 ? new Task(Integer.parseInt(w[1]), Long.parseLong(w[2])) : null;
+                case "ipc" -> w.length == 6 && w[1].matches("shm|sem|msg") ? new IpcObject(w[1], Integer.parseInt(w[2]),
+                        Integer.parseInt(w[3]), Long.parseLong(w[4]), Long.parseLong(w[5])) : null;
+                case "ghost" -> w.length == 3 ? new GhostName(URLDecoder.decode(w[2], StandardCharsets.UTF_8), Long.parseLong(w[1])) : null;
+                case "lock" -> w.length == 2 ? new LockTable(w[1]) : null;
+                case "held-lock" -> w.length == 2 ? new HeldLock(w[1]) : null;
+                default -> null;
+            };
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+}
