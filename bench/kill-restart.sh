@@ -56,7 +56,7 @@ kr_kill_tree() {
 kr_helper_of() {   # pid of a process whose command line matches $1 (a helper of a cryo by its pid), if any
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -Eq "$1" && { echo "${p#/proc/}"; return; }
+    { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -Eq "$1" && { echo "${p#/proc/}"; return; }
   done
 }
 kr_hold_lock() { [ -z "$KR_TABLE" ] || { nft add table inet "$KR_TABLE" && nft add chain inet "$KR_TABLE" held; } 2>/dev/null; }
@@ -96,6 +96,8 @@ kill_restart() {
   KR_TABLE=$(diff <(echo "$before") <(nft list tables inet 2>/dev/null) | sed -n 's/^> table inet //p' | head -1)
   kill "$KR_FEED" 2>/dev/null
   kr_kill_tree; kr_remove_ipc
+  # interrupted, the objects and the table go too (kill.sh's cleanup kills the processes by pid)
+  trap 'kr_kill_tree; kr_remove_ipc; [ -n "$KR_TABLE" ] && nft delete table inet "$KR_TABLE" 2>/dev/null; cleanup' EXIT
 
   # the duration of a whole restart -d, to spread the kills over
   local t0 t1 dur

@@ -39,17 +39,21 @@ public final class Journal {
 
     /** Journals e before its object is made; the first entry creates the journal and starts the janitor. */
     public static synchronized void add(Entry e) throws IOException {
-        if (out == null) open();
-        write("+ " + e.line());
-        LIVE.add(e);
-        if (janitor == null) {
-            try {
-                janitor = Janitor.start(Owner.self());
-            } catch (SysException x) {
-                throw new IOException("cannot start the janitor of " + file + ": " + x.getMessage(), x);
+        if (out == null) {
+            // the janitor first: killed before the journal exists, it finds nothing to undo; the other way
+            // round, a journal without a janitor would wait for the next cryo
+            if (janitor == null) {
+                try {
+                    janitor = Janitor.start(Owner.self());
+                } catch (SysException x) {
+                    throw new IOException("cannot start the janitor of cryo's journal: " + x.getMessage(), x);
+                }
             }
+            open();
             write("janitor " + janitor.owner().pid() + " " + janitor.owner().start());
         }
+        write("+ " + e.line());
+        LIVE.add(e);
     }
 
     /** Adds every entry (one write). */
