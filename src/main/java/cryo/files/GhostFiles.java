@@ -112,8 +112,7 @@ public final class GhostFiles implements AutoCloseable {
             String path = attempt == 0 ? name : name + ".cryo-ghost-" + attempt;
             int fd;
             // journaled before it exists: a cryo killed before the unlink has its janitor unlink it (cryo.janitor)
-            java.time.Instant now = java.time.Instant.now();
-            cryo.janitor.Entry.GhostName named = new cryo.janitor.Entry.GhostName(path, now.getEpochSecond() * 1_000_000_000L + now.getNano());
+            cryo.janitor.Entry.GhostName named = cryo.janitor.Entry.GhostName.now(path);
             cryo.janitor.Journal.add(named);
             try {
                 try {

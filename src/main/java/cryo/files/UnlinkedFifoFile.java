@@ -69,11 +69,19 @@ final class UnlinkedFifoFile implements FileKind {
     /** A FIFO like f, held open O_RDWR by cryo and already unlinked again. */
     private static int make(UnlinkedFifoRecord f) throws SysException {
         String path = f.path();
+        cryo.janitor.Entry.GhostName named;
         for (int i = 0; ; i++) {
+            named = cryo.janitor.Entry.GhostName.now(path);   // a cryo killed before the unlink has its janitor unlink it
+            try {
+                cryo.janitor.Journal.add(named);
+            } catch (java.io.IOException e) {
+                throw new SysException("journal of " + path + ": " + e.getMessage(), Errno.EIO);
+            }
             try {
                 Fs.mkfifo(path, 0600);
                 break;
             } catch (SysException e) {
+                cryo.janitor.Journal.retract(named);
                 if (e.errno() != Errno.EEXIST || i == 20) {
                     throw new SysException("mkfifo(" + path + "), recreating the unlinked FIFO", e.errno());
                 }
@@ -96,6 +104,7 @@ final class UnlinkedFifoFile implements FileKind {
             } catch (SysException e) {
                 // ENOENT: someone removed it already; the holder keeps the FIFO either way
             }
+            cryo.janitor.Journal.retract(named);
         }
     }
 }

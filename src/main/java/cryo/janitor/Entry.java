@@ -17,8 +17,15 @@ public sealed interface Entry {
     record IpcObject(String kind, int id, int key, long ns, long since) implements Entry {
     }
 
-    /** A ghost file about to be created under its old name at or after since (epoch nanoseconds), unlinked at once. */
+    /**
+     * A file cryo is about to make under a name at or after since (epoch nanoseconds) and unlinks again soon: a
+     * ghost file, an unlinked FIFO, the file of a unix socket that was gone at checkpoint.
+     */
     record GhostName(String path, long since) implements Entry {
+        public static GhostName now(String path) {
+            java.time.Instant t = java.time.Instant.now();
+            return new GhostName(path, t.getEpochSecond() * 1_000_000_000L + t.getNano());
+        }
     }
 
     /** A network lock table of a checkpoint: removed unless marked held (its image committed). */

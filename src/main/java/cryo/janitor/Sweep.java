@@ -23,7 +23,7 @@ import java.util.function.Consumer;
  * the IPC objects, ghost files and network lock tables it made. Each object is checked to be the one journaled
  * before it is removed: a task by pid and starttime; an IPC object by kind, id and key in the same IPC
  * namespace, changed at or after the journal line (a shared memory segment also by its creator, the owner);
- * a ghost file by path, a regular file changed at or after the line; a lock table by its name, which names
+ * a ghost file (or FIFO, or socket file) by path, changed at or after the line; a lock table by its name, which names
  * its owner (and a checkpoint's table only when not held).
  */
 public final class Sweep {
@@ -171,7 +171,9 @@ public final class Sweep {
         }
         FileTime ctime = (FileTime) a.get("ctime");
         long nanos = ctime.to(java.util.concurrent.TimeUnit.NANOSECONDS);
-        if (((Integer) a.get("mode") & 0170000) == 0100000 && nanos >= g.since() - COARSE_NANOS) FileIo.unlink(g.path());
+        int type = (Integer) a.get("mode") & 0170000;
+        boolean made = type == 0100000 || type == 0010000 || type == 0140000;   // a regular file, a FIFO, a socket
+        if (made && nanos >= g.since() - COARSE_NANOS) FileIo.unlink(g.path());
     }
 
     /** The inode of this process's IPC namespace (the journal's entries name theirs). */

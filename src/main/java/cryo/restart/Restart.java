@@ -220,7 +220,7 @@ public final class Restart {
                 killCreated(-1);
                 cryo.tty.SessionTerminal.end();   // the session that took cryo's terminal is gone: cryo's again
                 if (!newIpcNs) Ipc.remove(createdIpc);   // a new namespace goes away with its last task
-                cryo.janitor.Journal.settleRestart();
+                cryo.janitor.Journal.undoRestart(opts.log());   // what is journaled and still there (a socket file made for a moment)
             }
         }
     }

@@ -113,6 +113,7 @@ final class SocketFiles implements AutoCloseable {
                 } catch (IOException e) {
                     throw new SysException("unlink(" + path + "): " + e.getMessage(), Errno.EIO);
                 }
+                journaled.remove(path).forEach(cryo.janitor.Journal::retract);
                 return null;
             });
         }
@@ -124,10 +125,26 @@ final class SocketFiles implements AutoCloseable {
         thread = null;
     }
 
+    /** The journal entries of the socket files made for a moment, by path. */
+    private final java.util.Map<String, List<cryo.janitor.Entry>> journaled = new java.util.HashMap<>();
+
+    private void journal(String path) throws SysException {
+        try {
+            cryo.janitor.Entry e = cryo.janitor.Entry.GhostName.now(path);
+            cryo.janitor.Journal.add(e);
+            journaled.computeIfAbsent(path, k -> new java.util.ArrayList<>()).add(e);
+        } catch (IOException x) {
+            throw new SysException("journal of " + path + ": " + x.getMessage(), Errno.EIO);
+        }
+    }
+
     private void bindHere(int fd, UnixSocketRecord s) throws SysException {
         String path = cryo.sys.SockDiag.nameText(s.name());
         Path full = Path.of(path);
         removeStale(full, s.name(), s);
+        // a file that was gone at checkpoint exists from the bind to unlinkGone: journaled (cryo.janitor) when
+        // it is on cryo's own paths (a container's goes with its mount namespace)
+        if (s.fileMode() == 0 && root.get().pid() == 0) journal(path);
         Sock.bind(fd, s.name(), s.describe());
         if (s.fileMode() == 0) {
             gone.add(path);   // the file was gone at checkpoint
