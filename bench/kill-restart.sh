@@ -53,11 +53,8 @@ kr_kill_tree() {
   for i in $(seq 200); do kr_alive "$KR_ROOT" || kr_alive "$KR_CHILD" || return 0; sleep 0.05; done
   return 1
 }
-kr_helper_of() {   # pid of a process whose command line matches $1 (a helper of a cryo by its pid), if any
-  local p
-  for p in /proc/[0-9]*; do
-    { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -Eq "$1" && { echo "${p#/proc/}"; return; }
-  done
+kr_helper_of() {   # pids of processes whose command line (NUL-separated) matches the Perl regex $1
+  grep -laP "$1" /proc/[0-9]*/cmdline 2>/dev/null | sed 's|/proc/\([0-9]*\)/cmdline|\1|'
 }
 kr_hold_lock() { [ -z "$KR_TABLE" ] || { nft add table inet "$KR_TABLE" && nft add chain inet "$KR_TABLE" held; } 2>/dev/null; }
 kr_table_left() { [ -n "$KR_TABLE" ] && nft list tables inet 2>/dev/null | grep -qx "table inet $KR_TABLE"; }
@@ -72,8 +69,8 @@ kr_leftovers() {
     left+=$(kr_ipc_left)
     [ -e "$KR_DIR/ghosts/ghost" ] && left+=" ghost"
     ls /run/cryo/journal/"$cryo"-* >/dev/null 2>&1 && left+=" journal"
-    [ -n "$(kr_helper_of "__sweep $cryo-")" ] && left+=" janitor"
-    [ -n "$(kr_helper_of "__lazy-server [0-9]+ $cryo( |\$)")" ] && left+=" page-server"
+    [ -n "$(kr_helper_of "__sweep\\x00$cryo-")" ] && left+=" janitor"
+    [ -n "$(kr_helper_of "__lazy-server\\x00[0-9]+\\x00$cryo(\\x00|\$)")" ] && left+=" page-server"
     case $left in
       " root child shm sem msg") echo completed; return ;;
       "") echo ""; return ;;
