@@ -112,8 +112,7 @@ public final class GhostFiles implements AutoCloseable {
             String path = attempt == 0 ? name : name + ".cryo-ghost-" + attempt;
             int fd;
             // journaled before it exists: a cryo killed before the unlink has its janitor unlink it (cryo.janitor)
-            cryo.janitor.Entry.GhostName named = cryo.janitor.Entry.GhostName.now(path);
-            cryo.janitor.Journal.add(named);
+            cryo.janitor.Journal.intent(path);
             try {
                 try {
                     fd = FileIo.create(path, Fd.O_CREAT | Fd.O_EXCL | Fd.O_RDWR | Fd.O_NOFOLLOW, 0600);
@@ -121,6 +120,7 @@ public final class GhostFiles implements AutoCloseable {
                     if (e.errno() == Errno.EEXIST && attempt < 100) continue;   // the old name is someone else's now
                     throw cannot(g, dir, e);
                 }
+                cryo.janitor.Journal.made(path);
                 cryo.sys.KillPoint.reach("restart-ghost-named");
                 try {
                     FileIo.unlink(path);
@@ -129,7 +129,7 @@ public final class GhostFiles implements AutoCloseable {
                     throw cannot(g, dir, e);
                 }
             } finally {
-                cryo.janitor.Journal.retract(named);
+                cryo.janitor.Journal.gone(path);
             }
             return fd;
         }

@@ -1,5 +1,6 @@
 package cryo.janitor;
 
+import java.io.IOException;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -13,7 +14,10 @@ public sealed interface Entry {
     record Task(int pid, long start) implements Entry {
     }
 
-    /** A SysV IPC object of kind shm, sem or msg made in the IPC namespace of inode ns at or after since (epoch seconds). */
+    /**
+     * A SysV IPC object of kind shm, sem or msg about to be made with this id (restart sets *_next_id) in the IPC
+     * namespace of inode ns; since (epoch seconds) is for the reader only: the clock may step.
+     */
     record IpcObject(String kind, int id, int key, long ns, long since) implements Entry {
     }
 
@@ -25,6 +29,15 @@ public sealed interface Entry {
         public static GhostName now(String path) {
             java.time.Instant t = java.time.Instant.now();
             return new GhostName(path, t.getEpochSecond() * 1_000_000_000L + t.getNano());
+        }
+    }
+
+    /** The file a GhostName announced, made: device and inode, what a sweep removes it by (no clock involved). */
+    record GhostFile(String path, long dev, long ino) implements Entry {
+        static GhostFile of(String path) throws IOException {
+            java.util.Map<String, Object> a = java.nio.file.Files.readAttributes(java.nio.file.Path.of(path), "unix:dev,ino",
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            return new GhostFile(path, (Long) a.get("dev"), (Long) a.get("ino"));
         }
     }
 
@@ -41,6 +54,7 @@ public sealed interface Entry {
             case Task t -> "task " + t.pid + " " + t.start;
             case IpcObject o -> "ipc " + o.kind + " " + o.id + " " + o.key + " " + o.ns + " " + o.since;
             case GhostName g -> "ghost " + g.since + " " + URLEncoder.encode(g.path, StandardCharsets.UTF_8);
+            case GhostFile f -> "ghost-file " + f.dev + " " + f.ino + " " + URLEncoder.encode(f.path, StandardCharsets.UTF_8);
             case LockTable l -> "lock " + l.table;
             case HeldLock h -> "held-lock " + h.table;
         };
@@ -55,6 +69,7 @@ public sealed interface Entry {
                 case "ipc" -> w.length == 6 && w[1].matches("shm|sem|msg") ? new IpcObject(w[1], Integer.parseInt(w[2]),
                         Integer.parseInt(w[3]), Long.parseLong(w[4]), Long.parseLong(w[5])) : null;
                 case "ghost" -> w.length == 3 ? new GhostName(URLDecoder.decode(w[2], StandardCharsets.UTF_8), Long.parseLong(w[1])) : null;
+                case "ghost-file" -> w.length == 4 ? new GhostFile(URLDecoder.decode(w[3], StandardCharsets.UTF_8), Long.parseLong(w[1]), Long.parseLong(w[2])) : null;
                 case "lock" -> w.length == 2 ? new LockTable(w[1]) : null;
                 case "held-lock" -> w.length == 2 ? new HeldLock(w[1]) : null;
                 default -> null;

@@ -134,6 +134,26 @@ public final class Journal {
         settleRestart();
     }
 
+    /**
+     * A file about to be made under path for a moment (see Entry.GhostName): journaled before it exists; then
+     * made(path) right after it is, and gone(path) once it is unlinked (or was never made).
+     */
+    public static void intent(String path) throws IOException {
+        add(Entry.GhostName.now(path));
+    }
+
+    /** The file intent announced exists: its device and inode join the journal. */
+    public static void made(String path) throws IOException {
+        add(Entry.GhostFile.of(path));
+    }
+
+    /** The file at path is unlinked, or was never made: its entries go. */
+    public static synchronized void gone(String path) {
+        for (Entry e : List.copyOf(LIVE)) {
+            if (e instanceof Entry.GhostName g && g.path().equals(path) || e instanceof Entry.GhostFile f && f.path().equals(path)) retract(e);
+        }
+    }
+
     /** True while this process has a journal (the janitor runs). */
     public static synchronized boolean active() {
         return !LIVE.isEmpty();

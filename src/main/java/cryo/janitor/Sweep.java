@@ -22,8 +22,10 @@ import java.util.function.Consumer;
  * Undoes the journal of a cryo that died (Journal): kills the tasks of a tree it had begun to release, removes
  * the IPC objects, ghost files and network lock tables it made. Each object is checked to be the one journaled
  * before it is removed: a task by pid and starttime; an IPC object by kind, id and key in the same IPC
- * namespace, changed at or after the journal line (a shared memory segment also by its creator, the owner);
- * a ghost file (or FIFO, or socket file) by path, changed at or after the line; a lock table by its name, which names
+ * namespace (a shared memory segment also by its creator, the owner); a ghost file (or FIFO, or socket
+ * file) by path, device and inode once made, or, killed between its create and that line, a regular file,
+ * FIFO or socket at the path changed at or after the GhostName line (a clock that stepped back meanwhile
+ * leaves it); a lock table by its name, which names
  * its owner (and a checkpoint's table only when not held).
  */
 public final class Sweep {
@@ -116,7 +118,11 @@ public final class Sweep {
         boolean ok = true;
         // tasks first: a half-released tree stops using what goes next
         for (Entry e : live) if (e instanceof Entry.Task) ok &= undo(e, owner, log);
-        for (Entry e : live) if (!(e instanceof Entry.Task)) ok &= undo(e, owner, log);
+        for (Entry e : live) {
+            // a file whose device and inode are journaled is removed by them, not by its clock-based GhostName
+            boolean exact = e instanceof Entry.GhostName g && live.stream().anyMatch(f -> f instanceof Entry.GhostFile m && m.path().equals(g.path()));
+            if (!(e instanceof Entry.Task) && !exact) ok &= undo(e, owner, log);
+        }
         return ok;
     }
 
@@ -129,6 +135,7 @@ public final class Sweep {
                 }
                 case Entry.IpcObject o -> undoIpc(o, owner);
                 case Entry.GhostName g -> undoGhost(g);
+                case Entry.GhostFile f -> undoGhostFile(f);
                 case Entry.LockTable l -> cryo.netlock.NetworkLock.removeLeftover(l.table(), false);
                 case Entry.HeldLock h -> cryo.netlock.NetworkLock.removeLeftover(h.table(), true);
             }
@@ -148,15 +155,13 @@ public final class Sweep {
         switch (o.kind()) {
             case "shm" -> {
                 SysvIpc.ShmStat s = SysvIpc.shmStat(o.id());
-                if (s.perm().key() == o.key() && s.ctime() >= o.since() && s.cpid() == owner.pid()) SysvIpc.shmrmid(o.id());
+                if (s.perm().key() == o.key() && s.cpid() == owner.pid()) SysvIpc.shmrmid(o.id());
             }
             case "sem" -> {
-                SysvIpc.SemStat s = SysvIpc.semStat(o.id());
-                if (s.perm().key() == o.key() && s.ctime() >= o.since()) SysvIpc.semrmid(o.id());
+                if (SysvIpc.semStat(o.id()).perm().key() == o.key()) SysvIpc.semrmid(o.id());
             }
             case "msg" -> {
-                SysvIpc.MsqStat s = SysvIpc.msgStat(o.id());
-                if (s.perm().key() == o.key() && s.ctime() >= o.since()) SysvIpc.msgrmid(o.id());
+                if (SysvIpc.msgStat(o.id()).perm().key() == o.key()) SysvIpc.msgrmid(o.id());
             }
             default -> throw new IOException("unknown IPC kind " + o.kind());
         }
@@ -174,6 +179,16 @@ public final class Sweep {
         int type = (Integer) a.get("mode") & 0170000;
         boolean made = type == 0100000 || type == 0010000 || type == 0140000;   // a regular file, a FIFO, a socket
         if (made && nanos >= g.since() - COARSE_NANOS) FileIo.unlink(g.path());
+    }
+
+    private static void undoGhostFile(Entry.GhostFile f) throws IOException, SysException {
+        Map<String, Object> a;
+        try {
+            a = Files.readAttributes(Path.of(f.path()), "unix:dev,ino", LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return;
+        }
+        if ((Long) a.get("dev") == f.dev() && (Long) a.get("ino") == f.ino()) FileIo.unlink(f.path());
     }
 
     /** The inode of this process's IPC namespace (the journal's entries name theirs). */

@@ -113,7 +113,7 @@ final class SocketFiles implements AutoCloseable {
                 } catch (IOException e) {
                     throw new SysException("unlink(" + path + "): " + e.getMessage(), Errno.EIO);
                 }
-                journaled.remove(path).forEach(cryo.janitor.Journal::retract);
+                cryo.janitor.Journal.gone(path);
                 return null;
             });
         }
@@ -125,14 +125,10 @@ final class SocketFiles implements AutoCloseable {
         thread = null;
     }
 
-    /** The journal entries of the socket files made for a moment, by path. */
-    private final java.util.Map<String, List<cryo.janitor.Entry>> journaled = new java.util.HashMap<>();
-
-    private void journal(String path) throws SysException {
+    private static void journal(String path, boolean made) throws SysException {
         try {
-            cryo.janitor.Entry e = cryo.janitor.Entry.GhostName.now(path);
-            cryo.janitor.Journal.add(e);
-            journaled.computeIfAbsent(path, k -> new java.util.ArrayList<>()).add(e);
+            if (made) cryo.janitor.Journal.made(path);
+            else cryo.janitor.Journal.intent(path);
         } catch (IOException x) {
             throw new SysException("journal of " + path + ": " + x.getMessage(), Errno.EIO);
         }
@@ -144,8 +140,10 @@ final class SocketFiles implements AutoCloseable {
         removeStale(full, s.name(), s);
         // a file that was gone at checkpoint exists from the bind to unlinkGone: journaled (cryo.janitor) when
         // it is on cryo's own paths (a container's goes with its mount namespace)
-        if (s.fileMode() == 0 && root.get().pid() == 0) journal(path);
+        boolean journaled = s.fileMode() == 0 && root.get().pid() == 0;
+        if (journaled) journal(path, false);
         Sock.bind(fd, s.name(), s.describe());
+        if (journaled) journal(path, true);
         if (s.fileMode() == 0) {
             gone.add(path);   // the file was gone at checkpoint
         } else {

@@ -103,7 +103,7 @@ class KilledRestartTest {
             } else {
                 boolean committed = p[0].equals("restart-committed");
                 String left = awaitLeft(made, cryo.pid(), committed);
-                if (!left.isEmpty()) failures.add(what + ": " + left);
+                if (!left.isEmpty()) failures.add(what + ": " + left + "; cryo and its janitor said: " + cryo.tails());
             }
             restore(made);
         }
@@ -177,11 +177,20 @@ class KilledRestartTest {
             }
             if (Files.exists(m.ghost(), java.nio.file.LinkOption.NOFOLLOW_LINKS)) left.add("the ghost file " + m.ghost());
             String journal = journalOf(cryo);
-            if (journal != null) left.add("the journal " + journal + ": " + Files.readString(Path.of(journal)).replace('\n', '|'));
+            if (journal != null) left.add("the journal " + journal + ": " + readGone(Path.of(journal)).replace('\n', '|'));
             for (long p : processesMatching(cryo)) left.add("process " + p + ": " + cmdline(p));
             if (left.isEmpty()) return "";
             if (System.nanoTime() > deadline) return String.join("; ", left);
             Procfs.sleep(Duration.ofMillis(50));
+        }
+    }
+
+    /** A file's text, or "(gone)" when it went meanwhile. */
+    private static String readGone(Path p) throws IOException {
+        try {
+            return Files.readString(p);
+        } catch (NoSuchFileException e) {
+            return "(gone)";
         }
     }
 
