@@ -19,4 +19,5 @@ module cryo {
     exports cryo.tty;
     exports cryo.precopy;
     exports cryo.lazy;
+    exports cryo.janitor;
 }

@@ -163,6 +163,7 @@ public final class Main {
             }
             case "__train" -> Train.run(single(rest, "DIR"));
             case "__lazy-server" -> cryo.lazy.LazyServer.run(rest);
+            case "__sweep" -> cryo.janitor.Sweep.janitor(single(rest, "OWNER"));
             default -> throw new Usage("unknown command '" + args[0] + "'");
         };
     }
@@ -329,7 +330,15 @@ public final class Main {
                 }
                 if (lz != null) cryo.memory.Progress.finish();   // the lazy pages are not counted
                 if (lz != null && detach) System.out.println(pid);   // at once: the server process serves on
-                if (lz != null) ended = lz.finish(pid);   // foreground: serves until the last page is in
+                if (lz != null && !detach) {
+                    try {
+                        ended = lz.finish(pid);   // foreground: serves until the last page is in
+                    } catch (Throwable e) {
+                        cryo.janitor.Journal.undoRestart(Main::log);   // the tree is dead: what it had goes too
+                        throw e;
+                    }
+                    cryo.janitor.Journal.settleRestart();   // committed (Restart leaves a foreground lazy tree's to this)
+                }
             }
         } finally {
             cryo.memory.Progress.finish();

@@ -111,17 +111,25 @@ public final class GhostFiles implements AutoCloseable {
         for (int attempt = 0; ; attempt++) {
             String path = attempt == 0 ? name : name + ".cryo-ghost-" + attempt;
             int fd;
+            // journaled before it exists: a cryo killed before the unlink has its janitor unlink it (cryo.janitor)
+            cryo.janitor.Journal.intent(path);
             try {
-                fd = FileIo.create(path, Fd.O_CREAT | Fd.O_EXCL | Fd.O_RDWR | Fd.O_NOFOLLOW, 0600);
-            } catch (SysException e) {
-                if (e.errno() == Errno.EEXIST && attempt < 100) continue;   // the old name is someone else's now
-                throw cannot(g, dir, e);
-            }
-            try {
-                FileIo.unlink(path);
-            } catch (SysException e) {
-                Fd.close(fd);
-                throw cannot(g, dir, e);
+                try {
+                    fd = FileIo.create(path, Fd.O_CREAT | Fd.O_EXCL | Fd.O_RDWR | Fd.O_NOFOLLOW, 0600);
+                } catch (SysException e) {
+                    if (e.errno() == Errno.EEXIST && attempt < 100) continue;   // the old name is someone else's now
+                    throw cannot(g, dir, e);
+                }
+                cryo.janitor.Journal.made(path);
+                cryo.sys.KillPoint.reach("restart-ghost-named");
+                try {
+                    FileIo.unlink(path);
+                } catch (SysException e) {
+                    Fd.close(fd);
+                    throw cannot(g, dir, e);
+                }
+            } finally {
+                cryo.janitor.Journal.gone(path);
             }
             return fd;
         }

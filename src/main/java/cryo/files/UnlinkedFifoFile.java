@@ -66,14 +66,34 @@ final class UnlinkedFifoFile implements FileKind {
         };
     }
 
+    private static void journalMade(String path) throws SysException {
+        try {
+            cryo.janitor.Journal.made(path);
+        } catch (java.io.IOException e) {
+            try {
+                FileIo.unlink(path);
+            } catch (SysException ignored) {
+                // the journal names it: a sweep removes it
+            }
+            throw new SysException("journal of " + path + ": " + e.getMessage(), Errno.EIO);
+        }
+    }
+
     /** A FIFO like f, held open O_RDWR by cryo and already unlinked again. */
     private static int make(UnlinkedFifoRecord f) throws SysException {
         String path = f.path();
         for (int i = 0; ; i++) {
             try {
+                cryo.janitor.Journal.intent(path);   // a cryo killed before the unlink has its janitor unlink it
+            } catch (java.io.IOException e) {
+                throw new SysException("journal of " + path + ": " + e.getMessage(), Errno.EIO);
+            }
+            try {
                 Fs.mkfifo(path, 0600);
+                journalMade(path);
                 break;
             } catch (SysException e) {
+                cryo.janitor.Journal.gone(path);
                 if (e.errno() != Errno.EEXIST || i == 20) {
                     throw new SysException("mkfifo(" + path + "), recreating the unlinked FIFO", e.errno());
                 }
@@ -96,6 +116,7 @@ final class UnlinkedFifoFile implements FileKind {
             } catch (SysException e) {
                 // ENOENT: someone removed it already; the holder keeps the FIFO either way
             }
+            cryo.janitor.Journal.gone(path);
         }
     }
 }

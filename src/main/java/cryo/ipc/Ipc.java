@@ -192,11 +192,14 @@ public final class Ipc {
         // The image's limits before any object exists (a queue takes msgmnb as its size at creation).
         if (limits != null) IpcLimits.prepare(limits, objects);
         else if (freshNamespace) raiseMsgmax(objects);
+        long ns = freshNamespace ? 0 : cryo.janitor.Sweep.ipcNamespace();
         for (IpcRecord r : objects) {
             if (r.key() != SysvIpc.IPC_PRIVATE && keyTaken(r)) {
                 throw new ImageException(r.name() + ": key 0x" + Integer.toHexString(r.key()) + " is in use here (restart with --new-ipc-namespace)");
             }
             String kind = r.kind().name().toLowerCase();
+            // journaled before it exists: a cryo killed from here on has its janitor remove it (cryo.janitor)
+            if (!freshNamespace) cryo.janitor.Journal.add(new cryo.janitor.Entry.IpcObject(kind, r.id(), r.key(), ns, java.time.Instant.now().getEpochSecond()));
             Path nextId = Path.of("/proc/sys/kernel/" + kind + "_next_id");
             Files.writeString(nextId, Integer.toString(r.id()));
             int flags = SysvIpc.IPC_CREAT | SysvIpc.IPC_EXCL | (r.mode() & 0777);
@@ -217,6 +220,7 @@ public final class Ipc {
             }
             IpcRecord made = new IpcRecord(r.kind(), id, r.key(), 0, 0, 0, 0, 0, 0, new long[0], new int[0], List.of(), new short[0]);
             created.add(made);
+            cryo.sys.KillPoint.reach("restart-ipc-object");
             if (id != r.id()) throw new ImageException(r.name() + ": the kernel gave id " + id + " instead");
             SysvIpc.Perm perm = new SysvIpc.Perm(r.key(), r.uid(), r.gid(), r.cuid(), r.cgid(), r.mode() & 0777);
             switch (r.kind()) {

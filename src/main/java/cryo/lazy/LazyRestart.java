@@ -116,12 +116,14 @@ public final class LazyRestart implements LazyMemory {
         }
         List<Space> spaces = server.handOver();
         process.handOver(image, spaces, tids);
+        cryo.sys.KillPoint.reach("restart-lazy-handover");
         for (int tid : tids) {
             try {
                 Ptrace.detach(tid, 0);
             } catch (SysException e) {
                 if (e.errno() != Errno.ESRCH) throw e;
             }
+            cryo.sys.KillPoint.reach("restart-detached");
         }
         try {
             process.awaitSeized();
@@ -146,6 +148,7 @@ public final class LazyRestart implements LazyMemory {
      */
     public WaitStatus finish(int root) throws SysException {
         if (guard == null) return null;
+        cryo.sys.KillPoint.reach("restart-lazy-serving");
         try {
             guard.run(server::finished, () -> server.failure() != null);
         } finally {

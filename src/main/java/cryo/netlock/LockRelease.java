@@ -32,8 +32,11 @@ public final class LockRelease implements AutoCloseable {
      * Finds the image's lock (none if it has no valid NET_LOCK), and starts the sweep of the tables of killed
      * checkpoints beside the restart (close waits for it).
      */
-    public static LockRelease of(MemorySegment image, Consumer<String> log) {
-        return new LockRelease(early(image), log, NetworkLock.sweepInBackground(Nft.find(), log));
+    public static LockRelease of(MemorySegment image, Consumer<String> log) throws IOException {
+        NetLockRecord record = early(image);
+        // journaled: a restart killed before it lifts the lock has its janitor lift it
+        if (record != null) cryo.janitor.Journal.add(new cryo.janitor.Entry.HeldLock(record.table()));
+        return new LockRelease(record, log, NetworkLock.sweepInBackground(null, log));
     }
 
     /** The table to lift, or null. */

@@ -3,9 +3,7 @@ package cryo.netlock;
 import cryo.task.ProcStat;
 
 import java.io.IOException;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -13,13 +11,13 @@ import java.util.regex.Pattern;
  * cryo-lock-PID-STARTTIME-N (STARTTIME: field 22 of /proc/PID/stat, so a recycled pid is another owner; N
  * counts the locks of that process), and is "checkpointing" until a chain named held is added to it once
  * its image is committed. A checkpointing table whose owner is gone belongs to a cryo that was killed before
- * it could lift it, and its tree runs on: any later cryo checkpoint or restart removes it (sweep). A held
- * table waits for the restart of its image, which removes it.
+ * it could lift it, and its tree runs on: its janitor removes it at once, or else any later cryo checkpoint or
+ * restart (removeLeftover from cryo.janitor.Sweep). A held table waits for the restart of its image, which
+ * removes it, killed or not.
  */
 final class LockTables {
     static final Pattern NAME = Pattern.compile("cryo-lock-([0-9]{1,10})-([0-9]{1,20})-([0-9]{1,10})");
     static final int NAME_MAX = 64;
-    private static final Pattern LISTED = Pattern.compile("(?m)^table inet (cryo-lock-[0-9-]{5,60})$");
     private static final Pattern HELD = Pattern.compile("(?m)^\\s*chain " + LockRules.HELD + " \\{");
     private static final AtomicInteger SERIAL = new AtomicInteger();
 
@@ -38,28 +36,19 @@ final class LockTables {
         return s == null ? -1 : s.field(22);
     }
 
-    /**
-     * Removes every checkpointing lock table whose owner is gone, then the markers of dead owners (their
-     * tables are now gone or held). Silently: it is housekeeping, and any cryo command may come across
-     * another's leftovers.
-     */
-    static void sweep(Nft nft, List<String> deadMarkers) throws IOException {
-        Matcher m = LISTED.matcher(nft.run("list tables", null, "list", "tables", "inet"));
-        while (m.find()) {
-            String table = m.group(1);
-            Matcher name = NAME.matcher(table);
-            if (!name.matches() || ownerAlive(Long.parseLong(name.group(1)), Long.parseLong(name.group(2)))) continue;
+    /** Removes a table a dead cryo journaled: a checkpoint's only when not held (its image needs it), an image's held one too. */
+    static void removeLeftover(Nft nft, String table, boolean evenHeld) throws IOException {
+        if (!evenHeld) {
             String rules;
             try {
                 rules = nft.run("list table " + table, null, "list", "table", "inet", table);
             } catch (Nft.Failed e) {
-                if (e.noSuchObject()) continue;   // another cryo swept it first
+                if (e.noSuchObject()) return;   // never made, or swept already
                 throw e;
             }
-            if (HELD.matcher(rules).find()) continue;
-            delete(nft, table);
+            if (HELD.matcher(rules).find()) return;
         }
-        deadMarkers.forEach(LockMarkers::remove);
+        delete(nft, table);
     }
 
     static boolean ownerAlive(long pid, long start) throws IOException {

@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
  * answered with a RST while no socket exists and the socket queues do not change while they are read.
  * Taken at checkpoint (kill mode only) before any socket is read; lifted by close() when the checkpoint
  * fails; held once the image is committed; lifted by the restart of the image, successful or not
- * (LockRelease, lift). A cryo killed midway leaves its table, swept by the next cryo (LockTables).
+ * (LockRelease, lift). A cryo killed midway leaves its table to its janitor (cryo.janitor), which lifts it
+ * at once (a checkpoint's, unless held; a restart's held one too).
  */
 public final class NetworkLock implements AutoCloseable {
     /** Lock table names, as checked in an image: the only thing of an image passed to nft. */
@@ -87,27 +88,19 @@ public final class NetworkLock implements AutoCloseable {
     }
 
     /**
-     * Removes the tables of killed checkpoints (LockTables.sweep) on a thread of its own; null without nft or
-     * when no marker of a dead owner says there may be one (LockMarkers: then nothing is spawned). A failure
-     * is only a warning.
+     * Undoes what killed cryo commands left (cryo.janitor.Sweep: their lock tables among the rest) on a thread
+     * of its own; null when no journal of a dead owner says there may be something (then nothing is spawned).
      */
     static Thread sweepInBackground(Nft nft, Consumer<String> log) {
-        if (nft == null) return null;
-        List<String> dead;
-        try {
-            dead = LockMarkers.ofDeadOwners();
-        } catch (IOException e) {
-            log.accept("warning: could not look for network locks left by killed checkpoints: " + e.getMessage());
-            return null;
-        }
-        if (dead.isEmpty()) return null;
-        return Thread.ofPlatform().name("cryo-netlock-sweep").daemon().start(() -> {
-            try {
-                LockTables.sweep(nft, dead);
-            } catch (IOException e) {
-                log.accept("warning: could not look for network locks left by killed checkpoints: " + e.getMessage());
-            }
-        });
+        return cryo.janitor.Sweep.inBackground(log);
+    }
+
+    /** A lock table journaled by a cryo that died (cryo.janitor.Sweep): removed, a held one only if evenHeld. */
+    public static void removeLeftover(String table, boolean evenHeld) throws IOException {
+        if (!NAME.matcher(table).matches()) throw new IOException("'" + table + "' is not the name of a cryo lock table");
+        Nft nft = Nft.find();
+        if (nft == null) throw new IOException("nft is not installed to remove the lock table " + table);
+        LockTables.removeLeftover(nft, table, evenHeld);
     }
 
     /** Waits for a sweep (each nft call in it has a timeout). */
@@ -189,5 +182,6 @@ public final class NetworkLock implements AutoCloseable {
             LockTables.delete(nft, record.table());
         }
         LIFTED.add(record.table());
+        cryo.janitor.Journal.retract(new cryo.janitor.Entry.HeldLock(record.table()));
     }
 }

@@ -156,6 +156,7 @@ public final class Restart {
             allVmas.addAll(p.vmas);
         }
         Map<Long, Integer> shmem = new HashMap<>();
+        cryo.janitor.Journal.pin();   // what a killed restart leaves, its janitor removes (settleRestart below)
         boolean ok = false;
         try (GhostFiles ghosts = GhostFiles.recreate(image.ghosts, image.ghostData, opts.ghostDir(), data);
              FdBroker broker = new FdBroker(brokerFd);
@@ -188,7 +189,9 @@ public final class Restart {
                 MemoryRestore.restoreProcess(t, image.processes.get(p.pid()), p.pid() == root ? null : image.processes.get(p.ppid()),
                         files, broker, shmem, opener, data, hole, hole + HOLE, opts.lazy() != null ? opts.lazy() : cryo.memory.LazyMemory.NONE);
                 Timings.mark("memory of " + p.pid());
+                cryo.sys.KillPoint.reach("restart-memory");
             });
+            cryo.sys.KillPoint.reach("restart-tasks-created");
             killCreated(stub.tid);
             cryo.tty.ControllingTerminals.foreground(image, tasks, broker, opener);   // every group exists now
             Timings.mark("stub and tree");
@@ -203,12 +206,15 @@ public final class Restart {
             // Every fd is in place: /proc files go to their offsets now that every task has its final memory;
             // cryo lets go of its own pipe ends and FIFO holders before any task runs, or a released writer
             // would still find a reader (cryo) instead of EPIPE.
+            cryo.sys.KillPoint.reach("restart-before-lift");
             cryo.netlock.NetworkLock.lift(image.netLock, opts.log());   // sockets back, tasks not yet running
+            cryo.sys.KillPoint.reach("restart-after-lift");
             opener.finish();   // TCP connections leave repair mode here: what they send must get through
             if (terminal != null) terminal = terminal.onHost(creator.pids::host);
             Terminal.handOver(terminal);
             cryo.task.JobStop.queue(image, creator.pids::host);   // stopped jobs stop again as soon as they are let go
             if (init != null) PidNamespaceInit.start(init, root, hole, HOLE);
+            cryo.janitor.Journal.tasks(hostPids(init));   // until settled, a kill undoes a half-released tree
             // Children first: a released parent may kill a child at once (ESRCH then only means that).
             for (Tracee t : opts.lazy() != null && opts.lazy().release(ready.reversed()) ? List.<Tracee>of() : ready.reversed()) {
                 try {
@@ -216,7 +222,10 @@ public final class Restart {
                 } catch (SysException e) {
                     if (e.errno() != Errno.ESRCH) throw e;
                 }
+                cryo.sys.KillPoint.reach("restart-detached");
             }
+            if (opts.lazy() == null || opts.detach()) cryo.janitor.Journal.settleRestart();   // committed: the tree's now
+            cryo.sys.KillPoint.reach("restart-committed");
             Timings.mark("detach");
             cryo.tty.JobModes.redraw(terminal != null ? terminal.group() : creator.pids.host(root));   // when it has the terminal's modes
             ok = true;
@@ -228,8 +237,17 @@ public final class Restart {
                 killCreated(-1);
                 cryo.tty.SessionTerminal.end();   // the session that took cryo's terminal is gone: cryo's again
                 if (!newIpcNs) Ipc.remove(createdIpc);   // a new namespace goes away with its last task
+                cryo.janitor.Journal.undoRestart(opts.log());   // what is journaled and still there (a socket file made for a moment)
             }
         }
+    }
+
+    /** Host pids of the restored processes (and of cryo's init with --fresh-pid-ns). */
+    private List<Integer> hostPids(Tracee init) {
+        List<Integer> pids = new ArrayList<>();
+        if (init != null) pids.add(init.tid);
+        for (Image.ProcessImage p : image.processes.values()) if (!p.entry.zombie()) pids.add(creator.pids.host(p.entry.pid()));
+        return pids;
     }
 
     /** Runs IPC work in the restored tree's namespace: the new one of the root, or cryo's own. */
@@ -248,6 +266,7 @@ public final class Restart {
     private Tracee spawnStub(FdBroker broker) throws SysException, IOException, ImageException {
         int pid = Stub.spawn(broker);
         created.add(pid);
+        cryo.sys.KillPoint.reach("restart-stub-spawned");   // not yet seized: the stub dies by its PR_SET_PDEATHSIG
         // clone3 with exit_signal SIGCHLD is a fork to ptrace (kernel/fork.c): auto-attach needs TRACEFORK too.
         Tracee stub = Tracee.seize(pid, Ptrace.O_TRACESYSGOOD | Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK
                 | Ptrace.O_TRACEVFORK | Ptrace.O_EXITKILL);

@@ -12,7 +12,7 @@ import java.nio.ByteOrder;
 
 /**
  * The process every restored task starts from: a static ELF of cryo's own (no libc), one read-execute
- * page at BASE that loops on pause(2), and holds the init routine of a fresh pid namespace (INIT). Its
+ * page at BASE that loops on pause(2) (once it has made sure to die with cryo: PRELUDE), and holds the init routine of a fresh pid namespace (INIT). Its
  * address space is nearly empty, so it is easy to clear.
  */
 public final class Stub {
@@ -94,6 +94,26 @@ public final class Stub {
             0x0f, 0x05                                                              //         syscall
     };
 
+    /**
+     * The entry point, after the init routine: PR_SET_PDEATHSIG SIGKILL, then into the pause loop if the parent
+     * is still cryo (its pid is patched in at PARENT_AT), else exit: a cryo killed before it seized the stub
+     * (PTRACE_O_EXITKILL covers it from then on) takes the stub with it.
+     */
+    private static final byte[] PRELUDE = {
+            (byte) 0xb8, (byte) 0x9d, 0x00, 0x00, 0x00,                             //         mov eax, __NR_prctl
+            (byte) 0xbf, 0x01, 0x00, 0x00, 0x00,                                    //         mov edi, PR_SET_PDEATHSIG
+            (byte) 0xbe, 0x09, 0x00, 0x00, 0x00,                                    //         mov esi, SIGKILL
+            0x0f, 0x05,                                                             //         syscall
+            (byte) 0xb8, 0x6e, 0x00, 0x00, 0x00,                                    //         mov eax, __NR_getppid
+            0x0f, 0x05,                                                             //         syscall
+            0x3d, 0x00, 0x00, 0x00, 0x00,                                           //         cmp eax, CRYO_PID
+            0x0f, (byte) 0x84, 0x00, 0x00, 0x00, 0x00,                              //         je pause loop (rel32 patched)
+            (byte) 0xb8, (byte) 0xe7, 0x00, 0x00, 0x00,                             //         mov eax, __NR_exit_group
+            (byte) 0xbf, 0x01, 0x00, 0x00, 0x00,                                    //         mov edi, 1
+            0x0f, 0x05                                                              //         syscall
+    };
+    private static final int PARENT_AT = 25, JUMP_AT = 31, JUMP_END = 35;
+
     private Stub() {
     }
 
@@ -111,15 +131,20 @@ public final class Stub {
         }
     }
 
+    /** The stub's ELF, for a stub spawned by this process (its pid is the parent the stub expects). */
     public static byte[] elf() {
-        byte[] code = new byte[PAUSE_LOOP.length + INIT_ROUTINE.length];
+        byte[] code = new byte[PAUSE_LOOP.length + INIT_ROUTINE.length + PRELUDE.length];
         System.arraycopy(PAUSE_LOOP, 0, code, 0, PAUSE_LOOP.length);
         System.arraycopy(INIT_ROUTINE, 0, code, PAUSE_LOOP.length, INIT_ROUTINE.length);
+        int prelude = PAUSE_LOOP.length + INIT_ROUTINE.length;
+        System.arraycopy(PRELUDE, 0, code, prelude, PRELUDE.length);
+        ByteBuffer.wrap(code).order(ByteOrder.LITTLE_ENDIAN).putInt(prelude + JUMP_AT, -(prelude + JUMP_END))   // to the pause loop
+                .putInt(prelude + PARENT_AT, cryo.sys.Proc.getpid());
         int size = HEADERS + code.length;
         ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         b.put(new byte[]{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0});
         b.putShort((short) 2).putShort((short) 0x3e).putInt(1);          // ET_EXEC, x86-64, EV_CURRENT
-        b.putLong(BASE + HEADERS).putLong(64).putLong(0);                // entry, phoff, shoff
+        b.putLong(BASE + HEADERS + PAUSE_LOOP.length + INIT_ROUTINE.length).putLong(64).putLong(0);   // entry (PRELUDE), phoff, shoff
         b.putInt(0).putShort((short) 64).putShort((short) 56).putShort((short) 2)
                 .putShort((short) 64).putShort((short) 0).putShort((short) 0);
         b.putInt(1).putInt(5).putLong(0).putLong(BASE).putLong(BASE)      // PT_LOAD, R|X, whole file

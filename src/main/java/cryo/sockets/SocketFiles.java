@@ -113,6 +113,7 @@ final class SocketFiles implements AutoCloseable {
                 } catch (IOException e) {
                     throw new SysException("unlink(" + path + "): " + e.getMessage(), Errno.EIO);
                 }
+                cryo.janitor.Journal.gone(path);
                 return null;
             });
         }
@@ -124,11 +125,25 @@ final class SocketFiles implements AutoCloseable {
         thread = null;
     }
 
+    private static void journal(String path, boolean made) throws SysException {
+        try {
+            if (made) cryo.janitor.Journal.made(path);
+            else cryo.janitor.Journal.intent(path);
+        } catch (IOException x) {
+            throw new SysException("journal of " + path + ": " + x.getMessage(), Errno.EIO);
+        }
+    }
+
     private void bindHere(int fd, UnixSocketRecord s) throws SysException {
         String path = cryo.sys.SockDiag.nameText(s.name());
         Path full = Path.of(path);
         removeStale(full, s.name(), s);
+        // a file that was gone at checkpoint exists from the bind to unlinkGone: journaled (cryo.janitor) when
+        // it is on cryo's own paths (a container's goes with its mount namespace)
+        boolean journaled = s.fileMode() == 0 && root.get().pid() == 0;
+        if (journaled) journal(path, false);
         Sock.bind(fd, s.name(), s.describe());
+        if (journaled) journal(path, true);
         if (s.fileMode() == 0) {
             gone.add(path);   // the file was gone at checkpoint
         } else {

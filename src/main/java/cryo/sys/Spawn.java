@@ -7,6 +7,7 @@ import java.lang.invoke.MethodHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * posix_spawn(3), for processes cryo will trace: the JDK's ProcessBuilder reaps its children from a
@@ -71,6 +72,58 @@ public final class Spawn {
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
+    }
+
+    /** The handles spawnSession needs besides FileActions'. */
+    private static final class SessionActions {
+        static final MethodHandle ADDDUP2 = Native.libc("posix_spawn_file_actions_adddup2",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+        static final MethodHandle ADDOPEN = Native.libc("posix_spawn_file_actions_addopen",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+        static final MethodHandle ATTR_INIT = Native.libc("posix_spawnattr_init", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        static final MethodHandle ATTR_SETFLAGS = Native.libc("posix_spawnattr_setflags",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_SHORT));
+        static final MethodHandle SPAWN = Native.libc("posix_spawn",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+    }
+
+    private static final short POSIX_SPAWN_SETSID = 0x80;
+    private static final int O_WRONLY = 1;
+
+    /**
+     * Starts path with argv and an empty environment in a session of its own (POSIX_SPAWN_SETSID: a signal to
+     * cryo's process group or a hangup of its terminal does not reach it), stdin = fd in, stdout /dev/null,
+     * stderr cryo's, no fd above 2. Returns the pid.
+     */
+    public static int spawnSession(String path, String[] argv, int in) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = Native.state();
+            MemorySegment fa = a.allocate(256, 16), attr = a.allocate(512, 16);
+            check((int) FileActions.INIT.invokeExact(st, fa), "posix_spawn_file_actions_init");
+            try {
+                check((int) SessionActions.ADDDUP2.invokeExact(st, fa, in, 0), "posix_spawn_file_actions_adddup2");
+                check((int) SessionActions.ADDOPEN.invokeExact(st, fa, 1, a.allocateFrom("/dev/null"), O_WRONLY, 0), "posix_spawn_file_actions_addopen");
+                check((int) FileActions.CLOSEFROM.invokeExact(st, fa, 3), "posix_spawn_file_actions_addclosefrom_np");
+                check((int) SessionActions.ATTR_INIT.invokeExact(st, attr), "posix_spawnattr_init");
+                check((int) SessionActions.ATTR_SETFLAGS.invokeExact(st, attr, POSIX_SPAWN_SETSID), "posix_spawnattr_setflags");
+                MemorySegment pid = a.allocate(JAVA_INT);
+                MemorySegment args = a.allocate(ADDRESS, argv.length + 1);
+                for (int i = 0; i < argv.length; i++) args.setAtIndex(ADDRESS, i, a.allocateFrom(argv[i]));
+                int r = (int) SessionActions.SPAWN.invokeExact(st, pid, a.allocateFrom(path), fa, attr, args, a.allocate(ADDRESS, 1));
+                check(r, "posix_spawn(" + path + ")");
+                return pid.get(JAVA_INT, 0);
+            } finally {
+                int ignored = (int) FileActions.DESTROY.invokeExact(st, fa);
+            }
+        } catch (SysException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static void check(int r, String call) throws SysException {
+        if (r != 0) throw new SysException(call, r);
     }
 
     private static int spawn(Arena a, String path, String[] argv, MemorySegment fileActions) throws SysException {
