@@ -4,6 +4,7 @@
 # `checkpoint --pre-copy --leave-running`) of a perl counter holding 64 MiB, cryo killed by SIGKILL at a random
 # moment of its run (0 to 1.2 times the duration of a full checkpoint, measured first). After each trial:
 #   - a checkpoint that ended before the kill: exit 0 and the image there (kill mode: the target dead by it);
+#     one killed after its image was committed counts as completed too, its target checked as below;
 #   - else the target alive, not stopped nor traced, still counting, its SigBlk as before, its maps as before,
 #     and no image and no temporary file in the image's directory.
 # A trial whose only difference in the maps is one anonymous rwx mapping (cryo's scratch, when the kill fell
@@ -109,12 +110,21 @@ kc_trial() {
     echo "kill checkpoint $mode: $why" >&2; KC_RESULT=failed; return
   fi
   [ $rc -eq 137 ] || why="cryo failed by itself (exit $rc): $(head -c 300 "$d/err")"
-  local scratch=0
+  local scratch=0 committed=0
+  # killed after the image was committed (linked under its name): the checkpoint is done; in kill mode the
+  # tree may be dead by then, else it must be as unharmed as ever
+  if [ -z "$why" ] && [ -f "$d/out/img" ]; then
+    committed=1
+    mv "$d/out/img" "$d/img"
+    if [ "$mode" = kill ] && { ! [ -d "/proc/$pid" ] || [ "$(awk '$1 == "State:" { print $2 }' "/proc/$pid/status" 2>/dev/null)" = Z ]; }; then
+      kc_stop "$pid"; KC_RESULT=completed; return
+    fi
+  fi
   if [ -z "$why" ]; then why=$(kc_check "$pid" "$d" "$blk" "$maps"); fi
   if [ "$why" = scratch ]; then scratch=1; why=""; fi
   kc_stop "$pid"
   if [ -n "$why" ]; then echo "kill checkpoint $mode: $why" >&2; KC_RESULT=failed; return; fi
-  [ $scratch = 1 ] && KC_RESULT=scratch || KC_RESULT=killed
+  if [ $committed = 1 ]; then KC_RESULT=completed; elif [ $scratch = 1 ]; then KC_RESULT=scratch; else KC_RESULT=killed; fi
 }
 
 # After a kill: what is wrong with the target, "scratch" if only cryo's scratch is left, nothing if all is well.
