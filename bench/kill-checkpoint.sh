@@ -12,8 +12,7 @@
 kill_checkpoint() {
   command -v perl >/dev/null || { echo "kill checkpoint: perl is missing" >&2; FAILED=$((FAILED + 1)); return; }
   local modes=${KILL_CKPT_MODES:-leave-running kill}
-  # fds 3 and up closed: whatever the caller leaves open would be refused as a leak outside the tree
-  local counter='use POSIX (); POSIX::close($_) for 3 .. 1023; $SIG{USR1} = sub { $u++ }; my $m = "x" x (64 << 20); $| = 1; my $i = 0;
+  local counter='$SIG{USR1} = sub { $u++ }; my $m = "x" x (64 << 20); $| = 1; my $i = 0;
                  while (1) { $i++; print "$i\n" if $i % 20000 == 0 }'
   local mode
   for mode in $modes; do
@@ -45,11 +44,13 @@ kill_checkpoint() {
 
 # Starts the counter in the background in directory $1 (a child of this shell); KC_PID once it counts.
 kc_start() {
-  perl -e "$2" > "$1/count" 2>/dev/null </dev/null &
+  # fds 3 and up closed before perl starts: whatever the caller leaves open would be refused as shared outside the tree
+  ( for f in /proc/self/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done 2>/dev/null
+    exec perl -e "$2" ) > "$1/count" 2>/dev/null </dev/null &
   KC_PID=$!
   PIDS+=("$KC_PID")
   local i
-  for ((i = 0; i < 500; i++)); do [ -s "$1/count" ] && break; sleep 0.01; done
+  for ((i = 0; i < 3000; i++)); do [ -s "$1/count" ] && break; sleep 0.01; done
 }
 
 # Ends a counter (by pid) and reaps it.
@@ -140,8 +141,8 @@ kc_check() {
   [ "$st" = t ] || [ "$st" = T ] || [ "$tracer" != 0 ] && { echo "the target is left stopped ($st, tracer $tracer)"; return; }
   local n1 n2
   n1=$(wc -l < "$d/count")
-  for ((i = 0; i < 300; i++)); do n2=$(wc -l < "$d/count"); [ "$n2" -gt "$n1" ] && break; sleep 0.01; done
-  [ "$n2" -gt "$n1" ] || { echo "the target no longer counts"; return; }
+  for ((i = 0; i < 1000; i++)); do n2=$(wc -l < "$d/count"); [ "$n2" -gt "$n1" ] && break; sleep 0.01; done
+  [ "$n2" -gt "$n1" ] || { echo "the target no longer counts (state $(awk '$1 == "State:" { print $2 }' "/proc/$pid/status"), syscall $(cat "/proc/$pid/syscall"), wchan $(cat "/proc/$pid/wchan"), cryo: $(tail -c 200 "$d/err"))"; return; }
   [ "$(kc_sigblk "$pid")" = "$blk" ] || { echo "SigBlk changed: $blk -> $(kc_sigblk "$pid")"; return; }
   local left
   left=$(ls -A "$d/out")

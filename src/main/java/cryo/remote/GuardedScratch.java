@@ -40,7 +40,7 @@ public final class GuardedScratch implements AutoCloseable {
      * handler on this stack if cryo dies right then; the handler returns to the rt_sigreturn all the same.
      */
     private static final long STACK_ROOM = 64 * 1024;
-    private static final int PROT_RW = 3, PROT_RWX = 7, MAP_PRIVATE_ANON = 0x22;
+    private static final int PROT_RW = 3, PROT_RWX = 7, MAP_PRIVATE_ANON = 0x22, IOV_MAX = 1024;
 
     private final List<Tracee> threads;
     private final long addr, size;
@@ -57,51 +57,67 @@ public final class GuardedScratch implements AutoCloseable {
      */
     public static GuardedScratch map(List<Tracee> threads, long vdsoInsn) throws SysException {
         Tracee leader = threads.getFirst();
-        byte[][] xstates = new byte[threads.size()][];
+        int n = threads.size();
+        byte[][] xstates = new byte[n][];
         int longest = 0;
-        for (int i = 0; i < threads.size(); i++) {
+        for (int i = 0; i < n; i++) {
             threads.get(i).useSyscallAt(vdsoInsn);
             xstates[i] = Ptrace.getXstate(threads.get(i).tid);
             longest = Math.max(longest, xstates[i].length);
         }
         long slot = STACK_ROOM + roundUp(RescueFrame.size(longest), PAGE);
-        long size = Scratch.SIZE + PAGE + threads.size() * slot;
-        KillPoint.reach("before-scratch");
-        long addr;
-        try {
-            addr = leader.syscall("mmap(scratch)", Nr.MMAP, 0, size, PROT_RWX, MAP_PRIVATE_ANON, -1, 0);
-        } catch (SysException e) {
-            if (e.errno() != Errno.EACCES && e.errno() != Errno.EPERM) throw e;
-            addr = leader.syscall("mmap(scratch)", Nr.MMAP, 0, Scratch.SIZE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
-            for (Tracee t : threads) t.useScratch(addr, Scratch.SIZE);
-            return new GuardedScratch(threads, addr, Scratch.SIZE);
-        }
-        GuardedScratch g = new GuardedScratch(threads, addr, size);
-        try {
-            long code = addr + Scratch.SIZE;
-            try (Arena a = Arena.ofConfined()) {
-                write(leader.tid, code, a.allocate(CODE.length).copyFrom(MemorySegment.ofArray(CODE)));
-                for (int i = 0; i < threads.size(); i++) {
-                    Tracee t = threads.get(i);
-                    long frame = code + PAGE + i * slot + STACK_ROOM;
-                    // rt_sigreturn leaves the restart of an interrupted syscall to nobody (orig_ax -1) and
-                    // clears restart_block: the frame holds what a restored task resumes with.
-                    byte[] bytes = RescueFrame.build(frame, SyscallRestart.resume(t.stoppedRegs(), false), xstates[i], t.ownMask());
-                    write(leader.tid, frame, a.allocate(bytes.length, 64).copyFrom(MemorySegment.ofArray(bytes)));
-                    t.useScratch(addr, Scratch.SIZE);
-                    t.useRescue(code, frame);
-                }
+        long size = Scratch.SIZE + PAGE + n * slot;
+        try (Arena a = Arena.ofConfined()) {
+            // Everything is built before the mmap: the window it opens (the leader in the vdso with borrowed
+            // registers) lasts that call, the process_vm_writev of the code and frames, and one PTRACE_SETREGS.
+            MemorySegment[] data = new MemorySegment[n + 1];
+            long[] at = new long[n + 1];
+            data[0] = a.allocate(CODE.length).copyFrom(MemorySegment.ofArray(CODE));
+            at[0] = Scratch.SIZE;
+            for (int i = 0; i < n; i++) {
+                Tracee t = threads.get(i);
+                at[i + 1] = Scratch.SIZE + PAGE + i * slot + STACK_ROOM;
+                // rt_sigreturn leaves the restart of an interrupted syscall to nobody (orig_ax -1) and clears
+                // restart_block: the frame holds what a restored task resumes with.
+                byte[] frame = RescueFrame.build(at[i + 1], SyscallRestart.resume(t.stoppedRegs(), false), xstates[i], t.ownMask());
+                data[i + 1] = a.allocate(frame.length, 64).copyFrom(MemorySegment.ofArray(frame));
             }
-            leader.park();   // the end of the first window: the leader sits on its rt_sigreturn
-            KillPoint.reach("scratch-mapped");
-            return g;
-        } catch (SysException | RuntimeException e) {
+            KillPoint.reach("before-scratch");
+            long addr;
             try {
-                g.close();
-            } catch (SysException | RuntimeException x) {
-                e.addSuppressed(x);
+                addr = leader.syscall("mmap(scratch)", Nr.MMAP, 0, size, PROT_RWX, MAP_PRIVATE_ANON, -1, 0);
+            } catch (SysException e) {
+                if (e.errno() != Errno.EACCES && e.errno() != Errno.EPERM) throw e;
+                addr = leader.syscall("mmap(scratch)", Nr.MMAP, 0, Scratch.SIZE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
+                for (Tracee t : threads) t.useScratch(addr, Scratch.SIZE);
+                return new GuardedScratch(threads, addr, Scratch.SIZE);
             }
-            throw e;
+            GuardedScratch g = new GuardedScratch(threads, addr, size);
+            try {
+                long total = 0;
+                for (int i = 0; i <= n; i++) {
+                    if (i > 0) RescueFrame.relocate(data[i], addr);
+                    at[i] += addr;
+                    total += data[i].byteSize();
+                }
+                long written = 0;
+                for (int from = 0; from <= n; from += IOV_MAX) written += ProcessVm.writev(leader.tid, data, at, from, Math.min(IOV_MAX, n + 1 - from));
+                if (written != total) throw new SysException("process_vm_writev of cryo's code and rescue frames into task " + leader.tid, Errno.EFAULT);
+                for (int i = 0; i < n; i++) {
+                    threads.get(i).useScratch(addr, Scratch.SIZE);
+                    threads.get(i).useRescue(at[0], at[i + 1]);
+                }
+                leader.park();   // the end of the first window: the leader sits on its rt_sigreturn
+                KillPoint.reach("scratch-mapped");
+                return g;
+            } catch (SysException | RuntimeException e) {
+                try {
+                    g.close();
+                } catch (SysException | RuntimeException x) {
+                    e.addSuppressed(x);
+                }
+                throw e;
+            }
         }
     }
 
@@ -129,12 +145,6 @@ public final class GuardedScratch implements AutoCloseable {
             }
         }
         KillPoint.reach("scratch-unmapped");
-    }
-
-    private static void write(int pid, long to, MemorySegment data) throws SysException {
-        if (ProcessVm.write(pid, data, to) != data.byteSize()) {
-            throw new SysException("process_vm_writev of cryo's code and rescue frames into task " + pid, Errno.EFAULT);
-        }
     }
 
     private static long roundUp(long n, long to) {

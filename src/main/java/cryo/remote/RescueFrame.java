@@ -44,10 +44,16 @@ public final class RescueFrame {
         return (FRAME_END + 63) & ~63;
     }
 
+    /** Moves a frame built at offset `at` (build(at, ...)) to at + base: the fpstate pointer is its only address. */
+    public static void relocate(java.lang.foreign.MemorySegment frame, long base) {
+        long fp = frame.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, MCONTEXT + 184);
+        frame.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, MCONTEXT + 184, fp + base);
+    }
+
     /**
      * The frame for a thread that resumes with regs (orig_rax -1, any syscall restart already applied: the
      * kernel restarts nothing after rt_sigreturn), its XSAVE area as PTRACE_GETREGSET NT_X86_XSTATE gives it
-     * (sw_reserved filled in by the kernel), and its blocked mask; placed at addr (64-byte aligned).
+     * and its blocked mask; placed at addr (64-byte aligned), or at addr + base after relocate(frame, base).
      */
     public static byte[] build(long addr, Regs regs, byte[] xstate, long sigmask) {
         if ((addr & 63) != 0) throw new IllegalArgumentException("signal frame at 0x" + Long.toHexString(addr) + " is not 64-byte aligned");

@@ -119,6 +119,10 @@ class KilledCheckpointTest {
         Tick after = nextTick(sh, t -> t.usr1 > before.usr1 && t.rtmin > before.rtmin);
         after = nextTick(sh, t -> t.turns > 0);   // a later one: the loop goes on
         assertTrue(after.turns > before.turns && after.sleeps > before.sleeps, "the target counts on: " + before + " then " + after);
+        // the sigaltstack survived an rt_sigreturn on a rescue frame: the handler checks it runs on it
+        long usr1 = after.usr1;
+        assertTrue(Os.kill(pid, Os.SIGUSR1));
+        nextTick(sh, t -> t.usr1 > usr1);
         assertEquals(masks, masks(pid), "each thread's blocked mask is as before");
         long pending = Long.parseLong(Procfs.statusField(pid, "ShdPnd").orElseThrow(), 16);
         assertEquals(1L << (Os.SIGUSR2 - 1), pending, "SIGUSR2 (blocked) is still pending, nothing else is");
