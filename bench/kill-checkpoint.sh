@@ -123,6 +123,11 @@ kc_trial() {
   fi
   if [ -z "$why" ]; then why=$(kc_check "$pid" "$d" "$blk" "$maps"); fi
   if [ "$why" = scratch ]; then scratch=1; why=""; fi
+  if [[ $why == "the target died"* ]]; then
+    { wait "$pid"; } 2>/dev/null
+    local st=$?
+    why="$why, wait status $st$([ $st -gt 128 ] && echo " (signal $((st - 128)))"), cryo's last words: $(tail -c 300 "$d/err" | tr '\n' ' ')"
+  fi
   kc_stop "$pid"
   if [ -n "$why" ]; then echo "kill checkpoint $mode: $why" >&2; KC_RESULT=failed; return; fi
   if [ $committed = 1 ]; then KC_RESULT=completed; elif [ $scratch = 1 ]; then KC_RESULT=scratch; else KC_RESULT=killed; fi
