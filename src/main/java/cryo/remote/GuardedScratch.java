@@ -82,6 +82,11 @@ public final class GuardedScratch implements AutoCloseable {
                 byte[] frame = RescueFrame.build(at[i + 1], SyscallRestart.resume(t.stoppedRegs(), false), xstates[i], t.ownMask());
                 data[i + 1] = a.allocate(frame.length, 64).copyFrom(MemorySegment.ofArray(frame));
             }
+            // The first use of each native call costs its binding (milliseconds on a busy machine): made here,
+            // harmlessly (the leader's own mask and registers again, an empty write), not inside the window.
+            Ptrace.setSigmask(leader.tid, leader.ownMask());
+            Ptrace.setRegs(leader.tid, leader.stoppedRegs());
+            ProcessVm.writev(leader.tid, new MemorySegment[]{data[0].asSlice(0, 0)}, new long[]{0}, 0, 1);
             KillPoint.reach("before-scratch");
             long addr;
             try {
