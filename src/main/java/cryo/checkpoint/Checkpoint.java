@@ -21,7 +21,7 @@ import cryo.memory.Mapping;
 import cryo.memory.PageMover;
 import cryo.memory.SharedAnon;
 import cryo.memory.VmaRecord;
-import cryo.remote.Scratch;
+import cryo.remote.GuardedScratch;
 import cryo.remote.Tracee;
 import cryo.ns.Container;
 import cryo.ns.NamespacesRecord;
@@ -87,8 +87,6 @@ public final class Checkpoint {
     /** What was written and how long the tree was frozen. */
     public record Result(long bytes, long pageBytes, long frozenNanos, int processes, int threads) {
     }
-
-    private static final int PROT_RW = 3, MAP_PRIVATE_ANON = 0x22;
 
     /** What dumpProcess reads of one live process: all but its fds. */
     private record ProcessState(TaskRecord task, List<ThreadRecord> threads, AddressSpace.Dump memory,
@@ -306,6 +304,7 @@ public final class Checkpoint {
             for (var r : d.memory().inheritedRecords()) w.write(r);
             for (var fd : d.files().fds()) w.write(fd);
             var pages = pre == null ? d.memory().pages() : pre.pagesToCopy(e.getKey(), ns.pids().ns(e.getKey()), d.memory().pages(), w);
+            cryo.sys.KillPoint.reach("dumping-pages");
             PageMover.dump(e.getKey(), ns.pids().ns(e.getKey()), pages, d.memory().unreadablePages(), w);
             pageBytes += d.memory().pageBytes();
         }
@@ -313,6 +312,7 @@ public final class Checkpoint {
         Timings.mark("pages");
         if ("after-pages".equals(opts.fault())) throw new IOException("test fault after-pages");
         w.finish();
+        cryo.sys.KillPoint.reach("before-commit");
         output.commit();
         Timings.mark("commit");
         long frozen = System.nanoTime() - t0;
@@ -339,21 +339,20 @@ public final class Checkpoint {
         }
     }
 
-    /** Reads one frozen process but its fds: remote calls in its threads, then maps and pagemap. */
+    /**
+     * Reads one frozen process but its fds: remote calls in its threads, guarded (GuardedScratch: cryo may be
+     * killed at any moment), then maps and pagemap once the scratch memory is gone again.
+     */
     private static ProcessState dumpProcess(FrozenTree.Process p, FileTable files, cryo.precopy.PreCopy pre) throws Refusal, SysException, IOException {
         int pid = p.pid;
         List<Mapping> maps = pre == null ? Mapping.read(pid) : pre.ownMaps(pid, Mapping.read(pid));
-        long insn = AddressSpace.findSyscallInsn(pid, maps);
         Tracee leader = p.leader();
-        for (Tracee t : p.threads) t.useSyscallAt(insn);
-        long scratch = leader.syscall("mmap(scratch)", Nr.MMAP, 0, Scratch.SIZE, PROT_RW, MAP_PRIVATE_ANON, -1, 0);
+        DeletedCwd.checkRoot(pid);
         TaskRecord task;
         List<ThreadRecord> threads = new ArrayList<>();
-        AddressSpace.Dump mem;
         List<cryo.timers.PosixTimerRecord> timers;
-        try {
-            for (Tracee t : p.threads) t.useScratch(scratch, Scratch.SIZE);
-            DeletedCwd.checkRoot(pid);
+        long brk;
+        try (GuardedScratch scratch = GuardedScratch.map(p.threads, AddressSpace.findSyscallInsn(pid, maps))) {
             task = TaskState.checkpointTask(leader, p.stat);
             for (int i = 0; i < p.threads.size(); i++) {
                 threads.add(TaskState.checkpointThread(p.threads.get(i), pid, p.masks.get(i)));
@@ -362,11 +361,9 @@ public final class Checkpoint {
             task = posixTimers.task();
             threads = posixTimers.threads();
             timers = posixTimers.timers();
-            mem = AddressSpace.checkpoint(leader, maps, statMm(p.stat), files);
-        } finally {
-            leader.syscall("munmap(scratch)", Nr.MUNMAP, scratch, Scratch.SIZE);
+            brk = AddressSpace.brk(leader);
         }
-        for (Tracee t : p.threads) t.restoreRegs();
+        AddressSpace.Dump mem = AddressSpace.checkpoint(pid, brk, maps, statMm(p.stat), files);
         return new ProcessState(task, threads, mem, timers);
     }
 

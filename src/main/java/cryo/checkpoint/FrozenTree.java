@@ -75,6 +75,7 @@ public final class FrozenTree {
                 if (!p.zombie) p.stat = ProcStat.read(p.pid);
                 if (p.stat == null) throw new Refusal(p.pid, "exited during checkpoint");
             }
+            cryo.sys.KillPoint.reach("frozen");
             return tree;
         } catch (Refusal | SysException | IOException | RuntimeException e) {
             tree.release(s -> { });
@@ -113,8 +114,7 @@ public final class FrozenTree {
                 return true;
             }
             long mask = Ptrace.getSigmask(tid);
-            // Every remote syscall would let the task take a pending signal: block them all meanwhile.
-            Ptrace.setSigmask(tid, ~0L);
+            t.guardMask(mask);   // its signals are blocked only while its registers are borrowed (Tracee)
             if (tid == p.pid) {
                 p.threads.addFirst(t);
                 p.masks.addFirst(mask);

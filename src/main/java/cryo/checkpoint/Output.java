@@ -18,8 +18,11 @@ import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * Where an image goes: a regular file (new, or replaced whole) or stdout ({@code -o -}). A file is written
- * under a temporary name beside it (mode 0600: it holds process memory), fsync'ed and renamed, so no half
- * image ever has the final name. {@link #prepare} runs before the tree is frozen: what is at the path and
+ * without a name (O_TMPFILE, mode 0600: it holds process memory) in the destination's directory, fsync'ed and
+ * only then linked under its name, so no half image ever has the final name and a cryo killed before that
+ * leaves no file at all. An existing image is replaced by linking under a temporary name and renaming over it
+ * (a kill between those two calls leaves the temporary name). On a file system without O_TMPFILE the whole
+ * image is written under the temporary name beside it, which a killed cryo leaves behind. {@link #prepare} runs before the tree is frozen: what is at the path and
  * whether the temporary file can be created are known before anything is touched. Every error names the
  * path the user gave, never the temporary one. Stdout: see {@link Stdout}.
  */
@@ -79,6 +82,8 @@ public sealed interface Output {
     final class ImageFile implements Output {
         private final Path given, target, temp;
         private FileChannel ch;
+        /** cryo's descriptor of the nameless O_TMPFILE file, or -1 (written under the temporary name instead). */
+        private int unnamed = -1;
         private boolean committed;
         /** dev and ino of the regular file at the path, if there is one: the image replaces it. */
         private long[] existing;
@@ -122,6 +127,15 @@ public sealed interface Output {
                 throw new OutputException("cannot write the image to " + given + ": " + (Files.exists(dir) ? dir + " is not a directory" : "directory " + dir + " does not exist"));
             }
             try {
+                unnamed = cryo.sys.FileIo.create(dir.toString(), cryo.sys.FileIo.O_TMPFILE | 01 /* O_WRONLY */, 0600);
+                ch = FileChannel.open(Path.of("/proc/self/fd/" + unnamed), StandardOpenOption.WRITE);
+                return;
+            } catch (cryo.sys.SysException e) {
+                // EOPNOTSUPP, EISDIR: this file system has no O_TMPFILE; any other failure shows again below
+            } catch (IOException e) {
+                closeUnnamed();
+            }
+            try {
                 Files.deleteIfExists(temp);
                 ch = FileChannel.open(temp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
                         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -150,16 +164,36 @@ public sealed interface Output {
             try {
                 ch.force(true);
                 ch.close();
-                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                if (unnamed >= 0) {
+                    try {
+                        cryo.sys.FileIo.linkOpen(unnamed, target.toString());
+                    } catch (cryo.sys.SysException e) {
+                        if (e.errno() != cryo.sys.Errno.EEXIST) throw new FileSystemException(target.toString(), null, e.getMessage());
+                        Files.deleteIfExists(temp);
+                        cryo.sys.FileIo.linkOpen(unnamed, temp.toString());
+                        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    }
+                    closeUnnamed();
+                } else {
+                    Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                }
                 committed = true;
                 ch = null;
+            } catch (cryo.sys.SysException e) {
+                throw failed(new FileSystemException(target.toString(), null, e.getMessage()));
             } catch (IOException e) {
                 throw failed(e);
             }
         }
 
+        private void closeUnnamed() {
+            if (unnamed >= 0) cryo.sys.Fd.close(unnamed);
+            unnamed = -1;
+        }
+
         public void abort() {
             if (committed) return;
+            closeUnnamed();
             try {
                 if (ch != null) ch.close();
             } catch (IOException ignored) {

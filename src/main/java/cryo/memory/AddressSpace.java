@@ -72,9 +72,13 @@ public final class AddressSpace {
         throw new Refusal(pid, "has no vdso with a syscall instruction (vdso=0 boot option?): not supported");
     }
 
-    /** Reads the mappings, mm fields and page plan of a stopped process (leader t, scratch set up). */
-    public static Dump checkpoint(Tracee t, List<Mapping> maps, long[] statMm, FileTable files) throws Refusal, IOException, SysException {
-        int pid = t.tid;
+    /** The program break of a stopped process whose leader is t: the one mm field only a remote call shows. */
+    public static long brk(Tracee t) throws SysException {
+        return t.syscall("brk(0)", Nr.BRK, 0);
+    }
+
+    /** Reads the mappings, mm fields and page plan of a stopped process; brk from brk(). No remote call. */
+    public static Dump checkpoint(int pid, long brk, List<Mapping> maps, long[] statMm, FileTable files) throws Refusal, IOException, SysException {
         List<VmaRecord> vmas = new ArrayList<>();
         Runs pages = new Runs(), unreadable = new Runs();
         int pagemapFd = Fd.open("/proc/" + pid + "/pagemap", Fd.O_RDONLY);
@@ -107,7 +111,6 @@ public final class AddressSpace {
             if (pagemap != null) pagemap.close();
         }
         refused.throwIfAny();
-        long brk = t.syscall("brk(0)", Nr.BRK, 0);
         long[] f = new long[MmRecord.NAMES.length];
         f[MmRecord.START_CODE] = statMm[0];
         f[MmRecord.END_CODE] = statMm[1];

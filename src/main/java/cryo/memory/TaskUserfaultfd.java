@@ -22,12 +22,7 @@ public final class TaskUserfaultfd {
      * yet through UFFDIO_API. flags: Userfaultfd.O_NONBLOCK etc. (O_CLOEXEC always).
      */
     public static int open(Tracee t, int flags) throws SysException {
-        int remote = (int) t.syscall("userfaultfd", Nr.USERFAULTFD, flags | Userfaultfd.O_CLOEXEC);
-        try {
-            return Proc.pidfdGetfd(t.tid, remote);
-        } finally {
-            t.syscall("close(userfaultfd)", Nr.CLOSE, remote);
-        }
+        return t.withRemoteFd("userfaultfd", Nr.USERFAULTFD, remote -> Proc.pidfdGetfd(t.tid, remote), flags | Userfaultfd.O_CLOEXEC);
     }
 
     /** open() then UFFDIO_API with the features; closes it again if the kernel refuses them. */

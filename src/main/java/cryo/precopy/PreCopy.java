@@ -9,6 +9,7 @@ import cryo.memory.AddressSpace;
 import cryo.memory.Mapping;
 import cryo.memory.Runs;
 import cryo.memory.TaskUserfaultfd;
+import cryo.remote.GuardedScratch;
 import cryo.remote.Tracee;
 import cryo.sys.Fd;
 import cryo.sys.PagemapScan;
@@ -126,8 +127,8 @@ public final class PreCopy implements AutoCloseable {
             for (FrozenTree.Process p : tree.live()) {
                 List<Mapping> maps = Mapping.read(p.pid);
                 Tracee t = p.leader();
-                try {
-                    t.useSyscallAt(AddressSpace.findSyscallInsn(p.pid, maps));
+                // the leader alone runs remote calls, guarded (GuardedScratch: cryo may be killed at any moment)
+                try (GuardedScratch g = GuardedScratch.map(List.of(t), AddressSpace.findSyscallInsn(p.pid, maps))) {
                     tracked.put(p.pid, new Tracked(p.pid, TaskUserfaultfd.open(t, Userfaultfd.O_NONBLOCK, FEATURES), maps));
                 } catch (SysException | Refusal e) {
                     log.accept("warning: process " + p.pid + " is not pre-copied: " + e.getMessage());
@@ -191,6 +192,7 @@ public final class PreCopy implements AutoCloseable {
         }
         copiedBytes += copied;
         Timings.mark("pre-copy round " + round + " (" + found / 4096 + " pages)");
+        cryo.sys.KillPoint.reach("pre-copy-round");
         round++;
         return found;
     }

@@ -18,6 +18,11 @@ import java.lang.foreign.MemorySegment;
  * are put back before it is released. orig_rax is always -1 in the registers cryo loads, or the kernel would
  * apply its own syscall-restart logic on the way back to user space (arch/x86/kernel/signal.c).
  * All calls must come from the thread that seized the task.
+ *
+ * At checkpoint a thread is guarded (guardMask): its signals are blocked only while its registers are borrowed,
+ * and with a rescue frame (useRescue, GuardedScratch) each call runs from cryo's own code, `syscall; mov $15,
+ * %eax; syscall`, with rsp on a signal frame of the thread's own context: a thread released by a dead cryo at any
+ * moment finishes the call and rt_sigreturns to where it was, with its own mask.
  */
 public final class Tracee {
     public static final long WAIT_MS = 10_000;
@@ -33,6 +38,11 @@ public final class Tracee {
     private long syscallInsn;
     private long scratch, scratchSize;
     private boolean regsBorrowed;
+    /** cryo's code area (`syscall; mov $15, %eax; syscall`) and this thread's rescue frame there; 0: none. */
+    private long rescueCode, rescueFrame;
+    /** A guarded thread's own blocked mask, and whether cryo has blocked all its signals meanwhile. */
+    private long ownMask;
+    private boolean guarded, blocked;
     private long lastChild;
     private final int firstStop;
 
@@ -92,6 +102,54 @@ public final class Tracee {
         this.syscallInsn = insn;
     }
 
+    /**
+     * At checkpoint: the thread's own blocked mask. Its signals are blocked from the moment its registers are
+     * borrowed until giveBack(), and only then: a thread released meanwhile by a dead cryo keeps its own mask.
+     */
+    public void guardMask(long mask) {
+        this.ownMask = mask;
+        this.guarded = true;
+    }
+
+    long ownMask() {
+        return ownMask;
+    }
+
+    /** Remote calls from now on run at code (GuardedScratch.CODE) with rsp on the rescue frame at frame. */
+    void useRescue(long code, long frame) {
+        this.rescueCode = code;
+        this.rescueFrame = frame;
+    }
+
+    /** Remote calls from now on run at the vdso's `syscall` again: no rescue frame (it is about to be unmapped). */
+    void dropRescue() {
+        this.rescueCode = this.rescueFrame = 0;
+    }
+
+    /**
+     * Points a thread whose registers are borrowed at the rt_sigreturn of cryo's code, on its rescue frame: if it
+     * is released now, it returns to its own context at once.
+     */
+    void park() throws SysException {
+        if (!regsBorrowed || rescueCode == 0) return;
+        Ptrace.setRegs(tid, stopped.copy().set(Regs.RIP, rescueCode + 2).set(Regs.RSP, rescueFrame + 8).set(Regs.ORIG_RAX, -1));
+    }
+
+    /**
+     * Gives a guarded thread back its own context after remote calls: first its mask, then its registers (with
+     * its interrupted syscall restarted by hand, see resume()). In between, released, it would still rt_sigreturn
+     * on its rescue frame. Idempotent.
+     */
+    public void giveBack() throws SysException {
+        if (blocked) {
+            Ptrace.setSigmask(tid, ownMask);
+            blocked = false;
+            if (rescueCode != 0) cryo.sys.KillPoint.reach("mask-given-back");
+        }
+        if (regsBorrowed) Ptrace.setRegs(tid, SyscallRestart.resume(stopped, true));
+        dropRescue();
+    }
+
     public void useScratch(long addr, long size) {
         this.scratch = addr;
         this.scratchSize = size;
@@ -124,12 +182,66 @@ public final class Tracee {
     /** Runs syscall nr in the task; returns the raw result (-errno on failure). */
     public long call(int nr, Regs atExit, long... args) throws SysException {
         if (syscallInsn == 0) throw new IllegalStateException("no syscall instruction known in task " + tid);
+        long result = callAt(rescueCode != 0 ? rescueCode : syscallInsn, nr, args);
+        if (atExit != null) {
+            Ptrace.setRegs(tid, atExit);
+        }
+        return result;
+    }
+
+    /** What cryo does with a descriptor a remote call made in the task, before the task closes it. */
+    @FunctionalInterface
+    public interface RemoteFdUse {
+        int apply(int remoteFd) throws SysException;
+    }
+
+    /**
+     * Runs syscall nr, which makes a descriptor in the task, hands that descriptor to use (which copies it into
+     * cryo, pidfd_getfd) and closes it in the task. Guarded, the close is the next instruction of cryo's code
+     * (GuardedScratch.CLOSE_AFTER): a task released by a dead cryo anywhere in between closes it itself before
+     * its rt_sigreturn, so no descriptor is left in it.
+     */
+    public int withRemoteFd(String name, int nr, RemoteFdUse use, long... args) throws SysException {
+        if (rescueCode == 0) {
+            int remote = (int) syscall(name, nr, args);
+            try {
+                return use.apply(remote);
+            } finally {
+                syscall("close(" + name + ")", cryo.sys.Nr.CLOSE, remote);
+            }
+        }
+        long r = callAt(rescueCode + GuardedScratch.CLOSE_AFTER, nr, args);
+        try {
+            if (r < 0 && r > -4096) throw new SysException("remote " + name + " in task " + tid, (int) -r);
+            return use.apply((int) r);
+        } finally {
+            runSyscall(cryo.sys.Nr.CLOSE);   // close(rax) of cryo's code: the task is left on its rt_sigreturn
+        }
+    }
+
+    /** Loads the call's registers at rip (rsp on the rescue frame, if any) and runs it to its exit stop. */
+    private long callAt(long rip, int nr, long... args) throws SysException {
         Regs r = stopped.copy();
-        r.set(Regs.RIP, syscallInsn).set(Regs.RAX, nr).set(Regs.ORIG_RAX, -1);
+        r.set(Regs.RIP, rip);
+        if (rescueCode != 0) r.set(Regs.RSP, rescueFrame + 8);
+        r.set(Regs.RAX, nr).set(Regs.ORIG_RAX, -1);
         int[] argRegs = {Regs.RDI, Regs.RSI, Regs.RDX, Regs.R10, Regs.R8, Regs.R9};
         for (int i = 0; i < args.length; i++) r.set(argRegs[i], args[i]);
         Ptrace.setRegs(tid, r);
         regsBorrowed = true;
+        if (guarded && !blocked) {
+            // Resumed by PTRACE_SYSCALL, the thread would take its pending signals first (get_signal()).
+            Ptrace.setSigmask(tid, ~0L);
+            blocked = true;
+        }
+        cryo.sys.KillPoint.reach(rescueCode != 0 ? "borrowed" : "borrowed-at-vdso");
+        long result = runSyscall(nr);
+        if (rescueCode != 0) cryo.sys.KillPoint.reach("remote-call-done");
+        return result;
+    }
+
+    /** Resumes the task up to the exit stop of the next syscall it makes (nr, for messages); returns its rax. */
+    private long runSyscall(int nr) throws SysException {
         Ptrace.syscall(tid, 0);
         boolean entered = false;
         while (true) {
@@ -149,18 +261,7 @@ public final class Tracee {
             }
             Ptrace.syscall(tid, 0);
         }
-        long result = Ptrace.getRegs(tid).rax();
-        if (atExit != null) {
-            Ptrace.setRegs(tid, atExit);
-        }
-        return result;
-    }
-
-    /** Puts the stopped registers back after remote calls. */
-    public void restoreRegs() throws SysException {
-        if (regsBorrowed) {
-            Ptrace.setRegs(tid, stopped);
-        }
+        return Ptrace.getRegs(tid).rax();
     }
 
     /**

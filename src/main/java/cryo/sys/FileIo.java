@@ -10,6 +10,7 @@ public final class FileIo {
     /** open(2): a file without a name in the directory given, on a file system that supports it. */
     public static final int O_TMPFILE = 020000000 | Fd.O_DIRECTORY;
     private static final int SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6;
+    private static final int LINKAT = 265, AT_FDCWD = -100, AT_SYMLINK_FOLLOW = 0x400;
     private static final int PWRITE64 = 18, FTRUNCATE = 77, UNLINK = 87, FCHMOD = 91, FCHOWN = 93, UTIMENSAT = 280;
 
     private FileIo() {
@@ -19,6 +20,17 @@ public final class FileIo {
     public static int create(String path, int flags, int mode) throws SysException {
         try (Arena a = Arena.ofConfined()) {
             return (int) Native.check(Native.raw(Nr.OPEN, a.allocateFrom(path).address(), flags | Fd.O_CLOEXEC, mode), "open(" + path + ")");
+        }
+    }
+
+    /**
+     * linkat(2) of a file opened with O_TMPFILE, by its /proc/self/fd link (open(2): no capability needed, unlike
+     * AT_EMPTY_PATH): gives it the name path; EEXIST if the name is taken.
+     */
+    public static void linkOpen(int fd, String path) throws SysException {
+        try (Arena a = Arena.ofConfined()) {
+            Native.check(Native.raw(LINKAT, AT_FDCWD, a.allocateFrom("/proc/self/fd/" + fd).address(), AT_FDCWD,
+                    a.allocateFrom(path).address(), AT_SYMLINK_FOLLOW), "linkat(" + path + ")");
         }
     }
 

@@ -7,6 +7,7 @@ package cryo.sys;
  */
 public final class KillPoint {
     private static final String AT = System.getenv("CRYO_KILL_AT");
+    private static final boolean STOP = "stop".equals(System.getenv("CRYO_KILL_MODE"));
     private static final String NAME;
     private static final int NTH;
     private static int reached;
@@ -38,6 +39,7 @@ public final class KillPoint {
         synchronized (KillPoint.class) {
             if (++reached != NTH) return;
         }
-        Native.raw(Nr.KILL, Native.raw(Nr.GETPID, 0), Proc.SIGKILL);
+        // To this very thread: a signal sent to the process wakes its main thread, and this one could run on a while.
+        Native.raw(Nr.TGKILL, Native.raw(Nr.GETPID, 0), Native.raw(Nr.GETTID, 0), STOP ? Proc.SIGSTOP : Proc.SIGKILL);
     }
 }
