@@ -120,6 +120,7 @@ public final class Checkpoint {
             long t0 = System.nanoTime();
             FrozenTree tree = FrozenTree.freeze(pid, stat);
             Timings.mark("freeze");
+            cryo.sys.HoldPoint.reach("frozen");
             boolean done = false;
             try (cryo.netlock.NetworkLock lock = cryo.netlock.NetworkLock.take(tree, opts)) {   // lifted on failure, before the tree is released
                 if (pre != null) pre.frozen(tree);   // what was written since the last round

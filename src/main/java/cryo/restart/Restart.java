@@ -199,6 +199,7 @@ public final class Restart {
                 } catch (SysException e) {
                     if (e.errno() != Errno.ESRCH) throw e;
                 }
+                cryo.sys.HoldPoint.reach("releasing");
             }
             Timings.mark("detach");
             cryo.tty.JobModes.redraw(terminal != null ? terminal.group() : creator.pids.host(root));   // when it has the terminal's modes
