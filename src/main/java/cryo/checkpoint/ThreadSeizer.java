@@ -10,6 +10,9 @@ import cryo.sys.WaitStatus;
 import cryo.task.ProcStat;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -43,18 +46,16 @@ final class ThreadSeizer {
     private ThreadSeizer() {
     }
 
-    static final boolean TRACE = System.getenv("CRYO_TRACE_FREEZE") != null;
-
     /** PTRACE_SEIZE of tid, while the dead threads of p that cryo holds are reaped (DeadThreadReaper). */
     private static void seizeReaping(FrozenTree.Process p, int tid) throws SysException {
-        java.util.List<Integer> held = new java.util.ArrayList<>(p.dying);
+        List<Integer> held = new ArrayList<>(p.dying);
         for (Tracee t : p.threads) held.add(t.tid);
         if (!held.isEmpty()) p.reaper.watch(p.pid, held);
         try {
             Ptrace.seize(tid, Ptrace.O_TRACESYSGOOD);
         } finally {
             if (!held.isEmpty()) {
-                java.util.Set<Integer> reaped = p.reaper.stop();
+                Set<Integer> reaped = p.reaper.stop();
                 p.dying.removeAll(reaped);
                 for (int i = p.threads.size() - 1; i >= 0; i--) {
                     if (!reaped.contains(p.threads.get(i).tid)) continue;
@@ -66,11 +67,6 @@ final class ThreadSeizer {
     }
 
     static Outcome seize(FrozenTree.Process p, int tid) throws Refusal, SysException, IOException {
-        Outcome o = seize0(p, tid);
-        return o;
-    }
-
-    static Outcome seize0(FrozenTree.Process p, int tid) throws Refusal, SysException, IOException {
         try {
             seizeReaping(p, tid);
         } catch (SysException e) {
