@@ -260,8 +260,9 @@ public final class Checkpoint {
                     p.zombie ? TaskState.zombieCredentials(p.stat) : new int[0]));
         }
         byte[] xstate = dumps.get(root).threads().getFirst().xstate();
+        cryo.memory.Vdso vdso = cryo.memory.Vdso.ofThisKernel();
         Head head = new Head(Head.VERSION, "x86_64", Proc.kernelRelease(), 4096, xstate.length, xfeatures(xstate),
-                System.currentTimeMillis(), ownIpc ? FLAG_OWN_IPC_NS : 0);
+                System.currentTimeMillis(), ownIpc ? FLAG_OWN_IPC_NS : 0, vdso.size(), vdso.sha256());
 
         WritableByteChannel ch = output.open();
         ImageWriter w = pre != null ? pre.writer() : new ImageWriter(ch, output.seekable());

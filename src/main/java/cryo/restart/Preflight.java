@@ -33,6 +33,7 @@ final class Preflight {
     /** Runs every check; returns the terminal handover for a foreground job (Terminal.preflight). */
     static Terminal.Handover run(Image image, Restart.Options opts, GroupLeaders groupLeaders, boolean newIpcNs)
             throws ImageException, SysException, IOException {
+        MachineCheck.check(image);
         cryo.inet.TcpSocketFile.preflight(image);
         // A container's pids are in a pid namespace restart creates: nothing on the host can hold them.
         if (opts.freshPidNs() && image.namespaces != null) {
