@@ -56,7 +56,7 @@ class ChurnStressTest {
     @Test
     void aChurningTreeIsCheckpointedAgainAndAgain() throws IOException {
         int iterations = Integer.getInteger("cryo.stress.iterations", 9);
-        ChurnFixture tree = ChurnFixture.start(cleanup, tmp, "churn");
+        ChurnFixture tree = ChurnFixture.start(cleanup, subreaper, tmp, "churn");
         tree.root().checkOk();
         Path image = tmp.resolve("churn.img");
         int restarts = 0;
@@ -96,7 +96,7 @@ class ChurnStressTest {
             restart.checkOk();
         } finally {
             long init = initOf(restart);
-            cleanup.foreign(init, t0, "the init of restored image " + i);
+            subreaper.foreign(cleanup, List.of(init), t0, "the init of restored image " + i);
             Os.kill(init, 9);   // its namespace, and the restored tree in it, die with it
             restart.awaitExit(Timeouts.CRYO);
         }

@@ -88,7 +88,7 @@ class ConcurrentCheckpointTest {
 
     @Test
     void aSecondCheckpointOfTheSameTreeIsRefused() throws IOException {
-        ChurnFixture tree = ChurnFixture.start(cleanup, tmp, "quiet");
+        ChurnFixture tree = ChurnFixture.start(cleanup, subreaper, tmp, "quiet");
         Path hold = tmp.resolve("hold"), image = tmp.resolve("first.img");
         Proc first = startHeld("frozen", hold, "checkpoint", Long.toString(tree.root().pid()), "-R", "-o", image.toString());
         assertRefused(tree.root().pid(), "task " + tree.root().pid() + ": is being checkpointed by cryo pid " + first.pid());
@@ -98,7 +98,7 @@ class ConcurrentCheckpointTest {
 
     @Test
     void aSubtreeOfATreeBeingCheckpointedIsRefused() throws IOException {
-        ChurnFixture tree = ChurnFixture.start(cleanup, tmp, "quiet");
+        ChurnFixture tree = ChurnFixture.start(cleanup, subreaper, tmp, "quiet");
         Path hold = tmp.resolve("hold"), image = tmp.resolve("first.img");
         Proc first = startHeld("frozen", hold, "checkpoint", Long.toString(tree.root().pid()), "-R", "-o", image.toString());
         assertRefused(tree.s(), "task " + tree.s() + ": is being checkpointed by cryo pid " + first.pid());
@@ -108,7 +108,7 @@ class ConcurrentCheckpointTest {
 
     @Test
     void aTreeWithASubtreeBeingCheckpointedIsRefused() throws IOException {
-        ChurnFixture tree = ChurnFixture.start(cleanup, tmp, "quiet");
+        ChurnFixture tree = ChurnFixture.start(cleanup, subreaper, tmp, "quiet");
         Path hold = tmp.resolve("hold"), image = tmp.resolve("first.img");
         Proc first = startHeld("frozen", hold, "checkpoint", Long.toString(tree.s()), "-R", "--allow-leaks", "-o", image.toString());
         assertRefused(tree.root().pid(), "task " + tree.s() + ": is being checkpointed by cryo pid " + first.pid());
@@ -118,7 +118,7 @@ class ConcurrentCheckpointTest {
 
     @Test
     void aTaskHeldByAnotherTracerIsRefusedNamingIt() throws IOException {
-        ChurnFixture tree = ChurnFixture.start(cleanup, tmp, "quiet");
+        ChurnFixture tree = ChurnFixture.start(cleanup, subreaper, tmp, "quiet");
         Path exe = Fixtures.compile(tmp, "tracer", Fixtures.Build.PIE);
         Proc tracer = cleanup.start("tracer", new ProcessBuilder(exe.toString(), Long.toString(tree.s1())));
         tracer.await("SEIZED", l -> l.startsWith("SEIZED "));
@@ -131,7 +131,7 @@ class ConcurrentCheckpointTest {
 
     @Test
     void aTreeARestartIsStillReleasingIsRefused() throws IOException {
-        ChurnFixture tree = ChurnFixture.start(cleanup, tmp, "quiet");
+        ChurnFixture tree = ChurnFixture.start(cleanup, subreaper, tmp, "quiet");
         Path image = tmp.resolve("tree.img");
         Cryo.checkpoint(cleanup, tree.root().pid(), image, "-R");
         Path hold = tmp.resolve("hold");
@@ -139,9 +139,9 @@ class ConcurrentCheckpointTest {
         // in a fresh pid namespace, beside the original: cryo restart -> its init -> the restored root
         Proc restart = startHeld("releasing", hold, "restart", "--fresh-pid-ns", image.toString());
         long init = children(restart.pid()).getFirst();
-        cleanup.foreign(init, t0, "the init of the restored tree");
+        subreaper.foreign(cleanup, List.of(init), t0, "the init of the restored tree");
         long restored = children(init).getFirst();
-        cleanup.foreign(restored, t0, "the restored root");
+        subreaper.foreign(cleanup, List.of(restored), t0, "the restored root");
         // the init was released before the tree (PidNamespaceInit.start): its child is still held
         assertRefused(init, "task " + restored + ": is being restarted by cryo pid " + restart.pid());
         letGo("releasing", hold);
