@@ -95,14 +95,17 @@ class ChurnStressTest {
         try {
             restart.checkOk();
         } finally {
-            long init = initOf(restart);
-            subreaper.foreign(cleanup, List.of(init), t0, "the init of restored image " + i);
-            Os.kill(init, 9);   // its namespace, and the restored tree in it, die with it
+            // the init (cryo restart's one child once the stub is gone): its namespace, and the restored tree in
+            // it, die with it
+            List<Long> children = childrenOf(restart);
+            subreaper.foreign(cleanup, children, t0, "child of cryo restart of image " + i);
+            for (long c : children) Os.kill(c, 9);
             restart.awaitExit(Timeouts.CRYO);
+            if (children.size() != 1) throw new AssertionError("cryo restart has one child, the init: " + children + "\n" + restart.tails());
         }
     }
 
-    private static long initOf(Proc restart) throws IOException {
+    private static List<Long> childrenOf(Proc restart) throws IOException {
         List<Long> out = new ArrayList<>();
         try (var tasks = Files.list(Path.of("/proc/" + restart.pid() + "/task"))) {
             for (Path t : tasks.toList()) {
@@ -110,7 +113,6 @@ class ChurnStressTest {
                 if (!c.isEmpty()) for (String s : c.split("\\s+")) out.add(Long.parseLong(s));
             }
         }
-        if (out.size() != 1) throw new AssertionError("cryo restart has one child, the init: " + out + "\n" + restart.tails());
-        return out.getFirst();
+        return out;
     }
 }
