@@ -118,6 +118,7 @@ public final class Checkpoint {
             long t0 = System.nanoTime();
             FrozenTree tree = FrozenTree.freeze(pid, stat);
             Timings.mark("freeze");
+            cryo.sys.HoldPoint.reach("frozen");
             boolean done = false;
             try (cryo.netlock.NetworkLock lock = cryo.netlock.NetworkLock.take(tree, opts)) {   // lifted on failure, before the tree is released
                 if (pre != null) pre.frozen(tree);   // what was written since the last round
@@ -257,8 +258,9 @@ public final class Checkpoint {
                     p.zombie ? TaskState.zombieCredentials(p.stat) : new int[0]));
         }
         byte[] xstate = dumps.get(root).threads().getFirst().xstate();
+        cryo.memory.Vdso vdso = cryo.memory.Vdso.ofThisKernel();
         Head head = new Head(Head.VERSION, "x86_64", Proc.kernelRelease(), 4096, xstate.length, xfeatures(xstate),
-                System.currentTimeMillis(), ownIpc ? FLAG_OWN_IPC_NS : 0);
+                System.currentTimeMillis(), ownIpc ? FLAG_OWN_IPC_NS : 0, vdso.size(), vdso.sha256());
 
         WritableByteChannel ch = output.open();
         ImageWriter w = pre != null ? pre.writer() : new ImageWriter(ch, output.seekable());

@@ -77,6 +77,8 @@ final class Show {
                 m.put("page_size", h.pageSize());
                 m.put("xstate_size", h.xstateSize());
                 m.put("xfeatures", hex(h.xfeatures()));
+                m.put("vdso_size", h.vdsoSize());
+                m.put("vdso_sha256", java.util.HexFormat.of().formatHex(h.vdsoSha256()));
                 m.put("time", java.time.Instant.ofEpochMilli(h.timeMillis()).toString());
                 if ((h.flags() & cryo.checkpoint.Checkpoint.FLAG_OWN_IPC_NS) != 0) m.put("own_ipc_namespace", true);
             }

@@ -107,6 +107,11 @@ public final class Decoder {
         return out;
     }
 
+    /** True while fields remain (an optional field at the end of a record). */
+    public boolean more() {
+        return pos < body.byteSize();
+    }
+
     /** The rest of the body, without copying (page data). */
     public MemorySegment rest() {
         MemorySegment s = body.asSlice(pos);

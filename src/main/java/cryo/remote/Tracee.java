@@ -93,6 +93,11 @@ public final class Tracee {
         return new Tracee(tid, nsTid, Ptrace.getRegs(tid), st.stopSignal());
     }
 
+    /** A seized thread whose first event stop its tracer has already waited for (cryo.checkpoint.ThreadSeizer). */
+    public static Tracee stopped(int tid, int firstStop) throws SysException {
+        return new Tracee(tid, tid, Ptrace.getRegs(tid), firstStop);
+    }
+
     /** The registers the task had when it stopped. */
     public Regs stoppedRegs() {
         return stopped.copy();

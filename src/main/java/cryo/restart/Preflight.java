@@ -34,6 +34,7 @@ final class Preflight {
     static Terminal.Handover run(Image image, Restart.Options opts, GroupLeaders groupLeaders, boolean newIpcNs)
             throws ImageException, SysException, IOException {
         ofImage(image, opts.inheritFds(), opts.freshPidNs());
+        MachineCheck.check(image);
         cryo.inet.TcpSocketFile.preflight(image);
         // A container's pids are in a pid namespace restart creates (--fresh-pid-ns: that of cryo's init): nothing on the host can hold them.
         boolean ownPidNs = image.namespaces != null || opts.freshPidNs();

@@ -223,6 +223,7 @@ public final class Restart {
                     if (e.errno() != Errno.ESRCH) throw e;
                 }
                 cryo.sys.KillPoint.reach("restart-detached");
+                cryo.sys.HoldPoint.reach("releasing");
             }
             if (opts.lazy() == null || opts.detach()) cryo.janitor.Journal.settleRestart();   // committed: the tree's now
             cryo.sys.KillPoint.reach("restart-committed");
